@@ -1,0 +1,28 @@
+# The two set-up commands: `make demo` and `make test`. Everything else is reached from them.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: install demo test lint clean
+
+install: $(VENV)/.installed
+
+# The lock pins every package, so a fresh machine installs what CI tested.
+$(VENV)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+demo: install
+	$(BIN)/mailops db upgrade
+	$(BIN)/mailops --help
+
+lint: install
+	$(BIN)/ruff check .
+
+test: install lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) data/*.db data/*.db-wal data/*.db-shm

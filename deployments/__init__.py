@@ -1,0 +1,1 @@
+"""The schedules and parameters of every job, in one place."""

@@ -1,0 +1,1 @@
+"""Pure decision logic: no HTTP, no database, no Prefect."""

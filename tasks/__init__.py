@@ -1,0 +1,1 @@
+"""Prefect tasks: each one a retryable unit around one `mailops` library call."""
