@@ -442,6 +442,38 @@ class EmbouxSim:
                 {"kind": kind, "domain": domain, "at": self.clock.now().isoformat()},
             )
 
+    def record_webhook(self, source: str) -> None:
+        """Count one webhook delivery by source (``ses:Bounce``, ``mailgun:failed``, ...)."""
+        with self.lock:
+            self.webhook_events[source] = self.webhook_events.get(source, 0) + 1
+
+    def sending_domain(self, name: str | None) -> str | None:
+        """The table domain that sent for ``name``: itself or its nearest parent in the table."""
+        while name:
+            if name in self._domains:
+                return name
+            if "." not in name:
+                return None
+            name = name.split(".", 1)[1]
+        return None
+
+    def provider_event(
+        self, kind: str, sender_domain: str | None, recipients: list[str], *, source: str
+    ) -> str | None:
+        """A webhook's bounce/complaint: the shared logic for known domains, else suppress only.
+
+        Answers the table domain charged with the event, or None when none matches.
+        """
+        with self.lock:
+            self.record_webhook(source)
+            domain = self.sending_domain(sender_domain.lower() if sender_domain else None)
+            for recipient in recipients:
+                if domain is not None:
+                    self._event(domain, recipient, kind)
+                else:
+                    self.suppress(recipient, kind=kind, domain=None)
+            return domain
+
     def _event(self, domain: str, recipient: str, kind: str) -> None:
         d = self._domains[domain.lower()]
         with self.lock:
