@@ -1,0 +1,118 @@
+"""The `mailops` command.
+
+Every command prints a short human summary, or with `--json` (before or after the command
+name) exactly one JSON object. Expected failures (bad configuration, a rejected key, a
+server down) print one line naming what went wrong and exit non-zero, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from mailops import __version__
+from mailops.errors import ConfigError, MailopsError
+from mailops.secrets import install_log_redaction, redact
+from mailops.settings import load_settings
+from mailops.store import Store
+
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+app = typer.Typer(
+    name="mailops",
+    help="Email-operations automation over Cleanbox and EmBoux.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="The trend store.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+JsonFlag = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object instead of a summary.")
+]
+
+
+class _Output:
+    """Where results go: the human summary or one JSON object."""
+
+    json = False
+
+    def emit(self, summary: str, data: dict[str, Any], *, local_json: bool = False) -> None:
+        if self.json or local_json:
+            typer.echo(json.dumps({"ok": True, **data}, default=str, sort_keys=True))
+        else:
+            typer.echo(summary)
+
+    def fail(self, message: str, code: int) -> None:
+        message = redact(message)
+        if self.json or "--json" in sys.argv[1:]:
+            typer.echo(json.dumps({"ok": False, "error": message}))
+        else:
+            typer.echo(f"mailops: {message}", err=True)
+        raise SystemExit(code)
+
+
+output = _Output()
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"mailops {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    json_output: JsonFlag = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """Email-operations automation over Cleanbox and EmBoux."""
+    output.json = json_output
+
+
+@db_app.command("upgrade")
+def db_upgrade(json_output: JsonFlag = False) -> None:
+    """Create the store, or migrate it to the newest schema."""
+    settings = load_settings()
+    with Store(settings.database_url) as store:
+        before = store.revision()
+        after = store.upgrade()
+        where = store.display_url
+    if before == after:
+        summary = f"Database {where} is up to date (revision {after})."
+    elif before is None:
+        summary = f"Created database {where} at revision {after}."
+    else:
+        summary = f"Migrated database {where} from revision {before} to {after}."
+    output.emit(
+        summary,
+        {"database": where, "from_revision": before, "revision": after},
+        local_json=json_output,
+    )
+
+
+def main() -> None:
+    """Entry point: run the command, turning expected failures into one clear line."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
+    try:
+        app()
+    except ConfigError as exc:
+        output.fail(f"configuration error: {exc}", EXIT_CONFIG)
+    except MailopsError as exc:
+        output.fail(str(exc), EXIT_FAILED)
+
+
+if __name__ == "__main__":
+    main()

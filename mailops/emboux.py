@@ -1,0 +1,241 @@
+"""Typed async client for the EmBoux outbound API (seed 002, field for field).
+
+`increment`, `reset_daily` and `reset_monthly` are not idempotent: the HTTP layer never
+retries them once sent, and callers guard them with the store's ledger.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from mailops.http import ApiClient
+from mailops.secrets import register_secret
+from mailops.settings import Settings
+
+API_NAME = "EmBoux"
+
+Tier = Literal["shared", "dedicated"]
+OutboundStatus = Literal["active", "suspended"]
+Enforcement = Literal["soft", "hard"]
+WarmupProfile = Literal["fast", "standard", "conservative"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class DomainSummary(_Model):
+    name: str
+    partner_ref: str | None
+    status: str
+
+
+class Outbound(_Model):
+    """`GET /domains/{name}/outbound`: configuration, anti-spam settings and counters."""
+
+    name: str
+    outbound_tier: str
+    outbound_status: str
+    outbound_daily_limit: int
+    outbound_monthly_limit: int
+    outbound_sent_today: int
+    outbound_sent_month: int
+    outbound_enforcement: str
+    bounce_count: int
+    complaint_count: int
+    bounce_rate: float
+    complaint_rate: float
+    ses_verified: bool
+    warmup_profile: str
+    spike_max_multiplier: float
+
+
+class OutboundUpdate(BaseModel):
+    """The fields `PUT /domains/{name}/outbound` may change; unset fields stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outbound_daily_limit: int | None = Field(None, ge=0)
+    outbound_monthly_limit: int | None = Field(None, ge=0)
+    outbound_tier: Tier | None = None
+    outbound_enforcement: Enforcement | None = None
+    outbound_status: OutboundStatus | None = None
+    warmup_profile: WarmupProfile | None = None
+    spike_max_multiplier: float | None = Field(None, ge=0)
+
+
+class IncrementResult(_Model):
+    name: str
+    outbound_sent_today: int
+    outbound_sent_month: int
+    allowed: bool
+    reason: str | None = None
+
+
+class DnsRecord(_Model):
+    type: str
+    name: str
+    value: str
+
+
+class VerifyResponse(_Model):
+    name: str
+    verification_token: str | None = None
+    dkim_tokens: list[str] = Field(default_factory=list)
+    verified: bool
+    dns_records: list[DnsRecord]
+    provider: str
+
+
+class VerifyStatus(_Model):
+    name: str
+    verified: bool
+    verification_status: str
+    dkim_status: str | None = None
+    provider: str
+
+
+class ProviderCredential(_Model):
+    """A fresh provider credential; the password is shown by the API once and kept secret."""
+
+    domain: str
+    provider: str
+    login: str
+    password: SecretStr
+    patterns_installed: list[str]
+    sasl_path: str
+
+    @field_validator("password")
+    @classmethod
+    def _remember_for_redaction(cls, value: SecretStr) -> SecretStr:
+        register_secret(value.get_secret_value())
+        return value
+
+
+class CredentialRemoval(_Model):
+    domain: str | None = None
+    patterns_removed: int
+
+
+class ResetDaily(_Model):
+    reset_count: int
+
+
+class FrozenCounters(_Model):
+    """One domain's monthly counters as `reset-monthly` froze them for billing."""
+
+    name: str
+    partner_ref: str | None
+    outbound_sent_month: int
+    outbound_monthly_limit: int
+    bounce_count: int
+    complaint_count: int
+    bounce_rate: float
+    complaint_rate: float
+
+
+class ResetMonthly(_Model):
+    frozen: list[FrozenCounters]
+    reset_count: int
+
+
+class EmbouxClient:
+    """EmBoux as one master or customer token sees it."""
+
+    def __init__(self, api: ApiClient) -> None:
+        self.api = api
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> EmbouxClient:
+        api = ApiClient(
+            API_NAME,
+            settings.emboux_base_url,
+            api_key=settings.emboux_api_key,
+            subject="the configured EmBoux token",
+            http=settings.http,
+            limits=settings.emboux_limits,
+            transport=transport,
+        )
+        return cls(api)
+
+    def for_token(self, token: SecretStr, subject: str) -> EmbouxClient:
+        """The same connection pool and bounds, acting with another token."""
+        return EmbouxClient(self.api.with_credential(token, subject))
+
+    async def aclose(self) -> None:
+        await self.api.aclose()
+
+    async def __aenter__(self) -> EmbouxClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def domains(self) -> list[DomainSummary]:
+        """The domains this token may see (`GET /domains`)."""
+        body = await self.api.get("/domains")
+        return self.api.parse(list[DomainSummary], body, "GET", "/domains")
+
+    async def outbound(self, name: str) -> Outbound:
+        path = f"{_domain_path(name)}/outbound"
+        return self.api.parse(Outbound, await self.api.get(path), "GET", path)
+
+    async def update_outbound(self, name: str, update: OutboundUpdate) -> None:
+        """Change some outbound settings; repeating the same update changes nothing."""
+        fields = update.model_dump(exclude_none=True)
+        if not fields:
+            raise ValueError("an outbound update needs at least one field")
+        await self.api.put(f"{_domain_path(name)}/outbound", fields)
+
+    async def increment(self, name: str, recipient: str | None = None) -> IncrementResult:
+        """Check quotas for one email and count it (not idempotent: never retried once sent)."""
+        path = f"{_domain_path(name)}/outbound/increment"
+        body = await self.api.post(path, {"recipient": recipient} if recipient else None)
+        return self.api.parse(IncrementResult, body, "POST", path)
+
+    async def verify(self, name: str) -> VerifyResponse:
+        """Start verification; answers the DNS records to publish."""
+        path = f"{_domain_path(name)}/verify"
+        return self.api.parse(VerifyResponse, await self.api.post(path), "POST", path)
+
+    async def verify_status(self, name: str) -> VerifyStatus:
+        path = f"{_domain_path(name)}/verify-status"
+        return self.api.parse(VerifyStatus, await self.api.get(path), "GET", path)
+
+    async def register_subdomain(self, name: str) -> VerifyResponse:
+        """Register a subdomain (3+ labels) that inherits its parent's verification."""
+        path = f"{_domain_path(name)}/register-subdomain"
+        return self.api.parse(VerifyResponse, await self.api.post(path), "POST", path)
+
+    async def create_provider_credential(self, name: str) -> ProviderCredential:
+        """Generate (or rotate) the domain's provider credential (master token only)."""
+        path = f"{_domain_path(name)}/provider-credential"
+        return self.api.parse(ProviderCredential, await self.api.post(path), "POST", path)
+
+    async def delete_provider_credential(self, name: str) -> CredentialRemoval:
+        """Remove the domain's provider credential; idempotent (master token only)."""
+        path = f"{_domain_path(name)}/provider-credential"
+        return self.api.parse(CredentialRemoval, await self.api.delete(path), "DELETE", path)
+
+    async def reset_daily(self) -> ResetDaily:
+        """Push today's counts into the 7-day history and zero them (not idempotent)."""
+        path = "/outbound/reset-daily"
+        return self.api.parse(ResetDaily, await self.api.post(path), "POST", path)
+
+    async def reset_monthly(self) -> ResetMonthly:
+        """Freeze the monthly counters for billing and zero them (not idempotent)."""
+        path = "/outbound/reset-monthly"
+        return self.api.parse(ResetMonthly, await self.api.post(path), "POST", path)
+
+
+def _domain_path(name: str) -> str:
+    domain = name.strip().rstrip(".").lower()
+    if not domain or "/" in domain:
+        raise ValueError(f"{name!r} is not a domain name")
+    return f"/domains/{quote(domain, safe='')}"

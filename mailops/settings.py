@@ -1,0 +1,329 @@
+"""Configuration: environment variables (`MAILOPS_` prefix) over an optional `mailops.toml`.
+
+The environment holds the interface contract of DESIGN.md (URLs, keys, database, time zone);
+the TOML file, named by `MAILOPS_CONFIG`, adds what does not fit in a variable: several
+Cleanbox teams, thresholds and rules. Environment beats file, file beats defaults.
+Bad configuration raises `ConfigError` with one line naming the setting.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from mailops.errors import ConfigError
+from mailops.secrets import register_secret
+
+ENV_PREFIX = "MAILOPS_"
+CONFIG_ENV = "MAILOPS_CONFIG"
+_NESTED = "__"
+_TEAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HttpSettings(_Section):
+    """Timeouts and the retry policy shared by both API clients."""
+
+    connect_timeout: float = Field(5.0, gt=0, le=120, description="seconds to open a connection")
+    read_timeout: float = Field(30.0, gt=0, le=600, description="seconds to wait for an answer")
+    max_attempts: int = Field(5, ge=1, le=20, description="tries per request, the first included")
+    retry_budget_seconds: float = Field(
+        60.0, gt=0, le=3600, description="cap on the total time spent waiting between retries"
+    )
+    backoff_base_seconds: float = Field(0.5, gt=0, le=60)
+    backoff_max_seconds: float = Field(20.0, gt=0, le=600)
+
+
+class ApiLimits(_Section):
+    """Client-side bounds for one API, shared by every team or token using it."""
+
+    concurrency: int = Field(10, ge=1, le=1000, description="requests in flight at once")
+    rate_limit_per_second: float = Field(
+        20.0, ge=0, le=100_000, description="requests started per second; 0 means no limit"
+    )
+
+
+class TeamConfig(_Section):
+    """One Cleanbox team and where its key comes from: an environment variable or a
+    Prefect Secret block (resolved by the tasks layer, which may import Prefect)."""
+
+    name: str
+    api_key_env: str | None = None
+    api_key_secret: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_simple(cls, value: str) -> str:
+        if not _TEAM_NAME.match(value):
+            raise ValueError(
+                "a team name is 1 to 64 letters, digits, dots, dashes or underscores"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one_key_source(self) -> Self:
+        if (self.api_key_env is None) == (self.api_key_secret is None):
+            raise ValueError(
+                f"team {self.name!r} needs exactly one of api_key_env (an environment "
+                "variable name) or api_key_secret (a Prefect Secret block name)"
+            )
+        if self.api_key_env is not None and not os.environ.get(self.api_key_env):
+            raise ValueError(
+                f"the key of team {self.name!r} is missing: environment variable "
+                f"{self.api_key_env} is not set"
+            )
+        return self
+
+
+class AlertThresholds(_Section):
+    """Seed 000's alert thresholds."""
+
+    weekly_usage_pct: float = Field(80.0, gt=0, le=100)
+    quarantine_backlog: int = Field(10, ge=0)
+    failed_messages: int = Field(5, ge=0)
+    unset_sender_emails: int = Field(50, ge=1)
+
+
+class ContactRules(_Section):
+    """Seed 001's contact rules."""
+
+    junk_tlds: list[str] = Field(
+        default_factory=lambda: [
+            ".xyz", ".top", ".click", ".buzz", ".icu", ".club", ".loan", ".work"
+        ]
+    )
+    block_threshold: int = Field(50, ge=1)
+    whitelist_threshold: int = Field(10, ge=1)
+    trusted_categories: list[str] = Field(
+        default_factory=lambda: ["Finance", "Business Services", "Productivity & Tools"]
+    )
+    keep_categories_with_subscriptions: list[str] = Field(default_factory=lambda: ["Shopping"])
+    mute_categories: list[str] = Field(default_factory=list)
+    min_age_days: int = Field(7, ge=0)
+    max_actions_per_run: int = Field(500, ge=1)
+
+    @field_validator("junk_tlds")
+    @classmethod
+    def _tlds_are_normalised(cls, values: list[str]) -> list[str]:
+        normalised = []
+        for raw in values:
+            tld = raw.strip().lower().strip(".")
+            if not tld or "." in tld:
+                raise ValueError(f"{raw!r} is not a top-level domain such as '.xyz'")
+            normalised.append(f".{tld}")
+        return normalised
+
+
+class Settings(BaseSettings):
+    """Everything mailops reads from its environment and configuration file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=_NESTED,
+        extra="forbid",
+        frozen=True,
+    )
+
+    database_url: str = "sqlite:///data/mailops.db"
+    cleanbox_base_url: str = "https://api.cleanbox.app/v1"
+    cleanbox_api_key: SecretStr | None = None
+    emboux_base_url: str = "https://api.emboux.com"
+    emboux_api_key: SecretStr | None = None
+    slack_webhook_url: SecretStr | None = None
+    slack_bot_token: SecretStr | None = None
+    slack_channel: str | None = None
+    timezone: str = "UTC"
+
+    teams: list[TeamConfig] = Field(default_factory=list)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    cleanbox_limits: ApiLimits = Field(default_factory=ApiLimits)
+    emboux_limits: ApiLimits = Field(default_factory=ApiLimits)
+    alerts: AlertThresholds = Field(default_factory=AlertThresholds)
+    contacts: ContactRules = Field(default_factory=ContactRules)
+
+    @field_validator("cleanbox_base_url", "emboux_base_url")
+    @classmethod
+    def _is_http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _is_iana_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not an IANA time zone such as 'Europe/Berlin'"
+            ) from None
+        return value
+
+    @field_validator("teams")
+    @classmethod
+    def _team_names_unique(cls, teams: list[TeamConfig]) -> list[TeamConfig]:
+        seen: set[str] = set()
+        for team in teams:
+            if team.name in seen:
+                raise ValueError(f"team {team.name!r} is listed twice")
+            seen.add(team.name)
+        return teams
+
+    @model_validator(mode="after")
+    def _register_secrets(self) -> Self:
+        for secret in (
+            self.cleanbox_api_key,
+            self.emboux_api_key,
+            self.slack_webhook_url,
+            self.slack_bot_token,
+        ):
+            if secret is not None:
+                register_secret(secret.get_secret_value())
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_path = os.environ.get(CONFIG_ENV)
+        if config_path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_path)))
+        return tuple(sources)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class TeamCredential:
+    """A Cleanbox team with its key resolved."""
+
+    name: str
+    api_key: SecretStr
+
+
+def cleanbox_teams(
+    settings: Settings, load_secret: Callable[[str], str] | None = None
+) -> list[TeamCredential]:
+    """The configured Cleanbox teams with their keys.
+
+    Teams listed in the file win; with none listed, `MAILOPS_CLEANBOX_API_KEY` is one team
+    named "default". `load_secret` reads a Prefect Secret block by name (the tasks layer
+    passes it, since this library does not import Prefect).
+    """
+    if not settings.teams:
+        if settings.cleanbox_api_key is None:
+            return []
+        return [TeamCredential("default", settings.cleanbox_api_key)]
+    resolved = []
+    for team in settings.teams:
+        if team.api_key_env is not None:
+            value = os.environ.get(team.api_key_env, "")
+            if not value:
+                raise ConfigError(
+                    f"the key of team {team.name!r} is missing: environment variable "
+                    f"{team.api_key_env} is not set"
+                )
+        else:
+            assert team.api_key_secret is not None
+            if load_secret is None:
+                raise ConfigError(
+                    f"team {team.name!r} keeps its key in the Prefect Secret block "
+                    f"{team.api_key_secret!r}, which can only be read inside a flow"
+                )
+            value = load_secret(team.api_key_secret)
+        register_secret(value)
+        resolved.append(TeamCredential(team.name, SecretStr(value)))
+    return resolved
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the configuration, or raise `ConfigError` with one line naming what is wrong."""
+    _reject_unknown_variables(os.environ)
+    config_path = os.environ.get(CONFIG_ENV)
+    if config_path:
+        _check_config_file(Path(config_path))
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, os.environ)) from None
+
+
+def _check_config_file(path: Path) -> None:
+    if not path.is_file():
+        raise ConfigError(f"{CONFIG_ENV} points to {path}, which is not a file")
+    try:
+        tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _known_variables() -> set[str]:
+    names = {CONFIG_ENV}
+    for field_name, field in Settings.model_fields.items():
+        names.add(f"{ENV_PREFIX}{field_name}".upper())
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, _Section):
+            for sub in annotation.model_fields:
+                names.add(f"{ENV_PREFIX}{field_name}{_NESTED}{sub}".upper())
+    return names
+
+
+def _reject_unknown_variables(env: Mapping[str, str]) -> None:
+    known = _known_variables()
+    for name in env:
+        if name.upper().startswith(ENV_PREFIX) and name.upper() not in known:
+            close = difflib.get_close_matches(name.upper(), sorted(known), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigError(f"unknown setting {name}{hint}")
+
+
+def _describe(exc: ValidationError, env: Mapping[str, str]) -> str:
+    """One line per the first problem, naming the variable or file key, plus how many more."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        path = ".".join(str(part) for part in error["loc"])
+        variable = f"{ENV_PREFIX}{path.replace('.', _NESTED)}".upper()
+        where = variable if variable in env else f"{path!r} in {env.get(CONFIG_ENV, 'settings')}"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            problems.append(f"unknown setting {where}")
+        else:
+            problems.append(f"{where}: {message}")
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"{problems[0]}{more}"

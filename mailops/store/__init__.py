@@ -1,0 +1,150 @@
+"""The trend store: schema, migrations, upserts, the run ledger and the audit log.
+
+`Store` is the one way in: flows, the CLI and reports open it by URL and use its methods.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy import Engine, Table
+from sqlalchemy.exc import DBAPIError, NoSuchModuleError
+
+from mailops.errors import StoreError
+from mailops.store import audit, ledger, migrate
+from mailops.store.audit import AuditRecord, Change
+from mailops.store.engine import create_store_engine, safe_url
+from mailops.store.ledger import Claim, LedgerEntry, LedgerStatus
+from mailops.store.schema import audit_log, domain_daily, metadata, run_ledger, team_daily
+from mailops.store.upsert import upsert
+
+__all__ = [
+    "AuditRecord",
+    "Change",
+    "Claim",
+    "LedgerEntry",
+    "LedgerStatus",
+    "Store",
+    "audit_log",
+    "domain_daily",
+    "metadata",
+    "run_ledger",
+    "team_daily",
+]
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _explained(
+    method: Callable[Concatenate[Store, P], R],
+) -> Callable[Concatenate[Store, P], R]:
+    """Turn a database failure into a `StoreError` naming the database, password masked."""
+
+    @functools.wraps(method)
+    def wrapper(self: Store, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(self, *args, **kwargs)
+        except DBAPIError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            raise StoreError(f"cannot use the database {self.display_url}: {reason}") from None
+
+    return wrapper
+
+
+class Store:
+    """The database behind mailops, opened by SQLAlchemy URL (SQLite or PostgreSQL)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.engine: Engine = create_store_engine(url)
+        except (NoSuchModuleError, ModuleNotFoundError) as exc:
+            raise StoreError(f"no database driver for {safe_url(url)}: {exc}") from None
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the database {safe_url(url)}: {exc.strerror} ({exc.filename})"
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"<Store {safe_url(self.url)}>"
+
+    @property
+    def display_url(self) -> str:
+        """The URL with any password masked."""
+        return safe_url(self.url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- schema ------------------------------------------------------------------------
+
+    @_explained
+    def upgrade(self) -> str:
+        """Create or migrate the schema to the newest revision; returns it."""
+        return migrate.upgrade(self.engine)
+
+    @_explained
+    def revision(self) -> str | None:
+        return migrate.current_revision(self.engine)
+
+    # --- trend rows --------------------------------------------------------------------
+
+    @_explained
+    def upsert(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Write rows by natural key: a re-run of the same day replaces, never duplicates."""
+        with self.engine.begin() as conn:
+            return upsert(conn, table, rows)
+
+    # --- run ledger --------------------------------------------------------------------
+
+    @_explained
+    def claim(
+        self,
+        job: str,
+        key: str,
+        run_id: str,
+        *,
+        retake: frozenset[LedgerStatus] = frozenset({LedgerStatus.FAILED}),
+        now: datetime | None = None,
+    ) -> Claim:
+        return ledger.claim(self.engine, job, key, run_id, retake=retake, now=now)
+
+    @_explained
+    def finish(
+        self,
+        job: str,
+        key: str,
+        run_id: str,
+        status: LedgerStatus,
+        detail: str | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> LedgerEntry:
+        return ledger.finish(self.engine, job, key, run_id, status, detail, now=now)
+
+    @_explained
+    def ledger_entry(self, job: str, key: str) -> LedgerEntry | None:
+        return ledger.get_entry(self.engine, job, key)
+
+    # --- audit -------------------------------------------------------------------------
+
+    @_explained
+    def record_changes(
+        self, run_id: str, job: str, changes: Iterable[Change], *, now: datetime | None = None
+    ) -> int:
+        return audit.record_changes(self.engine, run_id, job, changes, now=now)
+
+    @_explained
+    def changes_of_run(self, run_id: str) -> list[AuditRecord]:
+        return audit.changes_of_run(self.engine, run_id)

@@ -1,0 +1,150 @@
+"""The run ledger: an intent row written before a non-idempotent remote call.
+
+A job claims a key (the UTC day of a daily reset, the month of a billing freeze) by
+inserting its row; the primary key lets exactly one claimant win, across processes.
+The winner calls the API and then records the outcome: `done`, `failed` (provably not
+applied, so a later run may take the key again) or `unknown` (maybe applied: only an
+explicit, forced retake may try again).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from mailops.store.engine import as_utc
+from mailops.store.schema import run_ledger
+
+
+class LedgerStatus(StrEnum):
+    STARTED = "started"
+    DONE = "done"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    job: str
+    key: str
+    status: LedgerStatus
+    run_id: str | None
+    attempts: int
+    started_at: datetime
+    finished_at: datetime | None
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of a claim: `won` means this run, and only this run, may act."""
+
+    won: bool
+    entry: LedgerEntry
+
+
+def claim(
+    engine: Engine,
+    job: str,
+    key: str,
+    run_id: str,
+    *,
+    retake: frozenset[LedgerStatus] = frozenset({LedgerStatus.FAILED}),
+    now: datetime | None = None,
+) -> Claim:
+    """Try to take `job`/`key` for `run_id`; an existing row is retaken only from `retake`."""
+    moment = now or datetime.now(UTC)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                insert(run_ledger).values(
+                    job=job,
+                    key=key,
+                    status=LedgerStatus.STARTED.value,
+                    run_id=run_id,
+                    attempts=1,
+                    started_at=moment,
+                )
+            )
+    except IntegrityError:
+        existing = get_entry(engine, job, key)
+        if existing is None or existing.status not in retake:
+            assert existing is not None
+            return Claim(False, existing)
+        with engine.begin() as conn:
+            taken = conn.execute(
+                update(run_ledger)
+                .where(
+                    run_ledger.c.job == job,
+                    run_ledger.c.key == key,
+                    run_ledger.c.status == existing.status.value,
+                    run_ledger.c.attempts == existing.attempts,
+                )
+                .values(
+                    status=LedgerStatus.STARTED.value,
+                    run_id=run_id,
+                    attempts=existing.attempts + 1,
+                    started_at=moment,
+                    finished_at=None,
+                    detail=None,
+                )
+            ).rowcount
+        entry = get_entry(engine, job, key)
+        assert entry is not None
+        return Claim(taken == 1, entry)
+    entry = get_entry(engine, job, key)
+    assert entry is not None
+    return Claim(True, entry)
+
+
+def finish(
+    engine: Engine,
+    job: str,
+    key: str,
+    run_id: str,
+    status: LedgerStatus,
+    detail: str | None = None,
+    *,
+    now: datetime | None = None,
+) -> LedgerEntry:
+    """Record the outcome of the claimed call; only the run holding the claim may."""
+    if status is LedgerStatus.STARTED:
+        raise ValueError("finish records an outcome: done, failed or unknown")
+    with engine.begin() as conn:
+        changed = conn.execute(
+            update(run_ledger)
+            .where(
+                run_ledger.c.job == job,
+                run_ledger.c.key == key,
+                run_ledger.c.run_id == run_id,
+            )
+            .values(status=status.value, finished_at=now or datetime.now(UTC), detail=detail)
+        ).rowcount
+    if changed != 1:
+        raise LookupError(f"run {run_id} holds no ledger claim on {job} {key}")
+    entry = get_entry(engine, job, key)
+    assert entry is not None
+    return entry
+
+
+def get_entry(engine: Engine, job: str, key: str) -> LedgerEntry | None:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(run_ledger).where(run_ledger.c.job == job, run_ledger.c.key == key)
+        ).one_or_none()
+    if row is None:
+        return None
+    return LedgerEntry(
+        job=row.job,
+        key=row.key,
+        status=LedgerStatus(row.status),
+        run_id=row.run_id,
+        attempts=row.attempts,
+        started_at=as_utc(row.started_at),
+        finished_at=as_utc(row.finished_at) if row.finished_at else None,
+        detail=row.detail,
+    )

@@ -1,0 +1,102 @@
+"""The trend store's tables, in SQLAlchemy Core: portable across SQLite and PostgreSQL.
+
+Trend tables hold one row per day and team, per day and domain (natural keys, so a re-run
+replaces); the run ledger makes non-idempotent remote calls happen once; the audit log
+keeps every remote change with its previous value.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+NAME = 255  # longest domain name, and room for team names
+
+team_daily = Table(
+    "team_daily",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("team", String(NAME), primary_key=True),
+    Column("weekly_used", Integer, nullable=False),
+    Column("weekly_limit", Integer, nullable=False),
+    Column("usage_pct", Float, nullable=False),
+    Column("aliases_used", Integer, nullable=False),
+    Column("aliases_limit", Integer, nullable=False),
+    Column("mailboxes_used", Integer, nullable=False),
+    Column("mailboxes_limit", Integer, nullable=False),
+    Column("quarantine_backlog", Integer, nullable=False),
+    Column("failed_24h", Integer, nullable=False),
+    Column("denied_24h", Integer, nullable=False),
+    Column("collected_at", DateTime(timezone=True), nullable=False),
+)
+
+domain_daily = Table(
+    "domain_daily",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("domain", String(NAME), primary_key=True),
+    Column("partner_ref", String(NAME)),
+    Column("outbound_tier", String(32), nullable=False),
+    Column("outbound_status", String(32), nullable=False),
+    Column("outbound_daily_limit", Integer, nullable=False),
+    Column("outbound_monthly_limit", Integer, nullable=False),
+    Column("outbound_sent_today", Integer, nullable=False),
+    Column("outbound_sent_month", Integer, nullable=False),
+    Column("outbound_enforcement", String(16), nullable=False),
+    Column("bounce_count", Integer, nullable=False),
+    Column("complaint_count", Integer, nullable=False),
+    Column("bounce_rate", Float, nullable=False),
+    Column("complaint_rate", Float, nullable=False),
+    Column("ses_verified", Boolean, nullable=False),
+    Column("warmup_profile", String(32), nullable=False),
+    Column("spike_max_multiplier", Float, nullable=False),
+    Column("collected_at", DateTime(timezone=True), nullable=False),
+)
+
+run_ledger = Table(
+    "run_ledger",
+    metadata,
+    Column("job", String(64), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("run_id", String(64)),
+    Column("attempts", Integer, nullable=False, default=1),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("detail", Text),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), nullable=False),
+    Column("job", String(64), nullable=False),
+    Column("target", String(512), nullable=False),
+    Column("field", String(64), nullable=False),
+    Column("old_value", Text),
+    Column("new_value", Text),
+    Column("reason", Text, nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_audit_log_run_id", "run_id"),
+    Index("ix_audit_log_target", "target"),
+)
