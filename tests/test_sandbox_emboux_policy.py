@@ -95,7 +95,7 @@ def test_warmup_of_an_unlimited_domain_ends_at_10000_per_day() -> None:
         sim.domain(name).sent_today = 20_000 if name == "d56.example" else cap55
     # when each sends one more: then day 55 is still in warm-up, day 56 is not
     assert sim.increment("d55.example")["reason"] == "warmup_limit_exceeded"
-    assert sim.increment("d56.example") ["allowed"] is True
+    assert sim.increment("d56.example")["allowed"] is True
 
 
 # --- the layers in order ----------------------------------------------------------------------

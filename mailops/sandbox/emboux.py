@@ -31,16 +31,32 @@ Assumptions where seed 002 is silent (each lives here, once):
   strictly greater than the threshold; it only fires once ``outbound_sent_month`` reaches
   ``guillotine_min_sends`` (default 100), otherwise the first bounce of a month would suspend
   every domain. Suspension is recorded with its cause in :meth:`EmbouxSim.truth`.
-- Webhook events for a sending domain the table does not know still add the recipient to the
-  global suppression list (it is global), but change no domain counter.
+- Webhooks: the sending domain is the domain of SES's ``mail.source`` (Mailgun:
+  ``event-data.domain`` / ``domain.name``, else ``envelope.sender``, else the From header),
+  matched to the table by itself or its nearest parent. SES recipients come from
+  ``bouncedRecipients`` / ``complainedRecipients``, else ``mail.destination``. Events for a
+  domain the table does not know still add the recipient to the global suppression list but
+  change no counter. Other event types (Delivery, delivered, opened...) are acknowledged and
+  ignored. SNS message signatures are not checked; a bad Mailgun signature answers 406.
+  The suppression list keeps the first event per address (case-insensitive).
+- ``PUT .../outbound``: unknown fields are refused (422) rather than ignored; a null value means
+  "unchanged". Setting ``suspended`` records a manual suspension; setting ``active`` lifts it.
+  ``reset-monthly`` zeroes counters but never lifts a suspension.
 - Verification: ``verify`` starts a provider verification that stays ``Pending`` until the clock
   has advanced ``verification_delay`` (default 1 hour); the next ``verify-status`` poll then
   reports ``Success`` and marks the domain and every domain sharing its verify domain
-  verified. A domain's verify domain is itself, or its parent once ``register-subdomain``
-  made it inherit. ``register-subdomain`` needs the subdomain in the table (there is no
-  create-domain endpoint); it copies the parent's current verification.
+  verified (the status only changes on a poll, as with the real provider check). A domain's
+  verify domain is itself, or its parent's once ``register-subdomain`` made it inherit.
+  ``register-subdomain`` needs the subdomain in the table (there is no create-domain
+  endpoint); it sets the subdomain's ``ses_verified`` to the parent's current verification.
+  The master may verify (and poll, and install credentials for) a name not in the table only
+  when table domains lie below it; otherwise 404. DNS tokens are derived from the name, so a
+  replayed run shows the same records.
 - Credentials: ``login`` is ``postmaster@<domain>`` for every provider; only a SHA-256 of the
-  password is kept.
+  password is kept (``truth()`` shows a 12-hex fingerprint). A subdomain registered after the
+  install is added to the credential's patterns.
+- Thread safety: mutations hold one ``RLock`` so traffic generators may run in another thread
+  than the server's event loop.
 """
 
 from __future__ import annotations
