@@ -2,6 +2,92 @@
 
 from __future__ import annotations
 
+import os
+import random
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from scripted_server import TEST_KEY, FakeClock, ScriptedServer
+
+from mailops.http import ApiClient
+from mailops.settings import ApiLimits, HttpSettings
+from mailops.store import Store
+
+# --- environment and store -------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No MAILOPS_ variable of the developer's shell leaks into a test."""
+    for name in list(os.environ):
+        if name.upper().startswith("MAILOPS_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def fresh_store(tmp_path: Path) -> Iterator[Store]:
+    """A migrated SQLite store in a temporary folder."""
+    store = Store(f"sqlite:///{tmp_path / 'mailops.db'}")
+    store.upgrade()
+    yield store
+    store.close()
+
+
+# --- HTTP layer ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests (marked `anyio`) run on asyncio, as mailops does."""
+    return "asyncio"
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    """A scripted HTTP server on 127.0.0.1."""
+    scripted = ScriptedServer().start()
+    yield scripted
+    scripted.stop()
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def make_client(
+    server: ScriptedServer, fake_clock: FakeClock
+) -> Iterator[Callable[..., ApiClient]]:
+    """Build ApiClients against the scripted server, sleeping on the fake clock."""
+
+    def build(
+        *,
+        api: str = "Cleanbox",
+        base_url: str | None = None,
+        key: str | None = TEST_KEY,
+        subject: str | None = "team 'acme'",
+        http: dict[str, Any] | None = None,
+        limits: dict[str, Any] | None = None,
+    ) -> ApiClient:
+        client = ApiClient(
+            api,
+            base_url or server.url,
+            api_key=SecretStr(key) if key else None,
+            subject=subject,
+            http=HttpSettings(**{"max_attempts": 3, "read_timeout": 2.0, **(http or {})}),
+            limits=ApiLimits(**{"rate_limit_per_second": 0, **(limits or {})}),
+            sleep=fake_clock.sleep,
+            clock=fake_clock.monotonic,
+            rng=random.Random(7),
+        )
+        return client
+
+    yield build
+
 # --- sandbox fixtures (mailops.sandbox) ---------------------------------------------------
 
 # --- end of sandbox fixtures ---------------------------------------------------------------

@@ -1,0 +1,74 @@
+"""Pagination: page 1 first, the rest concurrently; counts that are exact."""
+
+from __future__ import annotations
+
+import pytest
+from scripted_server import Received, Reply
+
+from mailops.errors import ResponseFormatError
+
+pytestmark = pytest.mark.anyio
+
+
+def paged(items: list[int], *, with_total: bool):
+    """A list endpoint over `items` as DESIGN.md assumes it (per_page at most 100)."""
+
+    def handler(request: Received) -> Reply:
+        page = int(request.query.get("page", 1))
+        per_page = min(int(request.query.get("per_page", 100)), 100)
+        chunk = items[(page - 1) * per_page : page * per_page]
+        body = {
+            "data": chunk,
+            "page": page,
+            "per_page": per_page,
+            "total_pages": -(-len(items) // per_page),
+        }
+        if with_total:
+            body["total"] = len(items)
+        return Reply(json=body)
+
+    return handler
+
+
+async def test_get_all_reads_page_one_first_then_every_other_page_in_order(server, make_client):
+    server.route("GET", "/contacts", paged(list(range(250)), with_total=False))
+    items = await make_client().get_all("/contacts", {"state": "unset"})
+    assert items == list(range(250))
+    pages = [r.query["page"] for r in server.received]
+    assert pages[0] == "1" and sorted(pages) == ["1", "2", "3"]
+    assert all(r.query["state"] == "unset" for r in server.received)
+
+
+async def test_get_all_of_an_empty_list_is_one_request(server, make_client):
+    server.route("GET", "/quarantine", paged([], with_total=False))
+    assert await make_client().get_all("/quarantine") == []
+    assert len(server.received) == 1
+
+
+async def test_count_uses_total_when_the_server_gives_it(server, make_client):
+    server.route("GET", "/quarantine", paged(list(range(1234)), with_total=True))
+    assert await make_client().count("/quarantine") == 1234
+    assert len(server.received) == 1
+
+
+async def test_count_without_total_is_exact_from_the_last_page(server, make_client):
+    # Given 237 items and no total: total_pages * 100 would say 300
+    server.route("GET", "/messages", paged(list(range(237)), with_total=False))
+    # When counted
+    count = await make_client().count("/messages", {"status": "failed"})
+    # Then the count is exact, from page 1 and the last page only
+    assert count == 237
+    assert [r.query["page"] for r in server.received] == ["1", "3"]
+
+
+@pytest.mark.parametrize("size", [0, 1, 99, 100, 101])
+async def test_count_is_exact_at_page_boundaries(server, make_client, size):
+    server.route("GET", "/messages", paged(list(range(size)), with_total=False))
+    assert await make_client().count("/messages") == size
+
+
+async def test_a_page_without_total_pages_is_reported_with_the_field(server, make_client):
+    server.script("GET", "/contacts", Reply(json={"data": [], "page": 1}))
+    with pytest.raises(ResponseFormatError, match="'total_pages'") as caught:
+        await make_client().get_all("/contacts")
+    assert "Cleanbox GET /contacts for team 'acme'" in str(caught.value)

@@ -1,0 +1,35 @@
+"""The architecture holds: flows -> tasks -> mailops, and mailops knows no Prefect."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def imported_modules(package: str) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for path in (ROOT / package).rglob("*.py"):
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module.split(".")[0])
+        found[str(path.relative_to(ROOT))] = names
+    return found
+
+
+def test_the_library_never_imports_prefect_tasks_or_flows():
+    offenders = {
+        path: names & {"prefect", "tasks", "flows", "deployments"}
+        for path, names in imported_modules("mailops").items()
+        if names & {"prefect", "tasks", "flows", "deployments"}
+    }
+    assert offenders == {}
+
+
+def test_tasks_never_import_flows():
+    offenders = {p: n for p, n in imported_modules("tasks").items() if "flows" in n}
+    assert offenders == {}

@@ -1,0 +1,64 @@
+"""Trend rows are upserted by natural key: a re-run of a day replaces, never duplicates."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import func, select
+
+from mailops.store import domain_daily, team_daily
+
+
+def team_row(day: date, team: str, **changes):
+    row = {
+        "day": day, "team": team, "weekly_used": 100, "weekly_limit": 1000, "usage_pct": 10.0,
+        "aliases_used": 1, "aliases_limit": 10, "mailboxes_used": 1, "mailboxes_limit": 5,
+        "quarantine_backlog": 3, "failed_24h": 0, "denied_24h": 2,
+        "collected_at": datetime(2026, 10, 1, 8, tzinfo=UTC),
+    }
+    return {**row, **changes}
+
+
+def count(store, table) -> int:
+    with store.engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def test_rerunning_a_day_replaces_its_rows(fresh_store):
+    # Given a day already collected
+    day = date(2026, 10, 1)
+    fresh_store.upsert(team_daily, [team_row(day, "acme"), team_row(day, "globex")])
+    # When the same day is collected again with new figures
+    fresh_store.upsert(team_daily, [team_row(day, "acme", quarantine_backlog=42)])
+    # Then there is still one row per team, with the newest figures
+    assert count(fresh_store, team_daily) == 2
+    with fresh_store.engine.connect() as conn:
+        backlog = conn.execute(
+            select(team_daily.c.quarantine_backlog).where(team_daily.c.team == "acme")
+        ).scalar_one()
+    assert backlog == 42
+
+
+def test_another_day_adds_rows(fresh_store):
+    fresh_store.upsert(team_daily, [team_row(date(2026, 10, 1), "acme")])
+    fresh_store.upsert(team_daily, [team_row(date(2026, 10, 2), "acme")])
+    assert count(fresh_store, team_daily) == 2
+
+
+def test_domain_rows_upsert_by_day_and_domain(fresh_store):
+    row = {
+        "day": date(2026, 10, 1), "domain": "example.com", "partner_ref": "p1",
+        "outbound_tier": "shared", "outbound_status": "active", "outbound_daily_limit": 500,
+        "outbound_monthly_limit": 10000, "outbound_sent_today": 10, "outbound_sent_month": 10,
+        "outbound_enforcement": "hard", "bounce_count": 0, "complaint_count": 0,
+        "bounce_rate": 0.0, "complaint_rate": 0.0, "ses_verified": True,
+        "warmup_profile": "standard", "spike_max_multiplier": 5.0,
+        "collected_at": datetime(2026, 10, 1, 8, tzinfo=UTC),
+    }
+    fresh_store.upsert(domain_daily, [row])
+    fresh_store.upsert(domain_daily, [{**row, "outbound_sent_today": 99}])
+    assert count(fresh_store, domain_daily) == 1
+
+
+def test_upserting_nothing_writes_nothing(fresh_store):
+    assert fresh_store.upsert(team_daily, []) == 0
