@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from importlib.metadata import entry_points
 from typing import Annotated, Any
 
 import typer
@@ -102,6 +103,17 @@ def db_upgrade(json_output: JsonFlag = False) -> None:
     )
 
 
+def load_command_plugins(target: typer.Typer) -> None:
+    """Add the command groups other packages of the project declare.
+
+    The jobs' commands run Prefect flows, and this library must not import `flows`; so
+    `flows` declares them under the `mailops.commands` entry point group (pyproject.toml)
+    and each plugin's `register(app)` adds its commands, importing Prefect only when run.
+    """
+    for entry in entry_points(group="mailops.commands"):
+        entry.load()(target)
+
+
 def main() -> None:
     """Entry point: run the command, turning expected failures into one clear line."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -113,6 +125,8 @@ def main() -> None:
     except MailopsError as exc:
         output.fail(str(exc), EXIT_FAILED)
 
+
+load_command_plugins(app)
 
 if __name__ == "__main__":
     main()

@@ -62,3 +62,22 @@ def test_domain_rows_upsert_by_day_and_domain(fresh_store):
 
 def test_upserting_nothing_writes_nothing(fresh_store):
     assert fresh_store.upsert(team_daily, []) == 0
+
+
+def test_replace_drops_members_that_vanished_since_the_last_run(fresh_store):
+    # Given yesterday's run stored three top senders for acme and one for globex
+    from mailops.store import team_top_senders
+
+    day = date(2026, 10, 1)
+
+    def sender(team: str, rank: int) -> dict:
+        return {"day": day, "team": team, "rank": rank, "email": f"s{rank}@x.example",
+                "email_count": 100 - rank, "state": "unset", "category": None}
+
+    fresh_store.upsert(team_top_senders, [sender("acme", r) for r in (1, 2, 3)])
+    fresh_store.upsert(team_top_senders, [sender("globex", 1)])
+    # When acme's day is replaced by two senders
+    fresh_store.replace(team_top_senders, {"day": day, "team": "acme"},
+                        [sender("acme", 1), sender("acme", 2)])
+    # Then acme has two rows and globex kept its own
+    assert count(fresh_store, team_top_senders) == 3

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Engine, Table
+from sqlalchemy import Engine, Table, delete, insert
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError
 
 from mailops.errors import StoreError
@@ -18,7 +18,15 @@ from mailops.store import audit, ledger, migrate
 from mailops.store.audit import AuditRecord, Change
 from mailops.store.engine import create_store_engine, safe_url
 from mailops.store.ledger import Claim, LedgerEntry, LedgerStatus
-from mailops.store.schema import audit_log, domain_daily, metadata, run_ledger, team_daily
+from mailops.store.schema import (
+    alerts,
+    audit_log,
+    domain_daily,
+    metadata,
+    run_ledger,
+    team_daily,
+    team_top_senders,
+)
 from mailops.store.upsert import upsert
 
 __all__ = [
@@ -28,11 +36,13 @@ __all__ = [
     "LedgerEntry",
     "LedgerStatus",
     "Store",
+    "alerts",
     "audit_log",
     "domain_daily",
     "metadata",
     "run_ledger",
     "team_daily",
+    "team_top_senders",
 ]
 
 
@@ -105,6 +115,24 @@ class Store:
         """Write rows by natural key: a re-run of the same day replaces, never duplicates."""
         with self.engine.begin() as conn:
             return upsert(conn, table, rows)
+
+    @_explained
+    def replace(
+        self, table: Table, match: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]
+    ) -> int:
+        """Replace every row matching `match` (e.g. one day and team) with `rows`, atomically.
+
+        For sets whose members can disappear between runs (alerts, top senders), where an
+        upsert would leave yesterday's extra rows behind.
+        """
+        condition = [table.c[name] == value for name, value in match.items()]
+        if not condition:
+            raise ValueError("replace needs at least one column to match")
+        with self.engine.begin() as conn:
+            conn.execute(delete(table).where(*condition))
+            if rows:
+                conn.execute(insert(table), list(rows))
+        return len(rows)
 
     # --- run ledger --------------------------------------------------------------------
 

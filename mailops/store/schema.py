@@ -100,3 +100,29 @@ audit_log = Table(
     Index("ix_audit_log_run_id", "run_id"),
     Index("ix_audit_log_target", "target"),
 )
+
+team_top_senders = Table(
+    "team_top_senders",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("team", String(NAME), primary_key=True),
+    Column("rank", Integer, primary_key=True),
+    Column("email", String(512), nullable=False),
+    Column("email_count", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("category", String(NAME)),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("job", String(64), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("subject", String(512), primary_key=True),
+    Column("severity", String(16), nullable=False),
+    Column("value", Float),
+    Column("threshold", Float),
+    Column("message", Text, nullable=False),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+)
