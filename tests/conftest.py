@@ -12,6 +12,10 @@ import pytest
 from pydantic import SecretStr
 from scripted_server import TEST_KEY, FakeClock, ScriptedServer
 
+# The task run recorder is not needed in tests and slows every flow run (Prefect PR #14969).
+os.environ.setdefault("PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED", "false")
+
+import tasks  # noqa: F401  (Prefect's quiet defaults, set before Prefect is imported)
 from mailops.http import ApiClient
 from mailops.settings import ApiLimits, HttpSettings
 from mailops.store import Store
@@ -34,6 +38,18 @@ def fresh_store(tmp_path: Path) -> Iterator[Store]:
     store.upgrade()
     yield store
     store.close()
+
+
+# --- Prefect ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One temporary Prefect server for the whole session (it takes seconds to start)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
 
 
 # --- HTTP layer ---------------------------------------------------------------------------
@@ -89,5 +105,47 @@ def make_client(
     yield build
 
 # --- sandbox fixtures (mailops.sandbox) ---------------------------------------------------
+
+import httpx  # noqa: E402  (this section keeps its own imports)
+
+from mailops.sandbox.server import Sandbox  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    """One small sandbox (seed 7) per test module, on 127.0.0.1 with an ephemeral port."""
+    with Sandbox.start(seed=7, scale="small") as sb:
+        yield sb
+
+
+@pytest.fixture
+def clean_sandbox(sandbox: Sandbox) -> Iterator[Sandbox]:
+    """The module's sandbox, with fault rules and Slack posts cleared after the test."""
+    yield sandbox
+    sandbox.clear_faults()
+    sandbox.clear_slack()
+    sandbox.set_cleanbox_total(True)
+
+
+@pytest.fixture
+def team_http(sandbox: Sandbox) -> Iterator[Callable[..., httpx.Client]]:
+    """Build httpx clients that speak to the sandbox's Cleanbox as one team (by index)."""
+    clients: list[httpx.Client] = []
+
+    def build(team: int = 0, *, timeout: float = 10.0) -> httpx.Client:
+        key = list(sandbox.team_keys.values())[team]
+        client = httpx.Client(
+            base_url=sandbox.cleanbox_url,
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=timeout,
+            trust_env=False,
+        )
+        clients.append(client)
+        return client
+
+    yield build
+    for client in clients:
+        client.close()
+
 
 # --- end of sandbox fixtures ---------------------------------------------------------------

@@ -70,6 +70,10 @@ class Contacts:
         self.counts[idx] += 1
         self._stale = True
 
+    def invalidate(self) -> None:
+        """Drop every cached listing; the next request rebuilds what it needs."""
+        self._stale = True
+
     def _key(self, sort: str) -> Callable[[int], object]:
         if sort == "emailCount":
             counts = self.counts
