@@ -2,7 +2,7 @@
 
 Secrets are held as pydantic `SecretStr` (masked in repr and str). Every secret value mailops
 loads is also registered here: `redact` replaces each registered value in any text (a server's
-error message may echo a key back), and `RedactingFilter` does it for every log record.
+error message may echo a key back), and `install_log_redaction` does it for every log record.
 """
 
 from __future__ import annotations
@@ -37,21 +37,27 @@ def redact(text: str) -> str:
     return text
 
 
-class RedactingFilter(logging.Filter):
-    """A logging filter that masks registered secrets in the final message of each record."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg = cleaned
-            record.args = None
-        return True
+def _redact_record(record: logging.LogRecord) -> logging.LogRecord:
+    message = record.getMessage()
+    cleaned = redact(message)
+    if cleaned != message:
+        record.msg = cleaned
+        record.args = None
+    return record
 
 
-def install_log_redaction(logger: logging.Logger | None = None) -> None:
-    """Attach the redacting filter to every handler of `logger` (the root logger by default)."""
-    target = logger or logging.getLogger()
-    for handler in target.handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(RedactingFilter())
+def install_log_redaction() -> None:
+    """Mask registered secrets in every log record from now on, whichever handler gets it.
+
+    Done at record creation (the record factory) rather than on handlers, because Prefect
+    attaches its own handlers late, when a run starts.
+    """
+    current = logging.getLogRecordFactory()
+    if getattr(current, "redacts_secrets", False):
+        return
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        return _redact_record(current(*args, **kwargs))
+
+    factory.redacts_secrets = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)

@@ -9,7 +9,7 @@ from pydantic import SecretStr
 from scripted_server import TEST_KEY, Reply
 
 from mailops.errors import AuthError, ServerError
-from mailops.secrets import MASK, RedactingFilter, redact, register_secret
+from mailops.secrets import MASK, install_log_redaction, redact, register_secret
 from mailops.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -68,13 +68,12 @@ def test_client_and_settings_reprs_hide_keys(make_client, monkeypatch):
     assert TEST_KEY not in repr(make_client()) + str(make_client())
 
 
-def test_redacting_filter_masks_registered_secrets_in_log_records():
+def test_installed_redaction_masks_secrets_in_every_log_record(caplog):
     register_secret("hook-token-9f8e7d6c")
-    record = logging.LogRecord(
-        "x", logging.INFO, __file__, 1, "posting to %s", ("https://h/hook-token-9f8e7d6c",), None
-    )
-    RedactingFilter().filter(record)
-    assert record.getMessage() == f"posting to https://h/{MASK}"
+    install_log_redaction()
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("anything.at.all").info("posting to %s", "https://h/hook-token-9f8e7d6c")
+    assert caplog.records[-1].getMessage() == f"posting to https://h/{MASK}"
 
 
 def test_redact_leaves_text_without_secrets_alone():

@@ -1,0 +1,36 @@
+"""The jobs' `mailops` commands, registered through the `mailops.commands` entry points.
+
+Each module here has `register(app)`, which adds its commands to the typer app of
+`mailops.cli`; a command imports its flow (and so Prefect) only when it runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FlowOutcome:
+    """What a flow run ended with: its result, and the failure message when it failed."""
+
+    ok: bool
+    result: Any
+    message: str | None
+
+
+def run_flow(flow: Callable[..., Coroutine[Any, Any, Any]], **parameters: Any) -> FlowOutcome:
+    """Run an async flow to its final state and return its result, failed or not.
+
+    Flows return `Failed(message=..., data=result)` for expected failures (a rejected key,
+    a server down), so the command can print the partial result and one line, with no
+    traceback.
+    """
+    state = asyncio.run(flow(**parameters, return_state=True))
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, BaseException):
+        return FlowOutcome(False, None, state.message or str(result))
+    ok = state.is_completed()
+    return FlowOutcome(ok, result, None if ok else state.message)

@@ -1,0 +1,1 @@
+"""Reports: trend tables, charts, and their rendering for Slack, HTML and files."""

@@ -1,0 +1,44 @@
+"""What every task needs from its surroundings: settings, the run's id, team keys."""
+
+from __future__ import annotations
+
+import uuid
+
+from prefect.blocks.system import Secret
+from prefect.runtime import flow_run
+
+from mailops.settings import Settings, TeamCredential, cleanbox_teams, load_settings
+
+
+def current_settings() -> Settings:
+    """The configuration, read where the task runs (never passed as a parameter: it holds keys)."""
+    return load_settings()
+
+
+def current_run_id() -> str:
+    """The flow run's id, which ledger and audit rows carry; a fresh id outside a flow."""
+    run_id = flow_run.get_id()
+    return str(run_id) if run_id else f"local-{uuid.uuid4()}"
+
+
+def load_secret_block(name: str) -> str:
+    """The value of a Prefect Secret block (a team key kept in Prefect)."""
+    value = Secret.load(name).get()
+    return str(value)
+
+
+def configured_teams(settings: Settings, names: list[str] | None = None) -> list[TeamCredential]:
+    """The Cleanbox teams with their keys; only `names` when given (unknown names refused)."""
+    from mailops.errors import ConfigError
+
+    teams = cleanbox_teams(settings, load_secret=load_secret_block)
+    if not names:
+        return teams
+    known = {team.name for team in teams}
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown team {', '.join(map(repr, unknown))}; configured: "
+            f"{', '.join(sorted(known)) or 'none'}"
+        )
+    return [team for team in teams if team.name in set(names)]
