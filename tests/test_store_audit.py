@@ -20,3 +20,18 @@ def test_changes_of_a_run_come_back_in_the_order_they_were_made(fresh_store):
 def test_recording_no_changes_writes_nothing(fresh_store):
     assert fresh_store.record_changes("run-1", "contact-cleanup", []) == 0
     assert fresh_store.changes_of_run("run-1") == []
+
+
+def test_alerts_of_a_day_are_replaced_by_a_rerun_of_the_same_job(fresh_store):
+    from datetime import date
+
+    from mailops.rules.alerts import Alert, Severity
+
+    day = date(2026, 10, 5)
+    usage = Alert("weekly_usage", Severity.WARNING, "acme", "Weekly quota at 85%", 85, 80)
+    backlog = Alert("quarantine_backlog", Severity.WARNING, "acme", "12 in quarantine", 12, 10)
+    fresh_store.save_alerts(day, "daily-health", [usage, backlog, usage])
+    fresh_store.save_alerts(day, "outbound-reset-daily", [backlog])
+    fresh_store.save_alerts(day, "daily-health", [usage])
+    assert fresh_store.alerts_of_day(day, "daily-health") == [usage]
+    assert len(fresh_store.alerts_of_day(day)) == 2

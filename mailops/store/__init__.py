@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Engine, Table, delete, insert
+from sqlalchemy import Engine, Table, delete, insert, select
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError
 
 from mailops.errors import StoreError
+from mailops.rules.alerts import Alert, Severity
 from mailops.store import audit, ledger, migrate
 from mailops.store.audit import AuditRecord, Change
 from mailops.store.engine import create_store_engine, safe_url
@@ -64,6 +65,14 @@ def _explained(
             raise StoreError(f"cannot use the database {self.display_url}: {reason}") from None
 
     return wrapper
+
+
+def _unique(found: Sequence[Alert]) -> list[Alert]:
+    """One alert per rule and subject: the first found wins."""
+    seen: dict[tuple[str, str], Alert] = {}
+    for alert in found:
+        seen.setdefault((alert.key, alert.subject), alert)
+    return list(seen.values())
 
 
 class Store:
@@ -133,6 +142,35 @@ class Store:
             if rows:
                 conn.execute(insert(table), list(rows))
         return len(rows)
+
+    @_explained
+    def save_alerts(
+        self, day: date, job: str, found: Sequence[Alert], *, now: datetime | None = None
+    ) -> int:
+        """Store one job's alerts for one day, replacing what an earlier run of it found."""
+        moment = now or datetime.now(UTC)
+        rows = [
+            {
+                "day": day, "job": job, "key": alert.key, "subject": alert.subject,
+                "severity": alert.severity.value, "value": alert.value,
+                "threshold": alert.threshold, "message": alert.message, "raised_at": moment,
+            }
+            for alert in _unique(found)
+        ]
+        return self.replace(alerts, {"day": day, "job": job}, rows)
+
+    @_explained
+    def alerts_of_day(self, day: date, job: str | None = None) -> list[Alert]:
+        query = select(alerts).where(alerts.c.day == day)
+        if job is not None:
+            query = query.where(alerts.c.job == job)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(alerts.c.job, alerts.c.key, alerts.c.subject)).all()
+        return [
+            Alert(row.key, Severity(row.severity), row.subject, row.message, row.value,
+                  row.threshold)
+            for row in rows
+        ]
 
     # --- run ledger --------------------------------------------------------------------
 

@@ -1,0 +1,32 @@
+"""Alerts as data: what was found, how bad, about whom, against which threshold."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One finding. `key` names the rule (e.g. `weekly_usage`), `subject` whom it is about
+    (a team, a domain, a sender); together with the day and job they identify it, so the
+    same finding is stored and posted once."""
+
+    key: str
+    severity: Severity
+    subject: str
+    message: str
+    value: float | None = None
+    threshold: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["severity"] = self.severity.value
+        return data
