@@ -16,7 +16,9 @@ from sqlalchemy.exc import DBAPIError, NoSuchModuleError
 from mailops.errors import StoreError
 from mailops.rules.alerts import Alert, Severity
 from mailops.store import audit, ledger, migrate
+from mailops.store import billing as billing_store
 from mailops.store.audit import AuditRecord, Change
+from mailops.store.billing import BillingRow
 from mailops.store.engine import create_store_engine, safe_url
 from mailops.store.ledger import Claim, LedgerEntry, LedgerStatus
 from mailops.store.schema import (
@@ -32,6 +34,7 @@ from mailops.store.upsert import upsert
 
 __all__ = [
     "AuditRecord",
+    "BillingRow",
     "Change",
     "Claim",
     "LedgerEntry",
@@ -214,3 +217,40 @@ class Store:
     @_explained
     def changes_of_run(self, run_id: str) -> list[AuditRecord]:
         return audit.changes_of_run(self.engine, run_id)
+
+    # --- billing -----------------------------------------------------------------------
+
+    @_explained
+    def save_billing_snapshot(
+        self, period: str, run_id: str, rows: Sequence[BillingRow], *, now: datetime | None = None
+    ) -> int:
+        """Keep the counters read just before a monthly freeze (the lost-answer fallback)."""
+        return billing_store.save_snapshot(self.engine, period, run_id, rows, now=now)
+
+    @_explained
+    def billing_snapshot(self, period: str) -> list[BillingRow]:
+        return billing_store.snapshot_of(self.engine, period)
+
+    @_explained
+    def complete_billing_freeze(
+        self,
+        job: str,
+        period: str,
+        run_id: str,
+        rows: Sequence[BillingRow],
+        detail: str | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> int:
+        """The period's billing rows and the ledger's `done`, in one transaction."""
+        return billing_store.complete_freeze(
+            self.engine, job, period, run_id, rows, detail, now=now
+        )
+
+    @_explained
+    def billing_rows(self, period: str) -> list[BillingRow]:
+        return billing_store.rows_of(self.engine, period)
+
+    @_explained
+    def billed_periods(self) -> list[str]:
+        return billing_store.billed_periods(self.engine)

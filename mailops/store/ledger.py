@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mailops.store.engine import as_utc
@@ -112,23 +112,37 @@ def finish(
     now: datetime | None = None,
 ) -> LedgerEntry:
     """Record the outcome of the claimed call; only the run holding the claim may."""
-    if status is LedgerStatus.STARTED:
-        raise ValueError("finish records an outcome: done, failed or unknown")
     with engine.begin() as conn:
-        changed = conn.execute(
-            update(run_ledger)
-            .where(
-                run_ledger.c.job == job,
-                run_ledger.c.key == key,
-                run_ledger.c.run_id == run_id,
-            )
-            .values(status=status.value, finished_at=now or datetime.now(UTC), detail=detail)
-        ).rowcount
-    if changed != 1:
-        raise LookupError(f"run {run_id} holds no ledger claim on {job} {key}")
+        finish_on(conn, job, key, run_id, status, detail, now=now)
     entry = get_entry(engine, job, key)
     assert entry is not None
     return entry
+
+
+def finish_on(
+    conn: Connection,
+    job: str,
+    key: str,
+    run_id: str,
+    status: LedgerStatus,
+    detail: str | None = None,
+    *,
+    now: datetime | None = None,
+) -> None:
+    """`finish` inside the caller's transaction, so an outcome and its data commit together."""
+    if status is LedgerStatus.STARTED:
+        raise ValueError("finish records an outcome: done, failed or unknown")
+    changed = conn.execute(
+        update(run_ledger)
+        .where(
+            run_ledger.c.job == job,
+            run_ledger.c.key == key,
+            run_ledger.c.run_id == run_id,
+        )
+        .values(status=status.value, finished_at=now or datetime.now(UTC), detail=detail)
+    ).rowcount
+    if changed != 1:
+        raise LookupError(f"run {run_id} holds no ledger claim on {job} {key}")
 
 
 def get_entry(engine: Engine, job: str, key: str) -> LedgerEntry | None:

@@ -126,3 +126,43 @@ alerts = Table(
     Column("message", Text, nullable=False),
     Column("raised_at", DateTime(timezone=True), nullable=False),
 )
+
+# --- billing (billing-freeze) -------------------------------------------------------------
+# The counters of every domain read just before `reset-monthly`, kept per billed month: the
+# fallback billing data when the call's answer is lost.
+billing_snapshot = Table(
+    "billing_snapshot",
+    metadata,
+    Column("period", String(7), primary_key=True),
+    Column("domain", String(NAME), primary_key=True),
+    Column("partner_ref", String(NAME)),
+    Column("outbound_sent_month", Integer, nullable=False),
+    Column("outbound_monthly_limit", Integer, nullable=False),
+    Column("outbound_enforcement", String(16)),
+    Column("bounce_count", Integer, nullable=False),
+    Column("complaint_count", Integer, nullable=False),
+    Column("bounce_rate", Float, nullable=False),
+    Column("complaint_rate", Float, nullable=False),
+    Column("run_id", String(64), nullable=False),
+    Column("taken_at", DateTime(timezone=True), nullable=False),
+)
+
+# One row per domain and billed month: what `reset-monthly` froze (source "reset"), or the
+# snapshot when its answer was lost but the reset was applied (source "snapshot").
+billing_rows = Table(
+    "billing_rows",
+    metadata,
+    Column("period", String(7), primary_key=True),
+    Column("domain", String(NAME), primary_key=True),
+    Column("partner_ref", String(NAME)),
+    Column("outbound_sent_month", Integer, nullable=False),
+    Column("outbound_monthly_limit", Integer, nullable=False),
+    Column("outbound_enforcement", String(16)),
+    Column("bounce_count", Integer, nullable=False),
+    Column("complaint_count", Integer, nullable=False),
+    Column("bounce_rate", Float, nullable=False),
+    Column("complaint_rate", Float, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("run_id", String(64), nullable=False),
+    Column("frozen_at", DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,168 @@
+"""Billing data: the snapshot taken before each monthly freeze, and the billed rows per month.
+
+The freeze's rows are written in the same transaction as the ledger's `done`, so a period is
+either billed and done, or neither: a crash in between cannot leave a done month without its
+rows, nor rows that a retaken run would freeze a second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Engine, delete, insert, select
+
+from mailops.store.ledger import LedgerStatus, finish_on
+from mailops.store.schema import billing_rows, billing_snapshot
+
+Source = Literal["reset", "snapshot"]
+SOURCES: tuple[str, ...] = ("reset", "snapshot")
+
+
+@dataclass(frozen=True)
+class BillingRow:
+    """One domain's month: the counters `reset-monthly` freezes, plus its enforcement.
+
+    `source` says where the numbers come from: `reset` (the call's own answer) or `snapshot`
+    (read just before the call, used when the answer was lost but the reset was applied).
+    `outbound_enforcement` is None only for a domain the snapshot did not see.
+    """
+
+    domain: str
+    partner_ref: str | None
+    outbound_sent_month: int
+    outbound_monthly_limit: int
+    outbound_enforcement: str | None
+    bounce_count: int
+    complaint_count: int
+    bounce_rate: float
+    complaint_rate: float
+    source: str = "reset"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BillingRow:
+        """From `as_dict` output (tasks pass rows as plain dicts)."""
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
+
+
+def _values(row: BillingRow) -> dict[str, Any]:
+    values = row.as_dict()
+    values.pop("source")
+    return values
+
+
+def _replace_period(conn: Connection, table: Any, period: str, rows: list[dict]) -> None:
+    conn.execute(delete(table).where(table.c.period == period))
+    if rows:
+        conn.execute(insert(table), rows)
+
+
+def save_snapshot(
+    engine: Engine,
+    period: str,
+    run_id: str,
+    rows: Sequence[BillingRow],
+    *,
+    now: datetime | None = None,
+) -> int:
+    """Keep the counters read before this run's call as the period's snapshot (replacing an
+    earlier run's: only the latest snapshot before a call says what that call froze)."""
+    moment = now or datetime.now(UTC)
+    values = [
+        {**_values(row), "period": period, "run_id": run_id, "taken_at": moment} for row in rows
+    ]
+    with engine.begin() as conn:
+        _replace_period(conn, billing_snapshot, period, values)
+    return len(values)
+
+
+def snapshot_of(engine: Engine, period: str) -> list[BillingRow]:
+    """The period's snapshot, as billing rows marked `snapshot`."""
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(billing_snapshot)
+            .where(billing_snapshot.c.period == period)
+            .order_by(billing_snapshot.c.domain)
+        ).all()
+    return [
+        BillingRow(
+            domain=row.domain,
+            partner_ref=row.partner_ref,
+            outbound_sent_month=row.outbound_sent_month,
+            outbound_monthly_limit=row.outbound_monthly_limit,
+            outbound_enforcement=row.outbound_enforcement,
+            bounce_count=row.bounce_count,
+            complaint_count=row.complaint_count,
+            bounce_rate=row.bounce_rate,
+            complaint_rate=row.complaint_rate,
+            source="snapshot",
+        )
+        for row in found
+    ]
+
+
+def complete_freeze(
+    engine: Engine,
+    job: str,
+    period: str,
+    run_id: str,
+    rows: Sequence[BillingRow],
+    detail: str | None = None,
+    *,
+    now: datetime | None = None,
+) -> int:
+    """Store the period's billing rows and mark the ledger `done`, in one transaction.
+
+    Raises LookupError (and writes nothing) when `run_id` does not hold the claim.
+    """
+    moment = now or datetime.now(UTC)
+    for row in rows:
+        if row.source not in SOURCES:
+            raise ValueError(f"unknown billing source {row.source!r}")
+    values = [
+        {**row.as_dict(), "period": period, "run_id": run_id, "frozen_at": moment}
+        for row in rows
+    ]
+    with engine.begin() as conn:
+        _replace_period(conn, billing_rows, period, values)
+        finish_on(conn, job, period, run_id, LedgerStatus.DONE, detail, now=moment)
+    return len(values)
+
+
+def rows_of(engine: Engine, period: str) -> list[BillingRow]:
+    """The billed rows of a period, by partner and domain."""
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(billing_rows)
+            .where(billing_rows.c.period == period)
+            .order_by(billing_rows.c.partner_ref, billing_rows.c.domain)
+        ).all()
+    return [
+        BillingRow(
+            domain=row.domain,
+            partner_ref=row.partner_ref,
+            outbound_sent_month=row.outbound_sent_month,
+            outbound_monthly_limit=row.outbound_monthly_limit,
+            outbound_enforcement=row.outbound_enforcement,
+            bounce_count=row.bounce_count,
+            complaint_count=row.complaint_count,
+            bounce_rate=row.bounce_rate,
+            complaint_rate=row.complaint_rate,
+            source=row.source,
+        )
+        for row in found
+    ]
+
+
+def billed_periods(engine: Engine) -> list[str]:
+    """Every period that has billing rows, newest first."""
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(billing_rows.c.period).distinct().order_by(billing_rows.c.period.desc())
+        ).all()
+    return [row.period for row in found]
