@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 from importlib.metadata import entry_points
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -50,7 +50,28 @@ class _Output:
         else:
             typer.echo(summary)
 
-    def fail(self, message: str, code: int) -> None:
+    def finish(
+        self,
+        summary: str,
+        data: dict[str, Any],
+        *,
+        error: str | None = None,
+        local_json: bool = False,
+    ) -> None:
+        """Print a job's outcome once: its data, and when it failed, why (then exit 1)."""
+        if self.json or local_json:
+            body = {"ok": error is None, **data}
+            if error is not None:
+                body["error"] = redact(error)
+            typer.echo(json.dumps(body, default=str, sort_keys=True))
+        else:
+            typer.echo(summary)
+            if error is not None:
+                typer.echo(f"mailops: {redact(error)}", err=True)
+        if error is not None:
+            raise SystemExit(EXIT_FAILED)
+
+    def fail(self, message: str, code: int) -> NoReturn:
         message = redact(message)
         if self.json or "--json" in sys.argv[1:]:
             typer.echo(json.dumps({"ok": False, "error": message}))
@@ -101,6 +122,23 @@ def db_upgrade(json_output: JsonFlag = False) -> None:
         {"database": where, "from_revision": before, "revision": after},
         local_json=json_output,
     )
+
+
+@app.command("sandbox")
+def sandbox(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8750,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated world.")] = 7,
+    scale: Annotated[
+        str, typer.Option(help="small (demo), medium (200 teams) or large (1,000 teams).")
+    ] = "small",
+) -> None:
+    """Start the local simulators of Cleanbox, EmBoux and a Slack webhook."""
+    from mailops.sandbox.server import serve
+    from mailops.sandbox.world import SCALES
+
+    if scale not in SCALES:
+        output.fail(f"--scale must be one of {', '.join(SCALES)}, not {scale!r}", EXIT_CONFIG)
+    serve(port=port, seed=seed, scale=scale)
 
 
 def load_command_plugins(target: typer.Typer) -> None:

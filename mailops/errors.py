@@ -19,6 +19,10 @@ class StoreError(MailopsError):
     """The trend store cannot be opened or written."""
 
 
+class NotificationError(MailopsError):
+    """A report could not be delivered to Slack (or written to its outbox file)."""
+
+
 class ApiError(MailopsError):
     """A call to Cleanbox or EmBoux failed; carries where and why."""
 

@@ -40,7 +40,7 @@ from mailops.secrets import register_secret
 ENV_PREFIX = "MAILOPS_"
 CONFIG_ENV = "MAILOPS_CONFIG"
 _NESTED = "__"
-_TEAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_TEAM_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
 
 
 class _Section(BaseModel):
@@ -80,10 +80,9 @@ class TeamConfig(_Section):
     @field_validator("name")
     @classmethod
     def _name_is_simple(cls, value: str) -> str:
+        value = value.strip()
         if not _TEAM_NAME.match(value):
-            raise ValueError(
-                "a team name is 1 to 64 letters, digits, dots, dashes or underscores"
-            )
+            raise ValueError("a team name is 1 to 100 printable characters")
         return value
 
     @model_validator(mode="after")
@@ -101,13 +100,61 @@ class TeamConfig(_Section):
         return self
 
 
+TEAM_TREND_METRICS = ("weekly_used", "quarantine_backlog", "failed_24h", "denied_24h")
+DOMAIN_TREND_METRICS = ("outbound_sent_today", "bounce_rate", "complaint_rate")
+
+
 class AlertThresholds(_Section):
-    """Seed 000's alert thresholds."""
+    """Thresholds of the daily-health alerts: seed 000's four, EmBoux's, and trends."""
 
     weekly_usage_pct: float = Field(80.0, gt=0, le=100)
     quarantine_backlog: int = Field(10, ge=0)
     failed_messages: int = Field(5, ge=0)
     unset_sender_emails: int = Field(50, ge=1)
+    top_senders: int = Field(5, ge=1, le=100, description="top senders collected per team")
+
+    bounce_rate_suspension_pct: float = Field(
+        0.5, gt=0, le=100, description="EmBoux's BOUNCE_RATE_THRESHOLD, in percent"
+    )
+    complaint_rate_suspension_pct: float = Field(
+        0.1, gt=0, le=100, description="EmBoux's COMPLAINT_RATE_THRESHOLD, in percent"
+    )
+    suspension_warning_fraction: float = Field(
+        0.7, gt=0, le=1, description="warn at this share of a suspension threshold"
+    )
+    daily_limit_pct: float = Field(80.0, gt=0, le=100)
+    spike_multiplier: float = Field(
+        4.0, gt=1, description="warn when today's sends pass this many times the 7-day average"
+    )
+    spike_history_days: int = Field(7, ge=1, le=60)
+
+    trend_growth_pct: float = Field(
+        50.0, gt=0, description="warn when a metric's weekly mean grew by more than this"
+    )
+    trend_min_days: int = Field(4, ge=1, le=7, description="days of data each week needs")
+    trend_team_metrics: list[str] = Field(
+        default_factory=lambda: ["quarantine_backlog", "failed_24h", "denied_24h"]
+    )
+    trend_domain_metrics: list[str] = Field(
+        default_factory=lambda: ["bounce_rate", "complaint_rate"]
+    )
+
+    @field_validator("trend_team_metrics")
+    @classmethod
+    def _known_team_metrics(cls, values: list[str]) -> list[str]:
+        return _known_metrics(values, TEAM_TREND_METRICS)
+
+    @field_validator("trend_domain_metrics")
+    @classmethod
+    def _known_domain_metrics(cls, values: list[str]) -> list[str]:
+        return _known_metrics(values, DOMAIN_TREND_METRICS)
+
+
+def _known_metrics(values: list[str], known: tuple[str, ...]) -> list[str]:
+    for value in values:
+        if value not in known:
+            raise ValueError(f"{value!r} is not a trend metric; choose from {', '.join(known)}")
+    return values
 
 
 class ContactRules(_Section):
@@ -159,6 +206,7 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = None
     slack_channel: str | None = None
     timezone: str = "UTC"
+    data_dir: str = "data"
 
     teams: list[TeamConfig] = Field(default_factory=list)
     http: HttpSettings = Field(default_factory=HttpSettings)

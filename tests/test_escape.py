@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailops.report.escape import csv_cell, html_text, mrkdwn
+from mailops.report.escape import csv_cell, html_text, markdown_text, mrkdwn, terminal_text
 
 
 def test_mrkdwn_escapes_the_three_control_characters():
@@ -29,3 +29,13 @@ def test_csv_cell_neutralises_formula_starts_and_leaves_numbers():
         assert csv_cell(f"{start}1") == f"'{start}1"
     assert csv_cell("plain@example.com") == "plain@example.com"
     assert csv_cell(-5) == -5
+
+
+def test_terminal_text_drops_escape_sequences():
+    assert terminal_text("evil\x1b[2Jsender") == "evil?[2Jsender"
+
+
+def test_markdown_text_shows_markup_literally():
+    assert markdown_text("*bold* [x](http://e) <b>") == (
+        "\\*bold\\* \\[x\\]\\(http://e\\) &lt;b&gt;"
+    )

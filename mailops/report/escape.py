@@ -32,3 +32,17 @@ def csv_cell(value: object) -> object:
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+
+def terminal_text(text: object) -> str:
+    """Text safe to print on a terminal: no escape sequences or other control characters."""
+    return _CONTROL.sub("?", str(text))
+
+
+def markdown_text(text: object) -> str:
+    """Text shown literally in Markdown (Prefect artifacts): markup and HTML neutralised."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html_text(text).replace("\n", " "))

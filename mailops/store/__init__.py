@@ -14,8 +14,10 @@ from sqlalchemy import Engine, Table, delete, insert, select
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError
 
 from mailops.errors import StoreError
+from mailops.health import DomainHealth, TeamHealth
 from mailops.rules.alerts import Alert, Severity
-from mailops.store import audit, ledger, migrate
+from mailops.rules.daily_health import WeekOverWeek
+from mailops.store import audit, ledger, migrate, trends
 from mailops.store import billing as billing_store
 from mailops.store.audit import AuditRecord, Change
 from mailops.store.billing import BillingRow
@@ -174,6 +176,29 @@ class Store:
                   row.threshold)
             for row in rows
         ]
+
+    @_explained
+    def save_health_day(
+        self,
+        day: date,
+        collected_at: datetime,
+        teams: Sequence[TeamHealth],
+        domains: Sequence[DomainHealth],
+    ) -> None:
+        """Store a day's team and domain rows (and top senders); a re-run replaces them."""
+        trends.save_day(self.engine, day, collected_at, teams, domains)
+
+    @_explained
+    def send_averages(self, before: date, days: int) -> dict[str, float]:
+        """Each domain's mean daily sends over the `days` days before `before`."""
+        return trends.send_averages(self.engine, before, days)
+
+    @_explained
+    def week_over_week(
+        self, day: date, team_metrics: Sequence[str], domain_metrics: Sequence[str]
+    ) -> list[WeekOverWeek]:
+        """Daily means of each metric this week (ending `day`) and the week before."""
+        return trends.week_over_week(self.engine, day, team_metrics, domain_metrics)
 
     # --- run ledger --------------------------------------------------------------------
 

@@ -1,0 +1,89 @@
+"""`mailops health`: run daily-health now."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+
+from flows.commands import run_flow
+from mailops.cli import EXIT_CONFIG, JsonFlag, output
+from mailops.report.escape import terminal_text
+
+MAX_ALERT_LINES = 15
+
+
+def register(app: typer.Typer) -> None:
+    app.command("health")(health)
+
+
+def health(
+    team: Annotated[
+        list[str] | None, typer.Option("--team", help="Only this team (repeatable).")
+    ] = None,
+    day: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="The day to store the rows under."),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="ISO 8601 instant ending the 24-hour window (default: now)."
+        ),
+    ] = None,
+    no_notify: Annotated[
+        bool, typer.Option("--no-notify", help="Store and alert, but post no report.")
+    ] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Run daily-health now: collect, store, alert and report."""
+    instant = _parse_instant(as_of) if as_of else None
+    from flows.daily_health import daily_health
+
+    outcome = run_flow(
+        daily_health,
+        teams=team or None,
+        day=day.date() if day else None,
+        as_of=instant,
+        notify=not no_notify,
+    )
+    result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
+    output.finish(
+        _summary(result), result, error=None if outcome.ok else outcome.message,
+        local_json=json_output,
+    )
+
+
+def _parse_instant(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        output.fail(
+            f"--as-of {text!r} is not an ISO 8601 time such as 2026-10-04T08:00Z", EXIT_CONFIG
+        )
+    if moment.tzinfo is None:
+        output.fail("--as-of needs a time zone, e.g. 2026-10-04T08:00+00:00", EXIT_CONFIG)
+    return moment
+
+
+def _summary(result: dict[str, Any]) -> str:
+    if not result:
+        return "daily-health collected nothing."
+    alerts = result.get("alerts", [])
+    critical = sum(a["severity"] == "critical" for a in alerts)
+    lines = [
+        f"Daily health {result['day']}: {len(result['teams'])} teams and "
+        f"{len(result['domains'])} domains collected, {len(alerts)} alerts "
+        f"({critical} critical).",
+    ]
+    if result.get("notification"):
+        lines.append(f"Report sent to {result['notification']}.")
+    for alert in alerts[:MAX_ALERT_LINES]:
+        lines.append(
+            f"  {alert['severity']:<8} {terminal_text(alert['subject'])}: "
+            f"{terminal_text(alert['message'])}"
+        )
+    if len(alerts) > MAX_ALERT_LINES:
+        lines.append(f"  ...and {len(alerts) - MAX_ALERT_LINES} more")
+    return "\n".join(lines)

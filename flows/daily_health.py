@@ -1,0 +1,70 @@
+"""daily-health: collect every team and domain, store the day, alert, report to Slack.
+
+Stores before notifying, so a Slack failure loses nothing and the report can be sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.states import Failed, State
+
+import tasks.health as health_tasks
+from mailops.errors import MailopsError
+from mailops.health import HealthReport
+from tasks.context import current_settings
+
+
+@flow(name="daily-health", log_prints=False)
+async def daily_health(
+    teams: list[str] | None = None,
+    day: date | None = None,
+    as_of: datetime | None = None,
+    notify: bool = True,
+) -> dict[str, Any] | State:
+    """Collect Cleanbox teams and EmBoux domains into the trend tables and post one report.
+
+    teams: only these configured teams (all when empty). day: the row's day (today in the
+    operator's time zone by default). as_of: the collection instant that ends the 24-hour
+    window of failed and denied counts (now by default). notify: post the Slack report.
+    """
+    logger = get_run_logger()
+    try:
+        settings = current_settings()
+        as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
+        day = day or as_of.astimezone(settings.zone).date()
+        cleanbox, emboux = await asyncio.gather(
+            health_tasks.collect_cleanbox(teams, as_of), health_tasks.collect_emboux()
+        )
+        failures = cleanbox.failures + emboux.failures
+        health_tasks.store_day(day, as_of, cleanbox.teams, emboux.domains)
+        alerts = health_tasks.derive_alerts(day, cleanbox.teams, emboux.domains, failures)
+    except MailopsError as exc:
+        logger.error("daily-health stopped: %s", exc)
+        return Failed(message=str(exc))
+
+    report = HealthReport(day, as_of, cleanbox.teams, emboux.domains, alerts, failures)
+    result = report.as_json()
+    health_tasks.publish_artifacts(report)
+    problems = [f"{f.api} {f.subject}: {f.message}" for f in failures]
+    if notify:
+        delivered, error = health_tasks.notify(report)
+        result["notification"] = delivered
+        if error is not None:
+            problems.append(f"the report was not sent ({error}); the data is stored")
+    logger.info(
+        "daily-health %s: %d teams, %d domains, %d alerts, %d problems",
+        day, len(report.teams), len(report.domains), len(alerts), len(problems),
+    )
+    if problems:
+        message = f"{len(problems)} problem(s): " + "; ".join(problems)
+        logger.error(message)
+        return Failed(message=message, data=result)
+    return result
+
+
+if __name__ == "__main__":
+    asyncio.run(daily_health())

@@ -1,0 +1,243 @@
+"""Daily health: what is collected per Cleanbox team and per EmBoux domain, and how.
+
+Collection is concurrent (every team and every domain at once, bounded by the HTTP layer's
+per-API limits) and isolated: one team whose key is rejected, or one domain that keeps
+failing, becomes a `CollectionFailure` while the others are collected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from mailops.cleanbox import CleanboxClient, Team
+from mailops.emboux import DomainSummary, EmbouxClient, Outbound
+from mailops.errors import MailopsError
+from mailops.rules.alerts import Alert
+from mailops.settings import TeamCredential
+
+FAILURE_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class TopSender:
+    email: str
+    count: int
+    state: str
+    category: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"email": self.email, "count": self.count, "state": self.state,
+                "category": self.category}
+
+
+@dataclass(frozen=True)
+class TeamHealth:
+    """One Cleanbox team's figures for the day."""
+
+    team: str
+    weekly_used: int
+    weekly_limit: int
+    usage_pct: float
+    aliases_used: int
+    aliases_limit: int
+    mailboxes_used: int
+    mailboxes_limit: int
+    quarantine_pending: int
+    failed_count: int
+    denied_count: int
+    top_senders: list[TopSender] = field(default_factory=list)
+
+    @classmethod
+    def from_api(
+        cls, name: str, team: Team, quarantine: int, failed: int, denied: int,
+        top: list[TopSender],
+    ) -> TeamHealth:
+        return cls(
+            team=name,
+            weekly_used=team.usage.weekly_used,
+            weekly_limit=team.usage.weekly_limit,
+            usage_pct=round(team.usage.percent, 1),
+            aliases_used=team.limits.aliases.used,
+            aliases_limit=team.limits.aliases.limit,
+            mailboxes_used=team.limits.mailboxes.used,
+            mailboxes_limit=team.limits.mailboxes.limit,
+            quarantine_pending=quarantine,
+            failed_count=failed,
+            denied_count=denied,
+            top_senders=top,
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "team": self.team,
+            "weekly_used": self.weekly_used,
+            "weekly_limit": self.weekly_limit,
+            "usage_pct": self.usage_pct,
+            "aliases_used": self.aliases_used,
+            "aliases_limit": self.aliases_limit,
+            "mailboxes_used": self.mailboxes_used,
+            "mailboxes_limit": self.mailboxes_limit,
+            "quarantine_pending": self.quarantine_pending,
+            "failed_count": self.failed_count,
+            "denied_count": self.denied_count,
+            "top_senders": [sender.as_json() for sender in self.top_senders],
+        }
+
+    def trend_row(self, day: date, collected_at: datetime) -> dict[str, Any]:
+        """The row of `team_daily`."""
+        return {
+            "day": day,
+            "team": self.team,
+            "weekly_used": self.weekly_used,
+            "weekly_limit": self.weekly_limit,
+            "usage_pct": self.usage_pct,
+            "aliases_used": self.aliases_used,
+            "aliases_limit": self.aliases_limit,
+            "mailboxes_used": self.mailboxes_used,
+            "mailboxes_limit": self.mailboxes_limit,
+            "quarantine_backlog": self.quarantine_pending,
+            "failed_24h": self.failed_count,
+            "denied_24h": self.denied_count,
+            "collected_at": collected_at,
+        }
+
+    def sender_rows(self, day: date) -> list[dict[str, Any]]:
+        """The rows of `team_top_senders`, ranked from 1."""
+        return [
+            {"day": day, "team": self.team, "rank": rank, "email": sender.email,
+             "email_count": sender.count, "state": sender.state, "category": sender.category}
+            for rank, sender in enumerate(self.top_senders, start=1)
+        ]
+
+
+@dataclass(frozen=True)
+class DomainHealth:
+    """One EmBoux domain's outbound figures for the day."""
+
+    outbound: Outbound
+    partner_ref: str | None
+
+    @property
+    def name(self) -> str:
+        return self.outbound.name
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "partner_ref": self.partner_ref,
+                **self.outbound.model_dump(exclude={"name"})}
+
+    def trend_row(self, day: date, collected_at: datetime) -> dict[str, Any]:
+        """The row of `domain_daily`."""
+        return {
+            "day": day,
+            "domain": self.name,
+            "partner_ref": self.partner_ref,
+            **self.outbound.model_dump(exclude={"name"}),
+            "collected_at": collected_at,
+        }
+
+
+@dataclass(frozen=True)
+class CollectionFailure:
+    """A team or domain that could not be collected, and why, in words."""
+
+    api: str
+    subject: str
+    message: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"api": self.api, "subject": self.subject, "message": self.message}
+
+
+@dataclass
+class Collected:
+    teams: list[TeamHealth] = field(default_factory=list)
+    domains: list[DomainHealth] = field(default_factory=list)
+    failures: list[CollectionFailure] = field(default_factory=list)
+
+
+async def collect_team(
+    client: CleanboxClient, name: str, as_of: datetime, top_senders: int
+) -> TeamHealth:
+    """One team's usage, exact backlog, 24-hour failed and denied counts, and top senders."""
+    since = as_of - FAILURE_WINDOW
+    team, quarantine, failed, denied, top = await asyncio.gather(
+        client.team(),
+        client.count_quarantine(),
+        client.count_messages(status="failed", since=since),
+        client.count_messages(status="denied", since=since),
+        client.top_contacts(top_senders),
+    )
+    senders = [
+        TopSender(c.email, c.email_count, c.state, c.category.name if c.category else None)
+        for c in top
+    ]
+    return TeamHealth.from_api(name, team, quarantine, failed, denied, senders)
+
+
+async def collect_teams(
+    client: CleanboxClient, teams: list[TeamCredential], as_of: datetime, top_senders: int
+) -> Collected:
+    """Every team at once through one client's pool and bounds; failures kept per team."""
+
+    async def one(team: TeamCredential) -> TeamHealth | CollectionFailure:
+        try:
+            scoped = client.for_team(team.name, team.api_key)
+            return await collect_team(scoped, team.name, as_of, top_senders)
+        except MailopsError as exc:
+            return CollectionFailure("Cleanbox", team.name, str(exc))
+
+    collected = Collected()
+    for outcome in await asyncio.gather(*(one(team) for team in teams)):
+        if isinstance(outcome, CollectionFailure):
+            collected.failures.append(outcome)
+        else:
+            collected.teams.append(outcome)
+    return collected
+
+
+async def collect_domains(client: EmbouxClient) -> Collected:
+    """Every domain the token sees, with every outbound field; failures kept per domain."""
+    collected = Collected()
+    try:
+        summaries = await client.domains()
+    except MailopsError as exc:
+        collected.failures.append(CollectionFailure("EmBoux", "domains", str(exc)))
+        return collected
+
+    async def one(summary: DomainSummary) -> DomainHealth | CollectionFailure:
+        try:
+            return DomainHealth(await client.outbound(summary.name), summary.partner_ref)
+        except MailopsError as exc:
+            return CollectionFailure("EmBoux", summary.name, str(exc))
+
+    for outcome in await asyncio.gather(*(one(summary) for summary in summaries)):
+        if isinstance(outcome, CollectionFailure):
+            collected.failures.append(outcome)
+        else:
+            collected.domains.append(outcome)
+    return collected
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """Everything one daily-health run found: what `--json`, Slack and artifacts show."""
+
+    day: date
+    as_of: datetime
+    teams: list[TeamHealth]
+    domains: list[DomainHealth]
+    alerts: list[Alert]
+    failures: list[CollectionFailure]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "day": self.day.isoformat(),
+            "as_of": self.as_of.isoformat(),
+            "teams": [team.as_json() for team in self.teams],
+            "domains": [domain.as_json() for domain in self.domains],
+            "alerts": [alert.as_dict() for alert in self.alerts],
+            "errors": [failure.as_json() for failure in self.failures],
+        }

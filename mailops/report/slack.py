@@ -1,0 +1,252 @@
+"""The one Slack renderer and sender.
+
+Messages are Block Kit, cut to fit Slack's limits (50 blocks, 3,000 characters a section,
+10 fields) with "and N more"; every string that came from an API is escaped for mrkdwn.
+Delivery goes through slack-sdk (incoming webhook, or bot token and channel) with its retry
+handlers for rate limits and server errors; with no Slack configured, the payload is written
+to a file under the data folder instead.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.webhook import WebhookClient
+
+from mailops.errors import NotificationError
+from mailops.health import HealthReport, TeamHealth
+from mailops.report.escape import mrkdwn
+from mailops.rules.alerts import Alert, Severity
+from mailops.secrets import redact
+from mailops.settings import Settings
+
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_HEADER_TEXT = 150
+SEVERITY_EMOJI = {
+    Severity.CRITICAL: ":rotating_light:",
+    Severity.WARNING: ":warning:",
+    Severity.INFO: ":information_source:",
+}
+Block = dict[str, Any]
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+def header(text: str) -> Block:
+    return {"type": "header", "text": {"type": "plain_text", "text": text[:MAX_HEADER_TEXT]}}
+
+
+def section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:MAX_SECTION_TEXT]}}
+
+
+def fields(pairs: Sequence[tuple[str, str]], title: str | None = None) -> Block:
+    """A section of up to 10 "*label*\\nvalue" fields; values must already be escaped."""
+    block: Block = {
+        "type": "section",
+        "fields": [
+            {"type": "mrkdwn", "text": f"*{label}*\n{value}"} for label, value in pairs[:10]
+        ],
+    }
+    if title:
+        block["text"] = {"type": "mrkdwn", "text": title[:MAX_SECTION_TEXT]}
+    return block
+
+
+def context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:MAX_SECTION_TEXT]}]}
+
+
+def alert_line(alert: Alert) -> str:
+    return f"{SEVERITY_EMOJI[alert.severity]} *{mrkdwn(alert.subject)}*: {mrkdwn(alert.message)}"
+
+
+def alert_sections(found: Sequence[Alert], max_sections: int) -> list[Block]:
+    """Alert lines packed into sections under the size limit, the rest counted."""
+    if not found:
+        return [section(":white_check_mark: No alerts - everything looks healthy")]
+    blocks: list[Block] = []
+    current = "*Alerts*"
+    shown = 0
+    for alert in found:
+        line = alert_line(alert)[: MAX_SECTION_TEXT - 40]
+        if len(current) + 1 + len(line) > MAX_SECTION_TEXT - 40:
+            if len(blocks) + 1 >= max_sections:
+                break
+            blocks.append(section(current))
+            current = line
+        else:
+            current = f"{current}\n{line}"
+        shown += 1
+    if shown < len(found):
+        current = f"{current}\n_…and {len(found) - shown} more alerts_"
+    blocks.append(section(current))
+    return blocks
+
+
+def team_block(team: TeamHealth) -> Block:
+    return fields(
+        [
+            ("Weekly Usage", f"{team.weekly_used}/{team.weekly_limit} ({team.usage_pct:g}%)"),
+            ("Aliases", f"{team.aliases_used}/{team.aliases_limit}"),
+            ("Quarantine", f"{team.quarantine_pending} pending"),
+            ("Failed", f"{team.failed_count} messages"),
+            ("Denied", f"{team.denied_count} messages"),
+            ("Mailboxes", f"{team.mailboxes_used}/{team.mailboxes_limit}"),
+        ],
+        title=f"*{mrkdwn(team.team)}*",
+    )
+
+
+def daily_health_message(report: HealthReport, *, max_teams: int = 20) -> dict[str, Any]:
+    """Seed 000's report for every team and domain, in one message within Block Kit's limits."""
+    alerted = {a.subject.split(" / ")[0] for a in report.alerts}
+    teams = sorted(report.teams, key=lambda t: (t.team not in alerted, t.team.lower()))
+    blocks: list[Block] = [
+        header(f":mailbox_with_mail: Daily Email Health Report {report.day.isoformat()}"),
+        context(
+            f"{len(report.teams)} teams, {len(report.domains)} domains, "
+            f"{len(report.alerts)} alerts; collected {report.as_of:%Y-%m-%d %H:%M} UTC"
+        ),
+    ]
+    blocks.extend(team_block(team) for team in teams[:max_teams])
+    if len(teams) > max_teams:
+        blocks.append(context(f"…and {len(teams) - max_teams} more teams"))
+    if report.domains:
+        statuses = [d.outbound for d in report.domains]
+        blocks.append(fields([
+            ("Domains", str(len(statuses))),
+            ("Suspended", str(sum(o.outbound_status == "suspended" for o in statuses))),
+            ("Unverified", str(sum(not o.ses_verified for o in statuses))),
+            ("Sent today", str(sum(o.outbound_sent_today for o in statuses))),
+        ], title="*Outbound (EmBoux)*"))
+    blocks.append({"type": "divider"})
+    blocks.extend(alert_sections(report.alerts, MAX_BLOCKS - len(blocks)))
+    return {
+        "text": f"Daily Email Health Report {report.day.isoformat()}: {len(report.alerts)} alerts",
+        "blocks": blocks[:MAX_BLOCKS],
+    }
+
+
+# --- delivery -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where a message went, in words safe to show (never the webhook URL)."""
+
+    via: str
+    where: str
+
+    def describe(self) -> str:
+        return f"{self.via} ({self.where})" if self.where else self.via
+
+
+class SlackNotifier:
+    """Posts messages through the configured Slack, or writes them to the outbox folder."""
+
+    def __init__(
+        self,
+        *,
+        webhook_url: SecretStr | None = None,
+        bot_token: SecretStr | None = None,
+        channel: str | None = None,
+        outbox: Path = Path("data/slack"),
+        timeout: int = 15,
+        retries: int = 3,
+    ) -> None:
+        if bot_token is not None and not channel:
+            raise NotificationError(
+                "MAILOPS_SLACK_BOT_TOKEN is set without MAILOPS_SLACK_CHANNEL"
+            )
+        self._webhook_url = webhook_url
+        self._bot_token = bot_token
+        self._channel = channel
+        self._outbox = outbox
+        self._timeout = timeout
+        self._retry_handlers = [
+            RateLimitErrorRetryHandler(max_retry_count=retries),
+            ServerErrorRetryHandler(max_retry_count=retries),
+            ConnectionErrorRetryHandler(max_retry_count=retries),
+        ]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SlackNotifier:
+        return cls(
+            webhook_url=settings.slack_webhook_url,
+            bot_token=settings.slack_bot_token,
+            channel=settings.slack_channel,
+            outbox=Path(settings.data_dir) / "slack",
+        )
+
+    def post(self, message: dict[str, Any], *, name: str) -> Delivery:
+        """Send one message; `name` names the outbox file when Slack is not configured."""
+        if self._webhook_url is not None:
+            return self._post_webhook(message)
+        if self._bot_token is not None:
+            return self._post_bot(message)
+        return self._write_outbox(message, name)
+
+    def _post_webhook(self, message: dict[str, Any]) -> Delivery:
+        client = WebhookClient(
+            self._webhook_url.get_secret_value() if self._webhook_url else "",
+            timeout=self._timeout,
+            retry_handlers=self._retry_handlers,
+        )
+        try:
+            response = client.send(text=message.get("text"), blocks=message.get("blocks"))
+        except Exception as exc:  # slack-sdk raises urllib's errors as they come
+            raise NotificationError(
+                redact(f"Slack webhook could not be reached: {type(exc).__name__}: {exc}")
+            ) from None
+        if response.status_code != 200:
+            raise NotificationError(
+                redact(f"Slack webhook answered {response.status_code}: {response.body[:200]}")
+            )
+        return Delivery("Slack webhook", "")
+
+    def _post_bot(self, message: dict[str, Any]) -> Delivery:
+        client = WebClient(
+            token=self._bot_token.get_secret_value() if self._bot_token else None,
+            timeout=self._timeout,
+            retry_handlers=self._retry_handlers,
+        )
+        try:
+            client.chat_postMessage(
+                channel=self._channel or "", text=message.get("text", ""),
+                blocks=message.get("blocks"),
+            )
+        except SlackApiError as exc:
+            error = exc.response.get("error", "unknown error") if exc.response else "unknown"
+            raise NotificationError(redact(f"Slack refused the message: {error}")) from None
+        except Exception as exc:
+            raise NotificationError(
+                redact(f"Slack could not be reached: {type(exc).__name__}: {exc}")
+            ) from None
+        return Delivery("Slack channel", self._channel or "")
+
+    def _write_outbox(self, message: dict[str, Any], name: str) -> Delivery:
+        safe_name = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
+        path = self._outbox / f"{safe_name}.json"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(message, indent=2, ensure_ascii=False), encoding="utf-8")
+        except OSError as exc:
+            raise NotificationError(
+                f"cannot write the Slack payload to {path}: {exc.strerror}"
+            ) from None
+        return Delivery("file (no Slack configured)", str(path))

@@ -1,0 +1,101 @@
+"""Writing a day's health into the trend tables, and reading the history the rules need."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Table,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+)
+
+from mailops.health import DomainHealth, TeamHealth
+from mailops.rules.daily_health import WeekOverWeek
+from mailops.store.schema import domain_daily, team_daily, team_top_senders
+from mailops.store.upsert import upsert
+
+
+def save_day(
+    engine: Engine,
+    day: date,
+    collected_at: datetime,
+    teams: Sequence[TeamHealth],
+    domains: Sequence[DomainHealth],
+) -> None:
+    """Store one day's rows in one transaction: a re-run of the day replaces them."""
+    with engine.begin() as conn:
+        upsert(conn, team_daily, [team.trend_row(day, collected_at) for team in teams])
+        for team in teams:
+            conn.execute(
+                delete(team_top_senders).where(
+                    team_top_senders.c.day == day, team_top_senders.c.team == team.team
+                )
+            )
+            rows = team.sender_rows(day)
+            if rows:
+                conn.execute(insert(team_top_senders), rows)
+        upsert(conn, domain_daily, [domain.trend_row(day, collected_at) for domain in domains])
+
+
+def send_averages(engine: Engine, before: date, days: int) -> dict[str, float]:
+    """Each domain's mean daily sends over the `days` days before `before`."""
+    start = before - timedelta(days=days)
+    query = (
+        select(domain_daily.c.domain, func.avg(domain_daily.c.outbound_sent_today))
+        .where(domain_daily.c.day >= start, domain_daily.c.day < before)
+        .group_by(domain_daily.c.domain)
+    )
+    with engine.connect() as conn:
+        return {domain: float(mean) for domain, mean in conn.execute(query) if mean is not None}
+
+
+def week_over_week(
+    engine: Engine, day: date, team_metrics: Sequence[str], domain_metrics: Sequence[str]
+) -> list[WeekOverWeek]:
+    """Daily means of each metric over the week ending `day` and the week before it."""
+    changes: list[WeekOverWeek] = []
+    with engine.connect() as conn:
+        for scope, table, subject, metrics in (
+            ("team", team_daily, team_daily.c.team, team_metrics),
+            ("domain", domain_daily, domain_daily.c.domain, domain_metrics),
+        ):
+            for metric in metrics:
+                changes.extend(_weekly_means(conn, scope, table, subject, metric, day))
+    return changes
+
+
+def _weekly_means(
+    conn: Connection,
+    scope: str,
+    table: Table,
+    subject: ColumnElement[str],
+    metric: str,
+    day: date,
+) -> Iterator[WeekOverWeek]:
+    column = table.c[metric]
+    this_week = table.c.day > day - timedelta(days=7)
+    query = (
+        select(
+            subject,
+            func.avg(case((this_week, column))),
+            func.count(case((this_week, 1))),
+            func.avg(case((~this_week, column))),
+            func.count(case((~this_week, 1))),
+        )
+        .where(and_(table.c.day > day - timedelta(days=14), table.c.day <= day))
+        .group_by(subject)
+    )
+    for name, this_mean, this_days, last_mean, last_days in conn.execute(query):
+        yield WeekOverWeek(
+            scope, name, metric, float(this_mean or 0), int(this_days), float(last_mean or 0),
+            int(last_days),
+        )

@@ -1,0 +1,126 @@
+"""Tasks of daily-health: collect, store, derive alerts, publish, notify."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from mailops.cleanbox import CleanboxClient
+from mailops.emboux import EmbouxClient
+from mailops.errors import MailopsError
+from mailops.health import (
+    Collected,
+    CollectionFailure,
+    DomainHealth,
+    HealthReport,
+    TeamHealth,
+    collect_domains,
+    collect_teams,
+)
+from mailops.report.escape import markdown_text
+from mailops.report.slack import SlackNotifier, daily_health_message
+from mailops.rules.alerts import Alert
+from mailops.rules.daily_health import daily_health_alerts
+from mailops.store import Store
+from tasks.context import configured_teams, current_settings
+
+JOB = "daily-health"
+
+
+@task(retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
+async def collect_cleanbox(team_names: list[str] | None, as_of: datetime) -> Collected:
+    """Collect every selected Cleanbox team at once (failures are kept per team)."""
+    settings = current_settings()
+    teams = configured_teams(settings, team_names)
+    if not teams:
+        return Collected()
+    async with CleanboxClient.from_settings(settings) as client:
+        return await collect_teams(client, teams, as_of, settings.alerts.top_senders)
+
+
+@task(retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
+async def collect_emboux() -> Collected:
+    """Collect every EmBoux domain the configured token sees (failures kept per domain)."""
+    settings = current_settings()
+    if settings.emboux_api_key is None:
+        return Collected()
+    async with EmbouxClient.from_settings(settings) as client:
+        return await collect_domains(client)
+
+
+@task(retries=3, retry_delay_seconds=[1, 5, 15], cache_policy=NO_CACHE)
+def store_day(
+    day: date, as_of: datetime, teams: list[TeamHealth], domains: list[DomainHealth]
+) -> None:
+    """Write the day's rows; a re-run of the same day replaces them."""
+    with Store(current_settings().database_url) as store:
+        store.upgrade()
+        store.save_health_day(day, as_of, teams, domains)
+
+
+@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def derive_alerts(
+    day: date,
+    teams: list[TeamHealth],
+    domains: list[DomainHealth],
+    failures: list[CollectionFailure],
+) -> list[Alert]:
+    """Apply the alert rules to the day and its stored history, and store the alerts."""
+    settings = current_settings()
+    limits = settings.alerts
+    with Store(settings.database_url) as store:
+        averages = store.send_averages(day, limits.spike_history_days)
+        changes = store.week_over_week(
+            day, limits.trend_team_metrics, limits.trend_domain_metrics
+        )
+        found = daily_health_alerts(teams, domains, failures, limits, averages, changes)
+        store.save_alerts(day, JOB, found)
+    return found
+
+
+@task(cache_policy=NO_CACHE)
+def publish_artifacts(report: HealthReport) -> None:
+    """Show the day's metrics and alerts in the Prefect UI."""
+    create_table_artifact(
+        key="daily-health-teams",
+        table=[
+            {k: v for k, v in team.as_json().items() if k != "top_senders"}
+            for team in report.teams
+        ],
+        description=f"Cleanbox teams on {report.day.isoformat()}",
+    )
+    lines = [f"# Daily health {report.day.isoformat()}", ""]
+    if report.alerts:
+        lines += ["| severity | alert | subject | message |", "|---|---|---|---|"]
+        lines += [
+            f"| {a.severity.value} | {a.key} | {markdown_text(a.subject)} | "
+            f"{markdown_text(a.message)} |"
+            for a in report.alerts
+        ]
+    else:
+        lines.append("No alerts: everything looks healthy.")
+    create_markdown_artifact(
+        key="daily-health-alerts",
+        markdown="\n".join(lines),
+        description=f"{len(report.alerts)} alerts on {report.day.isoformat()}",
+    )
+
+
+@task(cache_policy=NO_CACHE)
+def notify(report: HealthReport) -> tuple[str | None, str | None]:
+    """Post the day's report to Slack (or the outbox file): (where it went, or why not).
+
+    slack-sdk's retry handlers retry rate limits, server errors and lost connections; a
+    failure after them is returned, not raised, since the data is already stored.
+    """
+    try:
+        notifier = SlackNotifier.from_settings(current_settings())
+        delivery = notifier.post(
+            daily_health_message(report), name=f"{JOB}-{report.day.isoformat()}"
+        )
+    except MailopsError as exc:
+        return None, str(exc)
+    return delivery.describe(), None
