@@ -1,0 +1,221 @@
+"""billing-freeze: `POST /outbound/reset-monthly` exactly once per month, losing no billing data.
+
+1. claim the period in the ledger (a second run for the period sends nothing);
+2. snapshot every domain's counters into the store (the fallback billing data);
+3. call reset-monthly once;
+4. store its frozen rows as the period's billing rows, with the ledger's done, in one
+   transaction.
+When the answer is lost, the counters decide: all lowered (only a reset lowers them) means it
+was applied and the snapshot becomes the billing rows; all unchanged or grown means it was not,
+and it is called once more; anything else is marked unknown, alerted, and left to `force`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.states import Failed, State
+
+import tasks.outbound as outbound
+from mailops.errors import ConfigError, MailopsError
+from mailops.rules.resets import MonthCounters, ResetOutcome, monthly_key, reconcile_monthly
+from mailops.store import LedgerStatus
+from tasks.context import current_run_id
+
+JOB = outbound.JOB_MONTHLY
+MAX_CALLS = 2  # the first, and one more only when the counters prove it was not applied
+
+
+@flow(name="billing-freeze", log_prints=False)
+async def billing_freeze(period: str | None = None, force: bool = False) -> dict[str, Any] | State:
+    """Freeze the monthly counters for billing and zero them, once for the period.
+
+    period: the billed month `YYYY-MM` (by default the month just ended: the run on the 1st
+    bills the month before). force: retake a period whose outcome is unknown (or whose run
+    crashed), after checking that the reset did not happen.
+    """
+    logger = get_run_logger()
+    run_id = current_run_id()
+    result: dict[str, Any] = {
+        "job": JOB, "period": period, "run_id": run_id, "forced": force,
+        "status": "not_started", "calls": 0, "sent": False, "reconciled": False,
+        "source": None, "domains": None, "billing_rows": None, "detail": None,
+    }
+    claimed = False
+    try:
+        try:
+            key = monthly_key(period, datetime.now(UTC))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        result["period"] = key
+        outbound.require_emboux_token()
+        claim = await outbound.claim_key(JOB, key, run_id, force)
+        if not claim["won"]:
+            return await _not_claimed(result, claim)
+        claimed = True
+        snapshot = await outbound.read_counters()
+        await outbound.save_snapshot(key, run_id, snapshot)
+        result["domains"] = len(snapshot)
+        logger.info("billing-freeze %s: snapshot of %d domains stored", key, len(snapshot))
+        while result["calls"] < MAX_CALLS:
+            result["calls"] += 1
+            answer = await outbound.post_reset_monthly()
+            if answer["outcome"] == outbound.REFUSED:
+                # Refused before any work: not applied (nor was an earlier ambiguous call).
+                await outbound.finish_key(JOB, key, run_id, LedgerStatus.FAILED, answer["error"])
+                claimed = False
+                result["status"] = "failed"
+                return await _failed(result, answer["error"])
+            result["sent"] = True
+            if answer["outcome"] == outbound.APPLIED:
+                rows = _frozen_rows(answer["frozen"], snapshot)
+                detail = f"froze {len(rows)} domains from the reset-monthly answer"
+                await outbound.complete_freeze(key, run_id, rows, detail)
+                claimed = False
+                result.update(status="done", source="reset", billing_rows=len(rows), detail=detail)
+                logger.info("billing-freeze %s: %s", key, detail)
+                return await _published(result)
+            logger.warning(
+                "billing-freeze %s: %s; not resent, reconciling from the counters",
+                key, answer["error"],
+            )
+            current = await outbound.read_counters()
+            decision = reconcile_monthly(_counters(snapshot), _counters(current))
+            result.update(reconciled=True, detail=decision.reason)
+            if decision.outcome is ResetOutcome.APPLIED:
+                rows = [{**row, "source": "snapshot"} for row in snapshot]
+                detail = (
+                    f"answer lost; reconciled: {decision.reason}; billed {len(rows)} domains "
+                    "from the snapshot"
+                )
+                await outbound.complete_freeze(key, run_id, rows, detail)
+                claimed = False
+                result.update(status="done", source="snapshot", billing_rows=len(rows))
+                logger.info("billing-freeze %s: done from the snapshot (%s)", key, decision.reason)
+                return await _published(result)
+            if decision.outcome is ResetOutcome.NOT_APPLIED:
+                # Proven not applied. The counters just read (traffic went on) become the
+                # snapshot that the next call is checked against and billed from.
+                result["sent"] = False
+                logger.info("billing-freeze %s: %s", key, decision.reason)
+                snapshot = current
+                await outbound.save_snapshot(key, run_id, snapshot)
+                continue
+            message = (
+                f"the monthly reset of {key} may or may not have been applied: "
+                f"{decision.reason}. The snapshot is kept; check the counters, and if it "
+                "was not applied run again with --force"
+            )
+            await outbound.finish_key(JOB, key, run_id, LedgerStatus.UNKNOWN, message)
+            claimed = False
+            result["status"] = "unknown"
+            await outbound.raise_alert(
+                datetime.now(UTC).date(), JOB, "reset_outcome_unknown", f"{JOB} {key}", message
+            )
+            return await _failed(result, message)
+        message = (
+            f"reset-monthly for {key} was not applied after {MAX_CALLS} calls whose answers "
+            "were lost; a later run may try again"
+        )
+        await outbound.finish_key(JOB, key, run_id, LedgerStatus.FAILED, message)
+        claimed = False
+        result["status"] = "failed"
+        return await _failed(result, message)
+    except MailopsError as exc:
+        message = f"billing-freeze stopped: {exc}"
+        if claimed:
+            message = await _release(result, run_id, message)
+        return await _failed(result, message)
+
+
+def _counters(rows: list[dict[str, Any]]) -> dict[str, MonthCounters]:
+    return {
+        row["domain"]: MonthCounters(
+            row["outbound_sent_month"], row["bounce_count"], row["complaint_count"]
+        )
+        for row in rows
+    }
+
+
+def _frozen_rows(
+    frozen: list[dict[str, Any]], snapshot: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The answer's frozen rows as billing rows, with each domain's enforcement from the
+    snapshot (the answer does not carry it; a domain the snapshot missed gets None)."""
+    enforcement = {row["domain"]: row["outbound_enforcement"] for row in snapshot}
+    return [
+        {
+            "domain": row["name"],
+            "partner_ref": row["partner_ref"],
+            "outbound_sent_month": row["outbound_sent_month"],
+            "outbound_monthly_limit": row["outbound_monthly_limit"],
+            "outbound_enforcement": enforcement.get(row["name"]),
+            "bounce_count": row["bounce_count"],
+            "complaint_count": row["complaint_count"],
+            "bounce_rate": row["bounce_rate"],
+            "complaint_rate": row["complaint_rate"],
+            "source": "reset",
+        }
+        for row in frozen
+    ]
+
+
+async def _release(result: dict[str, Any], run_id: str, message: str) -> str:
+    """Leave the ledger honest after an unexpected stop: unknown once a call may have applied."""
+    status = LedgerStatus.UNKNOWN if result["sent"] else LedgerStatus.FAILED
+    result["status"] = status.value
+    try:
+        await outbound.finish_key(JOB, result["period"], run_id, status, message)
+    except MailopsError as exc:
+        message += f" (and the ledger could not record it: {exc})"
+    return message
+
+
+async def _not_claimed(result: dict[str, Any], claim: dict[str, Any]) -> dict[str, Any] | State:
+    """Another run holds the period: done already (nothing to do), unknown, or running."""
+    period = result["period"]
+    if claim["status"] == LedgerStatus.DONE:
+        rows = await outbound.billed_count(period)
+        result.update(status="already_done", billing_rows=rows, detail=claim["detail"])
+        get_run_logger().info(
+            "billing-freeze %s: already done by run %s; nothing sent", period, claim["run_id"]
+        )
+        return await _published(result)
+    result["status"] = claim["status"]
+    if claim["status"] == LedgerStatus.UNKNOWN:
+        message = (
+            f"the monthly reset of {period} has an unknown outcome ({claim['detail']}); "
+            "nothing sent. After checking the counters, run again with --force"
+        )
+    else:
+        message = (
+            f"run {claim['run_id']} has held the freeze of {period} since it started and has "
+            "not finished; nothing sent. If that run crashed, run again with --force"
+        )
+    return await _failed(result, message)
+
+
+async def _published(result: dict[str, Any]) -> dict[str, Any]:
+    await outbound.publish_outcome(
+        JOB, f"billing-freeze {result['period']}: {result['status']}", result
+    )
+    return result
+
+
+async def _failed(result: dict[str, Any], message: str) -> State:
+    get_run_logger().error(message)
+    result["error"] = message
+    if result["status"] == "not_started":
+        result["status"] = "failed"
+    try:
+        await _published(result)
+    except Exception:  # an artifact must not hide the failure itself
+        get_run_logger().warning("could not publish the outcome artifact")
+    return Failed(message=message, data=result)
+
+
+if __name__ == "__main__":
+    asyncio.run(billing_freeze())

@@ -1,0 +1,108 @@
+"""`mailops outbound reset-daily` and `mailops outbound freeze-month`: the two counter resets.
+
+Each runs its flow (imported only when the command runs, so `mailops --help` stays fast) and
+prints one summary line, or one JSON object with `--json`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from flows.commands import run_flow
+from mailops.cli import EXIT_CONFIG, EXIT_FAILED, JsonFlag, output
+from mailops.rules.resets import parse_day, parse_period
+from mailops.settings import load_settings
+
+ForceFlag = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Retake a key whose outcome is unknown (or whose run crashed). Check the "
+        "counters first: if the reset did happen, forcing resets a second time.",
+    ),
+]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `outbound` command group."""
+    group = typer.Typer(
+        help="EmBoux outbound counters: the daily reset and the monthly billing freeze.",
+        no_args_is_help=True,
+    )
+    group.command("reset-daily")(reset_daily)
+    group.command("freeze-month")(freeze_month)
+    app.add_typer(group, name="outbound")
+
+
+def reset_daily(
+    day: Annotated[
+        str | None,
+        typer.Option("--day", help="The UTC day YYYY-MM-DD (default: today, UTC)."),
+    ] = None,
+    force: ForceFlag = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Reset the daily outbound counters, once per UTC day."""
+    if day is not None:
+        try:
+            parse_day(day)
+        except ValueError as exc:
+            output.fail(f"--day: {exc}", EXIT_CONFIG)
+    load_settings()
+    from flows.outbound_reset_daily import outbound_reset_daily
+
+    outcome = run_flow(outbound_reset_daily, day=day, force=force)
+    if not outcome.ok:
+        output.fail(outcome.message or "outbound-reset-daily failed", EXIT_FAILED)
+    result: dict[str, Any] = outcome.result
+    output.emit(_daily_summary(result), result, local_json=json_output)
+
+
+def freeze_month(
+    period: Annotated[
+        str | None,
+        typer.Option("--period", help="The billed month YYYY-MM (default: the month just ended)."),
+    ] = None,
+    force: ForceFlag = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Freeze the monthly counters for billing and zero them, once per month."""
+    if period is not None:
+        try:
+            parse_period(period)
+        except ValueError as exc:
+            output.fail(f"--period: {exc}", EXIT_CONFIG)
+    load_settings()
+    from flows.billing_freeze import billing_freeze
+
+    outcome = run_flow(billing_freeze, period=period, force=force)
+    if not outcome.ok:
+        output.fail(outcome.message or "billing-freeze failed", EXIT_FAILED)
+    result: dict[str, Any] = outcome.result
+    output.emit(_monthly_summary(result), result, local_json=json_output)
+
+
+def _daily_summary(result: dict[str, Any]) -> str:
+    day = result["day"]
+    if result["status"] == "already_done":
+        return f"The daily reset of {day} is already done ({result['detail']}); nothing was sent."
+    if result["reconciled"]:
+        return f"Reset the daily counters for {day}; the answer was lost, and {result['detail']}."
+    return f"Reset the daily counters of {result['reset_count']} domains for {day}."
+
+
+def _monthly_summary(result: dict[str, Any]) -> str:
+    period = result["period"]
+    if result["status"] == "already_done":
+        return (
+            f"The billing freeze of {period} is already done ({result['billing_rows']} billing "
+            "rows); nothing was sent."
+        )
+    if result["source"] == "snapshot":
+        return (
+            f"Froze {period} for billing: the answer was lost but the reset was applied, so "
+            f"the {result['billing_rows']} billing rows come from the snapshot taken before it."
+        )
+    return f"Froze {period} for billing: {result['billing_rows']} billing rows stored."

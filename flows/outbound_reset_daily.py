@@ -1,0 +1,156 @@
+"""outbound-reset-daily: `POST /outbound/reset-daily` exactly once per UTC day.
+
+The ledger claim comes before the call, so a second run the same day sends nothing. A lost
+answer is never resent: the flow reads the counters (all `outbound_sent_today` at zero means
+the reset was applied); when it cannot tell, the day is marked unknown, an alert is stored,
+and only a forced run (`force=True`, after a person checked) may reset again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.states import Failed, State
+
+import tasks.outbound as outbound
+from mailops.errors import ConfigError, MailopsError
+from mailops.rules.resets import ResetOutcome, daily_key, reconcile_daily
+from mailops.store import LedgerStatus
+from tasks.context import current_run_id
+
+JOB = outbound.JOB_DAILY
+
+
+@flow(name="outbound-reset-daily", log_prints=False)
+async def outbound_reset_daily(
+    day: str | None = None, force: bool = False
+) -> dict[str, Any] | State:
+    """Reset the daily outbound counters once for the UTC day.
+
+    day: the UTC day `YYYY-MM-DD` this reset is for (today by default; the day next to it is
+    accepted for a run scheduled at midnight). force: retake a day whose outcome is unknown
+    (or whose run crashed), after checking that the reset did not happen.
+    """
+    logger = get_run_logger()
+    run_id = current_run_id()
+    result: dict[str, Any] = {
+        "job": JOB, "day": day, "run_id": run_id, "forced": force, "status": "not_started",
+        "sent": False, "reconciled": False, "reset_count": None, "detail": None,
+    }
+    claimed = False
+    try:
+        try:
+            key = daily_key(day, datetime.now(UTC))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        result["day"] = key
+        outbound.require_emboux_token()
+        claim = await outbound.claim_key(JOB, key, run_id, force)
+        if not claim["won"]:
+            return await _not_claimed(result, claim)
+        claimed = True
+        answer = await outbound.post_reset_daily()
+        if answer["outcome"] == outbound.REFUSED:
+            result["status"] = "failed"
+            await outbound.finish_key(JOB, key, run_id, LedgerStatus.FAILED, answer["error"])
+            claimed = False
+            return await _failed(result, answer["error"])
+        result["sent"] = True
+        if answer["outcome"] == outbound.APPLIED:
+            result["reset_count"] = answer["reset_count"]
+            detail = f"reset {answer['reset_count']} domains"
+            await outbound.finish_key(JOB, key, run_id, LedgerStatus.DONE, detail)
+            claimed = False
+            result.update(status="done", detail=detail)
+            logger.info("outbound-reset-daily %s: %s", key, detail)
+            return await _published(result)
+        logger.warning(
+            "outbound-reset-daily %s: %s; not resent, reconciling from the counters",
+            key, answer["error"],
+        )
+        counters = await outbound.read_counters()
+        decision = reconcile_daily({r["domain"]: r["outbound_sent_today"] for r in counters})
+        result.update(reconciled=True, detail=decision.reason)
+        if decision.outcome is ResetOutcome.APPLIED:
+            detail = f"answer lost ({answer['error']}); reconciled: {decision.reason}"
+            await outbound.finish_key(JOB, key, run_id, LedgerStatus.DONE, detail)
+            claimed = False
+            result["status"] = "done"
+            logger.info("outbound-reset-daily %s: done (%s)", key, decision.reason)
+            return await _published(result)
+        message = (
+            f"the reset of {key} may or may not have been applied: {decision.reason}. "
+            "Check the counters; if it was not applied, run again with --force"
+        )
+        await outbound.finish_key(JOB, key, run_id, LedgerStatus.UNKNOWN, message)
+        claimed = False
+        result["status"] = "unknown"
+        await outbound.raise_alert(
+            date.fromisoformat(key), JOB, "reset_outcome_unknown", f"{JOB} {key}", message
+        )
+        return await _failed(result, message)
+    except MailopsError as exc:
+        message = f"outbound-reset-daily stopped: {exc}"
+        if claimed:
+            message = await _release(result, run_id, message)
+        return await _failed(result, message)
+
+
+async def _release(result: dict[str, Any], run_id: str, message: str) -> str:
+    """Leave the ledger honest after an unexpected stop: unknown once the call was sent."""
+    status = LedgerStatus.UNKNOWN if result["sent"] else LedgerStatus.FAILED
+    result["status"] = status.value
+    try:
+        await outbound.finish_key(JOB, result["day"], run_id, status, message)
+    except MailopsError as exc:
+        message += f" (and the ledger could not record it: {exc})"
+    return message
+
+
+async def _not_claimed(result: dict[str, Any], claim: dict[str, Any]) -> dict[str, Any] | State:
+    """Another run holds the day: done already (nothing to do), unknown, or still running."""
+    day = result["day"]
+    if claim["status"] == LedgerStatus.DONE:
+        result.update(status="already_done", detail=claim["detail"])
+        get_run_logger().info(
+            "outbound-reset-daily %s: already done by run %s; nothing sent", day, claim["run_id"]
+        )
+        return await _published(result)
+    result["status"] = claim["status"]
+    if claim["status"] == LedgerStatus.UNKNOWN:
+        message = (
+            f"the reset of {day} has an unknown outcome ({claim['detail']}); nothing sent. "
+            "After checking the counters, run again with --force to reset"
+        )
+    else:
+        message = (
+            f"run {claim['run_id']} has held the reset of {day} since it started and has not "
+            "finished; nothing sent. If that run crashed, run again with --force"
+        )
+    return await _failed(result, message)
+
+
+async def _published(result: dict[str, Any]) -> dict[str, Any]:
+    await outbound.publish_outcome(
+        JOB, f"outbound-reset-daily {result['day']}: {result['status']}", result
+    )
+    return result
+
+
+async def _failed(result: dict[str, Any], message: str) -> State:
+    get_run_logger().error(message)
+    result["error"] = message
+    if result["status"] == "not_started":
+        result["status"] = "failed"
+    try:
+        await _published(result)
+    except Exception:  # an artifact must not hide the failure itself
+        get_run_logger().warning("could not publish the outcome artifact")
+    return Failed(message=message, data=result)
+
+
+if __name__ == "__main__":
+    asyncio.run(outbound_reset_daily())
