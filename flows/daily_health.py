@@ -13,9 +13,9 @@ from prefect import flow, get_run_logger
 from prefect.states import Failed, State
 
 import tasks.health as health_tasks
-from mailops.errors import MailopsError
+from mailops.errors import ConfigError, MailopsError
 from mailops.health import HealthReport
-from tasks.context import current_settings
+from tasks.context import configured_teams, current_settings
 
 
 @flow(name="daily-health", log_prints=False)
@@ -34,6 +34,12 @@ async def daily_health(
     logger = get_run_logger()
     try:
         settings = current_settings()
+        teams = [team.name for team in configured_teams(settings, teams)]
+        if not teams and settings.emboux_api_key is None:
+            raise ConfigError(
+                "nothing to collect: set MAILOPS_CLEANBOX_API_KEY (or list teams in "
+                "mailops.toml) and/or MAILOPS_EMBOUX_API_KEY"
+            )
         as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
         day = day or as_of.astimezone(settings.zone).date()
         cleanbox, emboux = await asyncio.gather(

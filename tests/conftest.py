@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +151,52 @@ def team_http(sandbox: Sandbox) -> Iterator[Callable[..., httpx.Client]]:
 
 
 # --- end of sandbox fixtures ---------------------------------------------------------------
+
+
+# --- mailops pointed at the sandbox ---------------------------------------------------------
+
+
+@dataclass
+class SandboxEnv:
+    """mailops's environment pointed at a running sandbox, with its own database."""
+
+    sandbox: Sandbox
+    database_url: str
+    config_path: Path
+    data_dir: Path
+
+    def store(self) -> Store:
+        return Store(self.database_url)
+
+
+@pytest.fixture
+def mailops_env(
+    clean_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> SandboxEnv:
+    """Every sandbox team in mailops.toml (keys from variables), the EmBoux master token,
+    the Slack stand-in, a fresh SQLite store, and retries that wait milliseconds."""
+    lines = []
+    for number, (name, key) in enumerate(clean_sandbox.team_keys.items()):
+        variable = f"SANDBOX_TEAM_KEY_{number}"
+        monkeypatch.setenv(variable, key)
+        lines += ["[[teams]]", f"name = {json.dumps(name)}", f'api_key_env = "{variable}"', ""]
+    config = tmp_path / "mailops.toml"
+    config.write_text("\n".join(lines))
+    database_url = f"sqlite:///{tmp_path / 'mailops.db'}"
+    for name, value in {
+        "MAILOPS_CONFIG": str(config),
+        "MAILOPS_DATABASE_URL": database_url,
+        "MAILOPS_DATA_DIR": str(tmp_path / "data"),
+        "MAILOPS_CLEANBOX_BASE_URL": clean_sandbox.cleanbox_url,
+        "MAILOPS_EMBOUX_BASE_URL": clean_sandbox.emboux_url,
+        "MAILOPS_EMBOUX_API_KEY": clean_sandbox.master_token,
+        "MAILOPS_SLACK_WEBHOOK_URL": clean_sandbox.slack_webhook_url,
+        "MAILOPS_HTTP__MAX_ATTEMPTS": "6",
+        "MAILOPS_HTTP__READ_TIMEOUT": "5",
+        "MAILOPS_HTTP__BACKOFF_BASE_SECONDS": "0.01",
+        "MAILOPS_HTTP__BACKOFF_MAX_SECONDS": "0.05",
+        "MAILOPS_CLEANBOX_LIMITS__RATE_LIMIT_PER_SECOND": "0",
+        "MAILOPS_EMBOUX_LIMITS__RATE_LIMIT_PER_SECOND": "0",
+    }.items():
+        monkeypatch.setenv(name, value)
+    return SandboxEnv(clean_sandbox, database_url, config, tmp_path / "data")

@@ -29,7 +29,7 @@ from mailops.errors import NotificationError
 from mailops.health import HealthReport, TeamHealth
 from mailops.report.escape import mrkdwn
 from mailops.rules.alerts import Alert, Severity
-from mailops.secrets import redact
+from mailops.secrets import redact, register_secret
 from mailops.settings import Settings
 
 MAX_BLOCKS = 50
@@ -173,6 +173,9 @@ class SlackNotifier:
             raise NotificationError(
                 "MAILOPS_SLACK_BOT_TOKEN is set without MAILOPS_SLACK_CHANNEL"
             )
+        for secret in (webhook_url, bot_token):
+            if secret is not None:
+                register_secret(secret.get_secret_value())
         self._webhook_url = webhook_url
         self._bot_token = bot_token
         self._channel = channel

@@ -1,0 +1,96 @@
+"""The Slack report: seed 000's shape, Block Kit's limits, escaping, and delivery."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+import pytest
+from pydantic import SecretStr
+from scripted_server import Reply
+
+from mailops.errors import NotificationError
+from mailops.health import HealthReport, TeamHealth, TopSender
+from mailops.report.slack import MAX_BLOCKS, MAX_SECTION_TEXT, SlackNotifier, daily_health_message
+from mailops.rules.alerts import Alert, Severity
+
+
+def team(name: str = "acme", **changes) -> TeamHealth:
+    base = dict(team=name, weekly_used=800, weekly_limit=1000, usage_pct=80.0, aliases_used=1,
+                aliases_limit=10, mailboxes_used=1, mailboxes_limit=5, quarantine_pending=12,
+                failed_count=6, denied_count=2, top_senders=[])
+    return TeamHealth(**{**base, **changes})
+
+
+def report(teams=None, alerts=None) -> HealthReport:
+    return HealthReport(date(2026, 10, 4), datetime(2026, 10, 4, 8, tzinfo=UTC),
+                        teams or [team()], [], alerts or [], [])
+
+
+def texts(message) -> str:
+    return json.dumps(message["blocks"])
+
+
+def test_the_report_has_seed_000s_header_fields_and_all_clear_line():
+    message = daily_health_message(report())
+    blocks = message["blocks"]
+    assert blocks[0]["type"] == "header" and "Daily Email Health Report" in texts(message)
+    labels = [f["text"].split("\n")[0] for f in blocks[2]["fields"]]
+    assert labels[:4] == ["*Weekly Usage*", "*Aliases*", "*Quarantine*", "*Failed*"]
+    assert "No alerts - everything looks healthy" in texts(message)
+
+
+def test_text_from_the_api_cannot_mention_the_channel_or_smuggle_a_link():
+    hostile = "<!channel> <https://evil.example|click here> & co"
+    alert = Alert("unset_high_volume_sender", Severity.WARNING, f"acme / {hostile}",
+                  f"High-volume unset contact: {hostile} (99 emails)", 99, 50)
+    message = daily_health_message(report([team(hostile)], [alert]))
+    rendered = texts(message)
+    assert "<!channel>" not in rendered and "<https://" not in rendered
+    assert "&lt;!channel&gt;" in rendered and "&amp; co" in rendered
+
+
+def test_two_hundred_teams_and_a_thousand_alerts_fit_in_one_message():
+    teams = [team(f"team-{n:03d}") for n in range(200)]
+    alerts = [Alert("quarantine_backlog", Severity.WARNING, f"team-{n:03d}", "x" * 120, 12, 10)
+              for n in range(1000)]
+    message = daily_health_message(report(teams, alerts))
+    blocks = message["blocks"]
+    assert len(blocks) <= MAX_BLOCKS
+    assert all(len(b.get("text", {}).get("text", "")) <= MAX_SECTION_TEXT for b in blocks)
+    assert "more teams" in texts(message) and "more alerts" in texts(message)
+
+
+def test_teams_with_alerts_are_shown_first():
+    teams = [team("aaa"), team("zzz")]
+    alerts = [Alert("quarantine_backlog", Severity.WARNING, "zzz", "12 waiting", 12, 10)]
+    blocks = daily_health_message(report(teams, alerts))["blocks"]
+    assert blocks[2]["text"]["text"] == "*zzz*"
+
+
+def test_top_senders_do_not_break_rendering():
+    sender = TopSender("=HYPERLINK(\"x\")@evil.xyz", 80, "unset", None)
+    assert daily_health_message(report([team(top_senders=[sender])]))["blocks"]
+
+
+def test_without_slack_the_payload_is_written_under_the_data_folder(tmp_path):
+    notifier = SlackNotifier(outbox=tmp_path / "slack")
+    delivery = notifier.post({"text": "hi", "blocks": []}, name="daily-health-2026-10-04")
+    written = tmp_path / "slack" / "daily-health-2026-10-04.json"
+    assert delivery.where == str(written)
+    assert json.loads(written.read_text())["text"] == "hi"
+
+
+def test_a_refused_webhook_post_is_an_error_without_the_url(server):
+    webhook = f"{server.url}/services/T000/B000/secret-token-abcdef"
+    server.script("POST", "/services/T000/B000/secret-token-abcdef",
+                  Reply(404, body=b"no_service"))
+    notifier = SlackNotifier(webhook_url=SecretStr(webhook))
+    with pytest.raises(NotificationError) as caught:
+        notifier.post({"text": "hi"}, name="x")
+    assert "404" in str(caught.value) and "secret-token-abcdef" not in str(caught.value)
+
+
+def test_a_bot_token_needs_a_channel():
+    with pytest.raises(NotificationError, match="MAILOPS_SLACK_CHANNEL"):
+        SlackNotifier(bot_token=SecretStr("xoxb-123456"))
