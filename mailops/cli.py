@@ -148,6 +148,9 @@ def load_command_plugins(target: typer.Typer) -> None:
     `flows` declares them under the `mailops.commands` entry point group (pyproject.toml)
     and each plugin's `register(app)` adds its commands, importing Prefect only when run.
     """
+    if getattr(target, "_mailops_plugins_loaded", False):
+        return
+    target._mailops_plugins_loaded = True  # type: ignore[attr-defined]
     for entry in entry_points(group="mailops.commands"):
         entry.load()(target)
 
@@ -157,14 +160,13 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     install_log_redaction()
     try:
+        load_command_plugins(app)
         app()
     except ConfigError as exc:
         output.fail(f"configuration error: {exc}", EXIT_CONFIG)
     except MailopsError as exc:
         output.fail(str(exc), EXIT_FAILED)
 
-
-load_command_plugins(app)
 
 if __name__ == "__main__":
     main()

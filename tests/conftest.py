@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from pydantic import SecretStr
 from scripted_server import TEST_KEY, FakeClock, ScriptedServer
 
@@ -40,6 +41,15 @@ def fresh_store(tmp_path: Path) -> Iterator[Store]:
     store.upgrade()
     yield store
     store.close()
+
+
+@pytest.fixture(scope="session")
+def cli() -> typer.Typer:
+    """The `mailops` typer app with every command, the jobs' plugins included."""
+    from mailops.cli import app, load_command_plugins
+
+    load_command_plugins(app)
+    return app
 
 
 # --- Prefect ------------------------------------------------------------------------------
@@ -105,6 +115,58 @@ def make_client(
         return client
 
     yield build
+
+
+# --- outbound resets and billing ----------------------------------------------------------
+
+
+@dataclass
+class ResetsEnv:
+    """mailops pointed at a sandbox of the test's own (resets change its counters)."""
+
+    sandbox: Sandbox
+    store: Store
+    monkeypatch: pytest.MonkeyPatch
+
+    def use_token(self, token: str) -> None:
+        """Act with another EmBoux token (e.g. a customer's)."""
+        self.monkeypatch.setenv("MAILOPS_EMBOUX_API_KEY", token)
+
+    def reset_calls(self) -> tuple[int, int]:
+        """How many reset-daily and reset-monthly calls the sandbox applied: ground truth."""
+        truth = self.sandbox.truth("emboux")["emboux"]
+        return truth["reset_daily_calls"], truth["reset_monthly_calls"]
+
+    def counters(self) -> dict[str, dict[str, Any]]:
+        """Every domain's counters as the sandbox holds them."""
+        return self.sandbox.truth("emboux")["emboux"]["domains"]
+
+
+@pytest.fixture
+def resets_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ResetsEnv]:
+    """A fresh small sandbox after 20 hours of traffic, the master token, a fresh store,
+    and timeouts short enough that a hung call fails in about a second."""
+    with Sandbox.start(seed=23, scale="small") as sb:
+        sb.advance(hours=20)
+        database_url = f"sqlite:///{tmp_path / 'mailops.db'}"
+        for name, value in {
+            "MAILOPS_EMBOUX_BASE_URL": sb.emboux_url,
+            "MAILOPS_EMBOUX_API_KEY": sb.master_token,
+            "MAILOPS_DATABASE_URL": database_url,
+            "MAILOPS_HTTP__READ_TIMEOUT": "1",
+            "MAILOPS_HTTP__MAX_ATTEMPTS": "2",
+            "MAILOPS_HTTP__BACKOFF_BASE_SECONDS": "0.01",
+            "MAILOPS_HTTP__BACKOFF_MAX_SECONDS": "0.05",
+            "MAILOPS_EMBOUX_LIMITS__RATE_LIMIT_PER_SECOND": "0",
+        }.items():
+            monkeypatch.setenv(name, value)
+        store = Store(database_url)
+        store.upgrade()
+        yield ResetsEnv(sb, store, monkeypatch)
+        store.close()
+
+
+# --- end of outbound resets and billing ---------------------------------------------------
 
 # --- sandbox fixtures (mailops.sandbox) ---------------------------------------------------
 

@@ -21,7 +21,7 @@ def run_mailops(*args: str, cwd: Path, env: dict[str, str] | None = None):
     environment = {k: v for k, v in os.environ.items() if not k.startswith("MAILOPS_")}
     environment.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "mailops.cli", *args],
+        [sys.executable, "-m", "mailops", *args],
         cwd=cwd, env=environment, capture_output=True, text=True, timeout=60,
     )
 

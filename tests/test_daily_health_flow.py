@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 
 from flows.commands import run_flow
 from flows.daily_health import daily_health
-from mailops.cli import app
 from mailops.store import alerts, domain_daily, team_daily, team_top_senders
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -126,12 +125,12 @@ def test_without_slack_the_report_is_written_under_data(mailops_env, monkeypatch
     assert str(mailops_env.data_dir / "slack") in outcome.result["notification"]
 
 
-def test_mailops_health_json_prints_the_documented_object(mailops_env):
+def test_mailops_health_json_prints_the_documented_object(mailops_env, cli):
     # Given one team asked for by name
     name = next(iter(mailops_env.sandbox.team_keys))
     # When the command runs with --json
     result = CliRunner().invoke(
-        app, ["health", "--team", name, "--as-of", mailops_env.sandbox.now().isoformat(),
+        cli, ["health", "--team", name, "--as-of", mailops_env.sandbox.now().isoformat(),
               "--json"],
     )
     # Then it printed one object with the keys
@@ -150,7 +149,7 @@ def test_mailops_health_json_prints_the_documented_object(mailops_env):
     )
 
 
-def test_an_unknown_team_name_is_refused_with_the_configured_names(mailops_env):
-    result = CliRunner().invoke(app, ["health", "--team", "Nobody", "--json"])
+def test_an_unknown_team_name_is_refused_with_the_configured_names(mailops_env, cli):
+    result = CliRunner().invoke(cli, ["health", "--team", "Nobody", "--json"])
     payload = json.loads(result.stdout)
     assert payload["ok"] is False and "unknown team 'Nobody'" in payload["error"]
