@@ -37,6 +37,7 @@ def export(
     json_output: JsonFlag = False,
 ) -> None:
     """Export one month's billing: a row per domain, overage, a total per partner_ref."""
+    output.json = output.json or json_output  # failures too are one JSON object
     try:
         period = parse_period(period)
     except ValueError as exc:

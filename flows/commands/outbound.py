@@ -45,6 +45,7 @@ def reset_daily(
     json_output: JsonFlag = False,
 ) -> None:
     """Reset the daily outbound counters, once per UTC day."""
+    output.json = output.json or json_output  # failures too are one JSON object
     if day is not None:
         try:
             parse_day(day)
@@ -69,6 +70,7 @@ def freeze_month(
     json_output: JsonFlag = False,
 ) -> None:
     """Freeze the monthly counters for billing and zero them, once per month."""
+    output.json = output.json or json_output  # failures too are one JSON object
     if period is not None:
         try:
             parse_period(period)
