@@ -153,3 +153,14 @@ def test_an_unknown_team_name_is_refused_with_the_configured_names(mailops_env, 
     result = CliRunner().invoke(cli, ["health", "--team", "Nobody", "--json"])
     payload = json.loads(result.stdout)
     assert payload["ok"] is False and "unknown team 'Nobody'" in payload["error"]
+
+
+def test_the_run_leaves_a_metrics_table_and_an_alerts_note_in_prefect(mailops_env):
+    from prefect.artifacts import Artifact
+
+    outcome = run(mailops_env)
+    table = Artifact.get("daily-health-teams")
+    note = Artifact.get("daily-health-alerts")
+    assert table is not None and note is not None
+    assert all(name in str(table.data) for name in mailops_env.sandbox.team_keys)
+    assert f"# Daily health {outcome.result['day']}" in str(note.data)

@@ -17,17 +17,19 @@ from mailops.errors import StoreError
 from mailops.health import DomainHealth, TeamHealth
 from mailops.rules.alerts import Alert, Severity
 from mailops.rules.daily_health import WeekOverWeek
-from mailops.store import audit, ledger, migrate, trends
+from mailops.store import audit, ledger, migrate, plans, trends
 from mailops.store import billing as billing_store
 from mailops.store.audit import AuditRecord, Change
 from mailops.store.billing import BillingRow
 from mailops.store.engine import create_store_engine, safe_url
 from mailops.store.ledger import Claim, LedgerEntry, LedgerStatus
+from mailops.store.plans import ChangeStatus, Outcome, PlannedChange, StoredChange
 from mailops.store.schema import (
     alerts,
     audit_log,
     domain_daily,
     metadata,
+    planned_changes,
     run_ledger,
     team_daily,
     team_top_senders,
@@ -46,6 +48,7 @@ __all__ = [
     "audit_log",
     "domain_daily",
     "metadata",
+    "planned_changes",
     "run_ledger",
     "team_daily",
     "team_top_senders",
@@ -199,6 +202,32 @@ class Store:
     ) -> list[WeekOverWeek]:
         """Daily means of each metric this week (ending `day`) and the week before."""
         return trends.week_over_week(self.engine, day, team_metrics, domain_metrics)
+
+    # --- plans of gated jobs ------------------------------------------------------------
+
+    @_explained
+    def save_plan(self, run_id: str, job: str, changes: Iterable[PlannedChange]) -> int:
+        """Store a run's plan of remote changes; returns how many it holds."""
+        return plans.save_plan(self.engine, run_id, job, changes)
+
+    @_explained
+    def plan_of_run(
+        self, run_id: str, status: ChangeStatus | None = None
+    ) -> list[StoredChange]:
+        return list(plans.plan_of_run(self.engine, run_id, status))
+
+    @_explained
+    def plan_counts(self, run_id: str) -> dict[tuple[str, str], int]:
+        """How many changes of each (action, status) a run's plan holds."""
+        return plans.plan_counts(self.engine, run_id)
+
+    @_explained
+    def record_outcomes(
+        self, run_id: str, job: str, outcomes: Sequence[Outcome],
+        changes: dict[int, PlannedChange],
+    ) -> None:
+        """Mark changes applied or failed, auditing the applied ones, in one transaction."""
+        plans.record_outcomes(self.engine, run_id, job, outcomes, changes)
 
     # --- run ledger --------------------------------------------------------------------
 

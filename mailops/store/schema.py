@@ -166,3 +166,23 @@ billing_rows = Table(
     Column("run_id", String(64), nullable=False),
     Column("frozen_at", DateTime(timezone=True), nullable=False),
 )
+
+planned_changes = Table(
+    "planned_changes",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("job", String(64), nullable=False),
+    Column("target", String(512), nullable=False),
+    Column("label", String(512), nullable=False),
+    Column("field", String(64), nullable=False),
+    Column("old_value", Text),
+    Column("new_value", Text),
+    Column("action", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("detail", Text),
+    Column("planned_at", DateTime(timezone=True), nullable=False),
+    Column("applied_at", DateTime(timezone=True)),
+    Index("ix_planned_changes_run_id_status", "run_id", "status"),
+)

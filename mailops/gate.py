@@ -1,0 +1,96 @@
+"""The one gate in front of every remote change: plan, cap, apply resumably, audit.
+
+A gated job (contact-cleanup, quarantine-accept, outbound-guard, ...) builds a list of
+`PlannedChange`s, stores it under its run id, and without an explicit apply stops there. To
+apply, the plan must fit under the cap (a misconfigured rule must not block the world) and,
+under a deployment, be approved in the Prefect UI (the flows' part). `apply_plan` then makes
+each still-planned change through the job's own `apply_one`, concurrently, and records each
+outcome with its audit row; re-running it skips what is done, so applying is resumable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+from mailops.errors import MailopsError
+from mailops.store import Store
+from mailops.store.plans import ChangeStatus, Outcome, PlannedChange, StoredChange
+
+ApplyOne = Callable[[PlannedChange], Awaitable[None]]
+CHUNK = 100  # changes applied between two store writes
+
+
+def refusal_over_cap(planned: int, cap: int, option: str = "--max-actions") -> str | None:
+    """Why a plan of `planned` changes may not be applied under `cap`, or None if it may."""
+    if planned <= cap:
+        return None
+    return (
+        f"the plan has {planned} changes, more than the cap of {cap}: nothing was changed; "
+        f"review the plan, then raise the cap with {option} {planned} if it is right"
+    )
+
+
+@dataclass
+class ApplyResult:
+    """What one apply pass did."""
+
+    applied: int = 0
+    already_done: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (label, message)
+
+
+def save_plan(store: Store, run_id: str, job: str, changes: Iterable[PlannedChange]) -> int:
+    """Store the plan before anything changes; returns how many changes it holds."""
+    return store.save_plan(run_id, job, changes)
+
+
+async def apply_plan(store: Store, run_id: str, job: str, apply_one: ApplyOne) -> ApplyResult:
+    """Make every still-planned change of a run, recording and auditing each outcome.
+
+    Changes run concurrently within chunks of CHUNK (the HTTP layer bounds the requests);
+    each chunk's outcomes are written in one transaction. A change that failed before is
+    tried again; an applied one is skipped. A crash inside a chunk can leave changes made
+    but unrecorded: they are made again on the next pass, which is why `apply_one` must be
+    idempotent (setting a state, releasing a message: both are).
+    """
+    result = ApplyResult()
+    pending: list[StoredChange] = []
+    for stored in store.plan_of_run(run_id):
+        if stored.status is ChangeStatus.APPLIED:
+            result.already_done += 1
+        else:
+            pending.append(stored)
+    for start in range(0, len(pending), CHUNK):
+        chunk = pending[start : start + CHUNK]
+        outcomes = await asyncio.gather(*(_apply(stored, apply_one) for stored in chunk))
+        store.record_outcomes(run_id, job, outcomes, {s.seq: s.change for s in chunk})
+        for stored, outcome in zip(chunk, outcomes, strict=True):
+            if outcome.applied:
+                result.applied += 1
+            else:
+                result.failed.append((stored.change.label, outcome.detail or "failed"))
+    return result
+
+
+async def _apply(stored: StoredChange, apply_one: ApplyOne) -> Outcome:
+    try:
+        await apply_one(stored.change)
+    except MailopsError as exc:
+        return Outcome(stored.seq, False, str(exc))
+    return Outcome(stored.seq, True)
+
+
+def undo_plan(store: Store, run_id: str) -> list[PlannedChange]:
+    """The changes that revert what a run applied, newest first, each from the run's new
+    value back to its old one. The caller drops those whose remote value is no longer the
+    one the run set (a person's later decision wins) before planning them."""
+    applied = [s.change for s in store.plan_of_run(run_id, ChangeStatus.APPLIED)]
+    return [
+        PlannedChange(
+            change.target, change.label, change.field, change.new_value, change.old_value,
+            f"undo {change.action}", f"undo of run {run_id}: {change.reason}",
+        )
+        for change in reversed(applied)
+    ]

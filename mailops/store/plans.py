@@ -1,0 +1,133 @@
+"""Stored plans: every remote change a gated job intends, and what became of each."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import Engine, func, insert, select, update
+
+from mailops.store.schema import audit_log, planned_changes
+
+
+class ChangeStatus(StrEnum):
+    PLANNED = "planned"
+    APPLIED = "applied"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class PlannedChange:
+    """One intended remote change: `field` of `target` from `old_value` to `new_value`.
+
+    `label` is what a person recognises (an email, a domain); `action` the verb (block,
+    whitelist, accept, suspend, resume); `reason` why, in words.
+    """
+
+    target: str
+    label: str
+    field: str
+    old_value: str | None
+    new_value: str | None
+    action: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StoredChange:
+    seq: int
+    change: PlannedChange
+    status: ChangeStatus
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What applying one change gave: applied, or failed with a message."""
+
+    seq: int
+    applied: bool
+    detail: str | None = None
+
+
+def save_plan(
+    engine: Engine, run_id: str, job: str, changes: Iterable[PlannedChange], *, batch: int = 5000
+) -> int:
+    """Store a plan in batches (a plan can have a million rows); returns its size."""
+    moment = datetime.now(UTC)
+    count = 0
+    rows: list[dict[str, object]] = []
+    with engine.begin() as conn:
+        for seq, change in enumerate(changes, start=1):
+            rows.append({
+                "run_id": run_id, "seq": seq, "job": job, "target": change.target,
+                "label": change.label, "field": change.field, "old_value": change.old_value,
+                "new_value": change.new_value, "action": change.action, "reason": change.reason,
+                "status": ChangeStatus.PLANNED.value, "planned_at": moment,
+            })
+            count = seq
+            if len(rows) >= batch:
+                conn.execute(insert(planned_changes), rows)
+                rows = []
+        if rows:
+            conn.execute(insert(planned_changes), rows)
+    return count
+
+
+def plan_of_run(
+    engine: Engine, run_id: str, status: ChangeStatus | None = None
+) -> Iterator[StoredChange]:
+    """A run's plan in order, optionally only the changes in one status."""
+    query = select(planned_changes).where(planned_changes.c.run_id == run_id)
+    if status is not None:
+        query = query.where(planned_changes.c.status == status.value)
+    with engine.connect() as conn:
+        for row in conn.execute(query.order_by(planned_changes.c.seq)):
+            yield StoredChange(
+                row.seq,
+                PlannedChange(row.target, row.label, row.field, row.old_value, row.new_value,
+                              row.action, row.reason),
+                ChangeStatus(row.status),
+                row.detail,
+            )
+
+
+def plan_counts(engine: Engine, run_id: str) -> dict[tuple[str, str], int]:
+    """How many changes of each (action, status) a run's plan holds."""
+    query = (
+        select(planned_changes.c.action, planned_changes.c.status, func.count())
+        .where(planned_changes.c.run_id == run_id)
+        .group_by(planned_changes.c.action, planned_changes.c.status)
+    )
+    with engine.connect() as conn:
+        return {(action, status): n for action, status, n in conn.execute(query)}
+
+
+def record_outcomes(
+    engine: Engine, run_id: str, job: str, outcomes: Sequence[Outcome],
+    changes: dict[int, PlannedChange],
+) -> None:
+    """Mark applied and failed changes, auditing the applied ones, in one transaction."""
+    moment = datetime.now(UTC)
+    audits = []
+    with engine.begin() as conn:
+        for outcome in outcomes:
+            status = ChangeStatus.APPLIED if outcome.applied else ChangeStatus.FAILED
+            conn.execute(
+                update(planned_changes)
+                .where(planned_changes.c.run_id == run_id, planned_changes.c.seq == outcome.seq)
+                .values(status=status.value, detail=outcome.detail,
+                        applied_at=moment if outcome.applied else None)
+            )
+            if outcome.applied:
+                change = changes[outcome.seq]
+                audits.append({
+                    "run_id": run_id, "job": job, "target": change.target,
+                    "field": change.field, "old_value": change.old_value,
+                    "new_value": change.new_value, "reason": change.reason,
+                    "changed_at": moment,
+                })
+        if audits:
+            conn.execute(insert(audit_log), audits)

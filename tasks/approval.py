@@ -1,0 +1,45 @@
+"""Approval in the Prefect UI before a gated flow changes anything.
+
+Called from a flow, not a task: `pause_flow_run` only pauses flows (PrefectHQ/prefect#19435).
+"""
+
+from __future__ import annotations
+
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import pause_flow_run
+from prefect.input import RunInput
+from prefect.runtime import deployment
+
+
+class Approval(RunInput):
+    """The form behind the Resume button: approve the plan shown above it, or not."""
+
+    approve: bool = False
+    note: str = ""
+
+
+def approval_required(requested: bool | None) -> bool:
+    """Ask for approval when requested, or by default when running under a deployment.
+
+    A run started from the command line is approved by its own `--apply`; a scheduled or
+    UI-started run of a deployment has nobody at a terminal, so a person approves it.
+    """
+    return requested if requested is not None else deployment.id is not None
+
+
+async def request_approval(
+    plan_markdown: str, *, timeout_seconds: int, poll_interval_seconds: int = 10
+) -> tuple[bool, str]:
+    """Pause until someone approves or rejects the plan; no answer in time means no."""
+    try:
+        answer = await pause_flow_run(
+            wait_for_input=Approval.with_initial_data(description=plan_markdown),
+            timeout=timeout_seconds,
+            poll_interval=poll_interval_seconds,
+        )
+    except FlowPauseTimeout:
+        return False, f"no approval within {timeout_seconds} s: nothing was changed"
+    if answer is None or not answer.approve:
+        note = f" ({answer.note})" if answer is not None and answer.note else ""
+        return False, f"the plan was rejected in the Prefect UI{note}: nothing was changed"
+    return True, answer.note

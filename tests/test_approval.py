@@ -1,0 +1,67 @@
+"""Approval in the Prefect UI: a paused flow goes on only when a person approves."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+from prefect import flow
+from prefect.client.orchestration import get_client
+from prefect.flow_runs import resume_flow_run
+
+from tasks.approval import approval_required, request_approval
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+@flow
+async def gated_job(timeout_seconds: int = 30) -> tuple[bool, str]:
+    return await request_approval("## 3 contacts to block", timeout_seconds=timeout_seconds,
+                                  poll_interval_seconds=1)
+
+
+def answer_when_paused(run_input: dict, seen: list) -> threading.Thread:
+    """Resume the first paused run of `gated_job` with `run_input`, from another thread."""
+
+    async def watch() -> None:
+        async with get_client() as client:
+            for _ in range(200):
+                runs = await client.read_flow_runs()
+                paused = [r for r in runs if r.state and r.state.is_paused()]
+                if paused:
+                    seen.append(paused[0].id)
+                    await resume_flow_run(paused[0].id, run_input=run_input)
+                    return
+                time.sleep(0.1)
+
+    thread = threading.Thread(target=lambda: asyncio.run(watch()), daemon=True)
+    thread.start()
+    return thread
+
+
+def test_an_approved_plan_goes_on():
+    seen: list = []
+    watcher = answer_when_paused({"approve": True, "note": "checked"}, seen)
+    approved, note = asyncio.run(gated_job())
+    watcher.join(timeout=30)
+    assert seen and approved and note == "checked"
+
+
+def test_a_rejected_plan_changes_nothing_and_says_so():
+    seen: list = []
+    watcher = answer_when_paused({"approve": False, "note": "too many"}, seen)
+    approved, note = asyncio.run(gated_job())
+    watcher.join(timeout=30)
+    assert not approved and "rejected in the Prefect UI (too many)" in note
+
+
+def test_no_answer_before_the_timeout_means_no():
+    approved, note = asyncio.run(gated_job(timeout_seconds=2))
+    assert not approved and "no approval within 2 s" in note
+
+
+def test_approval_is_asked_under_a_deployment_or_when_requested():
+    assert approval_required(True) and not approval_required(False)
+    assert not approval_required(None)  # no deployment in a test run
