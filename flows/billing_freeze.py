@@ -169,6 +169,10 @@ async def _release(result: dict[str, Any], run_id: str, message: str) -> str:
     result["status"] = status.value
     try:
         await outbound.finish_key(JOB, result["period"], run_id, status, message)
+        if status is LedgerStatus.UNKNOWN:
+            subject = f"{JOB} {result['period']}"
+            today = datetime.now(UTC).date()
+            await outbound.raise_alert(today, JOB, "reset_outcome_unknown", subject, message)
     except MailopsError as exc:
         message += f" (and the ledger could not record it: {exc})"
     return message

@@ -105,6 +105,10 @@ async def _release(result: dict[str, Any], run_id: str, message: str) -> str:
     result["status"] = status.value
     try:
         await outbound.finish_key(JOB, result["day"], run_id, status, message)
+        if status is LedgerStatus.UNKNOWN:
+            day = date.fromisoformat(result["day"])
+            subject = f"{JOB} {result['day']}"
+            await outbound.raise_alert(day, JOB, "reset_outcome_unknown", subject, message)
     except MailopsError as exc:
         message += f" (and the ledger could not record it: {exc})"
     return message

@@ -111,3 +111,18 @@ def test_a_day_far_from_today_is_refused_before_anything_runs(resets_env, cli):
     assert resets_env.reset_calls() == (0, 0)
     bad = CliRunner().invoke(cli, ["outbound", "reset-daily", "--day", "tomorrow"])
     assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
+
+
+def test_a_lost_answer_that_cannot_be_checked_leaves_the_day_unknown_and_alerts(resets_env):
+    # Given a lost answer, and a domain list that then comes back unreadable
+    resets_env.sandbox.inject_fault(RESET_DAILY, "lost_response", count=1)
+    resets_env.sandbox.inject_fault("GET /emboux/domains", "malformed")
+    # When the flow runs
+    outcome = run_daily()
+    # Then the sent call is never taken for failed: the day is unknown, alerted, not resent
+    assert not outcome.ok and outcome.result["status"] == "unknown"
+    assert "GET /domains" in outcome.message
+    assert resets_env.store.ledger_entry(JOB, today()).status is LedgerStatus.UNKNOWN
+    alerts = resets_env.store.alerts_of_day(date.fromisoformat(today()), JOB)
+    assert [a.key for a in alerts] == ["reset_outcome_unknown"]
+    assert resets_env.reset_calls() == (1, 0)
