@@ -15,7 +15,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -187,6 +187,35 @@ class ContactRules(_Section):
         return normalised
 
 
+class GuardSettings(_Section):
+    """outbound-guard: seed 003's monitor over EmBoux sending domains (defaults: the seed)."""
+
+    min_volume: int = Field(60, ge=1, description="sends before the percentage trigger applies")
+    bounce_rate_pct: float = Field(3.0, gt=0, le=100, description="percentage trigger")
+    absolute_bounces: int = Field(5, ge=1, description="bounces in the window that pause")
+    warning_bounces: int = Field(3, ge=1, description="early warning within min_volume sends")
+    window_size: int = Field(100, ge=2, description="sends at which the window slides")
+    keep_fraction: float = Field(0.5, gt=0, lt=1, description="share kept by a slide")
+    cooldown_hours: float = Field(24.0, ge=0, description="how long a pause lasts at least")
+    healing_clean_sends: int = Field(60, ge=1, description="clean sends that end healing")
+    group_warning_pct: float = Field(30.0, gt=0, le=100)
+    group_pause_pct: float = Field(50.0, gt=0, le=100)
+    group_min_mailboxes: int = Field(
+        3, ge=1, description="smaller groups are never paused by their ratio"
+    )
+    group_by: Literal["partner_ref", "parent_domain"] = "partner_ref"
+    max_actions_per_run: int = Field(100, ge=1)
+    approval_timeout_seconds: int = Field(3600, ge=1)
+
+    @model_validator(mode="after")
+    def _tiers_in_order(self) -> Self:
+        if self.warning_bounces > self.absolute_bounces:
+            raise ValueError("warning_bounces must not exceed absolute_bounces")
+        if self.group_warning_pct > self.group_pause_pct:
+            raise ValueError("group_warning_pct must not exceed group_pause_pct")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything mailops reads from its environment and configuration file."""
 
@@ -214,6 +243,7 @@ class Settings(BaseSettings):
     emboux_limits: ApiLimits = Field(default_factory=ApiLimits)
     alerts: AlertThresholds = Field(default_factory=AlertThresholds)
     contacts: ContactRules = Field(default_factory=ContactRules)
+    guard: GuardSettings = Field(default_factory=GuardSettings)
 
     @field_validator("cleanbox_base_url", "emboux_base_url")
     @classmethod

@@ -19,9 +19,11 @@ from mailops.rules.alerts import Alert, Severity
 from mailops.rules.daily_health import WeekOverWeek
 from mailops.store import audit, ledger, migrate, plans, trends
 from mailops.store import billing as billing_store
+from mailops.store import guard as guard_store
 from mailops.store.audit import AuditRecord, Change
 from mailops.store.billing import BillingRow
 from mailops.store.engine import create_store_engine, safe_url
+from mailops.store.guard import GuardRecord
 from mailops.store.ledger import Claim, LedgerEntry, LedgerStatus
 from mailops.store.plans import ChangeStatus, Outcome, PlannedChange, StoredChange
 from mailops.store.schema import (
@@ -41,6 +43,7 @@ __all__ = [
     "BillingRow",
     "Change",
     "Claim",
+    "GuardRecord",
     "LedgerEntry",
     "LedgerStatus",
     "Store",
@@ -228,6 +231,37 @@ class Store:
     ) -> None:
         """Mark changes applied or failed, auditing the applied ones, in one transaction."""
         plans.record_outcomes(self.engine, run_id, job, outcomes, changes)
+
+    # --- outbound-guard ------------------------------------------------------------------
+
+    @_explained
+    def guard_mailboxes(self) -> dict[str, GuardRecord]:
+        """Every mailbox the guard remembers, by domain name."""
+        return guard_store.load_mailboxes(self.engine)
+
+    @_explained
+    def save_guard_mailboxes(self, records: Iterable[GuardRecord], now: datetime) -> int:
+        return guard_store.save_mailboxes(self.engine, records, now)
+
+    @_explained
+    def mark_guard_suspended(self, names: Iterable[str], suspended: bool) -> None:
+        """Record that the guard's own suspend of these domains is (or is no longer) in force."""
+        guard_store.mark_suspended(self.engine, names, suspended)
+
+    @_explained
+    def guard_groups(self) -> dict[str, tuple[str, str | None]]:
+        """Every group the guard remembers: (status, last notified status)."""
+        return guard_store.load_groups(self.engine)
+
+    @_explained
+    def save_guard_groups(self, statuses: Mapping[str, str], now: datetime) -> None:
+        guard_store.save_groups(self.engine, statuses, now)
+
+    @_explained
+    def mark_guard_notified(
+        self, mailboxes: Mapping[str, str], groups: Mapping[str, str]
+    ) -> None:
+        guard_store.mark_notified(self.engine, mailboxes, groups)
 
     # --- run ledger --------------------------------------------------------------------
 

@@ -186,3 +186,42 @@ planned_changes = Table(
     Column("applied_at", DateTime(timezone=True)),
     Index("ix_planned_changes_run_id_status", "run_id", "status"),
 )
+
+# --- outbound-guard -------------------------------------------------------------------------
+# One row per mailbox (EmBoux sending domain): seed 003's window, totals, status and cooldown,
+# the counters of the last poll (to feed the engine the change since), whether the guard
+# itself suspended the domain, and the last status posted to Slack (transitions only).
+guard_mailboxes = Table(
+    "guard_mailboxes",
+    metadata,
+    Column("name", String(NAME), primary_key=True),
+    Column("group_name", String(NAME), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("group_paused", Boolean, nullable=False),
+    Column("window_sends", Float, nullable=False),
+    Column("window_bounces", Float, nullable=False),
+    Column("total_sends", Integer, nullable=False),
+    Column("total_bounces", Integer, nullable=False),
+    Column("paused_at", DateTime(timezone=True)),
+    Column("cooldown_until", DateTime(timezone=True)),
+    Column("probation_sends", Float, nullable=False),
+    Column("probation_bounces", Float, nullable=False),
+    Column("clean_sends", Float, nullable=False),
+    Column("last_sent_month", Integer),
+    Column("last_bounce_count", Integer),
+    Column("suspended_by_guard", Boolean, nullable=False),
+    Column("hands_off", Boolean, nullable=False),
+    Column("notified_status", String(16)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# One row per group (a partner, or a parent domain): the last status posted to Slack.
+guard_groups = Table(
+    "guard_groups",
+    metadata,
+    Column("name", String(NAME), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("notified_status", String(16)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
