@@ -168,6 +168,11 @@ class CleanboxClient:
     async def count_contacts(self, *, state: ContactState | None = None) -> int:
         return await self.api.count("/contacts", _contact_query(state, None, None))
 
+    async def contact(self, uuid: str) -> Contact:
+        """One contact as it is now (`GET /contacts/{uuid}`)."""
+        path = f"/contacts/{quote(uuid, safe='')}"
+        return self.api.parse(Contact, await self.api.get(path), "GET", path)
+
     async def set_contact_state(self, uuid: str, state: ContactState) -> None:
         """Set one contact's state (`PUT /contacts/{uuid}`); repeating it changes nothing."""
         await self.api.put(f"/contacts/{quote(uuid, safe='')}", {"state": state})

@@ -17,7 +17,8 @@ import logging
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Self, TypeVar
@@ -336,6 +337,35 @@ class ApiClient:
         for page in rest:
             items.extend(page.items)
         return items
+
+    async def iter_pages(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        per_page: int = MAX_PER_PAGE,
+        lookahead: int | None = None,
+    ) -> AsyncIterator[Page]:
+        """Every page of a list endpoint in order, page 1 first, at most `lookahead` pages
+        fetched ahead of the consumer (default: the concurrency bound), so a listing of any
+        size streams in bounded memory at the speed `get_all` would read it."""
+        ahead = max(1, lookahead if lookahead is not None else self._limits.concurrency)
+        first = await self.get_page(path, params, page=1, per_page=per_page)
+        yield first
+        pending: deque[asyncio.Task[Page]] = deque()
+        number = 2
+        try:
+            while number <= first.total_pages or pending:
+                while number <= first.total_pages and len(pending) < ahead:
+                    pending.append(asyncio.ensure_future(
+                        self.get_page(path, params, page=number, per_page=first.per_page)
+                    ))
+                    number += 1
+                yield await pending.popleft()
+        finally:
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def count(self, path: str, params: Mapping[str, Any] | None = None) -> int:
         """The exact number of items: `total` when given, else counted from the last page."""

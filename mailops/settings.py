@@ -173,7 +173,14 @@ class ContactRules(_Section):
     keep_categories_with_subscriptions: list[str] = Field(default_factory=lambda: ["Shopping"])
     mute_categories: list[str] = Field(default_factory=list)
     min_age_days: int = Field(7, ge=0)
-    max_actions_per_run: int = Field(500, ge=1)
+    max_actions_per_run: int = Field(100, ge=1)
+    # Seed 001's "combine with messages data": a high-volume sender whose recent messages all
+    # score below `low_spam_score` (0-10) is kept, not blocked. Off by default: it costs one
+    # request per high-volume contact.
+    spam_score_check: bool = False
+    spam_score_days: int = Field(30, ge=1)
+    low_spam_score: float = Field(3.0, ge=0, le=10)
+    spam_score_min_messages: int = Field(3, ge=1)
 
     @field_validator("junk_tlds")
     @classmethod

@@ -253,3 +253,105 @@ class SlackNotifier:
                 f"cannot write the Slack payload to {path}: {exc.strerror}"
             ) from None
         return Delivery("file (no Slack configured)", str(path))
+
+
+# --- contact-cleanup --------------------------------------------------------------------------
+
+
+def contact_cleanup_message(result: dict[str, Any], *, max_actions: int = 15) -> dict[str, Any]:
+    """contact-cleanup's summary: counts per action and rule, the top of the plan, and
+    whether it was applied, refused or only planned; every address escaped."""
+    planned, applied = result.get("planned", {}), result.get("applied", {})
+    mode = "dry run" if result.get("dry_run") else "applied"
+    if result.get("refused"):
+        mode = "refused"
+    blocks: list[Block] = [
+        header(f":broom: Contact cleanup ({mode})"),
+        context(
+            f"run {mrkdwn(result.get('run_id', ''))}; teams: "
+            f"{mrkdwn(', '.join(result.get('teams', [])) or 'none')}"
+        ),
+        fields([
+            (action.capitalize(), f"{planned.get(action, 0)} planned"
+             + (f", {applied.get(action, 0)} applied" if action in applied else ""))
+            for action in ("block", "whitelist", "mute", "keep")
+        ] + [("Skipped (not an address)", str(result.get("skipped_invalid", 0)))]),
+    ]
+    if result.get("refused"):
+        blocks.append(section(f":no_entry: {mrkdwn(result['refused'])}"))
+    if result.get("failed"):
+        blocks.append(section(
+            f":warning: {len(result['failed'])} changes failed; re-run the plan to finish them"
+        ))
+    by_rule = result.get("by_rule", {})
+    if by_rule:
+        blocks.append(section("*By rule*\n" + "\n".join(
+            f"{mrkdwn(rule)}: {n}" for rule, n in sorted(by_rule.items(), key=lambda x: -x[1])
+        )))
+    actions = result.get("actions", [])
+    if actions:
+        lines = [
+            f"`{mrkdwn(a['action'])}` {mrkdwn(a['email'])}: {mrkdwn(a['reason'])}"
+            for a in actions[:max_actions]
+        ]
+        more = result.get("actions_total", len(actions)) - len(lines)
+        if more > 0:
+            lines.append(f"…and {more} more")
+        blocks.append(section("*Top of the plan*\n" + "\n".join(lines)))
+    total = sum(planned.get(a, 0) for a in ("block", "whitelist", "mute"))
+    return {
+        "text": f"Contact cleanup ({mode}): {total} changes planned",
+        "blocks": blocks[:MAX_BLOCKS],
+    }
+
+
+# --- outbound-guard -----------------------------------------------------------------------------
+
+GUARD_EMOJI = {
+    "healthy": ":white_check_mark:",
+    "warning": ":warning:",
+    "healing": ":adhesive_bandage:",
+    "paused": ":octagonal_sign:",
+}
+
+
+def outbound_guard_message(
+    mailboxes: Sequence[tuple[str, str, str, str]],
+    groups: Sequence[tuple[str, str, str, str]],
+    actions: Sequence[tuple[str, str, str]],
+    *,
+    dry_run: bool,
+    as_of: str,
+    max_lines: int = 40,
+) -> dict[str, Any]:
+    """outbound-guard's transitions only: (name, from, to, detail) per mailbox and group,
+    and the planned or applied (domain, action, reason); every API string escaped."""
+    mode = "dry run" if dry_run else "applied"
+    blocks: list[Block] = [
+        header(f":shield: Outbound guard ({mode})"),
+        context(f"{len(mailboxes)} mailbox and {len(groups)} group changes; as of "
+                f"{mrkdwn(as_of)}"),
+    ]
+    for title, rows in (("Groups", groups), ("Mailboxes", mailboxes)):
+        if not rows:
+            continue
+        lines = [
+            f"{GUARD_EMOJI.get(new, '')} *{mrkdwn(name)}*: {mrkdwn(old)} → {mrkdwn(new)}"
+            + (f" ({mrkdwn(detail)})" if detail else "")
+            for name, old, new, detail in rows[:max_lines]
+        ]
+        if len(rows) > max_lines:
+            lines.append(f"_…and {len(rows) - max_lines} more_")
+        blocks.append(section(f"*{title}*\n" + "\n".join(lines)))
+    if actions:
+        verb = "planned" if dry_run else "applied"
+        lines = [f"• {mrkdwn(action)} *{mrkdwn(domain)}*: {mrkdwn(reason)}"
+                 for domain, action, reason in actions[:max_lines]]
+        if len(actions) > max_lines:
+            lines.append(f"_…and {len(actions) - max_lines} more_")
+        blocks.append(section(f"*Actions {verb}*\n" + "\n".join(lines)))
+    return {
+        "text": f"Outbound guard ({mode}): {len(mailboxes)} mailbox and {len(groups)} group "
+                f"status changes, {len(actions)} actions",
+        "blocks": blocks[:MAX_BLOCKS],
+    }

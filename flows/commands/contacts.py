@@ -1,0 +1,125 @@
+"""`mailops contacts cleanup` and `mailops contacts undo`: seed 001's contact bot, gated."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+
+from flows.commands import run_flow
+from mailops.cli import EXIT_CONFIG, JsonFlag, output
+from mailops.report.escape import terminal_text
+
+MAX_ACTION_LINES = 15
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `contacts` command group."""
+    group = typer.Typer(help="Cleanbox contacts: clean up by seed 001's rules, undo.",
+                        no_args_is_help=True)
+    group.command("cleanup")(cleanup)
+    group.command("undo")(undo)
+    app.add_typer(group, name="contacts")
+
+
+def cleanup(
+    team: Annotated[
+        list[str] | None, typer.Option("--team", help="Only this team (repeatable).")
+    ] = None,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Change the states (default: plan only).")
+    ] = False,
+    max_actions: Annotated[
+        int | None,
+        typer.Option("--max-actions", min=1,
+                     help="Refuse to apply a plan with more changes (default 100)."),
+    ] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option("--resume", help="Apply the stored plan of this run id (skips what is done)."),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="ISO 8601 instant contact ages are measured at (now)."),
+    ] = None,
+    no_notify: Annotated[
+        bool, typer.Option("--no-notify", help="Post no Slack summary.")
+    ] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Plan (default) or apply the contact rules to every unset contact."""
+    output.json = output.json or json_output
+    instant = _parse_instant(as_of) if as_of else None
+    from flows.contact_cleanup import contact_cleanup
+
+    outcome = run_flow(
+        contact_cleanup, teams=team or None, apply=apply, max_actions=max_actions,
+        as_of=instant, resume_run_id=resume, notify=not no_notify,
+    )
+    result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
+    output.finish(_summary(result), result, error=None if outcome.ok else outcome.message,
+                  local_json=json_output)
+
+
+def undo(
+    run_id: Annotated[str, typer.Argument(help="The contact-cleanup run to revert.")],
+    resume: Annotated[
+        str | None, typer.Option("--resume", help="Finish this earlier undo run.")
+    ] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Revert every change of one cleanup run (a contact changed since is left alone)."""
+    output.json = output.json or json_output
+    from flows.contact_undo import contact_undo
+
+    outcome = run_flow(contact_undo, run_id=run_id, undo_run_id=resume)
+    result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
+    summary = (
+        f"Undo of {terminal_text(run_id)}: {result.get('reverted', 0)} contacts reverted, "
+        f"{len(result.get('left_alone', []))} left alone (changed since), "
+        f"{len(result.get('missing', []))} gone."
+        if result else f"Undo of {terminal_text(run_id)} did nothing."
+    )
+    for item in result.get("left_alone", [])[:MAX_ACTION_LINES]:
+        summary += (f"\n  kept {terminal_text(item['email'])}: now {item['state']}, "
+                    f"the run set {item['run_set']}")
+    output.finish(summary, result, error=None if outcome.ok else outcome.message,
+                  local_json=json_output)
+
+
+def _parse_instant(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        output.fail(f"--as-of {text!r} is not an ISO 8601 time such as 2026-10-04T08:00Z",
+                    EXIT_CONFIG)
+    if moment.tzinfo is None:
+        output.fail("--as-of needs a time zone, e.g. 2026-10-04T08:00+00:00", EXIT_CONFIG)
+    return moment
+
+
+def _summary(result: dict[str, Any]) -> str:
+    if not result:
+        return "contact-cleanup planned nothing."
+    planned, applied = result["planned"], result["applied"]
+    mode = "dry run" if result["dry_run"] else "apply"
+    lines = [
+        f"Contact cleanup ({mode}) run {result['run_id']}: "
+        + ", ".join(f"{planned[a]} {a}" for a in ("block", "whitelist", "mute", "keep"))
+        + f"; {result['skipped_invalid']} skipped (not an address).",
+    ]
+    if not result["dry_run"] and not result["refused"]:
+        lines.append("Applied: " + ", ".join(f"{n} {a}" for a, n in applied.items()) + ".")
+    for action in result["actions"][:MAX_ACTION_LINES]:
+        lines.append(f"  {action['action']:<9} {terminal_text(action['email'])}: "
+                     f"{terminal_text(action['reason'])}")
+    more = result.get("actions_total", 0) - min(len(result["actions"]), MAX_ACTION_LINES)
+    if more > 0:
+        lines.append(f"  ...and {more} more")
+    if result["refused"]:
+        lines.append(f"Not applied: {terminal_text(result['refused'])}")
+    elif result["dry_run"] and result.get("actions_total"):
+        lines.append(f"Nothing changed. Apply this plan with: mailops contacts cleanup --apply "
+                     f"--resume {result['run_id']}")
+    return "\n".join(lines)

@@ -1,0 +1,156 @@
+"""contact-cleanup: seed 001's contact rules behind the gate.
+
+Plan first (every unset contact of every team, classified and stored before anything
+changes); without `apply` stop there. With `apply`, the plan must fit under the cap and,
+under a deployment, be approved in the Prefect UI; then the gate applies it, auditing each
+change. A run resumed by id applies its stored plan and skips what is already done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.states import Failed, State
+
+import tasks.contacts as contact_tasks
+from mailops.contacts import PlanSummary, counts_of_run
+from mailops.errors import ConfigError, MailopsError
+from mailops.gate import refusal_over_cap
+from mailops.store import Store
+from tasks.approval import approval_required, request_approval
+from tasks.context import configured_teams, current_run_id, current_settings
+
+CHANGE_ACTIONS = ("block", "whitelist", "mute")
+
+
+@flow(name="contact-cleanup", log_prints=False)
+async def contact_cleanup(
+    teams: list[str] | None = None,
+    apply: bool = False,
+    max_actions: int | None = None,
+    as_of: datetime | None = None,
+    resume_run_id: str | None = None,
+    require_approval: bool | None = None,
+    approval_timeout_seconds: int = 3600,
+    notify: bool = True,
+    per_page: int = 100,
+) -> dict[str, Any] | State:
+    """Classify every unset contact and store the plan; change states only with `apply`.
+
+    teams: only these configured teams (all when empty). max_actions: the cap on changes
+    (default `[contacts] max_actions_per_run`, 100). as_of: the instant contact ages are
+    measured at (now by default). resume_run_id: apply the stored plan of that earlier run
+    instead of planning anew. require_approval: ask in the Prefect UI (default: under a
+    deployment); no answer within approval_timeout_seconds means no change.
+    """
+    logger = get_run_logger()
+    result: dict[str, Any] = {}
+    try:
+        settings = current_settings()
+        names = [team.name for team in configured_teams(settings, teams)]
+        if not names:
+            raise ConfigError(
+                "no Cleanbox team configured: set MAILOPS_CLEANBOX_API_KEY or list teams "
+                "in mailops.toml"
+            )
+        run_id = resume_run_id or current_run_id()
+        moment = (as_of or datetime.now(UTC)).astimezone(UTC)
+        summary = await contact_tasks.plan_cleanup(run_id, names, moment, per_page)
+        result = _result(summary, dry_run=not apply)
+        cap = max_actions if max_actions is not None else settings.contacts.max_actions_per_run
+        refusal = None
+        if apply:
+            refusal = refusal_over_cap(summary.changes, cap)
+            if refusal is None and summary.changes and approval_required(require_approval):
+                approved, note = await request_approval(
+                    _approval_markdown(result, cap), timeout_seconds=approval_timeout_seconds
+                )
+                refusal = None if approved else note
+        result["refused"] = refusal
+        if apply and refusal is None and summary.changes:
+            applied = await contact_tasks.apply_cleanup(run_id, names)
+            result["applied"] = _per_action(applied["applied"])
+            result["failed"] = applied["failed"]
+        elif apply and refusal is None:
+            result["applied"] = _per_action({})
+    except MailopsError as exc:
+        logger.error("contact-cleanup stopped: %s", exc)
+        return Failed(message=str(exc), data=result or None)
+
+    contact_tasks.publish_artifacts(result)
+    if notify:
+        delivered, error = contact_tasks.notify(result)
+        result["notification"] = delivered
+        if error is not None:
+            logger.warning("the summary was not sent: %s", error)
+    logger.info(
+        "contact-cleanup %s: planned %s, applied %s, %d skipped as invalid%s",
+        run_id, result["planned"], result["applied"], result["skipped_invalid"],
+        f"; refused: {refusal}" if refusal else "",
+    )
+    if refusal is not None and refusal_over_cap(summary.changes, cap) is not None:
+        return Failed(message=refusal, data=result)
+    if result["failed"]:
+        message = (
+            f"{len(result['failed'])} changes failed (first: {result['failed'][0]['email']}: "
+            f"{result['failed'][0]['error']}); run again with the same plan to finish: "
+            f"mailops contacts cleanup --apply --resume {run_id}"
+        )
+        logger.error(message)
+        return Failed(message=message, data=result)
+    return result
+
+
+def _per_action(counts: dict[str, int]) -> dict[str, int]:
+    return {action: counts.get(action, 0) for action in CHANGE_ACTIONS}
+
+
+def _result(summary: PlanSummary, *, dry_run: bool) -> dict[str, Any]:
+    """The --json shape: spec keys first, then what helps a person read it."""
+    return {
+        "run_id": summary.run_id,
+        "dry_run": dry_run,
+        "planned": {a: summary.planned.get(a, 0) for a in (*CHANGE_ACTIONS, "keep")},
+        "applied": _per_action({}),
+        "skipped_invalid": summary.skipped_invalid,
+        "refused": None,
+        "actions": [{k: a[k] for k in ("uuid", "email", "action", "reason", "team")}
+                    for a in summary.top],
+        "actions_total": summary.changes,
+        "teams": summary.teams,
+        "by_rule": dict(summary.by_rule),
+        "fetched": summary.fetched,
+        "duplicates": summary.duplicates,
+        "reused_plan": summary.reused,
+        "failed": [],
+    }
+
+
+def _approval_markdown(result: dict[str, Any], cap: int) -> str:
+    """What the approver sees behind the Resume button: counts, then the top of the plan."""
+    from mailops.report.escape import markdown_text
+
+    planned = result["planned"]
+    lines = [
+        f"## Contact cleanup: {result['actions_total']} changes (cap {cap})", "",
+        "| action | contacts |", "|---|---|",
+        *(f"| {a} | {planned[a]} |" for a in (*CHANGE_ACTIONS, "keep")), "",
+        f"Skipped (not an address): {result['skipped_invalid']}", "",
+        "| team | email | action | reason |", "|---|---|---|---|",
+        *(f"| {markdown_text(a['team'])} | {markdown_text(a['email'])} | {a['action']} | "
+          f"{markdown_text(a['reason'])} |" for a in result["actions"][:20]),
+    ]
+    return "\n".join(lines)
+
+
+def applied_counts(database_url: str, run_id: str) -> dict[str, int]:
+    """Applied changes per action of a stored run (for resumes and tests)."""
+    with Store(database_url) as store:
+        return _per_action(counts_of_run(store, run_id)[1])
+
+
+if __name__ == "__main__":
+    asyncio.run(contact_cleanup())

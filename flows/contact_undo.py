@@ -1,0 +1,58 @@
+"""contact-undo: revert every change one contact-cleanup run made.
+
+Each contact goes back to its old state only while it still has the state the run set: a
+person's later decision wins. The reverts are stored and applied through the gate, so each
+is audited (job contact-undo) and a re-run of the undo finishes what a failure left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.states import Failed, State
+
+import tasks.contacts as contact_tasks
+from mailops.contacts import JOB
+from mailops.errors import ConfigError, MailopsError
+from mailops.store import Store
+from tasks.context import current_run_id, current_settings
+
+
+@flow(name="contact-undo", log_prints=False)
+async def contact_undo(run_id: str, undo_run_id: str | None = None) -> dict[str, Any] | State:
+    """Revert the applied changes of contact-cleanup run `run_id`.
+
+    undo_run_id: finish an earlier undo of it (default: this flow run's id).
+    """
+    logger = get_run_logger()
+    try:
+        settings = current_settings()
+        with Store(settings.database_url) as store:
+            store.upgrade()
+            plan = store.plan_of_run(run_id)
+        if not plan or plan[0].change.target.split(":")[0] != "contact":
+            raise ConfigError(f"no contact-cleanup run {run_id!r} in the store ({JOB})")
+        result = await contact_tasks.undo_cleanup(run_id, undo_run_id or current_run_id())
+    except MailopsError as exc:
+        logger.error("contact-undo stopped: %s", exc)
+        return Failed(message=str(exc))
+    logger.info(
+        "contact-undo of %s: %d reverted, %d left alone (changed since), %d missing, "
+        "%d failed", run_id, result["reverted"], len(result["left_alone"]),
+        len(result["missing"]), len(result["failed"]),
+    )
+    if result["failed"]:
+        message = (
+            f"{len(result['failed'])} reverts failed; finish with: mailops contacts undo "
+            f"{run_id} --resume {result['run_id']}"
+        )
+        return Failed(message=message, data=result)
+    return result
+
+
+if __name__ == "__main__":
+    import sys
+
+    asyncio.run(contact_undo(sys.argv[1]))

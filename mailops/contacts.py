@@ -1,0 +1,282 @@
+"""contact-cleanup's I/O: stream unset contacts into a stored plan, apply it, undo it.
+
+Every unset contact of every team is read (page 1, then the others with bounded look-ahead)
+and classified before anything changes, so pages that shift when states change cannot hide
+a contact. Decisions stream page by page into the plan table (`Store.save_plan` consumes an
+iterable in batches): memory holds a few pages and the uuids seen, not the whole listing.
+
+A plan row's target is `contact:<team>:<uuid>`, its label the email: one run covers every
+team, and apply and undo find each contact's team again from the target.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from mailops.cleanbox import CleanboxClient, Contact
+from mailops.errors import ConfigError, NotFoundError
+from mailops.gate import ApplyResult, apply_plan, undo_plan
+from mailops.rules.contacts import (
+    Action,
+    Decision,
+    classify,
+    normalised_tlds,
+    wants_spam_check,
+)
+from mailops.settings import ContactRules, TeamCredential
+from mailops.store import ChangeStatus, PlannedChange, Store
+
+JOB = "contact-cleanup"
+UNDO_JOB = "contact-undo"
+FIELD = "state"
+TOP_ACTIONS = 50  # plan rows kept in memory for the report, the artifact and --json
+_CONTACT = TypeAdapter(Contact)
+
+
+def contact_target(team: str, uuid: str) -> str:
+    """The plan target naming one team's contact."""
+    return f"contact:{team}:{uuid}"
+
+
+def parse_target(target: str) -> tuple[str, str]:
+    """(team, uuid) of a `contact:<team>:<uuid>` target (team names may hold colons)."""
+    kind, _, rest = target.partition(":")
+    team, _, uuid = rest.rpartition(":")
+    if kind != "contact" or not team or not uuid:
+        raise ValueError(f"not a contact target: {target!r}")
+    return team, uuid
+
+
+@dataclass
+class PlanSummary:
+    """What planning found: counts per action and per rule, and the top of the plan."""
+
+    run_id: str
+    teams: list[str] = field(default_factory=list)
+    fetched: int = 0
+    duplicates: int = 0
+    skipped_invalid: int = 0
+    planned: Counter[str] = field(default_factory=Counter)
+    by_rule: Counter[str] = field(default_factory=Counter)
+    top: list[dict[str, str]] = field(default_factory=list)
+    reused: bool = False
+
+    @property
+    def changes(self) -> int:
+        return sum(self.planned[a.value] for a in (Action.BLOCK, Action.WHITELIST, Action.MUTE))
+
+    def count(self, team: str, contact_uuid: str, email: str, decision: Decision,
+              top_limit: int) -> None:
+        self.planned[decision.action.value] += 1
+        self.by_rule[decision.rule.value] += 1
+        if decision.changes and len(self.top) < top_limit:
+            self.top.append({"team": team, "uuid": contact_uuid, "email": email,
+                             "action": decision.action.value, "reason": decision.reason})
+
+
+def parse_contact(item: Any) -> Contact | None:
+    """A listed contact, or None when the item cannot be classified (no usable fields)."""
+    try:
+        return _CONTACT.validate_python(item)
+    except ValidationError:
+        return None
+
+
+async def classified_pages(
+    client: CleanboxClient,
+    team: str,
+    rules: ContactRules,
+    now: datetime,
+    summary: PlanSummary,
+    *,
+    per_page: int = 100,
+    seen: set[str] | None = None,
+    top_limit: int = TOP_ACTIONS,
+) -> AsyncIterator[list[tuple[Contact, Decision]]]:
+    """One team's unset contacts, page by page, each with its decision; counted in `summary`.
+
+    Contacts seen twice (by uuid) are counted once; an item that is not a contact, or whose
+    address is not an address, is counted in `skipped_invalid` and left out.
+    """
+    seen = set() if seen is None else seen
+    junk = normalised_tlds(rules.junk_tlds)
+    query = {"state": "unset", "sort": "emailCount", "dir": "desc"}
+    async for page in client.api.iter_pages("/contacts", query, per_page=per_page):
+        decided: list[tuple[Contact, Decision]] = []
+        for item in page.items:
+            summary.fetched += 1
+            contact = parse_contact(item)
+            if contact is None:
+                summary.skipped_invalid += 1
+                summary.by_rule["invalid-address"] += 1
+                continue
+            if contact.uuid in seen:
+                summary.duplicates += 1
+                continue
+            seen.add(contact.uuid)
+            decided.append((contact, classify(contact, rules, now, junk_tlds=junk)))
+        if rules.spam_score_check:
+            decided = await _spam_checked(client, decided, rules, now, junk)
+        for contact, decision in decided:
+            if decision.action is Action.INVALID:
+                summary.skipped_invalid += 1
+                summary.by_rule[decision.rule.value] += 1
+            else:
+                summary.count(team, contact.uuid, contact.email, decision, top_limit)
+        yield decided
+
+
+async def _spam_checked(
+    client: CleanboxClient,
+    decided: list[tuple[Contact, Decision]],
+    rules: ContactRules,
+    now: datetime,
+    junk: frozenset[str],
+) -> list[tuple[Contact, Decision]]:
+    """Decide again, with their recent spam scores, the contacts a volume rule would block."""
+    since = now - timedelta(days=rules.spam_score_days)
+    wanted = [i for i, (c, _) in enumerate(decided) if wants_spam_check(c, rules, now)]
+    found = await asyncio.gather(
+        *(client.messages(sender=decided[i][0].email, since=since) for i in wanted)
+    )
+    result = list(decided)
+    for i, messages in zip(wanted, found, strict=True):
+        scores = [m.spam_score for m in messages if m.spam_score is not None]
+        contact = decided[i][0]
+        result[i] = (contact, classify(contact, rules, now, scores, junk_tlds=junk))
+    return result
+
+
+async def plan_batches(
+    client: CleanboxClient,
+    teams: Sequence[TeamCredential],
+    rules: ContactRules,
+    now: datetime,
+    summary: PlanSummary,
+    *,
+    per_page: int = 100,
+    top_limit: int = TOP_ACTIONS,
+) -> AsyncIterator[list[PlannedChange]]:
+    """The plan's real changes (block, whitelist, mute), a page at a time, team after team."""
+    for team in teams:
+        summary.teams.append(team.name)
+        team_client = client.for_team(team.name, team.api_key)
+        seen: set[str] = set()
+        async for decided in classified_pages(team_client, team.name, rules, now, summary,
+                                              per_page=per_page, seen=seen,
+                                              top_limit=top_limit):
+            yield [
+                PlannedChange(contact_target(team.name, contact.uuid), contact.email, FIELD,
+                              contact.state, decision.new_state, decision.action.value,
+                              decision.reason)
+                for contact, decision in decided
+                if decision.changes
+            ]
+
+
+async def save_streamed_plan(
+    store: Store, run_id: str, job: str, batches: AsyncIterator[list[PlannedChange]]
+) -> int:
+    """Store a plan as it streams in: `Store.save_plan` runs in a worker thread and pulls
+    each batch from this event loop, so neither side holds the whole plan."""
+    loop = asyncio.get_running_loop()
+
+    def pull() -> Iterator[PlannedChange]:
+        while True:
+            future = asyncio.run_coroutine_threadsafe(anext(batches), loop)
+            try:
+                batch = future.result()
+            except StopAsyncIteration:
+                return
+            yield from batch
+
+    try:
+        return await asyncio.to_thread(store.save_plan, run_id, job, pull())
+    finally:
+        await batches.aclose()  # type: ignore[attr-defined]
+
+
+def counts_of_run(store: Store, run_id: str) -> tuple[dict[str, int], dict[str, int]]:
+    """(planned, applied) counts per action of a stored plan."""
+    planned: Counter[str] = Counter()
+    applied: Counter[str] = Counter()
+    for (action, status), n in store.plan_counts(run_id).items():
+        planned[action] += n
+        if status == ChangeStatus.APPLIED.value:
+            applied[action] += n
+    return dict(planned), dict(applied)
+
+
+def team_clients(
+    client: CleanboxClient, teams: Sequence[TeamCredential]
+) -> dict[str, CleanboxClient]:
+    return {team.name: client.for_team(team.name, team.api_key) for team in teams}
+
+
+def _client_for(clients: dict[str, CleanboxClient], target: str) -> tuple[CleanboxClient, str]:
+    team, uuid = parse_target(target)
+    found = clients.get(team)
+    if found is None:
+        raise ConfigError(f"team {team!r} of {target} is not configured any more")
+    return found, uuid
+
+
+async def apply_contact_plan(
+    store: Store, run_id: str, job: str, clients: dict[str, CleanboxClient]
+) -> ApplyResult:
+    """Set every still-planned contact state of a run through the gate (resumable, audited)."""
+
+    async def apply_one(change: PlannedChange) -> None:
+        client, uuid = _client_for(clients, change.target)
+        await client.set_contact_state(uuid, change.new_value)  # type: ignore[arg-type]
+
+    return await apply_plan(store, run_id, job, apply_one)
+
+
+@dataclass
+class UndoCheck:
+    """Which reverts of a run still apply, and which a later decision overrides."""
+
+    reverts: list[PlannedChange] = field(default_factory=list)
+    overridden: list[dict[str, str]] = field(default_factory=list)  # email, uuid, now, set
+    missing: list[dict[str, str]] = field(default_factory=list)
+
+
+async def check_undo(
+    store: Store, run_id: str, clients: dict[str, CleanboxClient]
+) -> UndoCheck:
+    """The reverts of a run's applied changes whose contact still has the state the run set.
+
+    A contact whose state changed since (a person's later decision) is left alone and
+    listed; one that no longer exists is listed as missing.
+    """
+    check = UndoCheck()
+    reverts = undo_plan(store, run_id)
+    semaphore = asyncio.Semaphore(100)
+
+    async def current(change: PlannedChange) -> str | None:
+        client, uuid = _client_for(clients, change.target)
+        async with semaphore:
+            try:
+                return (await client.contact(uuid)).state
+            except NotFoundError:
+                return None
+
+    states = await asyncio.gather(*(current(r) for r in reverts))
+    for revert, state in zip(reverts, states, strict=True):
+        _, uuid = parse_target(revert.target)
+        if state is None:
+            check.missing.append({"uuid": uuid, "email": revert.label})
+        elif state == revert.old_value:
+            check.reverts.append(revert)
+        else:
+            check.overridden.append({"uuid": uuid, "email": revert.label, "state": state,
+                                     "run_set": revert.old_value or ""})
+    return check

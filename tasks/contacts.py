@@ -1,0 +1,148 @@
+"""Tasks of contact-cleanup and contact-undo: plan, apply, undo, publish, notify.
+
+Tasks take plain values (run ids, team names, instants) and build their clients and store
+inside, from the settings read where they run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from mailops.cleanbox import CleanboxClient
+from mailops.contacts import (
+    JOB,
+    UNDO_JOB,
+    PlanSummary,
+    apply_contact_plan,
+    check_undo,
+    counts_of_run,
+    parse_target,
+    plan_batches,
+    save_streamed_plan,
+    team_clients,
+)
+from mailops.errors import MailopsError
+from mailops.gate import save_plan
+from mailops.report.escape import markdown_text
+from mailops.report.slack import SlackNotifier, contact_cleanup_message
+from mailops.store import Store
+from tasks.context import configured_teams, current_settings
+
+
+@task(retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
+async def plan_cleanup(
+    run_id: str, team_names: list[str], as_of: datetime, per_page: int = 100
+) -> PlanSummary:
+    """Read every unset contact of the teams, classify, and store the plan under `run_id`.
+
+    A run whose plan is already stored (a retried or resumed run) keeps it: the plan a
+    person reviewed is the one applied. The plan is written in one transaction, so a retry
+    after a failure starts from nothing.
+    """
+    settings = current_settings()
+    with Store(settings.database_url) as store:
+        store.upgrade()
+        if store.plan_counts(run_id):
+            return _stored_summary(store, run_id, team_names)
+        summary = PlanSummary(run_id)
+        teams = configured_teams(settings, team_names)
+        async with CleanboxClient.from_settings(settings) as client:
+            batches = plan_batches(client, teams, settings.contacts, as_of, summary,
+                                   per_page=per_page)
+            await save_streamed_plan(store, run_id, JOB, batches)
+    return summary
+
+
+def _stored_summary(store: Store, run_id: str, team_names: list[str]) -> PlanSummary:
+    """The summary of a plan stored earlier (keep and invalid counts were not stored)."""
+    summary = PlanSummary(run_id, teams=list(team_names), reused=True)
+    planned, _ = counts_of_run(store, run_id)
+    summary.planned.update(planned)
+    for stored in store.plan_of_run(run_id)[:50]:
+        team, uuid = parse_target(stored.change.target)
+        summary.top.append({"team": team, "uuid": uuid, "email": stored.change.label,
+                            "action": stored.change.action, "reason": stored.change.reason})
+    return summary
+
+
+@task(retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
+async def apply_cleanup(run_id: str, team_names: list[str]) -> dict[str, Any]:
+    """Apply the stored plan's still-planned changes; resumable (done ones are skipped)."""
+    settings = current_settings()
+    teams = configured_teams(settings, team_names)
+    with Store(settings.database_url) as store:
+        async with CleanboxClient.from_settings(settings) as client:
+            result = await apply_contact_plan(store, run_id, JOB, team_clients(client, teams))
+        _, applied = counts_of_run(store, run_id)
+    return {"applied": applied, "already_done": result.already_done,
+            "failed": [{"email": label, "error": message} for label, message in result.failed]}
+
+
+@task(retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
+async def undo_cleanup(cleanup_run_id: str, undo_run_id: str) -> dict[str, Any]:
+    """Revert what a cleanup run applied, where the contact still has the state it set.
+
+    The reverts are stored as the undo run's own plan (job contact-undo) and applied through
+    the gate, so each is audited and a re-run of the undo finishes what is left.
+    """
+    settings = current_settings()
+    teams = configured_teams(settings)
+    with Store(settings.database_url) as store:
+        store.upgrade()
+        async with CleanboxClient.from_settings(settings) as client:
+            clients = team_clients(client, teams)
+            if not store.plan_counts(undo_run_id):
+                check = await check_undo(store, cleanup_run_id, clients)
+                save_plan(store, undo_run_id, UNDO_JOB, check.reverts)
+                overridden, missing = check.overridden, check.missing
+            else:
+                overridden, missing = [], []
+            result = await apply_contact_plan(store, undo_run_id, UNDO_JOB, clients)
+    return {
+        "run_id": undo_run_id,
+        "undone_run_id": cleanup_run_id,
+        "reverted": result.applied + result.already_done,
+        "left_alone": overridden,
+        "missing": missing,
+        "failed": [{"email": label, "error": message} for label, message in result.failed],
+    }
+
+
+@task(cache_policy=NO_CACHE)
+def publish_artifacts(result: dict[str, Any]) -> None:
+    """The top of the plan as a table and the counts as markdown, in the Prefect UI."""
+    create_table_artifact(
+        key="contact-cleanup-plan",
+        table=[{k: a[k] for k in ("team", "email", "action", "reason")}
+               for a in result["actions"]],
+        description=f"Top of the contact-cleanup plan of run {result['run_id']}",
+    )
+    lines = [f"# Contact cleanup {markdown_text(result['run_id'])}", "",
+             "| action | planned | applied |", "|---|---|---|"]
+    for action in ("block", "whitelist", "mute", "keep"):
+        lines.append(f"| {action} | {result['planned'].get(action, 0)} | "
+                     f"{result['applied'].get(action, '')} |")
+    lines += ["", f"Skipped (not an address): {result['skipped_invalid']}", "",
+              "| rule | contacts |", "|---|---|"]
+    lines += [f"| {rule} | {n} |" for rule, n in sorted(result["by_rule"].items())]
+    if result["refused"]:
+        lines += ["", f"**Not applied:** {markdown_text(result['refused'])}"]
+    create_markdown_artifact(key="contact-cleanup-counts", markdown="\n".join(lines),
+                             description="contact-cleanup counts per action and rule")
+
+
+@task(cache_policy=NO_CACHE)
+def notify(result: dict[str, Any]) -> tuple[str | None, str | None]:
+    """Post the summary to Slack (or the outbox file): (where it went, or why not)."""
+    try:
+        notifier = SlackNotifier.from_settings(current_settings())
+        delivery = notifier.post(contact_cleanup_message(result),
+                                 name=f"{JOB}-{result['run_id'].replace('/', '-')}")
+    except MailopsError as exc:
+        return None, str(exc)
+    return delivery.describe(), None
