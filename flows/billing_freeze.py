@@ -17,15 +17,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.states import Failed, State
+from prefect.states import State
 
 import tasks.outbound as outbound
+from flows.keyed_call import KeyedCall
 from mailops.errors import ConfigError, MailopsError
 from mailops.rules.resets import MonthCounters, ResetOutcome, monthly_key, reconcile_monthly
 from mailops.store import LedgerStatus
 from tasks.context import current_run_id
 
 JOB = outbound.JOB_MONTHLY
+CALL = KeyedCall(JOB, "period", "monthly reset")
 MAX_CALLS = 2  # the first, and one more only when the counters prove it was not applied
 
 
@@ -54,7 +56,7 @@ async def billing_freeze(period: str | None = None, force: bool = False) -> dict
         outbound.require_emboux_token()
         claim = await outbound.claim_key(JOB, key, run_id, force)
         if not claim["won"]:
-            return await _not_claimed(result, claim)
+            return await CALL.not_claimed(result, claim, lambda: _billed(key))
         claimed = True
         snapshot = await outbound.read_counters()
         await outbound.save_snapshot(key, run_id, snapshot)
@@ -68,7 +70,7 @@ async def billing_freeze(period: str | None = None, force: bool = False) -> dict
                 await outbound.finish_key(JOB, key, run_id, LedgerStatus.FAILED, answer["error"])
                 claimed = False
                 result["status"] = "failed"
-                return await _failed(result, answer["error"])
+                return await CALL.failed(result, answer["error"])
             result["sent"] = True
             if answer["outcome"] == outbound.APPLIED:
                 rows = _frozen_rows(answer["frozen"], snapshot)
@@ -77,7 +79,7 @@ async def billing_freeze(period: str | None = None, force: bool = False) -> dict
                 claimed = False
                 result.update(status="done", source="reset", billing_rows=len(rows), detail=detail)
                 logger.info("billing-freeze %s: %s", key, detail)
-                return await _published(result)
+                return await CALL.published(result)
             logger.warning(
                 "billing-freeze %s: %s; not resent, reconciling from the counters",
                 key, answer["error"],
@@ -95,7 +97,7 @@ async def billing_freeze(period: str | None = None, force: bool = False) -> dict
                 claimed = False
                 result.update(status="done", source="snapshot", billing_rows=len(rows))
                 logger.info("billing-freeze %s: done from the snapshot (%s)", key, decision.reason)
-                return await _published(result)
+                return await CALL.published(result)
             if decision.outcome is ResetOutcome.NOT_APPLIED:
                 # Proven not applied. The counters just read (traffic went on) become the
                 # snapshot that the next call is checked against and billed from.
@@ -115,7 +117,7 @@ async def billing_freeze(period: str | None = None, force: bool = False) -> dict
             await outbound.raise_alert(
                 datetime.now(UTC).date(), JOB, "reset_outcome_unknown", f"{JOB} {key}", message
             )
-            return await _failed(result, message)
+            return await CALL.failed(result, message)
         message = (
             f"reset-monthly for {key} was not applied after {MAX_CALLS} calls whose answers "
             "were lost; a later run may try again"
@@ -123,12 +125,12 @@ async def billing_freeze(period: str | None = None, force: bool = False) -> dict
         await outbound.finish_key(JOB, key, run_id, LedgerStatus.FAILED, message)
         claimed = False
         result["status"] = "failed"
-        return await _failed(result, message)
+        return await CALL.failed(result, message)
     except MailopsError as exc:
         message = f"billing-freeze stopped: {exc}"
         if claimed:
-            message = await _release(result, run_id, message)
-        return await _failed(result, message)
+            message = await CALL.release(result, run_id, message)
+        return await CALL.failed(result, message)
 
 
 def _counters(rows: list[dict[str, Any]]) -> dict[str, MonthCounters]:
@@ -163,62 +165,9 @@ def _frozen_rows(
     ]
 
 
-async def _release(result: dict[str, Any], run_id: str, message: str) -> str:
-    """Leave the ledger honest after an unexpected stop: unknown once a call may have applied."""
-    status = LedgerStatus.UNKNOWN if result["sent"] else LedgerStatus.FAILED
-    result["status"] = status.value
-    try:
-        await outbound.finish_key(JOB, result["period"], run_id, status, message)
-        if status is LedgerStatus.UNKNOWN:
-            subject = f"{JOB} {result['period']}"
-            today = datetime.now(UTC).date()
-            await outbound.raise_alert(today, JOB, "reset_outcome_unknown", subject, message)
-    except MailopsError as exc:
-        message += f" (and the ledger could not record it: {exc})"
-    return message
 
-
-async def _not_claimed(result: dict[str, Any], claim: dict[str, Any]) -> dict[str, Any] | State:
-    """Another run holds the period: done already (nothing to do), unknown, or running."""
-    period = result["period"]
-    if claim["status"] == LedgerStatus.DONE:
-        rows = await outbound.billed_count(period)
-        result.update(status="already_done", billing_rows=rows, detail=claim["detail"])
-        get_run_logger().info(
-            "billing-freeze %s: already done by run %s; nothing sent", period, claim["run_id"]
-        )
-        return await _published(result)
-    result["status"] = claim["status"]
-    if claim["status"] == LedgerStatus.UNKNOWN:
-        message = (
-            f"the monthly reset of {period} has an unknown outcome ({claim['detail']}); "
-            "nothing sent. After checking the counters, run again with --force"
-        )
-    else:
-        message = (
-            f"run {claim['run_id']} has held the freeze of {period} since it started and has "
-            "not finished; nothing sent. If that run crashed, run again with --force"
-        )
-    return await _failed(result, message)
-
-
-async def _published(result: dict[str, Any]) -> dict[str, Any]:
-    await outbound.publish_outcome(
-        JOB, f"billing-freeze {result['period']}: {result['status']}", result
-    )
-    return result
-
-
-async def _failed(result: dict[str, Any], message: str) -> State:
-    get_run_logger().error(message)
-    result["error"] = message
-    if result["status"] == "not_started":
-        result["status"] = "failed"
-    try:
-        await _published(result)
-    except Exception:  # an artifact must not hide the failure itself
-        get_run_logger().warning("could not publish the outcome artifact")
-    return Failed(message=message, data=result)
+async def _billed(period: str) -> dict[str, Any]:
+    return {"billing_rows": await outbound.billed_count(period)}
 
 
 if __name__ == "__main__":

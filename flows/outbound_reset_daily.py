@@ -13,15 +13,17 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.states import Failed, State
+from prefect.states import State
 
 import tasks.outbound as outbound
+from flows.keyed_call import KeyedCall
 from mailops.errors import ConfigError, MailopsError
 from mailops.rules.resets import ResetOutcome, daily_key, reconcile_daily
 from mailops.store import LedgerStatus
 from tasks.context import current_run_id
 
 JOB = outbound.JOB_DAILY
+CALL = KeyedCall(JOB, "day", "reset")
 
 
 @flow(name="outbound-reset-daily", log_prints=False)
@@ -50,14 +52,14 @@ async def outbound_reset_daily(
         outbound.require_emboux_token()
         claim = await outbound.claim_key(JOB, key, run_id, force)
         if not claim["won"]:
-            return await _not_claimed(result, claim)
+            return await CALL.not_claimed(result, claim)
         claimed = True
         answer = await outbound.post_reset_daily()
         if answer["outcome"] == outbound.REFUSED:
             result["status"] = "failed"
             await outbound.finish_key(JOB, key, run_id, LedgerStatus.FAILED, answer["error"])
             claimed = False
-            return await _failed(result, answer["error"])
+            return await CALL.failed(result, answer["error"])
         result["sent"] = True
         if answer["outcome"] == outbound.APPLIED:
             result["reset_count"] = answer["reset_count"]
@@ -66,7 +68,7 @@ async def outbound_reset_daily(
             claimed = False
             result.update(status="done", detail=detail)
             logger.info("outbound-reset-daily %s: %s", key, detail)
-            return await _published(result)
+            return await CALL.published(result)
         logger.warning(
             "outbound-reset-daily %s: %s; not resent, reconciling from the counters",
             key, answer["error"],
@@ -80,7 +82,7 @@ async def outbound_reset_daily(
             claimed = False
             result["status"] = "done"
             logger.info("outbound-reset-daily %s: done (%s)", key, decision.reason)
-            return await _published(result)
+            return await CALL.published(result)
         message = (
             f"the reset of {key} may or may not have been applied: {decision.reason}. "
             "Check the counters; if it was not applied, run again with --force"
@@ -91,69 +93,12 @@ async def outbound_reset_daily(
         await outbound.raise_alert(
             date.fromisoformat(key), JOB, "reset_outcome_unknown", f"{JOB} {key}", message
         )
-        return await _failed(result, message)
+        return await CALL.failed(result, message)
     except MailopsError as exc:
         message = f"outbound-reset-daily stopped: {exc}"
         if claimed:
-            message = await _release(result, run_id, message)
-        return await _failed(result, message)
-
-
-async def _release(result: dict[str, Any], run_id: str, message: str) -> str:
-    """Leave the ledger honest after an unexpected stop: unknown once the call was sent."""
-    status = LedgerStatus.UNKNOWN if result["sent"] else LedgerStatus.FAILED
-    result["status"] = status.value
-    try:
-        await outbound.finish_key(JOB, result["day"], run_id, status, message)
-        if status is LedgerStatus.UNKNOWN:
-            day = date.fromisoformat(result["day"])
-            subject = f"{JOB} {result['day']}"
-            await outbound.raise_alert(day, JOB, "reset_outcome_unknown", subject, message)
-    except MailopsError as exc:
-        message += f" (and the ledger could not record it: {exc})"
-    return message
-
-
-async def _not_claimed(result: dict[str, Any], claim: dict[str, Any]) -> dict[str, Any] | State:
-    """Another run holds the day: done already (nothing to do), unknown, or still running."""
-    day = result["day"]
-    if claim["status"] == LedgerStatus.DONE:
-        result.update(status="already_done", detail=claim["detail"])
-        get_run_logger().info(
-            "outbound-reset-daily %s: already done by run %s; nothing sent", day, claim["run_id"]
-        )
-        return await _published(result)
-    result["status"] = claim["status"]
-    if claim["status"] == LedgerStatus.UNKNOWN:
-        message = (
-            f"the reset of {day} has an unknown outcome ({claim['detail']}); nothing sent. "
-            "After checking the counters, run again with --force to reset"
-        )
-    else:
-        message = (
-            f"run {claim['run_id']} has held the reset of {day} since it started and has not "
-            "finished; nothing sent. If that run crashed, run again with --force"
-        )
-    return await _failed(result, message)
-
-
-async def _published(result: dict[str, Any]) -> dict[str, Any]:
-    await outbound.publish_outcome(
-        JOB, f"outbound-reset-daily {result['day']}: {result['status']}", result
-    )
-    return result
-
-
-async def _failed(result: dict[str, Any], message: str) -> State:
-    get_run_logger().error(message)
-    result["error"] = message
-    if result["status"] == "not_started":
-        result["status"] = "failed"
-    try:
-        await _published(result)
-    except Exception:  # an artifact must not hide the failure itself
-        get_run_logger().warning("could not publish the outcome artifact")
-    return Failed(message=message, data=result)
+            message = await CALL.release(result, run_id, message)
+        return await CALL.failed(result, message)
 
 
 if __name__ == "__main__":

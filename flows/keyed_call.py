@@ -1,0 +1,105 @@
+"""Outcome handling shared by the flows that make one ledger-guarded call per key.
+
+outbound-reset-daily (a UTC day) and billing-freeze (a month) both claim their key in the
+ledger, make one non-idempotent call, and end in the same few ways: already done by another
+run, refused, unknown, or stopped part-way. This keeps those endings, their messages, the
+ledger's last word and the outcome artifact in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from prefect import get_run_logger
+from prefect.states import Failed, State
+
+import tasks.outbound as outbound
+from mailops.errors import MailopsError
+from mailops.store import LedgerStatus
+
+Result = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class KeyedCall:
+    """One job's ledger-guarded call: `job`, the result field holding its key, and what the
+    call is called in messages ("reset", "monthly reset")."""
+
+    job: str
+    key_field: str
+    what: str
+
+    def key(self, result: Result) -> str:
+        return str(result[self.key_field])
+
+    def alert_day(self, key: str) -> date:
+        """The day an alert about `key` is stored under: the key's own day, else today."""
+        try:
+            return date.fromisoformat(key)
+        except ValueError:
+            return datetime.now(UTC).date()
+
+    async def release(self, result: Result, run_id: str, message: str) -> str:
+        """Leave the ledger honest after an unexpected stop: unknown once the call was sent."""
+        status = LedgerStatus.UNKNOWN if result["sent"] else LedgerStatus.FAILED
+        result["status"] = status.value
+        key = self.key(result)
+        try:
+            await outbound.finish_key(self.job, key, run_id, status, message)
+            if status is LedgerStatus.UNKNOWN:
+                await outbound.raise_alert(
+                    self.alert_day(key), self.job, "reset_outcome_unknown", f"{self.job} {key}",
+                    message,
+                )
+        except MailopsError as exc:
+            message += f" (and the ledger could not record it: {exc})"
+        return message
+
+    async def not_claimed(
+        self,
+        result: Result,
+        claim: dict[str, Any],
+        when_done: Callable[[], Awaitable[Result]] | None = None,
+    ) -> Result | State:
+        """Another run holds the key: done already (nothing to do), unknown, or running."""
+        key = self.key(result)
+        if claim["status"] == LedgerStatus.DONE:
+            result.update(status="already_done", detail=claim["detail"])
+            if when_done is not None:
+                result.update(await when_done())
+            get_run_logger().info(
+                "%s %s: already done by run %s; nothing sent", self.job, key, claim["run_id"]
+            )
+            return await self.published(result)
+        result["status"] = claim["status"]
+        if claim["status"] == LedgerStatus.UNKNOWN:
+            message = (
+                f"the {self.what} of {key} has an unknown outcome ({claim['detail']}); "
+                "nothing sent. After checking the counters, run again with --force"
+            )
+        else:
+            message = (
+                f"run {claim['run_id']} has held the {self.what} of {key} since it started and "
+                "has not finished; nothing sent. If that run crashed, run again with --force"
+            )
+        return await self.failed(result, message)
+
+    async def published(self, result: Result) -> Result:
+        await outbound.publish_outcome(
+            self.job, f"{self.job} {self.key(result)}: {result['status']}", result
+        )
+        return result
+
+    async def failed(self, result: Result, message: str) -> State:
+        get_run_logger().error(message)
+        result["error"] = message
+        if result["status"] == "not_started":
+            result["status"] = "failed"
+        try:
+            await self.published(result)
+        except Exception:  # an artifact must not hide the failure itself
+            get_run_logger().warning("could not publish the outcome artifact")
+        return Failed(message=message, data=result)
