@@ -1,1 +1,116 @@
-"""The schedules and parameters of every job, in one place."""
+"""The schedules and parameters of every job, in one place.
+
+`JOBS` is the single source: `mailops serve` builds Prefect deployments from it and serves
+them in one process; `prefect.yaml` (for `prefect deploy --all` onto a process work pool) is
+rendered from it by `python -m deployments` and a test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+WORK_POOL = "mailops"
+OPERATOR_ZONE = "operator"  # stands for MAILOPS_TIMEZONE in the table below
+
+
+@dataclass(frozen=True)
+class Job:
+    """One scheduled job: its flow, when it runs, and with which parameters by default."""
+
+    name: str
+    module: str
+    function: str
+    cron: str
+    timezone: str
+    description: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    exclusive: bool = True  # a second run while one is going is cancelled, never queued
+
+    @property
+    def entrypoint(self) -> str:
+        return f"{self.module.replace('.', '/')}.py:{self.function}"
+
+    def zone(self, operator_zone: str) -> str:
+        return operator_zone if self.timezone == OPERATOR_ZONE else self.timezone
+
+
+JOBS: tuple[Job, ...] = (
+    Job(
+        "daily-health", "flows.daily_health", "daily_health", "0 8 * * *", OPERATOR_ZONE,
+        "Collect every Cleanbox team and EmBoux domain into the trend tables, alert, and "
+        "post one Slack report.",
+        tags=("cleanbox", "emboux", "report"),
+    ),
+    Job(
+        "outbound-reset-daily", "flows.outbound_reset_daily", "outbound_reset_daily",
+        "0 0 * * *", "UTC",
+        "POST /outbound/reset-daily exactly once per UTC day (ledger-guarded).",
+        tags=("emboux", "exactly-once"),
+    ),
+    Job(
+        "billing-freeze", "flows.billing_freeze", "billing_freeze", "5 0 1 * *", "UTC",
+        "POST /outbound/reset-monthly exactly once per month; the frozen counters become "
+        "the month's billing rows.",
+        tags=("emboux", "exactly-once", "billing"),
+    ),
+    Job(
+        "contact-cleanup", "flows.contact_cleanup", "contact_cleanup", "0 6 * * 1",
+        OPERATOR_ZONE,
+        "Classify unset contacts with seed 001's rules; applies only with apply=true and an "
+        "approval in the UI.",
+        parameters={"apply": False},
+        tags=("cleanbox", "gated"),
+    ),
+    Job(
+        "outbound-guard", "flows.outbound_guard", "outbound_guard", "*/15 * * * *", "UTC",
+        "Seed 003's monitor over EmBoux domains; suspends and resumes only with apply=true "
+        "and an approval in the UI.",
+        parameters={"apply": False},
+        tags=("emboux", "gated"),
+    ),
+)
+
+
+def prefect_yaml(operator_zone: str) -> str:
+    """The prefect.yaml that puts every job on the `mailops` process work pool."""
+    lines = [
+        "# Rendered from deployments/__init__.py by `python -m deployments`; do not edit.",
+        "# prefect work-pool create mailops --type process",
+        "# prefect deploy --all    (from the project folder; workers run the flows from it)",
+        "# prefect worker start --pool mailops",
+        "name: mailops",
+        "prefect-version: 3.9.1",
+        "",
+        "deployments:",
+    ]
+    for job in JOBS:
+        lines += [
+            f"  - name: {job.name}",
+            f"    entrypoint: {job.entrypoint}",
+            f"    description: \"{job.description}\"",
+            f"    tags: [{', '.join(job.tags)}]",
+            f"    parameters: {_yaml_mapping(job.parameters)}",
+            "    work_pool:",
+            f"      name: {WORK_POOL}",
+            "    schedules:",
+            f"      - cron: \"{job.cron}\"",
+            f"        timezone: \"{job.zone(operator_zone)}\"",
+        ]
+        if job.exclusive:
+            lines += [
+                "    concurrency_limit:",
+                "      limit: 1",
+                "      collision_strategy: CANCEL_NEW",
+            ]
+    return "\n".join(lines) + "\n"
+
+
+def _yaml_mapping(values: dict[str, Any]) -> str:
+    def scalar(value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+
+    return "{" + ", ".join(f"{k}: {scalar(v)}" for k, v in values.items()) + "}"

@@ -1,0 +1,77 @@
+"""`mailops guard [--apply]`: run outbound-guard once (a dry run unless told to apply)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from flows.commands import run_flow
+from flows.commands.health import _parse_instant
+from mailops.cli import JsonFlag, output
+from mailops.report.escape import terminal_text
+
+MAX_LINES = 15
+
+
+def register(app: typer.Typer) -> None:
+    app.command("guard")(guard)
+
+
+def guard(
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Make the planned suspends and resumes.")
+    ] = False,
+    max_actions: Annotated[
+        int | None,
+        typer.Option("--max-actions", min=1,
+                     help="Raise the cap on changes per run ([guard] max_actions_per_run)."),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="ISO 8601 instant of the poll (default: now).")
+    ] = None,
+    no_notify: Annotated[
+        bool, typer.Option("--no-notify", help="Post no status changes to Slack.")
+    ] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Run outbound-guard once: seed 003's monitor over every EmBoux sending domain."""
+    output.json = output.json or json_output
+    instant = _parse_instant(as_of) if as_of else None
+    from flows.outbound_guard import outbound_guard
+
+    outcome = run_flow(outbound_guard, apply=apply, max_actions=max_actions, as_of=instant,
+                       notify=not no_notify)
+    result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
+    output.finish(_summary(result), result, error=None if outcome.ok else outcome.message)
+
+
+def _summary(result: dict[str, Any]) -> str:
+    if not result:
+        return "outbound-guard read nothing."
+    boxes, groups, actions = result["mailboxes"], result["groups"], result["actions"]
+    counts: dict[str, int] = {}
+    for box in boxes:
+        counts[box["status"]] = counts.get(box["status"], 0) + 1
+    mode = "dry run" if result["dry_run"] else "applied"
+    lines = [
+        f"Outbound guard ({mode}) at {result['as_of']}: {len(boxes)} mailboxes ("
+        + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        + f"), {len(groups)} groups, {len(actions)} actions"
+        + (f", {result['applied']} applied" if "applied" in result else "") + ".",
+    ]
+    for box in boxes[:MAX_LINES]:
+        if box["status"] == "healthy":
+            continue
+        lines.append(
+            f"  {box['status']:<8} {terminal_text(box['name'])}: window "
+            f"{box['window_bounces']:g}/{box['window_sends']:g}, risk {box['risk']}"
+        )
+    for action in actions[:MAX_LINES]:
+        lines.append(f"  {action['action']:<8} {terminal_text(action['domain'])}: "
+                     f"{terminal_text(action['reason'])}")
+    if len(actions) > MAX_LINES:
+        lines.append(f"  ...and {len(actions) - MAX_LINES} more actions")
+    if result.get("notification"):
+        lines.append(f"Status changes sent to {result['notification']}.")
+    return "\n".join(lines)

@@ -1,0 +1,30 @@
+"""`mailops serve`: every job's deployment, with its schedule, served from one process."""
+
+from __future__ import annotations
+
+import typer
+
+from mailops.cli import EXIT_CONFIG, output
+from mailops.errors import ConfigError
+from mailops.settings import load_settings
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve_jobs)
+
+
+def serve_jobs() -> None:
+    """Serve every job to the Prefect server (PREFECT_API_URL) until stopped with Ctrl-C.
+
+    Schedules run in this process; the Prefect UI shows each deployment, its next runs, and a
+    Run button with a parameter form. Stopping the process pauses the schedules.
+    """
+    try:
+        zone = load_settings().timezone
+    except ConfigError as exc:
+        output.fail(f"configuration error: {exc}", EXIT_CONFIG)
+    from prefect import serve
+
+    from deployments.build import build_deployments
+
+    serve(*build_deployments(zone))

@@ -1,0 +1,105 @@
+"""outbound-guard: seed 003's monitor over EmBoux sending domains, every 15 minutes.
+
+Reads every domain's counters, feeds the engine the change since the last poll, remembers
+every window and status, and plans suspends and resumes. Dry run by default; applying goes
+through the gate (the cap, an approval under a deployment, the resumable audited apply).
+The state is remembered even in a dry run: the windows must not lose a poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.states import Failed, State
+
+import tasks.guard as guard_tasks
+from mailops.errors import MailopsError
+from mailops.gate import refusal_over_cap
+from mailops.guard import GuardRun
+from tasks.approval import approval_required, request_approval
+from tasks.context import current_run_id, current_settings
+
+
+def _plan_markdown(run: GuardRun) -> str:
+    from mailops.report.escape import markdown_text
+
+    lines = ["# outbound-guard plan", "", "| domain | action | reason |", "|---|---|---|"]
+    lines += [f"| {markdown_text(c.label)} | {c.action} | {markdown_text(c.reason)} |"
+              for c in run.actions]
+    return "\n".join(lines)
+
+
+@flow(name="outbound-guard", log_prints=False)
+async def outbound_guard(
+    apply: bool = False,
+    max_actions: int | None = None,
+    approve: bool | None = None,
+    as_of: datetime | None = None,
+    notify: bool = True,
+) -> dict[str, Any] | State:
+    """Poll EmBoux, update every mailbox and group, plan (and with `apply`, make) changes.
+
+    apply: make the planned suspends and resumes (dry run otherwise). max_actions: the cap
+    (default `[guard] max_actions_per_run`). approve: ask for approval in the Prefect UI
+    (default: only under a deployment). as_of: the instant of the poll (now by default; the
+    sandbox's clock in tests). notify: post status changes to Slack.
+    """
+    logger = get_run_logger()
+    result: dict[str, Any] = {}
+    try:
+        settings = current_settings()
+        as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
+        run_id = current_run_id()
+        collected = await guard_tasks.read_domains()
+        run, notified_groups = guard_tasks.evaluate_and_remember(collected, as_of, run_id)
+        result = {"as_of": as_of.isoformat(), "run_id": run_id, **run.as_json(not apply)}
+        result["errors"] = [f.as_json() for f in collected.failures]
+        guard_tasks.publish_artifacts(run, as_of)
+        applied: list[dict[str, str]] = []
+        problems = [f"{f.subject}: {f.message}" for f in collected.failures]
+        if apply and run.actions:
+            cap = max_actions if max_actions is not None else settings.guard.max_actions_per_run
+            refusal = refusal_over_cap(len(run.actions), cap)
+            if refusal is not None:
+                logger.error(refusal)
+                return Failed(message=refusal, data=result)
+            if approval_required(approve):
+                approved, note = await request_approval(
+                    _plan_markdown(run),
+                    timeout_seconds=settings.guard.approval_timeout_seconds,
+                )
+                if not approved:
+                    result["dry_run"] = True
+                    return Failed(message=note, data=result)
+            outcome, applied = await guard_tasks.apply_guard_plan(run_id)
+            result["applied"] = len(applied)
+            problems += [f"{label}: {message}" for label, message in outcome.failed]
+    except MailopsError as exc:
+        logger.error("outbound-guard stopped: %s", exc)
+        return Failed(message=str(exc), data=result or None)
+
+    if notify:
+        shown = applied if apply else result["actions"]
+        delivered, error = guard_tasks.notify_transitions(
+            run, notified_groups, shown, not apply, as_of
+        )
+        result["notification"] = delivered
+        if error is not None:
+            problems.append(f"the status changes were not posted ({error})")
+    logger.info(
+        "outbound-guard %s: %d mailboxes, %d groups, %d actions (%s)",
+        as_of.isoformat(), len(run.records), len(run.groups), len(run.actions),
+        "applied" if apply else "dry run",
+    )
+    if problems:
+        message = f"{len(problems)} problem(s): " + "; ".join(problems)
+        logger.error(message)
+        return Failed(message=message, data=result)
+    return result
+
+
+if __name__ == "__main__":
+    asyncio.run(outbound_guard())

@@ -1,0 +1,166 @@
+"""outbound-guard's library side: one poll of EmBoux through seed 003's engine to a plan.
+
+`evaluate` turns the domains just read and the remembered records into the new records, the
+groups, the dashboard rows and the remote changes to plan: suspend a paused mailbox that is
+still active, resume one that healed, but only where the guard's own suspend is in force.
+Whatever EmBoux's guillotine or a person suspended is never resumed, and a person who
+lifts the guard's suspend during a pause is not overruled until the pause ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from mailops.emboux import EmbouxClient, OutboundUpdate
+from mailops.health import DomainHealth
+from mailops.rules.health import (
+    GroupHealth,
+    MailboxState,
+    Status,
+    apply_groups,
+    counter_delta,
+    group_of,
+    sort_for_dashboard,
+    transitions,
+    update_mailbox,
+)
+from mailops.settings import GuardSettings
+from mailops.store import GuardRecord, PlannedChange
+
+JOB = "outbound-guard"
+FIELD = "outbound_status"
+
+
+def mailbox_json(state: MailboxState, rules: GuardSettings) -> dict[str, Any]:
+    """One dashboard row: seed 003's mailbox metrics."""
+    return {
+        "name": state.name,
+        "group": state.group,
+        "status": state.effective.value,
+        "window_sends": round(state.window.sends, 2),
+        "window_bounces": round(state.window.bounces, 2),
+        "total_sends": state.total_sends,
+        "total_bounces": state.total_bounces,
+        "cooldown_until": state.cooldown_until.isoformat() if state.cooldown_until else None,
+        "risk": state.risk(rules),
+    }
+
+
+def action_json(change: PlannedChange) -> dict[str, str]:
+    return {"domain": change.label, "action": change.action, "reason": change.reason}
+
+
+@dataclass
+class GuardRun:
+    """What one poll found and decided."""
+
+    records: list[GuardRecord]
+    groups: list[GroupHealth]
+    actions: list[PlannedChange]
+    rules: GuardSettings
+    new_periods: list[str] = field(default_factory=list)
+
+    def mailboxes(self) -> list[MailboxState]:
+        return sort_for_dashboard([r.state for r in self.records], self.rules)
+
+    def as_json(self, dry_run: bool) -> dict[str, Any]:
+        return {
+            "dry_run": dry_run,
+            "mailboxes": [mailbox_json(state, self.rules) for state in self.mailboxes()],
+            "groups": [group.as_json() for group in self.groups],
+            "actions": [action_json(change) for change in self.actions],
+        }
+
+    def mailbox_transitions(self) -> list[tuple[str, str, Status]]:
+        """Mailboxes whose status differs from the one last posted to Slack."""
+        previous = {r.state.name: r.notified_status for r in self.records}
+        return transitions(previous, {r.state.name: r.state.effective for r in self.records})
+
+    def group_transitions(
+        self, notified: Mapping[str, tuple[str, str | None]]
+    ) -> list[tuple[str, str, Status]]:
+        previous = {name: seen[1] for name, seen in notified.items()}
+        return transitions(previous, {g.group: g.status for g in self.groups})
+
+
+def evaluate(
+    records: Mapping[str, GuardRecord],
+    domains: Sequence[DomainHealth],
+    failed: Sequence[str],
+    now: datetime,
+    rules: GuardSettings,
+) -> GuardRun:
+    """Feed every domain's change since the last poll to the engine and plan the changes.
+
+    `failed` names domains that could not be read this time: they keep their state (and
+    their place in their group) and get no action.
+    """
+    fed: dict[str, GuardRecord] = {}
+    remote: dict[str, str] = {}
+    new_periods: list[str] = []
+    for domain in domains:
+        outbound = domain.outbound
+        group = group_of(domain.name, domain.partner_ref, rules.group_by)
+        record = records.get(domain.name) or GuardRecord(MailboxState(domain.name, group))
+        sends, bounces, new_period = counter_delta(
+            record.last_sent_month, record.last_bounce_count,
+            outbound.outbound_sent_month, outbound.bounce_count,
+        )
+        if new_period:
+            new_periods.append(domain.name)
+        state = update_mailbox(replace(record.state, group=group), sends, bounces, now, rules)
+        fed[domain.name] = replace(
+            record, state=state, last_sent_month=outbound.outbound_sent_month,
+            last_bounce_count=outbound.bounce_count,
+        )
+        remote[domain.name] = outbound.outbound_status
+    for name in failed:
+        if name in records and name not in fed:
+            fed[name] = records[name]
+    states, groups = apply_groups([r.state for r in fed.values()], rules)
+    updated: list[GuardRecord] = []
+    actions: list[PlannedChange] = []
+    for state in states:
+        record = fed[state.name].with_state(state)
+        record, change = _decide(record, remote.get(state.name))
+        updated.append(record)
+        if change is not None:
+            actions.append(change)
+    actions.sort(key=lambda c: (c.action != "suspend", c.label))
+    return GuardRun(updated, groups, actions, rules, new_periods)
+
+
+def _decide(record: GuardRecord, status: str | None) -> tuple[GuardRecord, PlannedChange | None]:
+    """The remote change one mailbox needs, with the bookkeeping of who suspended it."""
+    state = record.state
+    paused = state.effective is Status.PAUSED
+    if status is None:  # not read this time: no decision on a guess
+        return record, None
+    if record.suspended_by_guard and status == "active":
+        # a person lifted the guard's suspend: respected until this pause is over
+        record = replace(record, suspended_by_guard=False, hands_off=paused)
+    if not paused and record.hands_off:
+        record = replace(record, hands_off=False)
+    target = f"domain:{state.name}"
+    if paused and status == "active" and not record.hands_off:
+        why = "its group is paused" if state.status is not Status.PAUSED else state.reason
+        return record, PlannedChange(target, state.name, FIELD, "active", "suspended",
+                                     "suspend", f"paused by the guard: {why}")
+    if not paused and record.suspended_by_guard and status == "suspended":
+        return record, PlannedChange(target, state.name, FIELD, "suspended", "active", "resume",
+                                     f"{state.effective.value}: {state.reason}")
+    if not paused and record.suspended_by_guard and status == "active":
+        record = replace(record, suspended_by_guard=False)
+    return record, None
+
+
+async def apply_change(client: EmbouxClient, change: PlannedChange) -> None:
+    """Make one planned suspend or resume (idempotent: setting a status)."""
+    if change.field != FIELD or change.new_value not in ("active", "suspended"):
+        raise ValueError(f"outbound-guard cannot apply {change.field}={change.new_value!r}")
+    await client.update_outbound(
+        change.label, OutboundUpdate(outbound_status=change.new_value)  # type: ignore[arg-type]
+    )

@@ -1,0 +1,123 @@
+"""Tasks of outbound-guard: read EmBoux, evaluate and remember, plan, apply, show, notify."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from mailops.emboux import EmbouxClient
+from mailops.errors import ConfigError, MailopsError
+from mailops.gate import ApplyResult, apply_plan, save_plan
+from mailops.guard import JOB, GuardRun, apply_change, evaluate, mailbox_json
+from mailops.health import Collected, collect_domains
+from mailops.report.slack import SlackNotifier, outbound_guard_message
+from mailops.store import ChangeStatus, PlannedChange, Store
+from tasks.context import current_settings
+
+
+@task(retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
+async def read_domains() -> Collected:
+    """Every domain the token sees with its outbound counters, all at once (failures kept)."""
+    settings = current_settings()
+    if settings.emboux_api_key is None:
+        raise ConfigError("outbound-guard needs MAILOPS_EMBOUX_API_KEY (a master token)")
+    async with EmbouxClient.from_settings(settings) as client:
+        return await collect_domains(client)
+
+
+@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def evaluate_and_remember(
+    collected: Collected, as_of: datetime, run_id: str
+) -> tuple[GuardRun, dict[str, tuple[str, str | None]]]:
+    """Run the engine on the change since the last poll, store every mailbox's and group's
+    state and the run's plan; answers the run and the groups as last notified."""
+    settings = current_settings()
+    with Store(settings.database_url) as store:
+        store.upgrade()
+        failed = [f.subject for f in collected.failures]
+        run = evaluate(store.guard_mailboxes(), collected.domains, failed, as_of, settings.guard)
+        notified = store.guard_groups()
+        store.save_guard_mailboxes(run.records, as_of)
+        store.save_guard_groups({g.group: g.status.value for g in run.groups}, as_of)
+        save_plan(store, run_id, JOB, run.actions)
+    return run, notified
+
+
+@task(cache_policy=NO_CACHE)
+async def apply_guard_plan(run_id: str) -> tuple[ApplyResult, list[dict[str, str]]]:
+    """Apply the run's stored plan through the gate, then record which suspends are the
+    guard's own (only those may be resumed later); answers the applied changes."""
+    settings = current_settings()
+    with Store(settings.database_url) as store:
+        async with EmbouxClient.from_settings(settings) as client:
+
+            async def apply_one(change: PlannedChange) -> None:
+                await apply_change(client, change)
+
+            result = await apply_plan(store, run_id, JOB, apply_one)
+        applied = [s.change for s in store.plan_of_run(run_id, ChangeStatus.APPLIED)]
+        store.mark_guard_suspended([c.label for c in applied if c.action == "suspend"], True)
+        store.mark_guard_suspended([c.label for c in applied if c.action == "resume"], False)
+    return result, [{"domain": c.label, "action": c.action, "reason": c.reason}
+                    for c in applied]
+
+
+@task(cache_policy=NO_CACHE)
+def publish_artifacts(run: GuardRun, as_of: datetime) -> None:
+    """Seed 003's dashboard in the Prefect UI: mailboxes, and groups."""
+    rows = [mailbox_json(state, run.rules) for state in run.mailboxes()]
+    create_table_artifact(
+        key="outbound-guard-mailboxes",
+        table=rows or [{"name": "(no domains)"}],
+        description=f"outbound-guard mailboxes at {as_of.isoformat()}",
+    )
+    create_table_artifact(
+        key="outbound-guard-groups",
+        table=[g.as_json() for g in run.groups] or [{"group": "(no groups)"}],
+        description=f"outbound-guard groups at {as_of.isoformat()}",
+    )
+
+
+@task(cache_policy=NO_CACHE)
+def notify_transitions(
+    run: GuardRun,
+    notified_groups: dict[str, tuple[str, str | None]],
+    actions: list[dict[str, str]],
+    dry_run: bool,
+    as_of: datetime,
+) -> tuple[str | None, str | None]:
+    """Post the status changes since the last post, if any: (where it went, or why not).
+
+    Nothing changed, nothing posted; what was posted is remembered so it is never repeated.
+    """
+    boxes = {r.state.name: r.state for r in run.records}
+    mailbox_rows = [(name, old, new.value, boxes[name].reason)
+                    for name, old, new in run.mailbox_transitions()]
+    groups = {g.group: g for g in run.groups}
+    group_rows = [(name, old, new.value,
+                   f"{groups[name].unhealthy}/{groups[name].mailboxes} unhealthy")
+                  for name, old, new in run.group_transitions(notified_groups)]
+    if not mailbox_rows and not group_rows:
+        return None, None
+    settings = current_settings()
+    message: dict[str, Any] = outbound_guard_message(
+        mailbox_rows, group_rows,
+        [(a["domain"], a["action"], a["reason"]) for a in actions],
+        dry_run=dry_run, as_of=as_of.isoformat(),
+    )
+    try:
+        delivery = SlackNotifier.from_settings(settings).post(
+            message, name=f"{JOB}-{as_of:%Y%m%dT%H%M%S}"
+        )
+    except MailopsError as exc:
+        return None, str(exc)
+    with Store(settings.database_url) as store:
+        store.mark_guard_notified(
+            {name: new for name, _, new, _ in mailbox_rows},
+            {name: new for name, _, new, _ in group_rows},
+        )
+    return delivery.describe(), None

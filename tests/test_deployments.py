@@ -1,0 +1,52 @@
+"""Every job's deployment builds, on its schedule, with parameters its flow accepts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from deployments import JOBS, prefect_yaml
+from deployments.build import build_deployments, job_flow
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_deployment_builds_with_the_designed_schedule():
+    built = {d.name: d for d in build_deployments("Europe/Berlin")}
+    expected = {
+        "daily-health": ("0 8 * * *", "Europe/Berlin"),
+        "outbound-reset-daily": ("0 0 * * *", "UTC"),
+        "billing-freeze": ("5 0 1 * *", "UTC"),
+        "contact-cleanup": ("0 6 * * 1", "Europe/Berlin"),
+        "outbound-guard": ("*/15 * * * *", "UTC"),
+    }
+    assert set(built) == {job.name for job in JOBS}
+    for name, (cron, zone) in expected.items():
+        [schedule] = built[name].schedules
+        assert (schedule.schedule.cron, schedule.schedule.timezone) == (cron, zone)
+
+
+def test_default_parameters_validate_against_each_flow():
+    for job in JOBS:
+        job_flow(job).validate_parameters(dict(job.parameters))
+
+
+def test_jobs_never_overlap_themselves():
+    for deployment in build_deployments("UTC"):
+        assert deployment.concurrency_limit == 1
+        assert deployment.concurrency_options.collision_strategy.value == "CANCEL_NEW"
+
+
+def test_gated_jobs_are_deployed_as_dry_runs():
+    assert {j.name for j in JOBS if j.parameters.get("apply") is False} == {
+        "contact-cleanup", "outbound-guard"}
+
+
+def test_prefect_yaml_is_rendered_from_the_same_table():
+    committed = (ROOT / "prefect.yaml").read_text()
+    assert committed == prefect_yaml("UTC")
+    parsed = yaml.safe_load(committed)
+    assert [d["entrypoint"] for d in parsed["deployments"]] == [j.entrypoint for j in JOBS]
+    for entry in parsed["deployments"]:
+        assert entry["work_pool"]["name"] == "mailops"
