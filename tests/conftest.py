@@ -215,6 +215,63 @@ def team_http(sandbox: Sandbox) -> Iterator[Callable[..., httpx.Client]]:
 # --- end of sandbox fixtures ---------------------------------------------------------------
 
 
+# --- outbound guard ---------------------------------------------------------------------------
+
+# seed 003's defaults are for cold-outreach mailboxes and are laxer than EmBoux's guillotine
+# (0.5 % of the month): tuned thresholds let the guard act first on the sandbox's domains.
+GUARD_SANDBOX_RULES = {
+    "WINDOW_SIZE": "200", "MIN_VOLUME": "100", "BOUNCE_RATE_PCT": "1.0",
+    "ABSOLUTE_BOUNCES": "6", "WARNING_BOUNCES": "3",
+}
+
+
+@dataclass
+class GuardEnv:
+    """mailops pointed at the guard's own sandbox, with its own store and guard rules."""
+
+    sandbox: Sandbox
+    database_url: str
+
+    def store(self) -> Store:
+        return Store(self.database_url)
+
+    def domains(self) -> dict[str, dict[str, Any]]:
+        """Every domain as the sandbox holds it (status, counters, suspensions and causes)."""
+        return self.sandbox.truth("emboux")["emboux"]["domains"]
+
+
+@pytest.fixture(scope="module")
+def guard_sandbox() -> Iterator[Sandbox]:
+    """A small sandbox (seed 7) of the module's own: the guard's tests advance its clock."""
+    with Sandbox.start(seed=7, scale="small") as sb:
+        yield sb
+
+
+@pytest.fixture
+def guard_env(
+    guard_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[GuardEnv]:
+    """The master token, the Slack stand-in, a fresh store, the tuned [guard] rules."""
+    database_url = f"sqlite:///{tmp_path / 'mailops.db'}"
+    for name, value in {
+        "MAILOPS_DATABASE_URL": database_url,
+        "MAILOPS_DATA_DIR": str(tmp_path / "data"),
+        "MAILOPS_EMBOUX_BASE_URL": guard_sandbox.emboux_url,
+        "MAILOPS_EMBOUX_API_KEY": guard_sandbox.master_token,
+        "MAILOPS_SLACK_WEBHOOK_URL": guard_sandbox.slack_webhook_url,
+        "MAILOPS_HTTP__BACKOFF_BASE_SECONDS": "0.01",
+        "MAILOPS_HTTP__BACKOFF_MAX_SECONDS": "0.05",
+        "MAILOPS_EMBOUX_LIMITS__RATE_LIMIT_PER_SECOND": "0",
+        **{f"MAILOPS_GUARD__{key}": value for key, value in GUARD_SANDBOX_RULES.items()},
+    }.items():
+        monkeypatch.setenv(name, value)
+    yield GuardEnv(guard_sandbox, database_url)
+    guard_sandbox.clear_slack()
+
+
+# --- end of outbound guard ----------------------------------------------------------------------
+
+
 # --- mailops pointed at the sandbox ---------------------------------------------------------
 
 
