@@ -247,6 +247,7 @@ class UndoCheck:
     reverts: list[PlannedChange] = field(default_factory=list)
     overridden: list[dict[str, str]] = field(default_factory=list)  # email, uuid, now, set
     missing: list[dict[str, str]] = field(default_factory=list)
+    already: int = 0  # back at the old state already (an earlier undo, or a person)
 
 
 async def check_undo(
@@ -276,6 +277,8 @@ async def check_undo(
             check.missing.append({"uuid": uuid, "email": revert.label})
         elif state == revert.old_value:
             check.reverts.append(revert)
+        elif state == revert.new_value:
+            check.already += 1
         else:
             check.overridden.append({"uuid": uuid, "email": revert.label, "state": state,
                                      "run_set": revert.old_value or ""})

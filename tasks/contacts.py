@@ -99,15 +99,16 @@ async def undo_cleanup(cleanup_run_id: str, undo_run_id: str) -> dict[str, Any]:
             if not store.plan_counts(undo_run_id):
                 check = await check_undo(store, cleanup_run_id, clients)
                 save_plan(store, undo_run_id, UNDO_JOB, check.reverts)
-                overridden, missing = check.overridden, check.missing
+                overridden, missing, already = check.overridden, check.missing, check.already
             else:
-                overridden, missing = [], []
+                overridden, missing, already = [], [], 0
             result = await apply_contact_plan(store, undo_run_id, UNDO_JOB, clients)
     return {
         "run_id": undo_run_id,
         "undone_run_id": cleanup_run_id,
         "reverted": result.applied + result.already_done,
         "left_alone": overridden,
+        "already_reverted": already,
         "missing": missing,
         "failed": [{"email": label, "error": message} for label, message in result.failed],
     }

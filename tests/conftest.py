@@ -215,6 +215,71 @@ def team_http(sandbox: Sandbox) -> Iterator[Callable[..., httpx.Client]]:
 # --- end of sandbox fixtures ---------------------------------------------------------------
 
 
+# --- contact cleanup ---------------------------------------------------------------------
+
+
+@dataclass
+class ContactsEnv:
+    """mailops pointed at a fresh sandbox of its own (cleanup changes contact states), with
+    only its first team configured."""
+
+    sandbox: Sandbox
+    database_url: str
+    team: str
+    key: str
+
+    def store(self) -> Store:
+        return Store(self.database_url)
+
+    def states(self) -> dict[str, str]:
+        """Every contact's state (uuid -> state) as the sandbox holds it: ground truth."""
+        world = self.sandbox.world
+        team = next(t for t in world.teams if t.name == self.team)
+        return {
+            row["uuid"]: row["state"]
+            for row in (team.contacts.to_json(i, team.salt, world.categories)
+                        for i in range(len(team.contacts)))
+        }
+
+    def set_state(self, uuid: str, state: str) -> None:
+        """A person's decision, made over the API."""
+        response = httpx.put(f"{self.sandbox.cleanbox_url}/contacts/{uuid}",
+                             json={"state": state}, trust_env=False,
+                             headers={"Authorization": f"Bearer {self.key}"})
+        response.raise_for_status()
+
+
+@pytest.fixture
+def contacts_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ContactsEnv]:
+    """A fresh small sandbox (seed 7), its first team (331 unset contacts) in mailops.toml,
+    a fresh store, Slack to the outbox folder, and retries that wait milliseconds."""
+    with Sandbox.start(seed=7, scale="small") as sb:
+        name, key = next(iter(sb.team_keys.items()))
+        monkeypatch.setenv("CONTACTS_TEAM_KEY", key)
+        config = tmp_path / "mailops.toml"
+        config.write_text(
+            f'[[teams]]\nname = {json.dumps(name)}\napi_key_env = "CONTACTS_TEAM_KEY"\n'
+        )
+        database_url = f"sqlite:///{tmp_path / 'mailops.db'}"
+        for variable, value in {
+            "MAILOPS_CONFIG": str(config),
+            "MAILOPS_DATABASE_URL": database_url,
+            "MAILOPS_DATA_DIR": str(tmp_path / "data"),
+            "MAILOPS_CLEANBOX_BASE_URL": sb.cleanbox_url,
+            "MAILOPS_HTTP__MAX_ATTEMPTS": "8",
+            "MAILOPS_HTTP__READ_TIMEOUT": "5",
+            "MAILOPS_HTTP__BACKOFF_BASE_SECONDS": "0.01",
+            "MAILOPS_HTTP__BACKOFF_MAX_SECONDS": "0.05",
+            "MAILOPS_CLEANBOX_LIMITS__RATE_LIMIT_PER_SECOND": "0",
+            "MAILOPS_CONTACTS__MAX_ACTIONS_PER_RUN": "1000",
+        }.items():
+            monkeypatch.setenv(variable, value)
+        yield ContactsEnv(sb, database_url, name, key)
+
+
+# --- end of contact cleanup ---------------------------------------------------------------
+
+
 # --- outbound guard ---------------------------------------------------------------------------
 
 # seed 003's defaults are for cold-outreach mailboxes and are laxer than EmBoux's guillotine

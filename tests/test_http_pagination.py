@@ -72,3 +72,23 @@ async def test_a_page_without_total_pages_is_reported_with_the_field(server, mak
     with pytest.raises(ResponseFormatError, match="'total_pages'") as caught:
         await make_client().get_all("/contacts")
     assert "Cleanbox GET /contacts for team 'acme'" in str(caught.value)
+
+
+async def test_iter_pages_yields_every_page_in_order_with_bounded_look_ahead(server, make_client):
+    server.route("GET", "/contacts", paged(list(range(1050)), with_total=True))
+    client = make_client()
+    seen: list[int] = []
+    async for page in client.iter_pages("/contacts", {"state": "unset"}, lookahead=3):
+        seen.extend(page.items)
+        # never more than page 1 plus the look-ahead requested beyond what was consumed
+        assert len(server.received) <= page.page + 3
+    assert seen == list(range(1050))
+    assert sorted(int(r.query["page"]) for r in server.received) == list(range(1, 12))
+
+
+async def test_iter_pages_stopped_early_cancels_what_it_fetched_ahead(server, make_client):
+    server.route("GET", "/contacts", paged(list(range(1000)), with_total=False))
+    pages = make_client().iter_pages("/contacts", lookahead=2)
+    first = await anext(pages)
+    await pages.aclose()
+    assert first.items == list(range(100)) and len(server.received) <= 3

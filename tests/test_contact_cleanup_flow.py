@@ -1,0 +1,245 @@
+"""contact-cleanup end to end: the flow under Prefect, over HTTP, against a sandbox of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from flows.commands import run_flow
+from flows.contact_cleanup import contact_cleanup
+from mailops.cleanbox import CleanboxClient
+from mailops.contacts import JOB, PlanSummary, classified_pages, parse_target
+from mailops.report.slack import contact_cleanup_message
+from mailops.rules.contacts import classify
+from mailops.sandbox.server import Sandbox
+from mailops.settings import ContactRules, load_settings
+from mailops.store import ChangeStatus
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+NEW_STATE = {"block": "blocked", "whitelist": "whitelisted", "mute": "muted"}
+
+
+def run(env, **params):
+    return run_flow(contact_cleanup, as_of=env.sandbox.now(), notify=False, **params)
+
+
+def expected_plan(env) -> dict[str, str]:
+    """What the rules make of the ground truth: uuid -> new state, for every unset contact."""
+    world, rules = env.sandbox.world, ContactRules()
+    team = next(t for t in world.teams if t.name == env.team)
+    plan = {}
+    for i in range(len(team.contacts)):
+        from mailops.cleanbox import Contact
+
+        contact = Contact.model_validate(team.contacts.to_json(i, team.salt, world.categories))
+        if contact.state == "unset":
+            decision = classify(contact, rules, env.sandbox.now())
+            if decision.changes:
+                plan[contact.uuid] = decision.new_state
+    return plan
+
+
+def stored_plan(env, run_id: str) -> dict[str, str]:
+    with env.store() as store:
+        return {parse_target(s.change.target)[1]: s.change.new_value
+                for s in store.plan_of_run(run_id)}
+
+
+def test_a_dry_run_stores_the_whole_plan_and_changes_nothing(contacts_env):
+    before = contacts_env.states()
+    outcome = run(contacts_env)
+    assert outcome.ok, outcome.message
+    result = outcome.result
+    assert contacts_env.states() == before
+    assert result["dry_run"] and result["refused"] is None
+    assert result["applied"] == {"block": 0, "whitelist": 0, "mute": 0}
+    expected = expected_plan(contacts_env)
+    assert stored_plan(contacts_env, result["run_id"]) == expected
+    planned = result["planned"]
+    assert planned["block"] + planned["whitelist"] + planned["mute"] == len(expected)
+    assert sum(planned.values()) + result["skipped_invalid"] == sum(
+        s == "unset" for s in before.values())
+    assert result["actions"] and {"uuid", "email", "action", "reason"} <= set(result["actions"][0])
+
+
+def test_apply_sets_every_planned_state_once_and_audits_each(contacts_env):
+    before = contacts_env.states()
+    outcome = run(contacts_env, apply=True)
+    assert outcome.ok, outcome.message
+    result, after = outcome.result, contacts_env.states()
+    plan = stored_plan(contacts_env, result["run_id"])
+    assert {u: after[u] for u in plan} == plan
+    assert {u: s for u, s in after.items() if u not in plan} == {
+        u: s for u, s in before.items() if u not in plan}
+    with contacts_env.store() as store:
+        audits = store.changes_of_run(result["run_id"])
+    assert Counter(a.change.target for a in audits).most_common(1)[0][1] == 1
+    assert len(audits) == len(plan) == sum(result["applied"].values())
+    assert all(a.change.old_value == "unset" and a.change.reason for a in audits)
+
+
+def test_a_plan_over_the_cap_is_refused_and_changes_nothing(contacts_env):
+    before = contacts_env.states()
+    outcome = run(contacts_env, apply=True, max_actions=5)
+    assert not outcome.ok
+    assert "more than the cap of 5" in outcome.message and "--max-actions" in outcome.message
+    assert outcome.result["refused"] == outcome.message
+    assert contacts_env.states() == before
+
+
+def test_the_default_cap_is_100():
+    assert ContactRules().max_actions_per_run == 100
+
+
+def test_pages_shifting_under_changes_hide_no_contact(contacts_env):
+    # Small pages: applying while paging (the seed's way) would skip a contact per change,
+    # since each blocked contact leaves the unset listing and the next page moves up.
+    expected = expected_plan(contacts_env)
+    first = run(contacts_env, apply=True, per_page=7)
+    assert first.ok, first.message
+    assert sum(first.result["applied"].values()) == len(expected)
+    after = contacts_env.states()
+    assert {u: after[u] for u in expected} == expected
+    second = run(contacts_env, per_page=7)
+    assert second.ok and second.result["actions_total"] == 0
+
+
+def test_5xx_429_and_lost_answers_during_apply_lose_no_change_and_make_none_twice(contacts_env):
+    sandbox = contacts_env.sandbox
+    sandbox.inject_fault("PUT /cleanbox/v1/contacts/*", "error", status=503, rate=0.3)
+    sandbox.inject_fault("PUT /cleanbox/v1/contacts/*", "rate_limit", retry_after=0, rate=0.2)
+    sandbox.inject_fault("PUT /cleanbox/v1/contacts/*", "lost_response", rate=0.1)
+    outcome = run(contacts_env, apply=True)
+    sandbox.clear_faults()
+    if not outcome.ok:  # a change that ran out of retries is finished by a resumed run
+        outcome = run(contacts_env, apply=True, resume_run_id=outcome.result["run_id"])
+    assert outcome.ok, outcome.message
+    run_id = outcome.result["run_id"]
+    plan = stored_plan(contacts_env, run_id)
+    after = contacts_env.states()
+    assert {u: after[u] for u in plan} == plan
+    with contacts_env.store() as store:
+        audits = store.changes_of_run(run_id)
+        assert all(s.status is ChangeStatus.APPLIED for s in store.plan_of_run(run_id))
+    assert sorted(a.change.target for a in audits) == sorted(set(a.change.target
+                                                                  for a in audits))
+    assert len(audits) == len(plan)
+
+
+def test_a_failed_apply_is_resumed_from_the_stored_plan(contacts_env):
+    sandbox = contacts_env.sandbox
+    sandbox.inject_fault("PUT /cleanbox/v1/contacts/*", "error", status=500, count=10_000,
+                         rate=0.5)
+    first = run(contacts_env, apply=True)
+    sandbox.clear_faults()
+    assert not first.ok and "--resume" in first.message
+    run_id = first.result["run_id"]
+    done_before = sum(first.result["applied"].values())
+    second = run(contacts_env, apply=True, resume_run_id=run_id)
+    assert second.ok, second.message
+    assert second.result["reused_plan"]
+    plan = stored_plan(contacts_env, run_id)
+    assert sum(second.result["applied"].values()) == len(plan) > done_before
+    with contacts_env.store() as store:
+        assert len(store.changes_of_run(run_id)) == len(plan)
+
+
+def test_no_approval_before_the_timeout_means_no_change(contacts_env):
+    before = contacts_env.states()
+    outcome = run(contacts_env, apply=True, require_approval=True, approval_timeout_seconds=2)
+    # Prefect itself ends a run whose pause timed out as failed ("never resumed")
+    assert not outcome.ok
+    assert contacts_env.states() == before
+    with contacts_env.store() as store, store.engine.connect() as conn:
+        from sqlalchemy import select
+
+        from mailops.store import planned_changes
+        statuses = set(conn.execute(select(planned_changes.c.status)).scalars())
+    assert statuses == {"planned"}
+
+
+def test_the_command_prints_one_json_object(contacts_env, cli):
+    as_of = contacts_env.sandbox.now().isoformat()
+    answer = CliRunner().invoke(cli, ["contacts", "cleanup", "--json", "--no-notify",
+                                      "--as-of", as_of])
+    assert answer.exit_code == 0, answer.output
+    body = json.loads(answer.stdout)
+    assert set(body) >= {"run_id", "dry_run", "planned", "applied", "skipped_invalid",
+                         "refused", "actions"}
+    assert set(body["planned"]) == {"block", "whitelist", "mute", "keep"}
+    refused = CliRunner().invoke(cli, ["contacts", "cleanup", "--apply", "--max-actions", "1",
+                                       "--no-notify", "--as-of", as_of])
+    assert refused.exit_code == 1 and "--max-actions" in refused.stderr
+
+
+def test_the_slack_summary_is_posted_escaped(contacts_env):
+    outcome = run_flow(contact_cleanup, as_of=contacts_env.sandbox.now())
+    assert outcome.ok and outcome.result["notification"]
+    outbox = Path(load_settings().data_dir) / "slack"
+    message = json.loads(next(outbox.glob("contact-cleanup-*.json")).read_text())
+    assert "Contact cleanup (dry run)" in message["text"]
+
+
+def test_the_slack_summary_escapes_addresses_and_reasons():
+    result = {
+        "run_id": "r1", "dry_run": False, "teams": ["<!here> team"], "refused": None,
+        "planned": {"block": 1, "whitelist": 0, "mute": 0, "keep": 3},
+        "applied": {"block": 1, "whitelist": 0, "mute": 0}, "skipped_invalid": 2,
+        "by_rule": {"junk-tld": 1}, "actions_total": 1,
+        "actions": [{"uuid": "u", "email": '"@channel"@urgent.buzz', "action": "block",
+                     "reason": "junk TLD .buzz <script>"}],
+    }
+    text = json.dumps(contact_cleanup_message(result))
+    assert "<script>" not in text and "&lt;script&gt;" in text
+    assert "@channel" not in text and "<!here>" not in text
+
+
+# --- the plan does not depend on the page size ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def paging_sandbox():
+    """A read-only sandbox whose first team has 331 unset contacts, and its reference plan."""
+    with Sandbox.start(seed=7, scale="small") as sb:
+        yield sb, asyncio.run(plan_with(sb, 100))
+
+
+async def plan_with(sandbox: Sandbox, per_page: int) -> tuple[list, PlanSummary]:
+    name, key = next(iter(sandbox.team_keys.items()))
+    from pydantic import SecretStr
+
+    from mailops.settings import Settings
+
+    summary = PlanSummary("t")
+    settings_ = Settings(cleanbox_base_url=sandbox.cleanbox_url)
+    async with CleanboxClient.from_settings(settings_) as client:
+        team = client.for_team(name, SecretStr(key))
+        decided = [
+            (c.uuid, d.action.value, d.reason)
+            async for page in classified_pages(team, name, ContactRules(), sandbox.now(),
+                                               summary, per_page=per_page)
+            for c, d in page
+        ]
+    return decided, summary
+
+
+@settings(max_examples=10, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(per_page=st.integers(min_value=5, max_value=100))
+def test_the_plan_is_the_same_whatever_the_page_size(paging_sandbox, per_page):
+    sandbox, (reference, ref_summary) = paging_sandbox
+    decided, summary = asyncio.run(plan_with(sandbox, per_page))
+    assert decided == reference
+    assert summary.planned == ref_summary.planned and summary.duplicates == 0
+
+
+def test_the_job_name():
+    assert JOB == "contact-cleanup"
