@@ -128,3 +128,20 @@ def test_the_command_prints_the_dashboard_as_json(guard_env, cli):
     assert len(payload["mailboxes"]) == len(guard_env.domains())
     for action in payload["actions"]:
         assert set(action) == {"domain", "action", "reason"}
+
+
+def test_a_rejected_approval_changes_nothing(guard_env, monkeypatch):
+    import flows.outbound_guard as module
+
+    async def rejected(markdown: str, **_: object) -> tuple[bool, str]:
+        assert "| domain | action | reason |" in markdown
+        return False, "the plan was rejected in the Prefect UI: nothing was changed"
+
+    monkeypatch.setattr(module, "request_approval", rejected)
+    monkeypatch.setenv("MAILOPS_GUARD__GROUP_WARNING_PCT", "1")
+    monkeypatch.setenv("MAILOPS_GUARD__GROUP_PAUSE_PCT", "1")
+    before = {n: r["outbound_status"] for n, r in guard_env.domains().items()}
+    outcome = run_flow(outbound_guard, apply=True, approve=True,
+                       as_of=guard_env.sandbox.now(), notify=False)
+    assert not outcome.ok and "rejected" in (outcome.message or "")
+    assert {n: r["outbound_status"] for n, r in guard_env.domains().items()} == before
