@@ -15,8 +15,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	touch $@
 
 demo: install
-	$(BIN)/mailops db upgrade
-	$(BIN)/mailops --help
+	$(BIN)/mailops demo
 
 lint: install
 	$(BIN)/ruff check .

@@ -32,12 +32,15 @@ MAX_CALLS = 2  # the first, and one more only when the counters prove it was not
 
 
 @flow(name="billing-freeze", log_prints=False)
-async def billing_freeze(period: str | None = None, force: bool = False) -> dict[str, Any] | State:
+async def billing_freeze(
+    period: str | None = None, force: bool = False, as_of: datetime | None = None
+) -> dict[str, Any] | State:
     """Freeze the monthly counters for billing and zero them, once for the period.
 
     period: the billed month `YYYY-MM` (by default the month just ended: the run on the 1st
     bills the month before). force: retake a period whose outcome is unknown (or whose run
-    crashed), after checking that the reset did not happen.
+    crashed), after checking that the reset did not happen. as_of: the instant taken as now
+    (the sandbox's simulated clock in the demo; now by default).
     """
     logger = get_run_logger()
     run_id = current_run_id()
@@ -49,7 +52,7 @@ async def billing_freeze(period: str | None = None, force: bool = False) -> dict
     claimed = False
     try:
         try:
-            key = monthly_key(period, datetime.now(UTC))
+            key = monthly_key(period, as_of or datetime.now(UTC))
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         result["period"] = key

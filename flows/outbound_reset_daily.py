@@ -28,13 +28,14 @@ CALL = KeyedCall(JOB, "day", "reset")
 
 @flow(name="outbound-reset-daily", log_prints=False)
 async def outbound_reset_daily(
-    day: str | None = None, force: bool = False
+    day: str | None = None, force: bool = False, as_of: datetime | None = None
 ) -> dict[str, Any] | State:
     """Reset the daily outbound counters once for the UTC day.
 
     day: the UTC day `YYYY-MM-DD` this reset is for (today by default; the day next to it is
     accepted for a run scheduled at midnight). force: retake a day whose outcome is unknown
-    (or whose run crashed), after checking that the reset did not happen.
+    (or whose run crashed), after checking that the reset did not happen. as_of: the
+    instant taken as now (the sandbox's simulated clock in the demo; now by default).
     """
     logger = get_run_logger()
     run_id = current_run_id()
@@ -45,7 +46,7 @@ async def outbound_reset_daily(
     claimed = False
     try:
         try:
-            key = daily_key(day, datetime.now(UTC))
+            key = daily_key(day, as_of or datetime.now(UTC))
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         result["day"] = key

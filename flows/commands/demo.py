@@ -1,0 +1,59 @@
+"""`mailops demo`: several simulated weeks of every job in the sandbox, in a few minutes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mailops.cli import JsonFlag, output
+from mailops.report.escape import terminal_text
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
+
+
+def demo(
+    weeks: Annotated[int, typer.Option(min=1, max=12, help="Simulated weeks.")] = 4,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated world.")] = 7,
+    folder: Annotated[
+        Path, typer.Option(help="Where the demo's database and payloads go (replaced).")
+    ] = Path("data/demo"),
+    json_output: JsonFlag = False,
+) -> None:
+    """Run every job on its schedule over simulated weeks in the sandbox; no keys needed."""
+    # Prefect's own INFO lines would drown the progress bar; warnings and errors still show.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from flows.demo import run_demo
+
+    with Progress(
+        TextColumn("simulating"), BarColumn(), TextColumn("{task.description}"),
+        TimeElapsedColumn(), transient=True, disable=json_output or output.json,
+    ) as progress:
+        bar = progress.add_task("starting", total=1)
+
+        def on_step(done: int, total: int, what: str) -> None:
+            progress.update(bar, completed=done, total=total, description=what)
+
+        summary = run_demo(weeks=weeks, seed=seed, folder=folder, on_step=on_step)
+
+    runs = ", ".join(f"{name} x{count}" for name, count in sorted(summary.runs.items()))
+    lines = [
+        f"Simulated {summary.weeks} weeks ({summary.started:%Y-%m-%d} to "
+        f"{summary.ended:%Y-%m-%d}) in the sandbox.",
+        f"Flow runs: {runs}.",
+        f"Alerts stored: {summary.alerts}.",
+        f"Database:      {summary.database}   (try: sqlite-utils tables {summary.database} "
+        "--counts)",
+        f"Slack posts:   {summary.slack_posts}",
+    ]
+    lines += [f"Report:        {path}" for path in summary.reports]
+    if summary.failed:
+        lines.append(f"{len(summary.failed)} runs failed:")
+        lines += [f"  {terminal_text(line)}" for line in summary.failed[:10]]
+    output.finish("\n".join(lines), summary.as_json(), local_json=json_output)

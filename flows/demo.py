@@ -1,0 +1,137 @@
+"""The demo: several simulated weeks in the sandbox, every job run when its schedule says.
+
+The sandbox runs in-process; its clock is advanced in steps and, at each step, the jobs
+whose schedule falls there run as real Prefect flows against it over HTTP, writing a real
+SQLite store under `data/demo/`. Nothing here is a shortcut a production run would not take:
+the flows are the deployed ones, with the simulated instant passed as `as_of`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flows.commands import FlowOutcome, run_flow
+from mailops.sandbox.server import Sandbox
+
+STEP = timedelta(hours=12)  # the guard runs at every step; production runs it every 15 min
+
+
+@dataclass
+class DemoSummary:
+    """What the demo did and where its results are."""
+
+    weeks: int
+    started: datetime
+    ended: datetime
+    runs: Counter[str] = field(default_factory=Counter)
+    failed: list[str] = field(default_factory=list)
+    database: Path = Path()
+    slack_posts: Path = Path()
+    reports: list[Path] = field(default_factory=list)
+    alerts: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "weeks": self.weeks, "from": self.started.isoformat(), "to": self.ended.isoformat(),
+            "runs": dict(self.runs), "failed": self.failed, "database": str(self.database),
+            "slack_posts": str(self.slack_posts), "reports": [str(p) for p in self.reports],
+            "alerts": self.alerts,
+        }
+
+
+def point_mailops_at(sandbox: Sandbox, folder: Path) -> None:
+    """Configure mailops (this process's environment) for the sandbox and the demo folder."""
+    lines = []
+    for number, (name, key) in enumerate(sandbox.team_keys.items()):
+        os.environ[f"DEMO_TEAM_KEY_{number}"] = key
+        lines += ["[[teams]]", f"name = {json.dumps(name)}",
+                  f'api_key_env = "DEMO_TEAM_KEY_{number}"', ""]
+    config = folder / "mailops.toml"
+    config.write_text("\n".join(lines), encoding="utf-8")
+    os.environ.update({
+        "MAILOPS_CONFIG": str(config),
+        "MAILOPS_DATABASE_URL": f"sqlite:///{folder / 'mailops.db'}",
+        "MAILOPS_DATA_DIR": str(folder),
+        "MAILOPS_CLEANBOX_BASE_URL": sandbox.cleanbox_url,
+        "MAILOPS_EMBOUX_BASE_URL": sandbox.emboux_url,
+        "MAILOPS_EMBOUX_API_KEY": sandbox.master_token,
+        "MAILOPS_SLACK_WEBHOOK_URL": sandbox.slack_webhook_url,
+        # The real APIs' limits are unknown, hence the cautious 20/s default; the local
+        # sandbox serves thousands a second.
+        "MAILOPS_CLEANBOX_LIMITS__RATE_LIMIT_PER_SECOND": "500",
+        "MAILOPS_EMBOUX_LIMITS__RATE_LIMIT_PER_SECOND": "500",
+    })
+
+
+def run_demo(
+    *,
+    weeks: int = 4,
+    seed: int = 7,
+    folder: Path = Path("data/demo"),
+    on_step: Callable[[int, int, str], None] = lambda done, total, what: None,
+) -> DemoSummary:
+    """Simulate `weeks` weeks and run every job on its schedule; `on_step` reports progress."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    with Sandbox.start(seed=seed, scale="small") as sandbox:
+        point_mailops_at(sandbox, folder)
+        from flows.billing_freeze import billing_freeze
+        from flows.contact_cleanup import contact_cleanup
+        from flows.daily_health import daily_health
+        from flows.outbound_guard import outbound_guard
+        from flows.outbound_reset_daily import outbound_reset_daily
+
+        summary = DemoSummary(weeks, sandbox.now(), sandbox.now(), database=folder / "mailops.db")
+
+        def job(name: str, outcome: FlowOutcome) -> None:
+            summary.runs[name] += 1
+            if not outcome.ok:
+                when = f"{sandbox.now():%Y-%m-%d %H:%M}"
+                summary.failed.append(f"{name} at {when}: {outcome.message}")
+
+        steps = int(timedelta(weeks=weeks) / STEP)
+        for step in range(steps):
+            sandbox.advance(hours=STEP.total_seconds() / 3600)
+            now = sandbox.now()
+            on_step(step, steps, f"{now:%a %Y-%m-%d %H:%M}")
+            job("outbound-guard", run_flow(outbound_guard, apply=True, approve=False, as_of=now))
+            if now.hour != 0:
+                continue
+            yesterday = (now - timedelta(days=1)).date()
+            # The day's figures are read before midnight's reset zeroes today's sends.
+            job("daily-health", run_flow(daily_health, day=yesterday, as_of=now))
+            job("outbound-reset-daily",
+                run_flow(outbound_reset_daily, day=now.date().isoformat(), as_of=now))
+            if now.day == 1:
+                job("billing-freeze", run_flow(billing_freeze, period=f"{yesterday:%Y-%m}",
+                                               as_of=now))
+            if now.weekday() == 0:
+                job("contact-cleanup", run_flow(contact_cleanup, apply=False, as_of=now))
+        on_step(steps, steps, "done")
+        summary.ended = sandbox.now()
+        summary.slack_posts = folder / "slack-posts.json"
+        summary.slack_posts.write_text(
+            json.dumps([p["payload"] for p in sandbox.slack_posts()], indent=2), encoding="utf-8"
+        )
+    summary.alerts = _count_alerts(folder / "mailops.db")
+    return summary
+
+
+def _count_alerts(database: Path) -> int:
+    from sqlalchemy import func, select
+
+    from mailops.store import Store, alerts
+
+    with Store(f"sqlite:///{database}") as store:
+        store.upgrade()
+        with store.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(alerts)).scalar_one())
