@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from mailops.store import ChangeStatus
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 NEW_STATE = {"block": "blocked", "whitelist": "whitelisted", "mute": "muted"}
+NOW_2026 = datetime(2026, 10, 1, tzinfo=UTC)
 
 
 def run(env, **params):
@@ -243,3 +245,81 @@ def test_the_plan_is_the_same_whatever_the_page_size(paging_sandbox, per_page):
 
 def test_the_job_name():
     assert JOB == "contact-cleanup"
+
+
+# --- approval, several teams, odd listings, the spam-score check -------------------------------
+
+
+def test_an_approved_plan_is_applied(contacts_env):
+    from test_approval import answer_when_paused
+
+    seen: list = []
+    watcher = answer_when_paused({"approve": True, "note": "looked fine"}, seen)
+    outcome = run(contacts_env, apply=True, require_approval=True, approval_timeout_seconds=30)
+    watcher.join(timeout=30)
+    assert seen and outcome.ok, outcome.message
+    plan = stored_plan(contacts_env, outcome.result["run_id"])
+    after = contacts_env.states()
+    assert plan and {u: after[u] for u in plan} == plan
+
+
+def test_every_team_is_planned_under_its_own_target(mailops_env):
+    outcome = run_flow(contact_cleanup, as_of=mailops_env.sandbox.now(), notify=False)
+    assert outcome.ok, outcome.message
+    with mailops_env.store() as store:
+        teams = {parse_target(s.change.target)[0]
+                 for s in store.plan_of_run(outcome.result["run_id"])}
+    assert teams == set(mailops_env.sandbox.team_keys)
+    assert outcome.result["teams"] == list(mailops_env.sandbox.team_keys)
+
+
+@pytest.mark.anyio
+async def test_items_that_cannot_be_classified_are_skipped_and_counted(server, make_client):
+    from scripted_server import Reply
+
+    def contact(uuid: str, email, **extra):
+        return {"uuid": uuid, "email": email, "email_count": 80, "state": "unset",
+                "category": None, "created_at": "2026-01-01T00:00:00Z",
+                "has_subscriptions": False, **extra}
+
+    items = [contact("1", "spam@x.xyz"), contact("2", ""), contact("3", "no-at-sign"),
+             contact("4", None), {"uuid": "5"}, "not a contact", contact("6", "big@corp.com"),
+             contact("1", "spam@x.xyz")]
+    server.route("GET", "/contacts", lambda request: Reply(json={
+        "data": items, "page": 1, "per_page": 100, "total_pages": 1}))
+    summary = PlanSummary("t")
+    decided = [
+        (c.uuid, d.action.value)
+        async for page in classified_pages(CleanboxClient(make_client()), "acme",
+                                           ContactRules(), NOW_2026, summary)
+        for c, d in page
+    ]
+    assert [d for d in decided if d[1] != "invalid"] == [("1", "block"), ("6", "block")]
+    assert summary.skipped_invalid == 5 and summary.duplicates == 1
+    assert summary.planned == {"block": 2}
+
+
+def test_the_spam_score_check_keeps_high_volume_senders_with_low_scores(paging_sandbox):
+    sandbox, (_, plain) = paging_sandbox
+    name, key = next(iter(sandbox.team_keys.items()))
+    rules = ContactRules(spam_score_check=True, low_spam_score=10, spam_score_min_messages=1,
+                         spam_score_days=3650)
+
+    async def checked() -> PlanSummary:
+        from pydantic import SecretStr
+
+        from mailops.settings import Settings
+
+        summary = PlanSummary("t")
+        async with CleanboxClient.from_settings(
+            Settings(cleanbox_base_url=sandbox.cleanbox_url)
+        ) as client:
+            team = client.for_team(name, SecretStr(key))
+            async for _ in classified_pages(team, name, rules, sandbox.now(), summary):
+                pass
+        return summary
+
+    summary = asyncio.run(checked())
+    kept = summary.by_rule["low-spam-score"]
+    assert kept > 0
+    assert summary.by_rule["high-volume"] + kept == plain.by_rule["high-volume"]
