@@ -44,8 +44,8 @@ def demo(
 
     runs = ", ".join(f"{name} x{count}" for name, count in sorted(summary.runs.items()))
     lines = [
-        f"Simulated {summary.weeks} weeks ({summary.started:%Y-%m-%d} to "
-        f"{summary.ended:%Y-%m-%d}) in the sandbox.",
+        f"Simulated {summary.weeks} week{'s' if summary.weeks != 1 else ''} "
+        f"({summary.started:%Y-%m-%d} to {summary.ended:%Y-%m-%d}) in the sandbox.",
         f"Flow runs: {runs}.",
         f"Alerts stored: {summary.alerts}.",
         f"Database:      {summary.database}   (try: sqlite-utils tables {summary.database} "
