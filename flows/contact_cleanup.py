@@ -16,10 +16,9 @@ from prefect import flow, get_run_logger
 from prefect.states import Failed, State
 
 import tasks.contacts as contact_tasks
-from mailops.contacts import PlanSummary, counts_of_run
+from mailops.contacts import PlanSummary
 from mailops.errors import ConfigError, MailopsError
 from mailops.gate import refusal_over_cap
-from mailops.store import Store
 from tasks.approval import approval_required, request_approval
 from tasks.context import configured_teams, current_run_id, current_settings
 
@@ -35,6 +34,7 @@ async def contact_cleanup(
     resume_run_id: str | None = None,
     require_approval: bool | None = None,
     approval_timeout_seconds: int = 3600,
+    approval_poll_seconds: int = 10,
     notify: bool = True,
     per_page: int = 100,
 ) -> dict[str, Any] | State:
@@ -44,7 +44,8 @@ async def contact_cleanup(
     (default `[contacts] max_actions_per_run`, 100). as_of: the instant contact ages are
     measured at (now by default). resume_run_id: apply the stored plan of that earlier run
     instead of planning anew. require_approval: ask in the Prefect UI (default: under a
-    deployment); no answer within approval_timeout_seconds means no change.
+    deployment); no answer within approval_timeout_seconds means no change (the answer is
+    looked for every approval_poll_seconds).
     """
     logger = get_run_logger()
     result: dict[str, Any] = {}
@@ -66,7 +67,8 @@ async def contact_cleanup(
             refusal = refusal_over_cap(summary.changes, cap)
             if refusal is None and summary.changes and approval_required(require_approval):
                 approved, note = await request_approval(
-                    _approval_markdown(result, cap), timeout_seconds=approval_timeout_seconds
+                    _approval_markdown(result, cap), timeout_seconds=approval_timeout_seconds,
+                    poll_interval_seconds=approval_poll_seconds,
                 )
                 refusal = None if approved else note
         result["refused"] = refusal
@@ -144,12 +146,6 @@ def _approval_markdown(result: dict[str, Any], cap: int) -> str:
           f"{markdown_text(a['reason'])} |" for a in result["actions"][:20]),
     ]
     return "\n".join(lines)
-
-
-def applied_counts(database_url: str, run_id: str) -> dict[str, int]:
-    """Applied changes per action of a stored run (for resumes and tests)."""
-    with Store(database_url) as store:
-        return _per_action(counts_of_run(store, run_id)[1])
 
 
 if __name__ == "__main__":

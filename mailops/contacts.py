@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -163,7 +163,7 @@ async def plan_batches(
     *,
     per_page: int = 100,
     top_limit: int = TOP_ACTIONS,
-) -> AsyncIterator[list[PlannedChange]]:
+) -> AsyncGenerator[list[PlannedChange], None]:
     """The plan's real changes (block, whitelist, mute), a page at a time, team after team."""
     for team in teams:
         summary.teams.append(team.name)
@@ -182,7 +182,7 @@ async def plan_batches(
 
 
 async def save_streamed_plan(
-    store: Store, run_id: str, job: str, batches: AsyncIterator[list[PlannedChange]]
+    store: Store, run_id: str, job: str, batches: AsyncGenerator[list[PlannedChange], None]
 ) -> int:
     """Store a plan as it streams in: `Store.save_plan` runs in a worker thread and pulls
     each batch from this event loop, so neither side holds the whole plan."""
@@ -200,7 +200,7 @@ async def save_streamed_plan(
     try:
         return await asyncio.to_thread(store.save_plan, run_id, job, pull())
     finally:
-        await batches.aclose()  # type: ignore[attr-defined]
+        await batches.aclose()
 
 
 def counts_of_run(store: Store, run_id: str) -> tuple[dict[str, int], dict[str, int]]:

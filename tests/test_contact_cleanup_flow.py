@@ -156,7 +156,8 @@ def test_a_failed_apply_is_resumed_from_the_stored_plan(contacts_env):
 
 def test_no_approval_before_the_timeout_means_no_change(contacts_env):
     before = contacts_env.states()
-    outcome = run(contacts_env, apply=True, require_approval=True, approval_timeout_seconds=2)
+    outcome = run(contacts_env, apply=True, require_approval=True, approval_timeout_seconds=2,
+                  approval_poll_seconds=1)
     # Prefect itself ends a run whose pause timed out as failed ("never resumed")
     assert not outcome.ok
     assert contacts_env.states() == before
@@ -255,7 +256,8 @@ def test_an_approved_plan_is_applied(contacts_env):
 
     seen: list = []
     watcher = answer_when_paused({"approve": True, "note": "looked fine"}, seen)
-    outcome = run(contacts_env, apply=True, require_approval=True, approval_timeout_seconds=30)
+    outcome = run(contacts_env, apply=True, require_approval=True, approval_timeout_seconds=30,
+                  approval_poll_seconds=1)
     watcher.join(timeout=30)
     assert seen and outcome.ok, outcome.message
     plan = stored_plan(contacts_env, outcome.result["run_id"])
