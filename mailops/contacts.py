@@ -283,3 +283,35 @@ async def check_undo(
             check.overridden.append({"uuid": uuid, "email": revert.label, "state": state,
                                      "run_set": revert.old_value or ""})
     return check
+
+
+@dataclass(frozen=True)
+class ContactAudit:
+    """One audited contact change with the contact's email (from its plan row's label)."""
+
+    run_id: str
+    team: str
+    uuid: str
+    email: str
+    old_state: str | None
+    new_state: str | None
+    reason: str
+    changed_at: datetime
+
+
+def contact_audit(store: Store, run_id: str) -> list[ContactAudit]:
+    """Every contact change a run (cleanup or undo) made, in order, with each email.
+
+    The gate's audit row holds run, target (team and uuid), old and new state, reason and
+    time; the email is the label of the run's plan row for the same target.
+    """
+    emails = {s.change.target: s.change.label for s in store.plan_of_run(run_id)}
+    found = []
+    for record in store.changes_of_run(run_id):
+        team, uuid = parse_target(record.change.target)
+        found.append(ContactAudit(
+            record.run_id, team, uuid, emails.get(record.change.target, ""),
+            record.change.old_value, record.change.new_value, record.change.reason,
+            record.changed_at,
+        ))
+    return found

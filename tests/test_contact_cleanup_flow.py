@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from flows.commands import run_flow
 from flows.contact_cleanup import contact_cleanup
 from mailops.cleanbox import CleanboxClient
-from mailops.contacts import JOB, PlanSummary, classified_pages, parse_target
+from mailops.contacts import JOB, PlanSummary, classified_pages, contact_audit, parse_target
 from mailops.report.slack import contact_cleanup_message
 from mailops.rules.contacts import classify
 from mailops.sandbox.server import Sandbox
@@ -86,6 +86,12 @@ def test_apply_sets_every_planned_state_once_and_audits_each(contacts_env):
     assert Counter(a.change.target for a in audits).most_common(1)[0][1] == 1
     assert len(audits) == len(plan) == sum(result["applied"].values())
     assert all(a.change.old_value == "unset" and a.change.reason for a in audits)
+    with contacts_env.store() as store:
+        rows = contact_audit(store, result["run_id"])
+    emails = {a["uuid"]: a["email"] for a in result["actions"]}
+    assert len(rows) == len(plan) and all(r.email and r.team == contacts_env.team for r in rows)
+    assert all(emails[r.uuid] == r.email for r in rows if r.uuid in emails)
+    assert {r.uuid: r.new_state for r in rows} == plan
 
 
 def test_a_plan_over_the_cap_is_refused_and_changes_nothing(contacts_env):
