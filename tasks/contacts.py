@@ -9,9 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from prefect import task
+from prefect import Task, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import TaskRun
+from prefect.states import State
 
 from mailops.cleanbox import CleanboxClient
 from mailops.contacts import (
@@ -26,15 +28,30 @@ from mailops.contacts import (
     save_streamed_plan,
     team_clients,
 )
-from mailops.errors import MailopsError
+from mailops.errors import (
+    MailopsError,
+    RateLimitedError,
+    ServerError,
+    StoreError,
+    UnavailableError,
+)
 from mailops.gate import save_plan
 from mailops.report.escape import markdown_text
 from mailops.report.slack import SlackNotifier, contact_cleanup_message
 from mailops.store import Store
 from tasks.context import configured_teams, current_settings
 
+_TRANSIENT = (UnavailableError, ServerError, RateLimitedError, StoreError)
 
-@task(retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
+
+def _only_transient(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
+    """Retry what may pass by itself (a server down, a locked database); a rejected key or
+    an unknown team will not."""
+    return isinstance(state.data, _TRANSIENT)
+
+
+@task(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_only_transient,
+      cache_policy=NO_CACHE)
 async def plan_cleanup(
     run_id: str, team_names: list[str], as_of: datetime, per_page: int = 100
 ) -> PlanSummary:
@@ -70,7 +87,8 @@ def _stored_summary(store: Store, run_id: str, team_names: list[str]) -> PlanSum
     return summary
 
 
-@task(retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
+@task(retries=1, retry_delay_seconds=5, retry_condition_fn=_only_transient,
+      cache_policy=NO_CACHE)
 async def apply_cleanup(run_id: str, team_names: list[str]) -> dict[str, Any]:
     """Apply the stored plan's still-planned changes; resumable (done ones are skipped)."""
     settings = current_settings()
@@ -83,7 +101,8 @@ async def apply_cleanup(run_id: str, team_names: list[str]) -> dict[str, Any]:
             "failed": [{"email": label, "error": message} for label, message in result.failed]}
 
 
-@task(retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
+@task(retries=1, retry_delay_seconds=5, retry_condition_fn=_only_transient,
+      cache_policy=NO_CACHE)
 async def undo_cleanup(cleanup_run_id: str, undo_run_id: str) -> dict[str, Any]:
     """Revert what a cleanup run applied, where the contact still has the state it set.
 

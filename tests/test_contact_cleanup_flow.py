@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -331,3 +332,17 @@ def test_the_spam_score_check_keeps_high_volume_senders_with_low_scores(paging_s
     kept = summary.by_rule["low-spam-score"]
     assert kept > 0
     assert summary.by_rule["high-volume"] + kept == plain.by_rule["high-volume"]
+
+
+def test_a_rejected_key_fails_the_run_at_once_with_no_plan(contacts_env, monkeypatch):
+    monkeypatch.setenv("CONTACTS_TEAM_KEY", "cbk_not_a_real_key_000000")
+    started = time.monotonic()
+    outcome = run(contacts_env)
+    assert not outcome.ok and "401" in outcome.message
+    assert "cbk_not_a_real_key" not in outcome.message
+    assert time.monotonic() - started < 2  # a rejected key is not retried
+    with contacts_env.store() as store, store.engine.connect() as conn:
+        from sqlalchemy import func, select
+
+        from mailops.store import planned_changes
+        assert conn.execute(select(func.count()).select_from(planned_changes)).scalar_one() == 0
