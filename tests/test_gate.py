@@ -34,7 +34,8 @@ async def test_applying_makes_each_change_once_and_audits_it(fresh_store):
 
     result = await apply_plan(fresh_store, "run-1", "contact-cleanup", apply_one)
     assert result.applied == 250 and sorted(made) == sorted(f"contact:{n}" for n in range(250))
-    assert len(fresh_store.changes_of_run("run-1")) == 250
+    audited = fresh_store.changes_of_run("run-1")
+    assert len(audited) == 250 and audited[0].change.label == "user0@x.xyz"
     again = await apply_plan(fresh_store, "run-1", "contact-cleanup", apply_one)
     assert (again.applied, again.already_done, len(made)) == (0, 250, 250)
 

@@ -21,6 +21,7 @@ class Change:
     old_value: str | None
     new_value: str | None
     reason: str
+    label: str | None = None  # what a person recognises: the contact's email, the domain
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ def record_changes(
             "old_value": change.old_value,
             "new_value": change.new_value,
             "reason": change.reason,
+            "label": change.label,
             "changed_at": moment,
         }
         for change in changes
@@ -70,7 +72,9 @@ def changes_of_run(engine: Engine, run_id: str) -> list[AuditRecord]:
         AuditRecord(
             run_id=row.run_id,
             job=row.job,
-            change=Change(row.target, row.field, row.old_value, row.new_value, row.reason),
+            change=Change(
+                row.target, row.field, row.old_value, row.new_value, row.reason, row.label
+            ),
             changed_at=as_utc(row.changed_at),
         )
         for row in rows

@@ -127,7 +127,7 @@ def record_outcomes(
                     "run_id": run_id, "job": job, "target": change.target,
                     "field": change.field, "old_value": change.old_value,
                     "new_value": change.new_value, "reason": change.reason,
-                    "changed_at": moment,
+                    "label": change.label, "changed_at": moment,
                 })
         if audits:
             conn.execute(insert(audit_log), audits)

@@ -97,6 +97,7 @@ audit_log = Table(
     Column("new_value", Text),
     Column("reason", Text, nullable=False),
     Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("label", String(512)),
     Index("ix_audit_log_run_id", "run_id"),
     Index("ix_audit_log_target", "target"),
 )
