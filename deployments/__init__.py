@@ -70,6 +70,13 @@ JOBS: tuple[Job, ...] = (
         parameters={"apply": False},
         tags=("emboux", "gated"),
     ),
+    Job(
+        "quarantine-accept", "flows.quarantine_accept", "quarantine_accept", "0 * * * *", "UTC",
+        "Seed 000's auto-remediation: above the backlog threshold, accept quarantined mail "
+        "from whitelisted contacts; applies only with apply=true and an approval in the UI.",
+        parameters={"apply": False},
+        tags=("cleanbox", "gated"),
+    ),
 )
 
 

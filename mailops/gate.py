@@ -11,7 +11,7 @@ outcome with its audit row; re-running it skips what is done, so applying is res
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from mailops.errors import MailopsError
@@ -19,7 +19,11 @@ from mailops.store import Store
 from mailops.store.plans import ChangeStatus, Outcome, PlannedChange, StoredChange
 
 ApplyOne = Callable[[PlannedChange], Awaitable[None]]
+# A batch call (e.g. accepting up to 100 quarantined messages at once): takes the changes,
+# answers one entry per change, None when it was made, else why not.
+ApplyMany = Callable[[Sequence[PlannedChange]], Awaitable[Sequence[str | None]]]
 CHUNK = 100  # changes applied between two store writes
+BATCHES_AT_ONCE = 4  # batch calls in flight between two store writes
 
 
 def refusal_over_cap(planned: int, cap: int, option: str = "--max-actions") -> str | None:
@@ -46,7 +50,15 @@ def save_plan(store: Store, run_id: str, job: str, changes: Iterable[PlannedChan
     return store.save_plan(run_id, job, changes)
 
 
-async def apply_plan(store: Store, run_id: str, job: str, apply_one: ApplyOne) -> ApplyResult:
+async def apply_plan(
+    store: Store,
+    run_id: str,
+    job: str,
+    apply_one: ApplyOne | None = None,
+    *,
+    apply_many: ApplyMany | None = None,
+    batch_size: int = CHUNK,
+) -> ApplyResult:
     """Make every still-planned change of a run, recording and auditing each outcome.
 
     Changes run concurrently within chunks of CHUNK (the HTTP layer bounds the requests);
@@ -54,7 +66,15 @@ async def apply_plan(store: Store, run_id: str, job: str, apply_one: ApplyOne) -
     tried again; an applied one is skipped. A crash inside a chunk can leave changes made
     but unrecorded: they are made again on the next pass, which is why `apply_one` must be
     idempotent (setting a state, releasing a message: both are).
+
+    With `apply_many` instead of `apply_one`, changes go out in batches of `batch_size`
+    (BATCHES_AT_ONCE batches concurrently, recorded after each round); a batch that raises
+    fails each of its changes, which the next pass sends again.
     """
+    if (apply_one is None) == (apply_many is None):
+        raise ValueError("give apply_plan exactly one of apply_one and apply_many")
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
     result = ApplyResult()
     pending: list[StoredChange] = []
     for stored in store.plan_of_run(run_id):
@@ -62,9 +82,16 @@ async def apply_plan(store: Store, run_id: str, job: str, apply_one: ApplyOne) -
             result.already_done += 1
         else:
             pending.append(stored)
-    for start in range(0, len(pending), CHUNK):
-        chunk = pending[start : start + CHUNK]
-        outcomes = await asyncio.gather(*(_apply(stored, apply_one) for stored in chunk))
+    chunk_size = CHUNK if apply_many is None else batch_size * BATCHES_AT_ONCE
+    for start in range(0, len(pending), chunk_size):
+        chunk = pending[start : start + chunk_size]
+        if apply_many is None:
+            assert apply_one is not None
+            outcomes = list(await asyncio.gather(*(_apply(s, apply_one) for s in chunk)))
+        else:
+            batches = [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+            found = await asyncio.gather(*(_apply_batch(b, apply_many) for b in batches))
+            outcomes = [outcome for batch in found for outcome in batch]
         store.record_outcomes(run_id, job, outcomes, {s.seq: s.change for s in chunk})
         for stored, outcome in zip(chunk, outcomes, strict=True):
             if outcome.applied:
@@ -80,6 +107,17 @@ async def _apply(stored: StoredChange, apply_one: ApplyOne) -> Outcome:
     except MailopsError as exc:
         return Outcome(stored.seq, False, str(exc))
     return Outcome(stored.seq, True)
+
+
+async def _apply_batch(batch: list[StoredChange], apply_many: ApplyMany) -> list[Outcome]:
+    try:
+        errors = list(await apply_many([stored.change for stored in batch]))
+    except MailopsError as exc:
+        return [Outcome(stored.seq, False, str(exc)) for stored in batch]
+    if len(errors) != len(batch):
+        raise ValueError(f"apply_many answered {len(errors)} outcomes for {len(batch)} changes")
+    return [Outcome(stored.seq, error is None, error)
+            for stored, error in zip(batch, errors, strict=True)]
 
 
 def undo_plan(store: Store, run_id: str) -> list[PlannedChange]:

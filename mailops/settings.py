@@ -194,6 +194,18 @@ class ContactRules(_Section):
         return normalised
 
 
+class QuarantineRules(_Section):
+    """quarantine-accept: seed 000's auto-remediation of the quarantine backlog."""
+
+    threshold: int = Field(
+        10, ge=0, description="act only when the backlog exceeds this many messages"
+    )
+    max_spam_score: float | None = Field(
+        None, ge=0, description="keep messages scoring at least this, even when whitelisted"
+    )
+    max_actions_per_run: int = Field(500, ge=1)
+
+
 class GuardSettings(_Section):
     """outbound-guard: seed 003's monitor over EmBoux sending domains (defaults: the seed)."""
 
@@ -251,6 +263,7 @@ class Settings(BaseSettings):
     alerts: AlertThresholds = Field(default_factory=AlertThresholds)
     contacts: ContactRules = Field(default_factory=ContactRules)
     guard: GuardSettings = Field(default_factory=GuardSettings)
+    quarantine: QuarantineRules = Field(default_factory=QuarantineRules)
 
     @field_validator("cleanbox_base_url", "emboux_base_url")
     @classmethod

@@ -337,6 +337,96 @@ def guard_env(
 # --- end of outbound guard ----------------------------------------------------------------------
 
 
+# --- quarantine accept ---------------------------------------------------------------------
+
+from mailops.sandbox.cleanbox_state import (  # noqa: E402  (this section keeps its own imports)
+    KIND_LEGIT,
+    KIND_MESSAGE,
+    QUARANTINED,
+    WHITELISTED,
+)
+from mailops.sandbox.ids import make_uuid  # noqa: E402
+from mailops.sandbox.world import build_world  # noqa: E402
+
+
+@dataclass
+class QuarantineEnv:
+    """mailops pointed at a sandbox of the test's own (accepting releases messages), whose
+    first team holds the world's backlog (no whitelisted sender in it) plus what the test
+    adds before starting the server with `start`."""
+
+    tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch
+    world: Any
+    sandbox: Sandbox | None = None
+    database_url: str = ""
+
+    @property
+    def team(self) -> Any:
+        return self.world.teams[0]
+
+    def whitelist(self, *emails: str) -> None:
+        """Add whitelisted contacts (before `start`)."""
+        at = int(self.world.clock.now().timestamp()) - 30 * 86400
+        for email in emails:
+            self.team.contacts.add(email, 20, WHITELISTED, -1, at, False, KIND_LEGIT)
+
+    def quarantine(self, sender: str, score: float = 1.0, subject: str = "hello") -> str:
+        """Add one quarantined message from `sender` (before `start`); returns its uuid."""
+        at = int(self.world.clock.now().timestamp())
+        bare = sender.rsplit("<", 1)[-1].strip(" >").lower()
+        idx = self.team.receive(sender, bare, f"info@{self.team.domain}", subject,
+                                QUARANTINED, score, at)
+        return make_uuid(self.team.salt, KIND_MESSAGE, idx)
+
+    def start(self, *, teams: int = 1, cleanbox_total: bool = True) -> Sandbox:
+        """Serve the world and point mailops at its first `teams` teams."""
+        self.sandbox = Sandbox.start(world=self.world, cleanbox_total=cleanbox_total)
+        lines = []
+        for number, (name, key) in enumerate(list(self.sandbox.team_keys.items())[:teams]):
+            self.monkeypatch.setenv(f"QUARANTINE_TEAM_KEY_{number}", key)
+            lines += ["[[teams]]", f"name = {json.dumps(name)}",
+                      f'api_key_env = "QUARANTINE_TEAM_KEY_{number}"', ""]
+        config = self.tmp_path / "mailops.toml"
+        config.write_text("\n".join(lines))
+        self.database_url = f"sqlite:///{self.tmp_path / 'mailops.db'}"
+        for variable, value in {
+            "MAILOPS_CONFIG": str(config),
+            "MAILOPS_DATABASE_URL": self.database_url,
+            "MAILOPS_DATA_DIR": str(self.tmp_path / "data"),
+            "MAILOPS_CLEANBOX_BASE_URL": self.sandbox.cleanbox_url,
+            "MAILOPS_HTTP__MAX_ATTEMPTS": "6",
+            "MAILOPS_HTTP__READ_TIMEOUT": "5",
+            "MAILOPS_HTTP__BACKOFF_BASE_SECONDS": "0.01",
+            "MAILOPS_HTTP__BACKOFF_MAX_SECONDS": "0.05",
+            "MAILOPS_CLEANBOX_LIMITS__RATE_LIMIT_PER_SECOND": "0",
+        }.items():
+            self.monkeypatch.setenv(variable, value)
+        return self.sandbox
+
+    def store(self) -> Store:
+        return Store(self.database_url)
+
+    def held(self) -> set[str]:
+        """The uuids the first team's quarantine holds now: ground truth."""
+        team = self.team
+        return {make_uuid(team.salt, KIND_MESSAGE, i)
+                for i in team.messages.by_status[QUARANTINED]}
+
+
+@pytest.fixture
+def quarantine_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[QuarantineEnv]:
+    """A fresh small world (seed 7) to add whitelisted contacts and quarantined mail to, then
+    `start`; each test gets its own (a world is built in a fraction of a second)."""
+    env = QuarantineEnv(tmp_path, monkeypatch, build_world(7, "small"))
+    yield env
+    if env.sandbox is not None:
+        env.sandbox.stop()
+
+
+# --- end of quarantine accept -------------------------------------------------------------
+
+
 # --- mailops pointed at the sandbox ---------------------------------------------------------
 
 

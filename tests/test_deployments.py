@@ -20,6 +20,7 @@ def test_every_deployment_builds_with_the_designed_schedule():
         "billing-freeze": ("5 0 1 * *", "UTC"),
         "contact-cleanup": ("0 6 * * 1", "Europe/Berlin"),
         "outbound-guard": ("*/15 * * * *", "UTC"),
+        "quarantine-accept": ("0 * * * *", "UTC"),
     }
     assert set(built) == {job.name for job in JOBS}
     for name, (cron, zone) in expected.items():
@@ -40,7 +41,7 @@ def test_jobs_never_overlap_themselves():
 
 def test_gated_jobs_are_deployed_as_dry_runs():
     assert {j.name for j in JOBS if j.parameters.get("apply") is False} == {
-        "contact-cleanup", "outbound-guard"}
+        "contact-cleanup", "outbound-guard", "quarantine-accept"}
 
 
 def test_prefect_yaml_is_rendered_from_the_same_table():

@@ -355,3 +355,54 @@ def outbound_guard_message(
                 f"status changes, {len(actions)} actions",
         "blocks": blocks[:MAX_BLOCKS],
     }
+
+
+# --- quarantine-accept --------------------------------------------------------------------------
+
+
+def quarantine_accept_message(result: dict[str, Any], *, max_messages: int = 10) -> dict[str, Any]:
+    """quarantine-accept's summary per team: backlog before and after, accepted, kept and
+    why, and a few accepted senders; every address and subject escaped."""
+    teams = result.get("teams", [])
+    mode = "dry run" if result.get("dry_run") else "applied"
+    if result.get("refused"):
+        mode = "refused"
+    accepted = sum(t.get("accepted", 0) for t in teams)
+    planned = sum(len(t.get("planned", [])) for t in teams)
+    blocks: list[Block] = [
+        header(f":inbox_tray: Quarantine accept ({mode})"),
+        context(f"run {mrkdwn(result.get('run_id', ''))}; {len(teams)} teams; as of "
+                f"{mrkdwn(result.get('as_of', ''))}"),
+    ]
+    if result.get("refused"):
+        blocks.append(section(f":no_entry: {mrkdwn(result['refused'])}"))
+    for team in teams[: MAX_BLOCKS - 6]:
+        kept = team.get("kept", {})
+        if not team.get("acted"):
+            blocks.append(section(
+                f"*{mrkdwn(team['team'])}*: backlog {team['backlog']}, not above the threshold "
+                f"of {team['threshold']}: nothing to do"))
+            continue
+        lines = [
+            f"*{mrkdwn(team['team'])}*: backlog {team['backlog']} → "
+            f"{team.get('backlog_after', team['backlog'])} (threshold {team['threshold']})",
+            f"{len(team.get('planned', []))} planned, {team.get('accepted', 0)} accepted; kept: "
+            f"{kept.get('not_whitelisted', 0)} not whitelisted, "
+            f"{kept.get('spam_score', 0)} spam score",
+        ]
+        lines += [f"• {mrkdwn(m['from'])}: {mrkdwn(m['subject'])}"
+                  for m in team.get("top", [])[:max_messages]]
+        more = len(team.get("planned", [])) - min(len(team.get("top", [])), max_messages)
+        if more > 0:
+            lines.append(f"_…and {more} more_")
+        blocks.append(section("\n".join(lines)))
+    if len(teams) > MAX_BLOCKS - 6:
+        blocks.append(context(f"…and {len(teams) - (MAX_BLOCKS - 6)} more teams"))
+    if result.get("failed"):
+        blocks.append(section(
+            f":warning: {len(result['failed'])} messages were not accepted; resume the run "
+            "to send them again"))
+    return {
+        "text": f"Quarantine accept ({mode}): {planned} planned, {accepted} accepted",
+        "blocks": blocks[:MAX_BLOCKS],
+    }

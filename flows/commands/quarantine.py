@@ -1,0 +1,118 @@
+"""`mailops quarantine accept`: seed 000's quarantine auto-remediation, gated."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from flows.commands import run_flow
+from flows.commands.contacts import _parse_instant
+from mailops.cli import JsonFlag, output
+from mailops.report.escape import terminal_text
+from mailops.secrets import redact
+
+MAX_MESSAGE_LINES = 10
+JSON_KEYS = ("team", "backlog", "threshold", "dry_run", "planned", "accepted", "kept")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `quarantine` command group."""
+    group = typer.Typer(help="Cleanbox quarantine: accept whitelisted senders' messages.",
+                        no_args_is_help=True)
+    group.command("accept")(accept)
+    app.add_typer(group, name="quarantine")
+
+
+def accept(
+    team: Annotated[
+        list[str] | None, typer.Option("--team", help="Only this team (repeatable).")
+    ] = None,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Accept the messages (default: plan only).")
+    ] = False,
+    threshold: Annotated[
+        int | None,
+        typer.Option("--threshold", min=0,
+                     help="Act only when the backlog exceeds this (default 10)."),
+    ] = None,
+    max_spam_score: Annotated[
+        float | None,
+        typer.Option("--max-spam-score", min=0,
+                     help="Keep messages scoring at least this, even whitelisted (default off)."),
+    ] = None,
+    max_actions: Annotated[
+        int | None,
+        typer.Option("--max-actions", min=1,
+                     help="Refuse to apply a plan with more accepts (default 500)."),
+    ] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option("--resume", help="Apply the stored plan of this run id (skips what is done)."),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="ISO 8601 instant the report is stamped with.")
+    ] = None,
+    no_notify: Annotated[
+        bool, typer.Option("--no-notify", help="Post no Slack summary.")
+    ] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Plan (default) or apply the accepts of quarantined mail from whitelisted contacts."""
+    as_json = output.json or json_output
+    instant = _parse_instant(as_of) if as_of else None
+    from flows.quarantine_accept import quarantine_accept
+
+    outcome = run_flow(
+        quarantine_accept, teams=team or None, apply=apply, threshold=threshold,
+        max_spam_score=max_spam_score, max_actions=max_actions, as_of=instant,
+        resume_run_id=resume, notify=not no_notify,
+    )
+    result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
+    error = None if outcome.ok else outcome.message
+    teams = [json_object(t) for t in result.get("teams", [])]
+    if as_json and len(teams) > 1:
+        typer.echo(json.dumps(teams, default=str))
+        if error is not None:
+            typer.echo(f"mailops: {redact(error)}", err=True)
+            raise SystemExit(1)
+        return
+    output.finish(_summary(result), teams[0] if teams else {}, error=error,
+                  local_json=json_output)
+
+
+def json_object(team: dict[str, Any]) -> dict[str, Any]:
+    """One team's --json object: the documented keys, then the run id and backlog after."""
+    return {**{k: team[k] for k in JSON_KEYS},
+            "backlog_after": team["backlog_after"], "run_id": team["run_id"]}
+
+
+def _summary(result: dict[str, Any]) -> str:
+    if not result:
+        return "quarantine-accept did nothing."
+    mode = "dry run" if result["dry_run"] else "apply"
+    lines = [f"Quarantine accept ({mode}) run {result['run_id']}:"]
+    for t in result["teams"]:
+        if not t["acted"]:
+            lines.append(f"  {terminal_text(t['team'])}: backlog {t['backlog']}, not above the "
+                         f"threshold of {t['threshold']}: nothing to do.")
+            continue
+        kept = t["kept"]
+        lines.append(
+            f"  {terminal_text(t['team'])}: backlog {t['backlog']} -> {t['backlog_after']} "
+            f"(threshold {t['threshold']}); {len(t['planned'])} planned, {t['accepted']} "
+            f"accepted; kept {kept['not_whitelisted']} not whitelisted, "
+            f"{kept['spam_score']} for their spam score.")
+        for message in t["top"][:MAX_MESSAGE_LINES]:
+            lines.append(f"    {terminal_text(message['from'])}: "
+                         f"{terminal_text(message['subject'])}")
+        more = len(t["planned"]) - min(len(t["top"]), MAX_MESSAGE_LINES)
+        if more > 0:
+            lines.append(f"    ...and {more} more")
+    if result["refused"]:
+        lines.append(f"Not applied: {terminal_text(result['refused'])}")
+    elif result["dry_run"] and any(t["planned"] for t in result["teams"]):
+        lines.append("Nothing changed. Apply this plan with: mailops quarantine accept --apply "
+                     f"--resume {result['run_id']}")
+    return "\n".join(lines)

@@ -1,0 +1,152 @@
+"""quarantine-accept: seed 000's auto-remediation of the quarantine backlog, behind the gate.
+
+Each team's backlog is counted exactly; only above the threshold are the whitelisted contacts
+and quarantined messages read and the accepts planned and stored. Without `apply` stop
+there. With `apply`, the plan must fit under the cap and, under a deployment, be approved in
+the Prefect UI; then the gate accepts in batches of 100, auditing each uuid. A run resumed
+by id applies its stored plan and skips what is already done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.states import Failed, State
+
+import tasks.quarantine as quarantine_tasks
+from mailops.errors import ConfigError, MailopsError
+from mailops.gate import refusal_over_cap
+from mailops.report.escape import markdown_text
+from tasks.approval import approval_required, request_approval
+from tasks.context import configured_teams, current_run_id, current_settings
+
+
+@flow(name="quarantine-accept", log_prints=False)
+async def quarantine_accept(
+    teams: list[str] | None = None,
+    apply: bool = False,
+    threshold: int | None = None,
+    max_spam_score: float | None = None,
+    max_actions: int | None = None,
+    as_of: datetime | None = None,
+    resume_run_id: str | None = None,
+    require_approval: bool | None = None,
+    approval_timeout_seconds: int = 3600,
+    approval_poll_seconds: int = 10,
+    notify: bool = True,
+) -> dict[str, Any] | State:
+    """Plan (and with `apply`, make) the accepts of whitelisted senders' quarantined mail.
+
+    teams: only these configured teams (all when empty). threshold: act only when a team's
+    backlog exceeds it (default `[quarantine] threshold`, 10). max_spam_score: keep messages
+    scoring at least this (default `[quarantine] max_spam_score`, off). max_actions: the cap
+    on accepts per run (default `[quarantine] max_actions_per_run`). as_of: the instant the
+    report is stamped with (now by default). resume_run_id: apply the stored plan of that
+    earlier run. require_approval: ask in the Prefect UI (default: under a deployment).
+    """
+    logger = get_run_logger()
+    result: dict[str, Any] = {}
+    try:
+        settings = current_settings()
+        rules = settings.quarantine
+        names = [team.name for team in configured_teams(settings, teams)]
+        if not names:
+            raise ConfigError(
+                "no Cleanbox team configured: set MAILOPS_CLEANBOX_API_KEY or list teams "
+                "in mailops.toml"
+            )
+        limit = threshold if threshold is not None else rules.threshold
+        guard = max_spam_score if max_spam_score is not None else rules.max_spam_score
+        cap = max_actions if max_actions is not None else rules.max_actions_per_run
+        run_id = resume_run_id or current_run_id()
+        moment = (as_of or datetime.now(UTC)).astimezone(UTC)
+        plans = await quarantine_tasks.plan_quarantine(run_id, names, limit, guard)
+        result = _result(run_id, plans, dry_run=not apply, as_of=moment, cap=cap)
+        total = sum(len(p["planned"]) for p in plans)
+        refusal = None
+        if apply and total:
+            refusal = refusal_over_cap(total, cap)
+            if refusal is None and approval_required(require_approval):
+                approved, note = await request_approval(
+                    _approval_markdown(result), timeout_seconds=approval_timeout_seconds,
+                    poll_interval_seconds=approval_poll_seconds,
+                )
+                refusal = None if approved else note
+        result["refused"] = refusal
+        if apply and total and refusal is None:
+            applied = await quarantine_tasks.apply_quarantine(run_id, names)
+            for team in result["teams"]:
+                team["accepted"] = applied["applied"].get(team["team"], 0)
+            result["failed"] = applied["failed"]
+            after = await quarantine_tasks.count_backlogs(
+                [t["team"] for t in result["teams"] if t["acted"]])
+            for team in result["teams"]:
+                team["backlog_after"] = after.get(team["team"], team["backlog"])
+    except MailopsError as exc:
+        logger.error("quarantine-accept stopped: %s", exc)
+        return Failed(message=str(exc), data=result or None)
+
+    quarantine_tasks.publish_artifacts(result)
+    if notify:
+        delivered, error = quarantine_tasks.notify(result)
+        result["notification"] = delivered
+        if error is not None:
+            logger.warning("the summary was not sent: %s", error)
+    logger.info(
+        "quarantine-accept %s: %s", run_id,
+        "; ".join(f"{t['team']}: backlog {t['backlog']} -> {t['backlog_after']}, "
+                  f"{len(t['planned'])} planned, {t['accepted']} accepted"
+                  for t in result["teams"]),
+    )
+    if refusal is not None and refusal_over_cap(total, cap) is not None:
+        return Failed(message=refusal, data=result)
+    if result["failed"]:
+        message = (
+            f"{len(result['failed'])} messages were not accepted (first: "
+            f"{result['failed'][0]['from']}: {result['failed'][0]['error']}); run again with "
+            f"the same plan to finish: mailops quarantine accept --apply --resume {run_id}"
+        )
+        logger.error(message)
+        return Failed(message=message, data=result)
+    return result
+
+
+def _result(
+    run_id: str, plans: list[dict[str, Any]], *, dry_run: bool, as_of: datetime, cap: int
+) -> dict[str, Any]:
+    """The flow's result: one --json object per team, and the run's own keys."""
+    teams = [
+        {
+            "team": p["team"], "backlog": p["backlog"], "threshold": p["threshold"],
+            "dry_run": dry_run, "planned": p["planned"], "accepted": 0, "kept": p["kept"],
+            "backlog_after": p["backlog"], "acted": p["acted"], "whitelisted": p["whitelisted"],
+            "top": p["top"], "run_id": run_id, "reused_plan": p["reused_plan"],
+        }
+        for p in plans
+    ]
+    return {"run_id": run_id, "dry_run": dry_run, "as_of": as_of.isoformat(), "cap": cap,
+            "teams": teams, "refused": None, "failed": []}
+
+
+def _approval_markdown(result: dict[str, Any]) -> str:
+    """What the approver sees behind the Resume button: counts per team, then senders."""
+    total = sum(len(t["planned"]) for t in result["teams"])
+    lines = [
+        f"## Quarantine accept: {total} messages (cap {result['cap']})", "",
+        "| team | backlog | accept | not whitelisted | spam score |", "|---|---|---|---|---|",
+        *(f"| {markdown_text(t['team'])} | {t['backlog']} | {len(t['planned'])} | "
+          f"{t['kept']['not_whitelisted']} | {t['kept']['spam_score']} |"
+          for t in result["teams"]), "",
+        "| team | from | subject |", "|---|---|---|",
+        *(f"| {markdown_text(t['team'])} | {markdown_text(m['from'])} | "
+          f"{markdown_text(m['subject'])} |"
+          for t in result["teams"] for m in t["top"][:10]),
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    asyncio.run(quarantine_accept())

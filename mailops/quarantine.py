@@ -1,0 +1,172 @@
+"""quarantine-accept's I/O: count the backlog, plan the accepts, apply them through the gate.
+
+One run covers every selected team and stores one plan: a planned change per message, target
+`quarantine:<team>:<uuid>`, field `status`, `quarantined` -> `released`, action `accept`, so
+the gate records and audits each uuid. Applying sends the uuids in batches of at most 100
+(`POST /quarantine/accept`); a batch that fails (5xx, lost answer) leaves its uuids failed and
+the next pass sends them again, which is harmless: a released uuid is not counted again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mailops.cleanbox import MAX_ACCEPT_BATCH, CleanboxClient
+from mailops.errors import ConfigError, MailopsError
+from mailops.gate import ApplyMany, ApplyResult, apply_plan
+from mailops.rules.quarantine import KEEP_REASONS, over_threshold, plan_accepts, whitelist_of
+from mailops.store import ChangeStatus, PlannedChange, Store
+
+JOB = "quarantine-accept"
+FIELD = "status"
+OLD, NEW, ACTION = "quarantined", "released", "accept"
+TOP_MESSAGES = 50  # accepted messages kept per team for the report and the artifact
+
+
+def quarantine_target(team: str, uuid: str) -> str:
+    """The plan target naming one team's quarantined message."""
+    return f"quarantine:{team}:{uuid}"
+
+
+def parse_target(target: str) -> tuple[str, str]:
+    """(team, uuid) of a `quarantine:<team>:<uuid>` target (team names may hold colons)."""
+    kind, _, rest = target.partition(":")
+    team, _, uuid = rest.rpartition(":")
+    if kind != "quarantine" or not team or not uuid:
+        raise ValueError(f"not a quarantine target: {target!r}")
+    return team, uuid
+
+
+@dataclass
+class TeamPlan:
+    """One team's backlog and what the rules make of it."""
+
+    team: str
+    backlog: int
+    threshold: int
+    acted: bool = False  # the backlog exceeded the threshold, so messages were decided
+    planned: list[str] = field(default_factory=list)  # uuids to accept
+    kept: dict[str, int] = field(default_factory=lambda: {k.value: 0 for k in KEEP_REASONS})
+    whitelisted: int = 0
+    top: list[dict[str, str]] = field(default_factory=list)  # uuid, from, subject, reason
+    changes: list[PlannedChange] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "team": self.team, "backlog": self.backlog, "threshold": self.threshold,
+            "acted": self.acted, "planned": list(self.planned), "kept": dict(self.kept),
+            "whitelisted": self.whitelisted, "top": list(self.top),
+        }
+
+
+async def plan_team(
+    client: CleanboxClient,
+    team: str,
+    threshold: int,
+    max_spam_score: float | None,
+    *,
+    top_limit: int = TOP_MESSAGES,
+) -> TeamPlan:
+    """Count the backlog exactly; over the threshold, decide every quarantined message
+    against every whitelisted contact."""
+    backlog = await client.count_quarantine()
+    plan = TeamPlan(team, backlog, threshold)
+    if not over_threshold(backlog, threshold):
+        return plan
+    contacts, messages = await asyncio.gather(
+        client.contacts(state="whitelisted", sort=None), client.quarantine()
+    )
+    decided = plan_accepts(messages, whitelist_of(c.email for c in contacts), max_spam_score)
+    plan.acted = True
+    plan.whitelisted = len(contacts)
+    plan.kept = decided.kept_counts()
+    for message in decided.accept:
+        reason = decided.reasons[message.uuid]
+        plan.planned.append(message.uuid)
+        plan.changes.append(PlannedChange(
+            quarantine_target(team, message.uuid), message.sender, FIELD, OLD, NEW, ACTION,
+            reason,
+        ))
+        if len(plan.top) < top_limit:
+            plan.top.append({"uuid": message.uuid, "from": message.sender,
+                             "subject": message.subject, "reason": reason})
+    return plan
+
+
+def stored_team_plans(
+    store: Store, run_id: str, teams: Sequence[str], threshold: int, *,
+    top_limit: int = TOP_MESSAGES,
+) -> dict[str, TeamPlan]:
+    """The per-team plans of a run stored earlier (a resumed run applies what it planned);
+    kept counts and backlogs were not stored and read 0 until counted again."""
+    plans = {name: TeamPlan(name, 0, threshold) for name in teams}
+    for stored in store.plan_of_run(run_id):
+        team, uuid = parse_target(stored.change.target)
+        plan = plans.setdefault(team, TeamPlan(team, 0, threshold))
+        plan.acted = True
+        plan.planned.append(uuid)
+        if len(plan.top) < top_limit:
+            plan.top.append({"uuid": uuid, "from": stored.change.label, "subject": "",
+                             "reason": stored.change.reason})
+    return plans
+
+
+def applied_per_team(store: Store, run_id: str) -> dict[str, int]:
+    """How many of a run's accepts are recorded as made, per team."""
+    counts: dict[str, int] = defaultdict(int)
+    for stored in store.plan_of_run(run_id, ChangeStatus.APPLIED):
+        counts[parse_target(stored.change.target)[0]] += 1
+    return dict(counts)
+
+
+def accept_batch(clients: dict[str, CleanboxClient]) -> ApplyMany:
+    """The gate's batch call: accept a batch's uuids, one request per team in it."""
+
+    async def apply_many(changes: Sequence[PlannedChange]) -> list[str | None]:
+        by_team: dict[str, list[int]] = defaultdict(list)
+        for i, change in enumerate(changes):
+            by_team[parse_target(change.target)[0]].append(i)
+        errors: list[str | None] = [None] * len(changes)
+
+        async def send(team: str, positions: list[int]) -> None:
+            client = clients.get(team)
+            try:
+                if client is None:
+                    raise ConfigError(f"team {team!r} is not configured any more")
+                await client.accept_quarantine(
+                    [parse_target(changes[i].target)[1] for i in positions])
+            except MailopsError as exc:
+                for i in positions:
+                    errors[i] = str(exc)
+
+        await asyncio.gather(*(send(team, pos) for team, pos in by_team.items()))
+        return errors
+
+    return apply_many
+
+
+async def apply_accepts(
+    store: Store, run_id: str, clients: dict[str, CleanboxClient], *, passes: int = 2
+) -> ApplyResult:
+    """Accept every still-planned message of a run in batches of 100, through the gate.
+
+    A failed batch is sent again in the next pass (up to `passes`); what still fails stays
+    failed in the plan for a resumed run. The result counts over all passes.
+    """
+    total: ApplyResult | None = None
+    for _ in range(max(1, passes)):
+        result = await apply_plan(store, run_id, JOB, apply_many=accept_batch(clients),
+                                  batch_size=MAX_ACCEPT_BATCH)
+        if total is None:
+            total = result
+        else:
+            total.applied += result.applied
+            total.failed = result.failed
+        if not result.failed:
+            break
+    assert total is not None
+    return total
