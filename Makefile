@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint browser clean
 
 install: $(VENV)/.installed
 
@@ -20,7 +20,11 @@ demo: install
 lint: install
 	$(BIN)/ruff check .
 
-test: install lint
+# The dashboard's browser test drives headless Chromium (Debian's package); CI starts without it.
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+test: install lint browser
 	$(BIN)/pytest
 
 clean:

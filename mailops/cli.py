@@ -141,6 +141,44 @@ def sandbox(
     serve(port=port, seed=seed, scale=scale)
 
 
+@app.command("dashboard")
+def dashboard(
+    host: Annotated[
+        str, typer.Option(help="Address to bind; anything but 127.0.0.1 is reachable by others.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8760,
+    refresh: Annotated[
+        int, typer.Option(min=2, max=3600, help="Seconds between the pages' refreshes.")
+    ] = 15,
+) -> None:
+    """Serve the monitoring web page over the store (read-only; MAILOPS_DASHBOARD_TOKEN
+    makes it ask for that token)."""
+    from mailops.dashboard.server import serve
+
+    settings = load_settings()
+    store = Store(settings.database_url)
+    if store.revision() is None:
+        output.fail(
+            f"no mailops store at {store.display_url}: run `mailops db upgrade` or a job first",
+            EXIT_CONFIG,
+        )
+    token = settings.dashboard_token.get_secret_value() if settings.dashboard_token else None
+    if host not in ("127.0.0.1", "localhost", "::1") and token is None:
+        typer.echo(
+            f"mailops: warning: serving on {host} without a token; set "
+            "MAILOPS_DASHBOARD_TOKEN to ask for one",
+            err=True,
+        )
+    shown = f"[{host}]" if ":" in host else host
+    typer.echo(
+        f"Dashboard of {store.display_url} on http://{shown}:{port}/"
+        f"{' (asks for MAILOPS_DASHBOARD_TOKEN)' if token else ''}; Ctrl-C stops it."
+    )
+    with store:
+        serve(store, rules=settings.guard, token=token, refresh_seconds=refresh, host=host,
+              port=port)
+
+
 def load_command_plugins(target: typer.Typer) -> None:
     """Add the command groups other packages of the project declare.
 

@@ -253,6 +253,7 @@ class Settings(BaseSettings):
     slack_webhook_url: SecretStr | None = None
     slack_bot_token: SecretStr | None = None
     slack_channel: str | None = None
+    dashboard_token: SecretStr | None = None
     timezone: str = "UTC"
     data_dir: str = "data"
 
@@ -300,6 +301,7 @@ class Settings(BaseSettings):
             self.emboux_api_key,
             self.slack_webhook_url,
             self.slack_bot_token,
+            self.dashboard_token,
         ):
             if secret is not None:
                 register_secret(secret.get_secret_value())

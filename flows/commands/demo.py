@@ -53,6 +53,9 @@ def demo(
         f"Slack posts:   {summary.slack_posts}",
     ]
     lines += [f"Report:        {path}" for path in summary.reports]
+    lines.append(
+        f"Dashboard:     MAILOPS_DATABASE_URL=sqlite:///{summary.database} mailops dashboard"
+    )
     if summary.failed:
         lines.append(f"{len(summary.failed)} runs failed:")
         lines += [f"  {terminal_text(line)}" for line in summary.failed[:10]]

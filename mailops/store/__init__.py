@@ -17,7 +17,7 @@ from mailops.errors import StoreError
 from mailops.health import DomainHealth, TeamHealth
 from mailops.rules.alerts import Alert, Severity
 from mailops.rules.daily_health import WeekOverWeek
-from mailops.store import audit, ledger, migrate, plans, trends
+from mailops.store import audit, ledger, migrate, plans, trends, views
 from mailops.store import billing as billing_store
 from mailops.store import guard as guard_store
 from mailops.store.audit import AuditRecord, Change
@@ -262,6 +262,35 @@ class Store:
         self, mailboxes: Mapping[str, str], groups: Mapping[str, str]
     ) -> None:
         guard_store.mark_notified(self.engine, mailboxes, groups)
+
+    # --- dashboard (read only) -----------------------------------------------------------
+
+    @_explained
+    def trend_span(self) -> tuple[date | None, date | None]:
+        """The first and last day the trend tables hold."""
+        return views.trend_span(self.engine)
+
+    @_explained
+    def trend_rows(
+        self, scope: str, metrics: Sequence[str], start: date, end: date
+    ) -> list[dict[str, Any]]:
+        """Daily `metrics` of every team or domain (`scope`) from `start` to `end`."""
+        return views.trend_rows(self.engine, scope, metrics, start, end)
+
+    @_explained
+    def audit_tail(self, limit: int, job: str | None = None) -> list[dict[str, Any]]:
+        """The newest audited changes first."""
+        return views.audit_tail(self.engine, limit, job)
+
+    @_explained
+    def ledger_tail(self, jobs: Sequence[str], limit: int) -> list[LedgerEntry]:
+        """The newest once-only runs of these jobs first."""
+        return views.ledger_tail(self.engine, jobs, limit)
+
+    @_explained
+    def recent_plans(self, job: str, per_label: int) -> dict[str, list[dict[str, Any]]]:
+        """Each label's newest planned changes of one job."""
+        return views.recent_plans(self.engine, job, per_label)
 
     # --- run ledger --------------------------------------------------------------------
 

@@ -1,0 +1,100 @@
+"""Read-only views for the dashboard: trend rows over a range, the audit and ledger tails,
+and the guard's recent plans per mailbox. Nothing here writes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from mailops.store.engine import as_utc
+from mailops.store.ledger import LedgerEntry, LedgerStatus
+from mailops.store.schema import (
+    audit_log,
+    domain_daily,
+    planned_changes,
+    run_ledger,
+    team_daily,
+)
+
+TREND_TABLES = {"team": (team_daily, "team"), "domain": (domain_daily, "domain")}
+
+
+def trend_span(engine: Engine) -> tuple[date | None, date | None]:
+    """The first and last day either trend table holds (None when both are empty)."""
+    with engine.connect() as conn:
+        spans = [
+            conn.execute(select(func.min(table.c.day), func.max(table.c.day))).one()
+            for table, _ in TREND_TABLES.values()
+        ]
+    firsts = [first for first, _ in spans if first is not None]
+    lasts = [last for _, last in spans if last is not None]
+    return (min(firsts) if firsts else None, max(lasts) if lasts else None)
+
+
+def trend_rows(
+    engine: Engine, scope: str, metrics: Sequence[str], start: date, end: date
+) -> list[dict[str, Any]]:
+    """Each day's `metrics` of every team (or domain) from `start` to `end`, both included."""
+    table, subject = TREND_TABLES[scope]
+    columns = [table.c.day, table.c[subject].label("subject")] + [table.c[m] for m in metrics]
+    query = (
+        select(*columns)
+        .where(table.c.day >= start, table.c.day <= end)
+        .order_by(table.c[subject], table.c.day)
+    )
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def audit_tail(engine: Engine, limit: int, job: str | None = None) -> list[dict[str, Any]]:
+    """The newest audited changes first (optionally of one job)."""
+    query = select(audit_log).order_by(audit_log.c.changed_at.desc(), audit_log.c.id.desc())
+    if job:
+        query = query.where(audit_log.c.job == job)
+    with engine.connect() as conn:
+        rows = conn.execute(query.limit(limit)).all()
+    return [{**row._mapping, "changed_at": as_utc(row.changed_at)} for row in rows]
+
+
+def ledger_tail(engine: Engine, jobs: Sequence[str], limit: int) -> list[LedgerEntry]:
+    """The newest once-only runs (resets, billing freezes) of these jobs first."""
+    query = (
+        select(run_ledger)
+        .where(run_ledger.c.job.in_(list(jobs)))
+        .order_by(run_ledger.c.started_at.desc())
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [
+        LedgerEntry(
+            row.job, row.key, LedgerStatus(row.status), row.run_id, row.attempts,
+            as_utc(row.started_at), as_utc(row.finished_at) if row.finished_at else None,
+            row.detail,
+        )
+        for row in rows
+    ]
+
+
+def recent_plans(engine: Engine, job: str, per_label: int) -> dict[str, list[dict[str, Any]]]:
+    """Each label's newest planned changes of one job (the guard's suspends and resumes)."""
+    query = (
+        select(planned_changes)
+        .where(planned_changes.c.job == job)
+        .order_by(planned_changes.c.planned_at.desc(), planned_changes.c.seq.desc())
+    )
+    found: dict[str, list[dict[str, Any]]] = {}
+    with engine.connect() as conn:
+        for row in conn.execute(query):
+            kept = found.setdefault(row.label, [])
+            if len(kept) < per_label:
+                kept.append({
+                    "run_id": row.run_id, "action": row.action, "status": row.status,
+                    "old_value": row.old_value, "new_value": row.new_value,
+                    "reason": row.reason, "planned_at": as_utc(row.planned_at),
+                    "applied_at": as_utc(row.applied_at) if row.applied_at else None,
+                })
+    return found
