@@ -87,7 +87,7 @@ WHITELIST = whitelist_of(["Boss@Corp.com", " friend@example.org ", "not an addre
 
 
 def test_the_whitelist_holds_normalised_addresses_only():
-    assert WHITELIST == frozenset({"boss@corp.com", "friend@example.org"})
+    assert frozenset({"boss@corp.com", "friend@example.org"}) == WHITELIST
 
 
 def test_a_whitelisted_sender_is_accepted_however_it_is_spelled():

@@ -100,8 +100,9 @@ def _summary(result: dict[str, Any]) -> str:
             continue
         kept = t["kept"]
         lines.append(
-            f"  {terminal_text(t['team'])}: backlog {t['backlog']} -> {t['backlog_after']} "
-            f"(threshold {t['threshold']}); {len(t['planned'])} planned, {t['accepted']} "
+            f"  {terminal_text(t['team'])}: backlog {t['backlog']}"
+            + ("" if result["dry_run"] else f" -> {t['backlog_after']}")
+            + f" (threshold {t['threshold']}); {len(t['planned'])} planned, {t['accepted']} "
             f"accepted; kept {kept['not_whitelisted']} not whitelisted, "
             f"{kept['spam_score']} for their spam score.")
         for message in t["top"][:MAX_MESSAGE_LINES]:

@@ -384,8 +384,10 @@ def quarantine_accept_message(result: dict[str, Any], *, max_messages: int = 10)
                 f"of {team['threshold']}: nothing to do"))
             continue
         lines = [
-            f"*{mrkdwn(team['team'])}*: backlog {team['backlog']} → "
-            f"{team.get('backlog_after', team['backlog'])} (threshold {team['threshold']})",
+            f"*{mrkdwn(team['team'])}*: backlog {team['backlog']}"
+            + ("" if result.get("dry_run")
+               else f" → {team.get('backlog_after', team['backlog'])}")
+            + f" (threshold {team['threshold']})",
             f"{len(team.get('planned', []))} planned, {team.get('accepted', 0)} accepted; kept: "
             f"{kept.get('not_whitelisted', 0)} not whitelisted, "
             f"{kept.get('spam_score', 0)} spam score",
