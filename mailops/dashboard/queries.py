@@ -86,12 +86,12 @@ def health(
             if not boxes:
                 continue
         if wanted is not None and group.status is not wanted:
-            boxes = [box for box in boxes if box.effective is wanted]
+            boxes = [box for box in boxes if wanted in (box.effective, box.status)]
             if not boxes:
                 continue
         shown.append({
             **group.as_json(),
-            "mailboxes": [mailbox_row(box, rules, plans.get(box.name, [])) for box in boxes],
+            "members": [mailbox_row(box, rules, plans.get(box.name, [])) for box in boxes],
         })
     counts = {s.value: sum(state.effective is s for state in states) for s in Status}
     return {

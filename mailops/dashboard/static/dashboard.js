@@ -57,10 +57,12 @@
         "cooldown until", "risk", "why", "last transitions"]) headRow.appendChild(el("th", title));
       table.appendChild(el("thead")).appendChild(headRow);
       const tbody = table.appendChild(el("tbody"));
-      for (const m of g.mailboxes) {
+      for (const m of g.members) {
         const tr = el("tr");
         tr.dataset.mailbox = m.name;
-        cell(tr, m.name, "name"); cell(tr, badge(m.status)); cell(tr, m.window, "num");
+        cell(tr, m.name, "name");
+        const statusCell = cell(tr, badge(m.status));
+        if (m.own_status !== m.status) statusCell.append(" ", el("span", "own: " + m.own_status, "muted own")); cell(tr, m.window, "num");
         cell(tr, m.total_sends, "num"); cell(tr, m.total_bounces, "num"); cell(tr, when(m.cooldown_until));
         cell(tr, m.risk, "num"); cell(tr, m.reason, "reason");
         const list = el("ul", null, "transitions");

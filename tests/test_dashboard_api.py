@@ -1,0 +1,259 @@
+"""The dashboard's JSON endpoints on a store with known content; escaping; the token."""
+
+from __future__ import annotations
+
+import inspect
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import HOSTILE_DOMAIN, HOSTILE_SENDER, HOSTILE_TEAM
+from typer.testing import CliRunner
+
+from mailops.dashboard import server as dashboard_server
+from mailops.dashboard.app import COOKIE
+from mailops.secrets import redact
+from mailops.settings import load_settings
+
+TOKEN = "dash-token-5f2c9a7e1b"
+
+
+def get(url: str, **kwargs: object) -> httpx.Response:
+    return httpx.get(url, timeout=10, trust_env=False, **kwargs)  # type: ignore[arg-type]
+
+
+# --- health -----------------------------------------------------------------------------------
+
+
+def test_health_lists_groups_worst_first_with_seed_003_metrics(run_dashboard):
+    # Given a dashboard over two groups, acme with 2 of 3 mailboxes unhealthy
+    dash = run_dashboard()
+    # When the health endpoint is read
+    data = get(f"{dash.url}/api/health").json()
+    # Then acme comes first, paused by its ratio, with its share and average risk
+    assert [g["group"] for g in data["groups"]] == ["acme", "beta"]
+    acme = data["groups"][0]
+    assert (acme["status"], acme["mailboxes"], acme["unhealthy"], acme["unhealthy_pct"]) == (
+        "paused", 3, 2, 66.7)
+    risks = [m["risk"] for m in acme["members"]]
+    assert acme["avg_risk"] == round(sum(risks) / 3, 1)
+    # and its mailboxes worst first, each with window bounces/sends, totals and cooldown
+    members = {m["name"]: m for m in acme["members"]}
+    hostile, warning, healthy = (members[HOSTILE_DOMAIN], members["b.acme.test"],
+                                 members["a.acme.test"])
+    assert (hostile["status"], hostile["own_status"], hostile["window"], hostile["risk"]) == (
+        "paused", "paused", "5/80", 100)
+    assert (hostile["total_sends"], hostile["total_bounces"]) == (900, 30)
+    assert hostile["cooldown_until"].startswith("2026-10-01T08:00")
+    assert [t["action"] for t in hostile["transitions"]] == ["suspend"]
+    # a paused group pauses its members; each keeps its own status beside it
+    assert (warning["status"], warning["own_status"], warning["window"]) == (
+        "paused", "warning", "3/40")
+    assert (healthy["own_status"], healthy["group_paused"], healthy["transitions"]) == (
+        "healthy", True, [])
+    assert [m["name"] for m in acme["members"]] == [HOSTILE_DOMAIN, "a.acme.test",
+                                                    "b.acme.test"]
+    assert data["summary"] == {
+        "groups": 2, "mailboxes": 4, "unhealthy": 2,
+        "by_status": {"healthy": 1, "warning": 0, "paused": 3, "healing": 0},
+    }
+
+
+def test_health_filters_by_status_and_name(run_dashboard):
+    dash = run_dashboard()
+    warning = get(f"{dash.url}/api/health", params={"status": "warning"}).json()
+    assert [(g["group"], [m["name"] for m in g["members"]]) for g in warning["groups"]] == [
+        ("acme", ["b.acme.test"])]
+    by_name = get(f"{dash.url}/api/health", params={"q": "BETA"}).json()
+    assert [g["group"] for g in by_name["groups"]] == ["beta"]
+    by_mailbox = get(f"{dash.url}/api/health", params={"q": "a.acme"}).json()
+    assert [m["name"] for m in by_mailbox["groups"][0]["members"]] == ["a.acme.test"]
+    assert get(f"{dash.url}/api/health", params={"status": "dead"}).status_code == 400
+
+
+# --- trends -----------------------------------------------------------------------------------
+
+
+def test_trends_give_daily_series_and_week_over_week_change(run_dashboard):
+    dash = run_dashboard()
+    data = get(f"{dash.url}/api/trends").json()
+    # The range ends on the last stored day and goes back 28 days by default
+    assert data["range"] == {"start": "2026-09-03", "end": "2026-09-30"}
+    teams = {s["name"]: s for s in data["team"]["subjects"]}
+    assert set(teams) == {HOSTILE_TEAM, "plain-team"}
+    backlog = teams[HOSTILE_TEAM]["series"]["quarantine_backlog"]
+    assert len(backlog) == 14 and backlog[0] == ["2026-09-17", 10.0]
+    assert backlog[-1] == ["2026-09-30", 15.0]
+    change = teams[HOSTILE_TEAM]["week_over_week"]["quarantine_backlog"]
+    assert (change["this_week"], change["last_week"], change["change_pct"]) == (15, 10, 50.0)
+    assert teams["plain-team"]["week_over_week"]["quarantine_backlog"]["change_pct"] == 0.0
+    domain = data["domain"]["subjects"][0]
+    assert domain["name"] == "a.acme.test"
+    assert domain["week_over_week"]["outbound_sent_today"]["change_pct"] == 100.0
+
+
+def test_trends_take_a_chosen_range_and_a_name(run_dashboard):
+    dash = run_dashboard()
+    data = get(f"{dash.url}/api/trends",
+               params={"start": "2026-09-25", "end": "2026-09-28", "q": "plain"}).json()
+    assert data["range"] == {"start": "2026-09-25", "end": "2026-09-28"}
+    [team] = data["team"]["subjects"]
+    assert team["name"] == "plain-team"
+    assert [day for day, _ in team["series"]["weekly_used"]] == [
+        "2026-09-25", "2026-09-26", "2026-09-27", "2026-09-28"]
+    assert data["domain"]["subjects"] == []
+    week = get(f"{dash.url}/api/trends", params={"days": "7"}).json()
+    assert week["range"] == {"start": "2026-09-24", "end": "2026-09-30"}
+    assert get(f"{dash.url}/api/trends", params={"start": "30/09"}).status_code == 400
+
+
+# --- activity ---------------------------------------------------------------------------------
+
+
+def test_activity_shows_each_change_with_its_run_and_the_undo_command(run_dashboard):
+    dash = run_dashboard()
+    data = get(f"{dash.url}/api/activity").json()
+    assert [(c["job"], c["run_id"]) for c in data["changes"]] == [
+        ("outbound-guard", "run-guard-2"),
+        ("quarantine-accept", "run-quarantine-1"),
+        ("contact-cleanup", "run-cleanup-1"),
+    ]
+    cleanup = data["changes"][2]
+    assert cleanup["label"] == HOSTILE_SENDER
+    assert (cleanup["old_value"], cleanup["new_value"]) == ("unset", "blocked")
+    assert cleanup["undo"] == "mailops contacts undo run-cleanup-1"
+    assert [c["undo"] for c in data["changes"][:2]] == [None, None]
+    assert sorted((r["job"], r["key"], r["status"], r["run_id"]) for r in data["runs"]) == [
+        ("billing-freeze", "2026-08", "done", "run-freeze-1"),
+        ("outbound-reset-daily", "2026-09-30", "done", "run-reset-1"),
+    ]
+    only = get(f"{dash.url}/api/activity", params={"job": "contact-cleanup"}).json()
+    assert [c["job"] for c in only["changes"]] == ["contact-cleanup"] and only["runs"] == []
+    assert get(f"{dash.url}/api/activity", params={"job": "rm -rf"}).status_code == 400
+
+
+def test_the_dashboard_only_reads(run_dashboard):
+    dash = run_dashboard()
+    for path in ("/api/health", "/api/activity", "/"):
+        assert httpx.post(f"{dash.url}{path}", trust_env=False).status_code == 405
+
+
+# --- escaping ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/", "/trends", "/activity"])
+def test_hostile_names_are_shown_as_text(run_dashboard, path):
+    dash = run_dashboard()
+    page = get(f"{dash.url}{path}").text
+    for raw in (HOSTILE_DOMAIN, HOSTILE_TEAM, HOSTILE_SENDER, "<img", "<script>alert", "<b>"):
+        assert raw not in page
+    expected = {
+        "/": "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;.evil.test",
+        "/trends": "acme &amp; co &lt;script&gt;alert(&#39;t&#39;)&lt;/script&gt;",
+        "/activity": "&lt;b&gt;spam&lt;/b&gt;@junk.xyz",
+    }[path]
+    assert expected in page
+
+
+def test_pages_forbid_inline_and_foreign_scripts(run_dashboard):
+    dash = run_dashboard()
+    response = get(f"{dash.url}/")
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "default-src 'none'" in policy
+    assert response.headers["x-content-type-options"] == "nosniff"
+    # every asset the page names is the app's own
+    assert "http://" not in response.text.replace(dash.url, "")
+    assert "https://" not in response.text
+    for asset in ("/static/dashboard.js", "/static/dashboard.css", "/static/favicon.svg"):
+        assert get(f"{dash.url}{asset}").status_code == 200
+
+
+# --- the token --------------------------------------------------------------------------------
+
+
+def test_with_a_token_every_page_and_endpoint_asks_for_it(run_dashboard):
+    dash = run_dashboard(token=TOKEN)
+    missing = get(f"{dash.url}/api/health")
+    assert missing.status_code == 401 and missing.json()["ok"] is False
+    assert get(f"{dash.url}/api/health",
+               headers={"Authorization": "Bearer nope"}).status_code == 401
+    page = get(f"{dash.url}/trends")
+    assert page.status_code == 401 and 'name="token"' in page.text
+    assert HOSTILE_DOMAIN not in page.text and "acme" not in page.text
+    ok = get(f"{dash.url}/api/health", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert ok.status_code == 200 and ok.json()["summary"]["mailboxes"] == 4
+    # static files carry no data and load on the token form
+    assert get(f"{dash.url}/static/dashboard.css").status_code == 200
+
+
+def test_the_token_form_sets_an_httponly_cookie_that_is_not_the_token(run_dashboard):
+    dash = run_dashboard(token=TOKEN)
+    with httpx.Client(base_url=dash.url, trust_env=False, timeout=10) as client:
+        assert client.get("/activity", params={"token": "wrong"}).status_code == 401
+        answer = client.get("/activity", params={"token": TOKEN, "job": "contact-cleanup"})
+        # a redirect to the same page without the token in its address
+        assert answer.status_code == 303
+        assert answer.headers["location"] == "/activity?job=contact-cleanup"
+        cookie = answer.headers["set-cookie"]
+        assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
+        assert TOKEN not in cookie
+        assert client.cookies.get(COOKIE)
+        page = client.get("/activity", params={"job": "contact-cleanup"})
+        assert page.status_code == 200 and "run-cleanup-1" in page.text
+        assert client.get("/api/activity").status_code == 200
+
+
+def test_the_token_is_a_secret_setting(monkeypatch):
+    monkeypatch.setenv("MAILOPS_DASHBOARD_TOKEN", TOKEN)
+    settings = load_settings()
+    assert settings.dashboard_token is not None
+    assert TOKEN not in repr(settings) and TOKEN not in redact(f"token {TOKEN} leaked")
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def test_the_command_binds_to_localhost_by_default_and_passes_the_token(
+    cli, dashboard_store, monkeypatch
+):
+    served: dict[str, object] = {}
+    monkeypatch.setattr(dashboard_server, "serve", lambda store, **kw: served.update(kw))
+    monkeypatch.setenv("MAILOPS_DATABASE_URL", dashboard_store.url)
+    monkeypatch.setenv("MAILOPS_DASHBOARD_TOKEN", TOKEN)
+    result = CliRunner().invoke(cli, ["dashboard"])
+    assert result.exit_code == 0, result.output
+    assert served["host"] == "127.0.0.1" and served["port"] == 8760
+    assert served["token"] == TOKEN
+    assert "http://127.0.0.1:8760/" in result.output and TOKEN not in result.output
+    assert inspect.signature(dashboard_server.Dashboard.start).parameters["host"].default == (
+        "127.0.0.1")
+
+
+def test_the_command_warns_when_exposed_without_a_token(cli, dashboard_store, monkeypatch):
+    served: dict[str, object] = {}
+    monkeypatch.setattr(dashboard_server, "serve", lambda store, **kw: served.update(kw))
+    monkeypatch.setenv("MAILOPS_DATABASE_URL", dashboard_store.url)
+    result = CliRunner().invoke(cli, ["dashboard", "--host", "0.0.0.0", "--port", "9000"])
+    assert result.exit_code == 0
+    assert "without a token" in result.output
+    assert (served["host"], served["port"], served["token"]) == ("0.0.0.0", 9000, None)
+
+
+def test_the_command_refuses_a_store_that_does_not_exist(cli, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("MAILOPS_DATABASE_URL", f"sqlite:///{tmp_path / 'none.db'}")
+    result = CliRunner().invoke(cli, ["dashboard"])
+    assert result.exit_code == 2 and "mailops db upgrade" in result.output
+
+
+def test_the_demo_ends_with_the_dashboard_command(cli, tmp_path: Path, monkeypatch):
+    from flows import demo as demo_flow
+
+    database = tmp_path / "demo" / "mailops.db"
+    summary = demo_flow.DemoSummary(1, datetime(2026, 9, 1, tzinfo=UTC),
+                                    datetime(2026, 9, 8, tzinfo=UTC), database=database)
+    monkeypatch.setattr(demo_flow, "run_demo", lambda **kwargs: summary)
+    result = CliRunner().invoke(cli, ["demo", "--weeks", "1"])
+    assert result.exit_code == 0, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last == f"Dashboard:     MAILOPS_DATABASE_URL=sqlite:///{database} mailops dashboard"
