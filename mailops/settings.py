@@ -206,6 +206,32 @@ class QuarantineRules(_Section):
     max_actions_per_run: int = Field(500, ge=1)
 
 
+class ReportSettings(_Section):
+    """weekly-report: drift detection, forecast thresholds and the minimum volume to forecast."""
+
+    history_weeks: int = Field(8, ge=2, le=52, description="weeks loaded for drifts and charts")
+    drift_min_weeks: int = Field(
+        4, ge=2, le=51, description="consecutive weekly moves in one direction that make a drift"
+    )
+    forecast_days: int = Field(
+        14, ge=3, le=90, description="days of daily history a domain's forecast is fitted on"
+    )
+    forecast_weeks: int = Field(
+        4, ge=2, le=52, description="weeks of history a team's quota forecast is fitted on"
+    )
+    horizon_days: int = Field(28, ge=1, description="forecasts further away are not shown")
+    alert_within_days: int = Field(14, ge=1, description="alert on crossings this close")
+    min_volume: int = Field(
+        100, ge=0, description="sends (domains) or weekly usage (teams) below which nothing "
+        "is forecast",
+    )
+    quota_pct: float = Field(100.0, gt=0, le=100, description="share of the weekly quota")
+    daily_limit_pct: float = Field(100.0, gt=0, le=100, description="share of the daily limit")
+    bounce_rate_suspension_pct: float = Field(0.5, gt=0, le=100)
+    complaint_rate_suspension_pct: float = Field(0.1, gt=0, le=100)
+    top_movers: int = Field(10, ge=1, le=100)
+
+
 class GuardSettings(_Section):
     """outbound-guard: seed 003's monitor over EmBoux sending domains (defaults: the seed)."""
 
@@ -265,6 +291,7 @@ class Settings(BaseSettings):
     contacts: ContactRules = Field(default_factory=ContactRules)
     guard: GuardSettings = Field(default_factory=GuardSettings)
     quarantine: QuarantineRules = Field(default_factory=QuarantineRules)
+    report: ReportSettings = Field(default_factory=ReportSettings)
 
     @field_validator("cleanbox_base_url", "emboux_base_url")
     @classmethod

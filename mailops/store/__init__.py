@@ -17,7 +17,7 @@ from mailops.errors import StoreError
 from mailops.health import DomainHealth, TeamHealth
 from mailops.rules.alerts import Alert, Severity
 from mailops.rules.daily_health import WeekOverWeek
-from mailops.store import audit, ledger, migrate, plans, trends, views
+from mailops.store import audit, ledger, migrate, plans, reports, trends, views
 from mailops.store import billing as billing_store
 from mailops.store import guard as guard_store
 from mailops.store.audit import AuditRecord, Change
@@ -26,6 +26,7 @@ from mailops.store.engine import create_store_engine, safe_url
 from mailops.store.guard import GuardRecord
 from mailops.store.ledger import Claim, LedgerEntry, LedgerStatus
 from mailops.store.plans import ChangeStatus, Outcome, PlannedChange, StoredChange
+from mailops.store.reports import ReportFrames
 from mailops.store.schema import (
     alerts,
     audit_log,
@@ -46,6 +47,7 @@ __all__ = [
     "GuardRecord",
     "LedgerEntry",
     "LedgerStatus",
+    "ReportFrames",
     "Store",
     "alerts",
     "audit_log",
@@ -205,6 +207,15 @@ class Store:
     ) -> list[WeekOverWeek]:
         """Daily means of each metric this week (ending `day`) and the week before."""
         return trends.week_over_week(self.engine, day, team_metrics, domain_metrics)
+
+    @_explained
+    def report_frames(
+        self, first_day: date, week_start: date, last_day: date, since: datetime,
+        until: datetime,
+    ) -> ReportFrames:
+        """The weekly report's frames: trend rows of the weeks it needs, the week's alerts and
+        audited changes (one query per table)."""
+        return reports.load_frames(self.engine, first_day, week_start, last_day, since, until)
 
     # --- plans of gated jobs ------------------------------------------------------------
 
