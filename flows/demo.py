@@ -3,7 +3,9 @@
 The sandbox runs in-process; its clock is advanced in steps and, at each step, the jobs
 whose schedule falls there run as real Prefect flows against it over HTTP, writing a real
 SQLite store under `data/demo/`. Nothing here is a shortcut a production run would not take:
-the flows are the deployed ones, with the simulated instant passed as `as_of`.
+the flows are the deployed ones, with the simulated instant passed as `as_of`. The gated
+jobs run as a person would run them: the guard and quarantine-accept applied, the contact
+cleanup as its weekly dry run.
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ def run_demo(
         from flows.daily_health import daily_health
         from flows.outbound_guard import outbound_guard
         from flows.outbound_reset_daily import outbound_reset_daily
+        from flows.quarantine_accept import quarantine_accept
 
         summary = DemoSummary(weeks, sandbox.now(), sandbox.now(), database=folder / "mailops.db")
 
@@ -109,6 +112,9 @@ def run_demo(
             yesterday = (now - timedelta(days=1)).date()
             # The day's figures are read before midnight's reset zeroes today's sends.
             job("daily-health", run_flow(daily_health, day=yesterday, as_of=now))
+            # Hourly in production; once a simulated day here, applied (the demo's approval).
+            job("quarantine-accept", run_flow(quarantine_accept, apply=True,
+                                              require_approval=False, as_of=now))
             job("outbound-reset-daily",
                 run_flow(outbound_reset_daily, day=now.date().isoformat(), as_of=now))
             if now.day == 1:
