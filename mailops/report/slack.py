@@ -408,3 +408,82 @@ def quarantine_accept_message(result: dict[str, Any], *, max_messages: int = 10)
         "text": f"Quarantine accept ({mode}): {planned} planned, {accepted} accepted",
         "blocks": blocks[:MAX_BLOCKS],
     }
+
+
+# --- weekly-report --------------------------------------------------------------------------
+
+
+def _digest_section(title: str, lines: Sequence[str], total: int, empty: str) -> Block:
+    """A titled list cut to fit one section, with "and N more" for the rest."""
+    if not lines:
+        return section(f"*{title}*\n{empty}")
+    text = f"*{title}*"
+    shown = 0
+    for line in lines:
+        if len(text) + len(line) + 40 > MAX_SECTION_TEXT:
+            break
+        text = f"{text}\n{line}"
+        shown += 1
+    if shown < total:
+        text = f"{text}\n_…and {total - shown} more_"
+    return section(text)
+
+
+def weekly_report_message(
+    result: dict[str, Any], *, location: str | None = None, max_lines: int = 10
+) -> dict[str, Any]:
+    """The weekly report's digest (from `WeeklyReport.as_json()`): forecasts, drifts, top
+    movers, alerts by kind and actions, every API string escaped, within Block Kit limits."""
+    forecasts = result.get("forecasts", [])
+    drifts = result.get("drifts", [])
+    movers = result.get("movers", [])
+    kinds = result.get("alert_kinds", [])
+    actions = result.get("actions", [])
+    ahead = [f for f in forecasts if f.get("days") is not None]
+    blocks: list[Block] = [
+        header(f":bar_chart: Weekly report {result.get('week', '')}"),
+        context(
+            f"{mrkdwn(result.get('start', ''))} to {mrkdwn(result.get('end', ''))}; "
+            f"{len(result.get('teams', []))} teams, {len(result.get('domains', []))} domains"
+            + (f"; team {mrkdwn(result['team_filter'])} only"
+               if result.get("team_filter") else "")
+        ),
+        _digest_section(
+            "Forecasts",
+            [f"• *{mrkdwn(f['subject'])}* ({f['scope']}): {mrkdwn(f['label'])} "
+             f"{f['threshold']:.4g} crossed {mrkdwn(f['in_words'])} (now {f['current']:.4g})"
+             for f in forecasts[:max_lines]],
+            len(forecasts), "No threshold in sight at the current trends.",
+        ),
+        _digest_section(
+            "Gradual drifts",
+            [f"• *{mrkdwn(d['subject'])}* {mrkdwn(d['metric'])}: {mrkdwn(d['in_words'])}"
+             for d in drifts[:max_lines]],
+            len(drifts), "No metric moved the same way for weeks.",
+        ),
+        _digest_section(
+            "Top movers",
+            [f"• *{mrkdwn(m['subject'])}* {mrkdwn(m['metric'])}: {mrkdwn(m['in_words'])}"
+             for m in movers[:max_lines]],
+            len(movers), "Nothing moved against last week.",
+        ),
+        _digest_section(
+            "Alerts of the week",
+            [f"• {mrkdwn(k['key'])} ({mrkdwn(k['severity'])}): {k['count']} on "
+             f"{k['subjects']} subjects" for k in kinds[:max_lines]],
+            len(kinds), "No alerts this week.",
+        ),
+        _digest_section(
+            "Contact and quarantine actions",
+            [f"• {mrkdwn(a['kind'])} {mrkdwn(a['change'])} by {mrkdwn(a['job'])}: {a['count']}"
+             for a in actions[:max_lines]],
+            len(actions), "None this week.",
+        ),
+    ]
+    if location:
+        blocks.append(context(f"Full report: {mrkdwn(location)}"))
+    return {
+        "text": f"Weekly report {result.get('week', '')}: {len(ahead)} crossings ahead, "
+                f"{len(drifts)} drifts",
+        "blocks": blocks[:MAX_BLOCKS],
+    }

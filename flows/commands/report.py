@@ -1,0 +1,85 @@
+"""`mailops report weekly`: the weekly trend report now."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from flows.commands import run_flow
+from mailops.cli import EXIT_CONFIG, JsonFlag, output
+from mailops.report.escape import terminal_text
+
+MAX_LINES = 10
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `report` command group."""
+    group = typer.Typer(help="Reports from the trend store.", no_args_is_help=True)
+    group.command("weekly")(weekly)
+    app.add_typer(group, name="report")
+
+
+def weekly(
+    week: Annotated[
+        str | None,
+        typer.Option("--week", help="ISO week YYYY-Www (default: the last complete week)."),
+    ] = None,
+    team: Annotated[str | None, typer.Option("--team", help="Only this team.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="md, html or json.")] = "md",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write here (default: data/reports/weekly-YYYY-Www.FORMAT)."),
+    ] = None,
+    no_notify: Annotated[
+        bool, typer.Option("--no-notify", help="Write the report, post no Slack digest.")
+    ] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Run weekly-report now: week over week, drifts, forecasts; to a file and Slack."""
+    output.json = output.json or json_output  # failures too are one JSON object
+    from mailops.report.weekly import parse_week
+
+    if week is not None:
+        try:
+            parse_week(week)
+        except ValueError as exc:
+            output.fail(f"--week: {exc}", EXIT_CONFIG)
+    if fmt not in ("md", "html", "json"):
+        output.fail(f"--format must be one of md, html, json, not {fmt!r}", EXIT_CONFIG)
+    from flows.weekly_report import weekly_report
+
+    outcome = run_flow(
+        weekly_report, week=week, team=team, format=fmt, out=str(out) if out else None,
+        notify=not no_notify,
+    )
+    result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
+    output.finish(
+        _summary(result), result, error=None if outcome.ok else outcome.message,
+        local_json=json_output,
+    )
+
+
+def _summary(result: dict[str, Any]) -> str:
+    if not result.get("file"):
+        return f"weekly-report {result.get('week') or ''}: no report written."
+    ahead = [f for f in result.get("forecasts", []) if f.get("days") is not None]
+    lines = [
+        f"Weekly report {result['week']} ({result['start']} to {result['end']}): "
+        f"{len(result['teams'])} teams, {len(result['domains'])} domains, "
+        f"{len(result['drifts'])} drifts, {len(ahead)} crossings ahead; written to "
+        f"{terminal_text(result['file'])}.",
+    ]
+    if result.get("notification"):
+        lines.append(f"Digest sent to {terminal_text(result['notification'])}.")
+    for forecast in result.get("forecasts", [])[:MAX_LINES]:
+        lines.append(
+            f"  {terminal_text(forecast['subject'])}: {forecast['label']} "
+            f"{forecast['threshold']:.4g} crossed {forecast['in_words']}"
+        )
+    for drift in result.get("drifts", [])[:MAX_LINES]:
+        lines.append(
+            f"  {terminal_text(drift['subject'])}: {drift['metric']} {drift['in_words']}"
+        )
+    return "\n".join(lines)

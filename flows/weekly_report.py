@@ -1,0 +1,85 @@
+"""weekly-report: week over week, gradual drifts and forecasts from the trend tables, as a
+file (markdown, HTML with charts, or JSON), a Prefect artifact, alerts and a Slack digest.
+
+Reads the store only; the forecast alerts are stored before the digest is posted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from prefect import flow, get_run_logger
+from prefect.states import Failed, State
+
+import tasks.report as report_tasks
+from mailops.errors import ConfigError, MailopsError
+from mailops.report.render_weekly import FORMATS
+from mailops.report.weekly import last_complete_week, parse_week
+from tasks.context import current_settings
+
+
+@flow(name="weekly-report", log_prints=False)
+async def weekly_report(
+    week: str | None = None,
+    team: str | None = None,
+    format: Literal["md", "html", "json"] = "md",
+    out: str | None = None,
+    notify: bool = True,
+) -> dict[str, Any] | State:
+    """The weekly trend report of one ISO week.
+
+    week: `YYYY-Www` (the last complete week in the operator's time zone by default).
+    team: only this team (and the domains whose partner_ref is its name). format: md, html
+    or json. out: the file to write (default `<data dir>/reports/weekly-YYYY-Www.<format>`).
+    notify: post the Slack digest.
+    """
+    logger = get_run_logger()
+    result: dict[str, Any] = {"week": week, "team_filter": team, "format": format}
+    try:
+        settings = current_settings()
+        week = week or last_complete_week(datetime.now(UTC), settings.zone)
+        result["week"] = week
+        try:
+            parse_week(week)
+        except ValueError as exc:
+            raise ConfigError(f"week: {exc}") from None
+        if format not in FORMATS:
+            raise ConfigError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
+        report = report_tasks.compute_report(week, team)
+        if team is None:
+            report_tasks.store_forecast_alerts(report)
+        path = report_tasks.write_report(report, format, out)
+    except MailopsError as exc:
+        logger.error("weekly-report stopped: %s", exc)
+        return Failed(message=str(exc), data=result)
+
+    data = report.as_json()
+    result.update({
+        key: data[key]
+        for key in ("start", "end", "teams", "domains", "drifts", "forecasts", "movers",
+                    "alert_kinds", "actions", "alerts")
+    })
+    result["file"] = path
+    report_tasks.publish_artifact(report)
+    problems = []
+    if notify:
+        delivered, error = report_tasks.notify(report, path)
+        result["notification"] = delivered
+        if error is not None:
+            problems.append(f"the digest was not sent ({error}); the report is in {path}")
+    logger.info(
+        "weekly-report %s: %d teams, %d domains, %d drifts, %d forecasts, written to %s",
+        week, len(report.teams), len(report.domains), len(report.drifts),
+        len(report.forecasts), path,
+    )
+    if problems:
+        message = "; ".join(problems)
+        logger.error(message)
+        return Failed(message=message, data=result)
+    return result
+
+
+if __name__ == "__main__":
+    asyncio.run(weekly_report())

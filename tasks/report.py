@@ -1,0 +1,110 @@
+"""Tasks of weekly-report: load and compute, store the forecast alerts, write the file,
+publish the artifact, post the digest."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from prefect import Task, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import TaskRun
+from prefect.states import State
+
+from mailops.errors import MailopsError, NotificationError, StoreError
+from mailops.report.render_weekly import as_text, render_markdown, summary_line
+from mailops.report.slack import SlackNotifier, weekly_report_message
+from mailops.report.weekly import JOB, NoReportData, WeeklyReport, build_report, parse_week
+from mailops.store import Store
+from tasks.context import current_settings
+
+MAX_ARTIFACT_CHARS = 200_000
+
+
+def _only_store_errors(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
+    """Retry a locked or unreachable database; an empty week is an answer, not retried."""
+    return isinstance(state.data, StoreError)
+
+
+@task(retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=_only_store_errors,
+      cache_policy=NO_CACHE)
+def compute_report(week: str, team: str | None) -> WeeklyReport:
+    """Load the weeks the report needs (one query per table) and compute it."""
+    settings = current_settings()
+    options = settings.report
+    monday, sunday = parse_week(week)
+    first_day = min(
+        monday - timedelta(weeks=options.history_weeks - 1),
+        monday - timedelta(weeks=options.forecast_weeks - 1),
+        sunday - timedelta(days=options.forecast_days - 1),
+    )
+    zone = settings.zone
+    since = datetime.combine(monday, time(), zone)
+    until = datetime.combine(sunday + timedelta(days=1), time(), zone)
+    with Store(settings.database_url) as store:
+        store.upgrade()
+        frames = store.report_frames(first_day, monday, sunday, since, until)
+        try:
+            return build_report(
+                week, frames.teams, frames.domains, frames.alerts, frames.audit, options,
+                team=team,
+            )
+        except NoReportData as exc:
+            first, last = store.trend_span()
+            held = f"the store holds {first} to {last}" if first else "the store is empty"
+            raise NoReportData(f"{exc} ({held})") from None
+
+
+@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def store_forecast_alerts(report: WeeklyReport) -> int:
+    """Store the forecast alerts under the week's last day; a re-run replaces them."""
+    with Store(current_settings().database_url) as store:
+        return store.save_alerts(report.end, JOB, report.alerts)
+
+
+def default_path(week: str, fmt: str, team: str | None) -> Path:
+    """`<data dir>/reports/weekly-YYYY-Www.<ext>` (a team's report gets `-<team>`)."""
+    suffix = ""
+    if team is not None:
+        suffix = "-" + "".join(c if c.isalnum() or c in "-_." else "-" for c in team)
+    return Path(current_settings().data_dir) / "reports" / f"weekly-{week}{suffix}.{fmt}"
+
+
+@task(cache_policy=NO_CACHE)
+def write_report(report: WeeklyReport, fmt: str, out: str | None) -> str:
+    """Render the report in `fmt` and write it to `out` (or the default path)."""
+    path = Path(out) if out else default_path(report.week, fmt, report.team_filter)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(as_text(report, fmt), encoding="utf-8")
+    except OSError as exc:
+        raise MailopsError(f"cannot write the report to {path}: {exc.strerror}") from None
+    return str(path)
+
+
+@task(cache_policy=NO_CACHE)
+def publish_artifact(report: WeeklyReport) -> None:
+    """The report as a markdown artifact in the Prefect UI."""
+    markdown = render_markdown(report)
+    if len(markdown) > MAX_ARTIFACT_CHARS:
+        markdown = markdown[:MAX_ARTIFACT_CHARS] + "\n\n(cut: the file holds the whole report)"
+    create_markdown_artifact(
+        key="weekly-report", markdown=markdown,
+        description=f"{report.week}: {summary_line(report)}",
+    )
+
+
+@task(cache_policy=NO_CACHE)
+def notify(report: WeeklyReport, location: str) -> tuple[str | None, str | None]:
+    """Post the digest to Slack (or the outbox file): (where it went, or why not)."""
+    try:
+        notifier = SlackNotifier.from_settings(current_settings())
+        delivery = notifier.post(
+            weekly_report_message(report.as_json(), location=location),
+            name=f"{JOB}-{report.week}",
+        )
+    except NotificationError as exc:
+        return None, str(exc)
+    return delivery.describe(), None

@@ -1,0 +1,80 @@
+"""weekly-report under Prefect on a store filled with five weeks of known rows, and its
+command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from flows.commands import run_flow
+from flows.weekly_report import weekly_report
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def test_the_flow_writes_the_report_stores_forecast_alerts_and_posts(weekly_env):
+    # When the report of 2026-W47 runs over the five stored weeks
+    outcome = run_flow(weekly_report, week="2026-W47", format="html")
+    # Then it knows the week, the drift, and the crossing ahead
+    assert outcome.ok, outcome.message
+    result = outcome.result
+    assert (result["start"], result["end"]) == ("2026-11-16", "2026-11-22")
+    assert result["teams"] == ["acme", "newco"]
+    drifts = {(d["subject"], d["metric"]): d for d in result["drifts"]}
+    assert drifts[("acme", "quarantine_backlog")]["weeks"] == 4
+    assert drifts[("acme", "quarantine_backlog")]["slope_per_week"] == pytest.approx(2)
+    forecasts = {(f["subject"], f["key"]): f for f in result["forecasts"]}
+    # 100 sends a day rising by 10 over the last two weeks: 230 on Sunday, limit 300
+    assert forecasts[("mail.example", "daily_limit")]["days"] == 7
+    # peaks 400, 500, 600, 700 of 1000: 21 days
+    assert forecasts[("acme", "weekly_quota")]["days"] == 21
+    assert ("newco", "weekly_quota") not in forecasts  # 5 a week: under the minimum volume
+    # The file is the HTML page with its charts
+    page = Path(result["file"])
+    assert page == weekly_env.data_dir / "reports" / "weekly-2026-W47.html"
+    assert "data:image/png;base64," in page.read_text()
+    # The crossing within 14 days is an alert, stored under the week's last day
+    with weekly_env.store() as store:
+        from datetime import date
+
+        stored = store.alerts_of_day(date(2026, 11, 22), "weekly-report")
+    assert [(a.key, a.subject) for a in stored] == [("forecast_daily_limit", "mail.example")]
+    # The digest went to the outbox (no Slack configured)
+    digest = weekly_env.data_dir / "slack" / "weekly-report-2026-W47.json"
+    assert "Weekly report 2026-W47" in digest.read_text()
+
+
+def test_a_week_without_data_fails_in_one_line(weekly_env):
+    outcome = run_flow(weekly_report, week="2026-W30", notify=False)
+    assert not outcome.ok
+    assert outcome.message.startswith("no trend data in 2026-W30 (2026-07-20 to 2026-07-26)")
+    assert "the store holds 2026-10-19 to 2026-11-22" in outcome.message
+    assert outcome.result["week"] == "2026-W30"
+
+
+def test_the_command_prints_json_and_writes_the_file(weekly_env, cli, tmp_path):
+    out = tmp_path / "w47.json"
+    result = CliRunner().invoke(cli, [
+        "report", "weekly", "--week", "2026-W47", "--team", "acme", "--format", "json",
+        "--out", str(out), "--no-notify", "--json",
+    ])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    assert printed["ok"] is True and printed["teams"] == ["acme"]
+    written = json.loads(out.read_text())
+    changes = {c["metric"]: c for c in written["changes"] if c["subject"] == "acme"}
+    # failed messages: 6 a day in W47 against 5 in W46
+    assert (changes["failed_24h"]["last_week"], changes["failed_24h"]["this_week"]) == (35, 42)
+    assert changes["failed_24h"]["in_words"] == "+20.0% (+7)"
+
+
+def test_the_command_refuses_a_bad_week_and_reports_an_empty_one(weekly_env, cli):
+    bad = CliRunner().invoke(cli, ["report", "weekly", "--week", "2026-47"])
+    assert bad.exit_code == 2 and "ISO week" in bad.stderr
+    empty = CliRunner().invoke(cli, ["report", "weekly", "--week", "2026-W30", "--json"])
+    assert empty.exit_code == 1
+    body = json.loads(empty.stdout)
+    assert body["ok"] is False and body["error"].startswith("no trend data in 2026-W30")

@@ -1,0 +1,90 @@
+"""The weekly report rendered: markdown tables, a self-contained HTML page with embedded
+charts, the Slack digest; hostile names stay text everywhere."""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+
+from mailops.report.render_weekly import as_text, render_html, render_markdown
+from mailops.report.slack import MAX_BLOCKS, MAX_SECTION_TEXT, weekly_report_message
+from mailops.report.weekly import build_report
+from mailops.settings import ReportSettings
+
+HOSTILE = "<script>alert(1)</script>*bold* | $x$ @channel"
+NO_ALERTS = pd.DataFrame(columns=["day", "job", "key", "subject", "severity", "message"])
+NO_AUDIT = pd.DataFrame(columns=[
+    "run_id", "job", "target", "field", "old_value", "new_value", "reason", "changed_at", "label",
+])
+
+
+@pytest.fixture(scope="module")
+def report():
+    """Five weeks of a hostile-named team and domain, drifting and heading for a limit."""
+    from conftest import TrendRows
+
+    rows = TrendRows()
+    first = date(2026, 10, 19)
+    teams, domains = [], []
+    for offset in range(35):
+        day = first + timedelta(days=offset)
+        teams.append(rows.team(day, HOSTILE, quarantine_backlog=10 + 2 * (offset // 7),
+                               weekly_used=300 + 100 * (offset // 7)))
+        teams.append(rows.team(day, "acme", failed_24h=offset % 3))
+        domains.append(rows.domain(day, f"{HOSTILE}.example", outbound_sent_today=100 + offset,
+                                   outbound_daily_limit=140))
+    return build_report("2026-W47", pd.DataFrame(teams), pd.DataFrame(domains), NO_ALERTS,
+                        NO_AUDIT, ReportSettings())
+
+
+def test_markdown_has_every_section_and_escapes_names(report):
+    text = render_markdown(report)
+    for title in ("# Weekly report 2026-W47 (2026-11-16 to 2026-11-22)", "## Forecasts",
+                  "## Gradual drifts", "## Top movers", "## Teams: this week against last week",
+                  "## Domains: this week against last week", "## Alerts of the week by kind",
+                  "## Contact and quarantine actions"):
+        assert title in text
+    assert "<script>" not in text and "*bold*" not in text
+    assert "&lt;script&gt;" in text
+    assert "in about 6 days" in text  # 133 sends a day, +1 a day, limit 140
+    # no table row is broken by a | in a name: every row has its header's cells
+    for table in re.split(r"\n\n", text):
+        rows = [line for line in table.splitlines() if line.startswith("|")]
+        assert len({len(re.findall(r"(?<!\\)\|", row)) for row in rows}) <= 1, table
+
+
+def test_html_is_self_contained_with_embedded_charts(report):
+    page = render_html(report)
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(images) == 4  # backlog, usage, sends, bounce rate
+    for data in images:
+        assert base64.b64decode(data).startswith(b"\x89PNG\r\n\x1a\n")
+    assert "http://" not in page and "https://" not in page  # nothing to fetch
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_every_format_renders(report):
+    import json
+
+    assert json.loads(as_text(report, "json"))["week"] == "2026-W47"
+    assert as_text(report, "md").startswith("# Weekly report")
+    with pytest.raises(ValueError, match="unknown format"):
+        as_text(report, "pdf")
+
+
+def test_slack_digest_is_escaped_and_within_block_kit_limits(report):
+    data = report.as_json()
+    data["drifts"] = data["drifts"] * 200  # far more than fits
+    message = weekly_report_message(data, location="data/reports/weekly-2026-W47.md")
+    assert len(message["blocks"]) <= MAX_BLOCKS
+    text = str(message)
+    assert "<script>" not in text and "@channel" not in text
+    for block in message["blocks"]:
+        if block["type"] == "section":
+            assert len(block["text"]["text"]) <= MAX_SECTION_TEXT
+    assert any("more_" in b.get("text", {}).get("text", "") for b in message["blocks"])
