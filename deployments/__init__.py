@@ -64,6 +64,13 @@ JOBS: tuple[Job, ...] = (
         tags=("cleanbox", "gated"),
     ),
     Job(
+        "weekly-report", "flows.weekly_report", "weekly_report", "0 9 * * 1", OPERATOR_ZONE,
+        "Week-over-week trends, drifts and forecasts from the trend tables, as a file, a "
+        "Slack digest and an artifact.",
+        parameters={"format": "html"},
+        tags=("report",),
+    ),
+    Job(
         "outbound-guard", "flows.outbound_guard", "outbound_guard", "*/15 * * * *", "UTC",
         "Seed 003's monitor over EmBoux domains; suspends and resumes only with apply=true "
         "and an approval in the UI.",

@@ -92,6 +92,7 @@ def run_demo(
         from flows.outbound_guard import outbound_guard
         from flows.outbound_reset_daily import outbound_reset_daily
         from flows.quarantine_accept import quarantine_accept
+        from flows.weekly_report import weekly_report
 
         summary = DemoSummary(weeks, sandbox.now(), sandbox.now(), database=folder / "mailops.db")
 
@@ -122,6 +123,12 @@ def run_demo(
                                                as_of=now))
             if now.weekday() == 0:
                 job("contact-cleanup", run_flow(contact_cleanup, apply=False, as_of=now))
+                week = yesterday.isocalendar()
+                report = run_flow(weekly_report, week=f"{week.year}-W{week.week:02d}",
+                                  format="html")
+                job("weekly-report", report)
+                if report.ok and isinstance(report.result, dict) and report.result.get("file"):
+                    summary.reports.append(Path(report.result["file"]))
         on_step(steps, steps, "done")
         summary.ended = sandbox.now()
         summary.slack_posts = folder / "slack-posts.json"

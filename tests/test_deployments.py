@@ -20,6 +20,7 @@ def test_every_deployment_builds_with_the_designed_schedule():
         "billing-freeze": ("5 0 1 * *", "UTC"),
         "contact-cleanup": ("0 6 * * 1", "Europe/Berlin"),
         "outbound-guard": ("*/15 * * * *", "UTC"),
+        "weekly-report": ("0 9 * * 1", "Europe/Berlin"),
         "quarantine-accept": ("0 * * * *", "UTC"),
     }
     assert set(built) == {job.name for job in JOBS}
