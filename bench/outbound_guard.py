@@ -1,0 +1,149 @@
+"""outbound-guard over every EmBoux domain: one poll against its lower bound.
+
+    .venv/bin/python bench/outbound_guard.py                      # large: 20,000 domains
+    .venv/bin/python bench/outbound_guard.py --scale medium --polls 1
+
+The sandbox runs in a child process on 127.0.0.1 (`--scale` large: 1,000 teams and 20,000
+domains) with `--latency-ms` added to every API request. One poll is what the flow's
+`read_domains` task does (`collect_domains`: `GET /domains`, then every domain's
+`GET /domains/{name}/outbound` at the configured concurrency, no client-side rate limit)
+followed by `evaluate_and_remember`'s library calls (seed 003's engine over every mailbox,
+states and plan stored in SQLite); `--polls` polls in a row, the first on an empty store,
+medians reported. The bound is requests x latency / concurrency. Requests are counted by the
+sandbox. One JSON row; with --record a row under its BENCHMARKS.md section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from _common import ROOT, Child, median, peak_mb, record
+
+sys.path.insert(0, str(ROOT))
+
+SECTION = "outbound-guard"
+INTRO = """
+One poll of the guard over every EmBoux domain of a large sandbox (seed 7, 20,000 domains),
+50 ms of latency on every request, the sandbox in a child process on the same vCPUs, no
+client-side rate limit. "read s" is `collect_domains` (`GET /domains` and one
+`GET .../outbound` per domain, what the flow's read task does), "evaluate s" the engine over
+every mailbox plus storing states, groups and plan (the evaluate task's library calls), "poll
+s" both; medians of `polls` polls in a row. "bound s" is requests x latency / concurrency.
+Command: `.venv/bin/python bench/outbound_guard.py --record`.
+"""
+HEADER = ["date", "domains", "latency", "concurrency", "polls", "requests", "read s",
+          "evaluate s", "poll s", "bound s", "ratio", "failures", "planned", "peak MB"]
+
+
+def child(seed: int, scale: str, latency_ms: float) -> None:
+    """Serve a sandbox with latency on every API request; stop at stdin EOF."""
+    from mailops.sandbox.server import Sandbox
+
+    with Sandbox.start(seed=seed, scale=scale) as sb:
+        rule = sb.inject_fault("* /**", "latency", latency_ms=latency_ms)
+        print(json.dumps({"emboux_url": sb.emboux_url, "control_url": sb.control_url,
+                          "master_token": sb.master_token, "now": sb.now().isoformat(),
+                          "rule": rule["id"]}), flush=True)
+        sys.stdin.read()
+
+
+async def read(sandbox: Child, concurrency: int) -> tuple[Any, float, int]:
+    """`collect_domains` once: what was read, seconds, requests."""
+    from pydantic import SecretStr
+
+    from mailops.emboux import EmbouxClient
+    from mailops.health import collect_domains
+    from mailops.settings import ApiLimits, Settings
+
+    info = sandbox.info
+    settings = Settings(emboux_base_url=info["emboux_url"],
+                        emboux_api_key=SecretStr(info["master_token"]),
+                        emboux_limits=ApiLimits(concurrency=concurrency,
+                                                rate_limit_per_second=0))
+    before = sandbox.matched(info["rule"])
+    async with EmbouxClient.from_settings(settings) as client:
+        started = time.perf_counter()
+        collected = await collect_domains(client)
+        elapsed = time.perf_counter() - started
+    return collected, elapsed, sandbox.matched(info["rule"]) - before
+
+
+def evaluate_and_store(database_url: str, collected: Any, as_of: datetime, run: str) -> int:
+    """The evaluate task's library calls; answers how many changes were planned."""
+    from mailops.gate import save_plan
+    from mailops.guard import JOB, evaluate
+    from mailops.settings import GuardSettings
+    from mailops.store import Store
+
+    with Store(database_url) as store:
+        store.upgrade()
+        failed = [f.subject for f in collected.failures]
+        outcome = evaluate(store.guard_mailboxes(), collected.domains, failed, as_of,
+                           GuardSettings())
+        store.guard_groups()
+        store.save_guard_mailboxes(outcome.records, as_of)
+        store.save_guard_groups({g.group: g.status.value for g in outcome.groups}, as_of)
+        return save_plan(store, run, JOB, outcome.actions)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", default="large", choices=["small", "medium", "large"])
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--polls", type=int, default=3)
+    parser.add_argument("--record", action="store_true", help="append a row to BENCHMARKS.md")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.seed, args.scale, args.latency_ms)
+        return
+
+    reads: list[float] = []
+    evaluations: list[float] = []
+    polls: list[float] = []
+    with Child(__file__, ["--seed", str(args.seed), "--scale", args.scale, "--latency-ms",
+                          str(args.latency_ms)]) as sandbox, \
+            tempfile.TemporaryDirectory() as folder:
+        as_of = datetime.fromisoformat(sandbox.info["now"])
+        database_url = f"sqlite:///{folder}/guard.db"
+        for poll in range(args.polls):
+            collected, seconds, requests = asyncio.run(read(sandbox, args.concurrency))
+            started = time.perf_counter()
+            planned = evaluate_and_store(database_url, collected, as_of, f"bench-{poll}")
+            evaluated = time.perf_counter() - started
+            reads.append(seconds)
+            evaluations.append(evaluated)
+            polls.append(seconds + evaluated)
+    bound = requests * args.latency_ms / 1000 / args.concurrency
+    row = {
+        "scenario": "outbound_guard", "date": date.today().isoformat(),
+        "domains": len(collected.domains), "failures": len(collected.failures),
+        "latency_ms": args.latency_ms, "concurrency": args.concurrency, "polls": args.polls,
+        "requests": requests, "read_s": round(median(reads), 2),
+        "evaluate_s": round(median(evaluations), 2), "poll_s": round(median(polls), 2),
+        "bound_s": round(bound, 2), "ratio": round(median(polls) / bound, 2),
+        "read_ratio": round(median(reads) / bound, 2), "planned": planned,
+        "poll_runs": [round(p, 2) for p in polls], "peak_mb": round(peak_mb()),
+    }
+    print(json.dumps(row))
+    if args.record:
+        record(SECTION, INTRO, HEADER, [
+            row["date"], f"{row['domains']:,}", f"{args.latency_ms:g} ms", args.concurrency,
+            args.polls, f"{requests:,}", row["read_s"], row["evaluate_s"], f"**{row['poll_s']}**",
+            row["bound_s"], f"{row['ratio']} (read alone {row['read_ratio']})", row["failures"],
+            planned, row["peak_mb"],
+        ])
+
+
+if __name__ == "__main__":
+    main()
