@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install demo test lint browser clean
+.PHONY: install demo test lint browser bench clean
 
 install: $(VENV)/.installed
 
@@ -26,6 +26,11 @@ browser:
 
 test: install lint browser
 	$(BIN)/pytest
+
+# The benchmarks (bench/, about 10 minutes on 2 vCPUs): every scenario against the sandbox on
+# 127.0.0.1, each row appended to BENCHMARKS.md. Not part of `make test`.
+bench: install
+	$(BIN)/python bench/run.py --record
 
 clean:
 	rm -rf $(VENV) data/*.db data/*.db-wal data/*.db-shm

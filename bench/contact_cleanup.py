@@ -143,14 +143,14 @@ def main() -> None:
     }
     print(json.dumps(row))
     if args.record:
-        line = (
-            f"| {row['date']} | {args.contacts:,} | {row['unset']:,} | {row['plan_rows']:,} | "
-            f"{args.concurrency} | {row['seconds']} | **{row['per_second']:,}** | "
-            f"{row['baseline_mb']} | **{row['peak_mb']}** | "
-            f"{row['list_peak_mb'] if row['list_peak_mb'] else '-'} |\n"
-        )
-        with (ROOT / "BENCHMARKS.md").open("a") as out:
-            out.write(line)
+        from _common import record
+
+        record("contact-cleanup planning", "", [], [
+            row["date"], f"{args.contacts:,}", f"{row['unset']:,}", f"{row['plan_rows']:,}",
+            args.concurrency, row["seconds"], f"**{row['per_second']:,}**",
+            row["baseline_mb"], f"**{row['peak_mb']}**",
+            row["list_peak_mb"] if row["list_peak_mb"] else "-",
+        ])
     print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, "
           f"Python {platform.python_version()}")
 

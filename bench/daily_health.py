@@ -196,15 +196,15 @@ def main() -> None:
     }
     print(json.dumps(row))
     if args.record:
-        line = (
-            f"| {row['date']} | {args.scale} ({teams} teams, {domains} domains) | "
-            f"{args.latency_ms:g} ms | {args.concurrency} | {row['rate']} | {row['requests']} | "
-            f"**{row['mailops_s']}** | {row['bound_s']} | {row['ratio']} | "
-            f"{row['seed_way_s']} (sampled {args.sample:.0%}) | {row['speedup']}x | "
-            f"{row['flow_s']} |\n"
-        )
-        with (ROOT / "BENCHMARKS.md").open("a") as out:
-            out.write(line)
+        from _common import record
+
+        record("daily-health collection", "", [], [
+            row["date"], f"{args.scale} ({teams} teams, {domains} domains)",
+            f"{args.latency_ms:g} ms", args.concurrency, row["rate"], row["requests"],
+            f"**{row['mailops_s']}**", row["bound_s"], row["ratio"],
+            f"{row['seed_way_s']} (sampled {args.sample:.0%})", f"{row['speedup']}x",
+            row["flow_s"],
+        ])
     print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, "
           f"Python {platform.python_version()}")
 

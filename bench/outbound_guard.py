@@ -22,7 +22,6 @@ import sys
 import tempfile
 import time
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 from _common import ROOT, Child, median, peak_mb, record
