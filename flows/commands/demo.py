@@ -17,7 +17,9 @@ def register(app: typer.Typer) -> None:
 
 
 def demo(
-    weeks: Annotated[int, typer.Option(min=1, max=12, help="Simulated weeks.")] = 4,
+    weeks: Annotated[
+        int, typer.Option(min=1, max=12, help="Simulated weeks (5 reach a month's turn).")
+    ] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the simulated world.")] = 7,
     folder: Annotated[
         Path, typer.Option(help="Where the demo's database and payloads go (replaced).")
