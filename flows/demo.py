@@ -4,8 +4,9 @@ The sandbox runs in-process; its clock is advanced in steps and, at each step, t
 whose schedule falls there run as real Prefect flows against it over HTTP, writing a real
 SQLite store under `data/demo/`. Nothing here is a shortcut a production run would not take:
 the flows are the deployed ones, with the simulated instant passed as `as_of`. The gated
-jobs run as a person would run them: the guard and quarantine-accept applied, the contact
-cleanup as its weekly dry run.
+jobs run as a person would run them: the guard and quarantine-accept applied; the contact
+cleanup as a dry run on the first Monday, applied on the later ones (whitelisted senders'
+quarantined mail is then released by quarantine-accept).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from flows.commands import FlowOutcome, run_flow
 from mailops.sandbox.server import Sandbox
 
 STEP = timedelta(hours=12)  # the guard runs at every step; production runs it every 15 min
+REVIEWED_CAP = 100_000  # the cap a person raises to after reading the first dry run
 
 
 @dataclass
@@ -122,7 +124,12 @@ def run_demo(
                 job("billing-freeze", run_flow(billing_freeze, period=f"{yesterday:%Y-%m}",
                                                as_of=now))
             if now.weekday() == 0:
-                job("contact-cleanup", run_flow(contact_cleanup, apply=False, as_of=now))
+                # The first Monday is the dry run a person reviews; later ones apply it.
+                first_monday = summary.runs["contact-cleanup"] == 0
+                job("contact-cleanup", run_flow(
+                    contact_cleanup, apply=not first_monday, max_actions=REVIEWED_CAP,
+                    require_approval=False, as_of=now,
+                ))
                 week = yesterday.isocalendar()
                 report = run_flow(weekly_report, week=f"{week.year}-W{week.week:02d}",
                                   format="html")
