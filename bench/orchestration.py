@@ -7,7 +7,8 @@ The sandbox runs in a child process on 127.0.0.1 with `--latency-ms` on every AP
 (bench/daily_health.py's child and configuration: concurrency `--concurrency` per API, no
 client-side rate limit). "plain" runs the daily-health flow's steps as ordinary calls of the
 tasks' own functions (`task.fn`: collect both APIs side by side, store the day, derive and
-store the alerts, build the report, post to Slack); "flow" runs the `daily_health` flow
+store the alerts, build the report, post to Slack), once more with the flow's two artifacts
+posted to the server; "flow" runs the `daily_health` flow
 itself under a temporary Prefect server (its start-up excluded): the same steps as tasks,
 plus states, logs and the two artifacts. The runs alternate, `--runs` of each; medians.
 Overhead = flow - plain, also as a share of plain. One JSON row; with --record a row under
@@ -37,15 +38,18 @@ of latency, concurrency 50 per API, no rate limit, the sandbox in a child proces
 vCPUs. "plain s" runs the flow's steps as ordinary calls of its tasks' functions (`task.fn`:
 collect both APIs, store the day, derive and store alerts, post to Slack); "flow s" runs the
 `daily_health` flow under a temporary Prefect server (start-up excluded), which adds task
-runs, states, logs and two artifacts. Runs alternate; medians of `runs` each. Command:
-`.venv/bin/python bench/orchestration.py --record`.
+runs, states, logs and two artifacts; "plain + artifacts s" is plain plus posting those two
+artifacts to the same server, to split the overhead. Runs alternate; medians of `runs`
+each. Command: `.venv/bin/python bench/orchestration.py --record`.
 """
-HEADER = ["date", "scale", "latency", "concurrency", "runs", "plain s", "flow s",
+HEADER = ["date", "scale", "latency", "concurrency", "runs", "plain s",
+          "plain + artifacts s", "flow s",
           "overhead s", "overhead %", "plain runs", "flow runs"]
 
 
-async def plain(as_of: datetime) -> None:
-    """The flow's body as plain calls of the tasks' functions."""
+async def plain(as_of: datetime, artifacts: bool = False) -> None:
+    """The flow's body as plain calls of the tasks' functions (with `artifacts`, also the
+    two Prefect artifacts the flow publishes, posted to the server)."""
     import tasks.health as health_tasks
     from mailops.health import HealthReport
     from tasks.context import configured_teams, current_settings
@@ -61,6 +65,8 @@ async def plain(as_of: datetime) -> None:
     alerts = health_tasks.derive_alerts.fn(day, cleanbox.teams, emboux.domains, failures)
     report = HealthReport(day, as_of, cleanbox.teams, emboux.domains, alerts, failures)
     report.as_json()
+    if artifacts:
+        health_tasks.publish_artifacts.fn(report)
     health_tasks.notify.fn(report)
     if failures:
         print(f"plain run: {len(failures)} failures", file=sys.stderr)
@@ -84,6 +90,7 @@ def main() -> None:
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )
     plains: list[float] = []
+    with_artifacts: list[float] = []
     flows: list[float] = []
     try:
         assert server.stdout is not None
@@ -103,6 +110,9 @@ def main() -> None:
                     asyncio.run(plain(as_of))
                     plains.append(time.perf_counter() - started)
                     started = time.perf_counter()
+                    asyncio.run(plain(as_of, artifacts=True))
+                    with_artifacts.append(time.perf_counter() - started)
+                    started = time.perf_counter()
                     outcome = run_flow(daily_health, as_of=as_of)
                     flows.append(time.perf_counter() - started)
                     if not outcome.ok:
@@ -115,7 +125,8 @@ def main() -> None:
     row = {
         "scenario": "orchestration", "date": date.today().isoformat(), "scale": args.scale,
         "latency_ms": args.latency_ms, "concurrency": args.concurrency, "runs": args.runs,
-        "plain_s": round(median(plains), 2), "flow_s": round(median(flows), 2),
+        "plain_s": round(median(plains), 2),
+        "plain_artifacts_s": round(median(with_artifacts), 2), "flow_s": round(median(flows), 2),
         "overhead_s": round(overhead, 2), "overhead_pct": round(100 * overhead / median(plains)),
         "plain_runs": [round(s, 2) for s in plains], "flow_runs": [round(s, 2) for s in flows],
     }
@@ -123,7 +134,7 @@ def main() -> None:
     if args.record:
         record(SECTION, INTRO, HEADER, [
             row["date"], args.scale, f"{args.latency_ms:g} ms", args.concurrency, args.runs,
-            row["plain_s"], row["flow_s"], f"**{row['overhead_s']}**",
+            row["plain_s"], row["plain_artifacts_s"], row["flow_s"], f"**{row['overhead_s']}**",
             f"**{row['overhead_pct']} %**", ", ".join(map(str, row["plain_runs"])),
             ", ".join(map(str, row["flow_runs"])),
         ])
