@@ -8,16 +8,19 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, Table, delete, insert, select
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError
+
+if TYPE_CHECKING:
+    from mailops.store.reports import ReportFrames
 
 from mailops.errors import StoreError
 from mailops.health import DomainHealth, TeamHealth
 from mailops.rules.alerts import Alert, Severity
 from mailops.rules.daily_health import WeekOverWeek
-from mailops.store import audit, ledger, migrate, plans, reports, trends, views
+from mailops.store import audit, ledger, migrate, plans, trends, views
 from mailops.store import billing as billing_store
 from mailops.store import guard as guard_store
 from mailops.store.audit import AuditRecord, Change
@@ -26,7 +29,6 @@ from mailops.store.engine import create_store_engine, safe_url
 from mailops.store.guard import GuardRecord
 from mailops.store.ledger import Claim, LedgerEntry, LedgerStatus
 from mailops.store.plans import ChangeStatus, Outcome, PlannedChange, StoredChange
-from mailops.store.reports import ReportFrames
 from mailops.store.schema import (
     alerts,
     audit_log,
@@ -215,6 +217,8 @@ class Store:
     ) -> ReportFrames:
         """The weekly report's frames: trend rows of the weeks it needs, the week's alerts and
         audited changes (one query per table)."""
+        from mailops.store import reports  # pandas loads only for the report, not every job
+
         return reports.load_frames(self.engine, first_day, week_start, last_day, since, until)
 
     # --- plans of gated jobs ------------------------------------------------------------
