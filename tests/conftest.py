@@ -636,6 +636,68 @@ def weekly_env(
 # --- end of weekly report ----------------------------------------------------------------
 
 
+# --- domains ----------------------------------------------------------------------------------
+
+PARTNER = "p-acmedental-0"
+
+
+@dataclass
+class DomainsEnv:
+    """mailops pointed at the domain jobs' own sandbox, store and data folder."""
+
+    sandbox: Sandbox
+    database_url: str
+    data_dir: Path
+    monkeypatch: pytest.MonkeyPatch
+
+    def store(self) -> Store:
+        return Store(self.database_url)
+
+    def add_domain(self, name: str, partner_ref: str = PARTNER) -> str:
+        """A new, unverified domain in EmBoux's table (as a customer would register it)."""
+        self.sandbox.world.emboux.add_domain(name, partner_ref, verified=False)
+        return name
+
+    def use_token(self, token: str) -> None:
+        self.monkeypatch.setenv("MAILOPS_EMBOUX_API_KEY", token)
+
+    def domain(self, name: str) -> dict[str, Any]:
+        """One domain as the sandbox holds it (verification, credential fingerprint)."""
+        return self.sandbox.truth("emboux")["emboux"]["domains"][name]
+
+
+@pytest.fixture(scope="module")
+def domains_sandbox() -> Iterator[Sandbox]:
+    """A small sandbox (seed 11) of the module's own: its tests add domains and rotate."""
+    with Sandbox.start(seed=11, scale="small") as sb:
+        yield sb
+
+
+@pytest.fixture
+def domains_env(
+    domains_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[DomainsEnv]:
+    """The master token, the Slack stand-in, a fresh store and data folder."""
+    database_url = f"sqlite:///{tmp_path / 'mailops.db'}"
+    for name, value in {
+        "MAILOPS_DATABASE_URL": database_url,
+        "MAILOPS_DATA_DIR": str(tmp_path / "data"),
+        "MAILOPS_EMBOUX_BASE_URL": domains_sandbox.emboux_url,
+        "MAILOPS_EMBOUX_API_KEY": domains_sandbox.master_token,
+        "MAILOPS_SLACK_WEBHOOK_URL": domains_sandbox.slack_webhook_url,
+        "MAILOPS_HTTP__MAX_ATTEMPTS": "2",
+        "MAILOPS_HTTP__BACKOFF_BASE_SECONDS": "0.01",
+        "MAILOPS_HTTP__BACKOFF_MAX_SECONDS": "0.05",
+        "MAILOPS_EMBOUX_LIMITS__RATE_LIMIT_PER_SECOND": "0",
+    }.items():
+        monkeypatch.setenv(name, value)
+    yield DomainsEnv(domains_sandbox, database_url, tmp_path / "data", monkeypatch)
+    domains_sandbox.clear_faults()
+    domains_sandbox.clear_slack()
+
+
+# --- end of domains ----------------------------------------------------------------------------
+
 # --- mailops pointed at the sandbox ---------------------------------------------------------
 
 

@@ -487,3 +487,73 @@ def weekly_report_message(
                 f"{len(drifts)} drifts",
         "blocks": blocks[:MAX_BLOCKS],
     }
+
+
+# --- domains ---------------------------------------------------------------------------------
+
+
+def _record_cell(text: object) -> str:
+    """A DNS record cell inside a code block: escaped, no backtick to break out of it."""
+    return mrkdwn(str(text).replace("`", "'").replace("\n", " "))
+
+
+def dns_records_table(records: Sequence[dict[str, Any]], max_chars: int = 2800) -> str:
+    """The records to publish as an aligned, copyable code block (type, name, value)."""
+    if not records:
+        return "_No records to publish: the parent's records cover it._"
+    width_type = max(4, *(len(str(r.get("type", ""))) for r in records))
+    width_name = max(4, *(len(str(r.get("name", ""))) for r in records))
+    lines = [f"{'TYPE':<{width_type}}  {'NAME':<{width_name}}  VALUE"]
+    for record in records:
+        lines.append(
+            f"{_record_cell(record.get('type', '')):<{width_type}}  "
+            f"{_record_cell(record.get('name', '')):<{width_name}}  "
+            f"{_record_cell(record.get('value', ''))}"
+        )
+    text = "\n".join(lines)
+    if len(text) > max_chars:
+        text = text[:max_chars] + "\n…(cut; the full list is in the store)"
+    return f"```\n{text}\n```"
+
+
+def domain_onboarding_message(result: dict[str, Any]) -> dict[str, Any]:
+    """A domain onboarded: how (verify or subdomain), its status and the DNS records table."""
+    name = mrkdwn(result.get("domain", ""))
+    how = (
+        f"registered as a subdomain of *{mrkdwn(result['parent'])}*"
+        if result.get("parent") else "verification started"
+    )
+    status = mrkdwn(result.get("status", ""))
+    records = result.get("dns_records", [])
+    return {
+        "text": f"Domain {result.get('domain', '')} onboarded: {result.get('status', '')}",
+        "blocks": [
+            header(f":globe_with_meridians: Domain onboarded: {result.get('domain', '')}"),
+            section(f"*{name}*: {how} with {mrkdwn(result.get('provider', ''))}; "
+                    f"status *{status}*. Outbound mail stays blocked until it is verified."),
+            section(f"*DNS records to publish*\n{dns_records_table(records)}"),
+        ],
+    }
+
+
+def verification_watch_message(result: dict[str, Any], *, max_lines: int = 20) -> dict[str, Any]:
+    """Verification changes: domains now verified, domains pending too long (with records)."""
+    verified = result.get("verified", [])
+    stuck = result.get("alerts", [])
+    blocks: list[Block] = [header(":hourglass: Domain verification watch")]
+    if verified:
+        lines = [f"• *{mrkdwn(name)}* is verified: outbound mail is now possible"
+                 for name in verified[:max_lines]]
+        blocks.append(_digest_section("Verified", lines, len(verified), ""))
+    for alert in stuck[: MAX_BLOCKS - 3]:
+        blocks.append(section(
+            f"{SEVERITY_EMOJI.get(Severity(alert['severity']), '')} *{mrkdwn(alert['subject'])}* "
+            f"{mrkdwn(alert['message'])}"[:MAX_SECTION_TEXT]
+        ))
+    blocks.append(context(
+        f"{result.get('polled', 0)} polled, {len(result.get('changes', []))} status changes"
+    ))
+    return {
+        "text": f"Verification watch: {len(verified)} verified, {len(stuck)} pending too long",
+        "blocks": blocks[:MAX_BLOCKS],
+    }

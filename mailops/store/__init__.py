@@ -22,9 +22,11 @@ from mailops.rules.alerts import Alert, Severity
 from mailops.rules.daily_health import WeekOverWeek
 from mailops.store import audit, ledger, migrate, plans, trends, views
 from mailops.store import billing as billing_store
+from mailops.store import domains as domains_store
 from mailops.store import guard as guard_store
 from mailops.store.audit import AuditRecord, Change
 from mailops.store.billing import BillingRow
+from mailops.store.domains import DomainRecord
 from mailops.store.engine import create_store_engine, safe_url
 from mailops.store.guard import GuardRecord
 from mailops.store.ledger import Claim, LedgerEntry, LedgerStatus
@@ -46,6 +48,7 @@ __all__ = [
     "BillingRow",
     "Change",
     "Claim",
+    "DomainRecord",
     "GuardRecord",
     "LedgerEntry",
     "LedgerStatus",
@@ -386,3 +389,30 @@ class Store:
     @_explained
     def billed_periods(self) -> list[str]:
         return billing_store.billed_periods(self.engine)
+
+    # --- domains -----------------------------------------------------------------------
+
+    @_explained
+    def save_onboarded_domain(self, record: DomainRecord) -> None:
+        """Store a domain's onboarding (records, first status); a re-onboarding replaces it."""
+        domains_store.save_onboarded(self.engine, record)
+
+    @_explained
+    def onboarded_domains(self, name: str | None = None) -> list[DomainRecord]:
+        return domains_store.load(self.engine, name)
+
+    @_explained
+    def record_domain_status(
+        self, name: str, status: str, verified: bool, observed_at: datetime
+    ) -> bool:
+        """Store a polled verification status; True (and one history row) when it changed."""
+        return domains_store.record_status(self.engine, name, status, verified, observed_at)
+
+    @_explained
+    def domain_status_history(self, name: str) -> list[tuple[str, datetime]]:
+        return domains_store.history(self.engine, name)
+
+    @_explained
+    def record_domain_credential(self, name: str, location: str, rotated_at: datetime) -> None:
+        """Remember where a domain's credential is kept (never its value)."""
+        domains_store.record_credential(self.engine, name, location, rotated_at)

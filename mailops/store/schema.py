@@ -226,3 +226,34 @@ guard_groups = Table(
     Column("notified_status", String(16)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+# --- domains: onboarding, verification watch, credential rotation ----------------------------
+# One row per onboarded domain or subdomain: the DNS records it must publish (JSON), its last
+# verification status, and where its provider credential is kept (never the password).
+onboarded_domains = Table(
+    "onboarded_domains",
+    metadata,
+    Column("name", String(NAME), primary_key=True),
+    Column("parent", String(NAME)),
+    Column("provider", String(32), nullable=False),
+    Column("dns_records", Text, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("verified", Boolean, nullable=False),
+    Column("onboarded_at", DateTime(timezone=True), nullable=False),
+    Column("verified_at", DateTime(timezone=True)),
+    Column("checked_at", DateTime(timezone=True)),
+    Column("credential_location", String(512)),
+    Column("credential_rotated_at", DateTime(timezone=True)),
+)
+
+# Every verification status change of an onboarded domain, with when it was seen.
+domain_status_history = Table(
+    "domain_status_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(NAME), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("verified", Boolean, nullable=False),
+    Column("observed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_domain_status_history_name", "name"),
+)

@@ -1,0 +1,126 @@
+"""`mailops domains onboard|watch|rotate-credential`: the domain jobs, now."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from flows.commands import run_flow
+from flows.commands.contacts import _parse_instant
+from mailops.cli import JsonFlag, output
+from mailops.report.escape import terminal_text
+
+AsOf = Annotated[
+    str | None, typer.Option("--as-of", help="ISO 8601 instant taken as now (default: now).")
+]
+NoNotify = Annotated[bool, typer.Option("--no-notify", help="Post nothing to Slack.")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `domains` command group."""
+    group = typer.Typer(help="EmBoux domains: onboarding, verification, credentials.",
+                        no_args_is_help=True)
+    group.command("onboard")(onboard)
+    group.command("watch")(watch)
+    group.command("rotate-credential")(rotate_credential)
+    app.add_typer(group, name="domains")
+
+
+def onboard(
+    name: Annotated[str, typer.Argument(help="The domain or subdomain to onboard.")],
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Start verification (default: show the call).")
+    ] = False,
+    as_of: AsOf = None,
+    no_notify: NoNotify = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Start verification of a domain (a subdomain registers under its parent)."""
+    instant = _parse_instant(as_of) if as_of else None
+    from flows.domain_onboarding import domain_onboarding
+
+    outcome = run_flow(domain_onboarding, name=name, apply=apply, as_of=instant,
+                       notify=not no_notify)
+    result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
+    output.finish(_onboard_summary(result), result,
+                  error=None if outcome.ok else outcome.message, local_json=json_output)
+
+
+def _onboard_summary(result: dict[str, Any]) -> str:
+    domain = terminal_text(result.get("domain", ""))
+    if result.get("status") == "planned":
+        calls = "\n".join(f"  {terminal_text(c)}" for c in result.get("calls", []))
+        return f"Dry run: onboarding {domain} would call\n{calls}\nRun again with --apply."
+    if not result.get("dns_records") and result.get("status") in (None, "not_started"):
+        return f"{domain} was not onboarded."
+    lines = [f"{domain}: {terminal_text(result.get('status'))}"
+             + (f" (subdomain of {terminal_text(result['parent'])})" if result.get("parent")
+                else "") + ". Publish these DNS records:"]
+    for record in result.get("dns_records", []):
+        lines.append(f"  {terminal_text(record['type']):<6} {terminal_text(record['name'])}  "
+                     f"{terminal_text(record['value'])}")
+    if result.get("notification"):
+        lines.append(f"Posted to {result['notification']}.")
+    return "\n".join(lines)
+
+
+def watch(
+    pending_days: Annotated[
+        int, typer.Option("--pending-days", min=1,
+                          help="Alert on a domain unverified this many days (default 3).")
+    ] = 3,
+    as_of: AsOf = None,
+    no_notify: NoNotify = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Poll the verification of every onboarded domain not yet verified."""
+    instant = _parse_instant(as_of) if as_of else None
+    from flows.verification_watch import verification_watch
+
+    outcome = run_flow(verification_watch, as_of=instant, pending_alert_days=pending_days,
+                       notify=not no_notify)
+    result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
+    lines = [
+        f"Verification watch: {result.get('polled', 0)} polled, "
+        f"{len(result.get('changes', []))} status changes, "
+        f"{len(result.get('verified', []))} verified, {len(result.get('alerts', []))} pending "
+        f"too long."
+    ]
+    lines += [f"  verified: {terminal_text(n)} (outbound mail now possible)"
+              for n in result.get("verified", [])]
+    lines += [f"  {terminal_text(a['subject'])}: {terminal_text(a['message'])}"
+              for a in result.get("alerts", [])]
+    output.finish("\n".join(lines), result, error=None if outcome.ok else outcome.message,
+                  local_json=json_output)
+
+
+def rotate_credential(
+    name: Annotated[str, typer.Argument(help="The domain whose credential to rotate.")],
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Rotate (default: show what would happen).")
+    ] = False,
+    as_of: AsOf = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Rotate a tenant's provider credential into a Secret block (or a 0600 file)."""
+    instant = _parse_instant(as_of) if as_of else None
+    from flows.credential_rotation import credential_rotation
+
+    outcome = run_flow(credential_rotation, domains=[name], apply=apply, as_of=instant,
+                       require_approval=False)
+    result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
+    if result.get("status") == "planned":
+        lines = ["Dry run: would rotate"]
+        lines += [f"  {terminal_text(p['domain'])}: {p['call']}, password stored in "
+                  f"{terminal_text(p['store_in'])}" for p in result["planned"]]
+        lines.append("Run again with --apply.")
+    else:
+        lines = [
+            f"{terminal_text(o['domain'])}: {o['status']}"
+            + (f", password stored in {terminal_text(o['location'])}" if o.get("location")
+               else "")
+            for o in result.get("rotations", [])
+        ] or ["No credential was rotated."]
+    output.finish("\n".join(lines), result, error=None if outcome.ok else outcome.message,
+                  local_json=json_output)

@@ -1,0 +1,95 @@
+"""credential-rotation: rotate tenants' provider credentials into Prefect Secret blocks.
+
+Which domains: the `domains` parameter, or (when empty, as scheduled) every domain whose
+credential mailops installed before (the store remembers where each one is kept; EmBoux
+cannot list them). Dry run by default. The password is received, stored and dropped inside
+one task (`tasks.domains.rotate_and_store`): it is never a parameter, return value, log line,
+artifact or database value. The audit log records that a rotation happened, not its value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.states import Failed, State
+
+import tasks.domains as domain_tasks
+from mailops.errors import ConfigError, MailopsError
+from mailops.rules.domains import normalise
+from tasks.approval import approval_required, request_approval
+from tasks.context import current_run_id, current_settings
+
+
+@flow(name="credential-rotation", log_prints=False)
+async def credential_rotation(
+    domains: list[str] | None = None,
+    apply: bool = False,
+    as_of: datetime | None = None,
+    require_approval: bool | None = None,
+    approval_timeout_seconds: int = 3600,
+    approval_poll_seconds: int = 10,
+) -> dict[str, Any] | State:
+    """Rotate the provider credential of `domains` (default: every one mailops installed).
+
+    apply: rotate (a dry run lists what it would do otherwise). as_of: the instant taken as
+    now. require_approval: ask in the Prefect UI first (default: under a deployment).
+    """
+    logger = get_run_logger()
+    run_id = current_run_id()
+    moment = (as_of or datetime.now(UTC)).astimezone(UTC)
+    result: dict[str, Any] = {"run_id": run_id, "apply": apply, "status": "not_started",
+                              "planned": [], "rotations": []}
+    try:
+        try:
+            targets = [normalise(d) for d in domains] if domains else []
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        domain_tasks.require_emboux_token()
+        targets = targets or domain_tasks.domains_with_credentials()
+        result["planned"] = [
+            {"domain": d, "call": f"POST /domains/{d}/provider-credential",
+             "store_in": domain_tasks.credential_location(d)}
+            for d in targets
+        ]
+        if not apply or not targets:
+            result["status"] = "planned" if targets else "nothing_to_do"
+            logger.info("credential-rotation (dry run): %d domain(s)", len(targets))
+            return result
+        if approval_required(require_approval):
+            plan = "\n".join(f"- rotate `{p['domain']}` into {p['store_in']}"
+                             for p in result["planned"])
+            approved, note = await request_approval(
+                f"# Credential rotation\n\n{plan}", timeout_seconds=approval_timeout_seconds,
+                poll_interval_seconds=approval_poll_seconds,
+            )
+            if not approved:
+                result["status"] = "rejected"
+                return Failed(message=note, data=result)
+        for domain in targets:
+            result["rotations"].append(
+                await domain_tasks.rotate_and_store(domain, run_id, moment)
+            )
+        day = moment.astimezone(current_settings().zone).date()
+        domain_tasks.alert_rotation(day, result["rotations"])
+    except MailopsError as exc:
+        message = f"credential-rotation stopped: {exc}"
+        logger.error(message)
+        return Failed(message=message, data=result)
+    domain_tasks.publish_rotation(result["rotations"])
+    problems = [o["error"] for o in result["rotations"] if o["status"] != "rotated"]
+    result["status"] = "done" if not problems else "failed"
+    for outcome in result["rotations"]:
+        logger.info("credential-rotation %s: %s (%s)", outcome["domain"], outcome["status"],
+                    outcome.get("location") or "not stored")
+    if problems:
+        message = f"{len(problems)} rotation(s) need attention: " + "; ".join(problems)
+        logger.error(message)
+        return Failed(message=message, data=result)
+    return result
+
+
+if __name__ == "__main__":
+    asyncio.run(credential_rotation())

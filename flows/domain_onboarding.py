@@ -1,0 +1,72 @@
+"""domain-onboarding: start verification of a domain (or register a subdomain under its
+parent), store the DNS records it must publish and post them to Slack.
+
+Dry run by default: shows the call it would make.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.states import Failed, State
+
+import tasks.domains as domain_tasks
+from mailops.domains import planned_calls
+from mailops.errors import ConfigError, MailopsError
+from mailops.rules.domains import normalise, parent_of
+
+
+@flow(name="domain-onboarding", log_prints=False)
+async def domain_onboarding(
+    name: str, apply: bool = False, as_of: datetime | None = None, notify: bool = True
+) -> dict[str, Any] | State:
+    """Onboard one domain or subdomain (3+ labels: registered under its parent).
+
+    apply: make the call (a dry run shows it otherwise). as_of: the instant taken as now
+    (the sandbox's simulated clock in the demo). notify: post the records to Slack.
+    """
+    logger = get_run_logger()
+    result: dict[str, Any] = {"domain": name, "apply": apply, "status": "not_started"}
+    try:
+        try:
+            domain = normalise(name)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        result.update(domain=domain, parent=parent_of(domain), calls=planned_calls(domain))
+        domain_tasks.require_emboux_token()
+        if not apply:
+            result["status"] = "planned"
+            logger.info("domain-onboarding %s (dry run): would call %s", domain,
+                        "; ".join(result["calls"]))
+            return result
+        moment = (as_of or datetime.now(UTC)).astimezone(UTC)
+        try:
+            record = await domain_tasks.onboard_domain(domain, moment)
+        except MailopsError as exc:
+            raise MailopsError(domain_tasks.explain(exc, result["calls"][0])) from None
+    except MailopsError as exc:
+        message = f"domain-onboarding stopped: {exc}"
+        logger.error(message)
+        return Failed(message=message, data=result)
+    result.update(record)
+    result["domain"] = domain
+    domain_tasks.publish_records(result)
+    if notify:
+        delivered, error = domain_tasks.notify_onboarding(result)
+        result["notification"] = delivered
+        if error is not None:
+            message = f"the records were stored but not posted ({error})"
+            logger.error(message)
+            return Failed(message=message, data=result)
+    logger.info("domain-onboarding %s: %s, %d records", domain, result["status"],
+                len(result["dns_records"]))
+    return result
+
+
+if __name__ == "__main__":
+    import sys
+
+    asyncio.run(domain_onboarding(sys.argv[1]))

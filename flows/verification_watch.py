@@ -1,0 +1,68 @@
+"""verification-watch: poll every onboarded domain not yet verified, record each status
+change once, report domains that became verified, alert on domains pending too long."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.states import Failed, State
+
+import tasks.domains as domain_tasks
+from mailops.errors import MailopsError
+from mailops.rules.domains import pending_alerts
+from tasks.context import current_settings
+
+
+@flow(name="verification-watch", log_prints=False)
+async def verification_watch(
+    as_of: datetime | None = None, pending_alert_days: int = 3, notify: bool = True
+) -> dict[str, Any] | State:
+    """Poll `verify-status` of unverified domains.
+
+    as_of: the instant taken as now (the sandbox's simulated clock in the demo).
+    pending_alert_days: alert on a domain still unverified this many days after onboarding.
+    notify: post verified domains and alerts to Slack (nothing is posted when neither).
+    """
+    logger = get_run_logger()
+    moment = (as_of or datetime.now(UTC)).astimezone(UTC)
+    result: dict[str, Any] = {"day": None, "polled": 0, "changes": [], "verified": [],
+                              "alerts": [], "failures": [], "pending": []}
+    try:
+        domain_tasks.require_emboux_token()
+        day = moment.astimezone(current_settings().zone).date()
+        result["day"] = day.isoformat()
+        polled = await domain_tasks.poll_unverified(moment)
+        found = pending_alerts(polled["pending"], moment, pending_alert_days)
+        domain_tasks.store_alerts(day, found)
+    except MailopsError as exc:
+        message = f"verification-watch stopped: {exc}"
+        logger.error(message)
+        return Failed(message=message, data=result)
+    result.update(
+        polled=polled["polled"], changes=polled["changes"], verified=polled["verified"],
+        failures=polled["failures"], pending=[p.name for p in polled["pending"]],
+        alerts=[a.as_dict() for a in found],
+    )
+    problems = [f"{f['name']}: {f['error']}" for f in polled["failures"]]
+    if notify and (found or result["verified"]):
+        delivered, error = domain_tasks.notify_watch(result)
+        result["notification"] = delivered
+        if error is not None:
+            problems.append(f"the report was not sent ({error}); the statuses are stored")
+    logger.info(
+        "verification-watch %s: %d polled, %d changes, %d verified, %d pending too long",
+        result["day"], result["polled"], len(result["changes"]), len(result["verified"]),
+        len(found),
+    )
+    if problems:
+        message = f"{len(problems)} problem(s): " + "; ".join(problems)
+        logger.error(message)
+        return Failed(message=message, data=result)
+    return result
+
+
+if __name__ == "__main__":
+    asyncio.run(verification_watch())

@@ -1,0 +1,99 @@
+"""Domain onboarding, verification polling and credential files: the I/O around EmBoux.
+
+Decisions (subdomain or not, pending too long) live in `mailops.rules.domains`; the Prefect
+Secret block write lives in `tasks.domains` (no Prefect here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets as stdlib_secrets
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from mailops.emboux import EmbouxClient, VerifyResponse, VerifyStatus
+from mailops.errors import MailopsError
+from mailops.rules.domains import VERIFIED, parent_of
+from mailops.store import DomainRecord
+
+POLL_CONCURRENCY = 8
+
+
+def planned_calls(name: str) -> list[str]:
+    """What onboarding `name` would call, for the dry run."""
+    parent = parent_of(name)
+    if parent is None:
+        return [f"POST /domains/{name}/verify"]
+    return [f"POST /domains/{name}/register-subdomain (inherits verification from {parent})"]
+
+
+async def onboard(client: EmbouxClient, name: str, now: datetime) -> DomainRecord:
+    """Start verification of a domain, or register a subdomain under its parent."""
+    parent = parent_of(name)
+    answer: VerifyResponse
+    if parent is None:
+        answer = await client.verify(name)
+    else:
+        answer = await client.register_subdomain(name)
+    status = VERIFIED if answer.verified else "Pending"
+    return DomainRecord(
+        name=name,
+        parent=parent,
+        provider=answer.provider,
+        dns_records=[record.model_dump() for record in answer.dns_records],
+        status=status,
+        verified=answer.verified,
+        onboarded_at=now,
+        verified_at=now if answer.verified else None,
+    )
+
+
+@dataclass(frozen=True)
+class Polled:
+    """One domain's verification status, or why it could not be read."""
+
+    name: str
+    status: VerifyStatus | None = None
+    error: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        if self.status is None:
+            return {"name": self.name, "error": self.error}
+        return {"name": self.name, **self.status.model_dump()}
+
+
+async def poll(client: EmbouxClient, names: list[str]) -> list[Polled]:
+    """`verify-status` of every name, a few at a time; failures kept per domain."""
+    gate = asyncio.Semaphore(POLL_CONCURRENCY)
+
+    async def one(name: str) -> Polled:
+        async with gate:
+            try:
+                return Polled(name, await client.verify_status(name))
+            except MailopsError as exc:
+                return Polled(name, error=str(exc))
+
+    return list(await asyncio.gather(*(one(name) for name in names)))
+
+
+def credential_file(data_dir: str | Path, domain: str) -> Path:
+    return Path(data_dir) / "credentials" / f"{domain}.secret"
+
+
+def write_secret_file(path: Path, value: str) -> None:
+    """Write `value` to `path` readable by the owner only (0600 from creation), atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_name(f".{path.name}.{stdlib_secrets.token_hex(4)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(value)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
