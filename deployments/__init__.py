@@ -16,12 +16,13 @@ OPERATOR_ZONE = "operator"  # stands for MAILOPS_TIMEZONE in the table below
 
 @dataclass(frozen=True)
 class Job:
-    """One scheduled job: its flow, when it runs, and with which parameters by default."""
+    """One job: its flow, when it runs (`cron` None: on demand only, from the UI or the
+    command line), and with which parameters by default."""
 
     name: str
     module: str
     function: str
-    cron: str
+    cron: str | None
     timezone: str
     description: str
     parameters: dict[str, Any] = field(default_factory=dict)
@@ -31,6 +32,11 @@ class Job:
     @property
     def entrypoint(self) -> str:
         return f"{self.module.replace('.', '/')}.py:{self.function}"
+
+    @property
+    def on_demand(self) -> bool:
+        """No schedule: runs only when someone starts it."""
+        return self.cron is None
 
     def zone(self, operator_zone: str) -> str:
         return operator_zone if self.timezone == OPERATOR_ZONE else self.timezone
@@ -84,6 +90,29 @@ JOBS: tuple[Job, ...] = (
         parameters={"apply": False},
         tags=("cleanbox", "gated"),
     ),
+    Job(
+        "domain-onboarding", "flows.domain_onboarding", "domain_onboarding", None, "UTC",
+        "Start verification of a new domain (a subdomain registers under its parent), store "
+        "the DNS records to publish and post them to Slack; on demand, apply=false is a dry run.",
+        tags=("emboux", "domains"),
+    ),
+    Job(
+        "verification-watch", "flows.verification_watch", "verification_watch", "0 7 * * *",
+        OPERATOR_ZONE,
+        "Poll verify-status of every onboarded domain not yet verified, record each change, "
+        "report newly verified domains and alert on those pending 3 days or more.",
+        parameters={"pending_alert_days": 3},
+        tags=("emboux", "domains"),
+    ),
+    Job(
+        "credential-rotation", "flows.credential_rotation", "credential_rotation",
+        "0 3 1 * *", "UTC",
+        "Rotate the provider credential of every domain whose credential mailops installed "
+        "(or the listed domains) into a Prefect Secret block; applies only with apply=true "
+        "and an approval in the UI.",
+        parameters={"apply": False},
+        tags=("emboux", "domains", "gated"),
+    ),
 )
 
 
@@ -108,10 +137,15 @@ def prefect_yaml(operator_zone: str) -> str:
             f"    parameters: {_yaml_mapping(job.parameters)}",
             "    work_pool:",
             f"      name: {WORK_POOL}",
-            "    schedules:",
-            f"      - cron: \"{job.cron}\"",
-            f"        timezone: \"{job.zone(operator_zone)}\"",
         ]
+        if job.cron is None:
+            lines.append("    schedules: []")
+        else:
+            lines += [
+                "    schedules:",
+                f"      - cron: \"{job.cron}\"",
+                f"        timezone: \"{job.zone(operator_zone)}\"",
+            ]
         if job.exclusive:
             lines += [
                 "    concurrency_limit:",

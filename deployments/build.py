@@ -21,7 +21,8 @@ def job_flow(job: Job) -> Flow:
 
 
 def build_deployments(operator_zone: str) -> list[RunnerDeployment]:
-    """One deployment per job, scheduled in its time zone, never overlapping itself."""
+    """One deployment per job, scheduled in its time zone (none for an on-demand job),
+    never overlapping itself."""
     deployments = []
     for job in JOBS:
         limit = (
@@ -32,7 +33,9 @@ def build_deployments(operator_zone: str) -> list[RunnerDeployment]:
         deployments.append(
             job_flow(job).to_deployment(
                 name=job.name,
-                schedule=Cron(job.cron, timezone=job.zone(operator_zone)),
+                schedule=(
+                    None if job.cron is None else Cron(job.cron, timezone=job.zone(operator_zone))
+                ),
                 parameters=dict(job.parameters),
                 description=job.description,
                 tags=list(job.tags),

@@ -22,6 +22,8 @@ def test_every_deployment_builds_with_the_designed_schedule():
         "outbound-guard": ("*/15 * * * *", "UTC"),
         "weekly-report": ("0 9 * * 1", "Europe/Berlin"),
         "quarantine-accept": ("0 * * * *", "UTC"),
+        "verification-watch": ("0 7 * * *", "Europe/Berlin"),
+        "credential-rotation": ("0 3 1 * *", "UTC"),
     }
     assert set(built) == {job.name for job in JOBS}
     for name, (cron, zone) in expected.items():
@@ -29,9 +31,24 @@ def test_every_deployment_builds_with_the_designed_schedule():
         assert (schedule.schedule.cron, schedule.schedule.timezone) == (cron, zone)
 
 
+def test_on_demand_jobs_are_deployed_without_a_schedule():
+    built = {d.name: d for d in build_deployments("UTC")}
+    assert [j.name for j in JOBS if j.on_demand] == ["domain-onboarding"]
+    assert not built["domain-onboarding"].schedules
+    [entry] = [d for d in yaml.safe_load(prefect_yaml("UTC"))["deployments"]
+               if d["name"] == "domain-onboarding"]
+    assert entry["schedules"] == []
+
+
+# What a person types into the UI's form when starting an on-demand job.
+ON_DEMAND_INPUTS = {"domain-onboarding": {"name": "new.example.com"}}
+
+
 def test_default_parameters_validate_against_each_flow():
     for job in JOBS:
-        job_flow(job).validate_parameters(dict(job.parameters))
+        job_flow(job).validate_parameters(
+            {**job.parameters, **ON_DEMAND_INPUTS.get(job.name, {})}
+        )
 
 
 def test_jobs_never_overlap_themselves():
@@ -42,7 +59,7 @@ def test_jobs_never_overlap_themselves():
 
 def test_gated_jobs_are_deployed_as_dry_runs():
     assert {j.name for j in JOBS if j.parameters.get("apply") is False} == {
-        "contact-cleanup", "outbound-guard", "quarantine-accept"}
+        "contact-cleanup", "outbound-guard", "quarantine-accept", "credential-rotation"}
 
 
 def test_prefect_yaml_is_rendered_from_the_same_table():
