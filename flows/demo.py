@@ -24,6 +24,7 @@ from typing import Any
 from flows.commands import FlowOutcome, run_flow
 from mailops.sandbox.server import Sandbox
 
+NEW_DOMAIN = "newcomer-demo.com"  # registered in EmBoux on day 1, onboarded by the demo
 STEP = timedelta(hours=12)  # the guard runs at every step; production runs it every 15 min
 REVIEWED_CAP = 100_000  # the cap a person raises to after reading the first dry run
 
@@ -41,13 +42,14 @@ class DemoSummary:
     slack_posts: Path = Path()
     reports: list[Path] = field(default_factory=list)
     alerts: int = 0
+    onboarded: dict[str, str | None] = field(default_factory=dict)  # domain: verified when
 
     def as_json(self) -> dict[str, Any]:
         return {
             "weeks": self.weeks, "from": self.started.isoformat(), "to": self.ended.isoformat(),
             "runs": dict(self.runs), "failed": self.failed, "database": str(self.database),
             "slack_posts": str(self.slack_posts), "reports": [str(p) for p in self.reports],
-            "alerts": self.alerts,
+            "alerts": self.alerts, "onboarded": self.onboarded,
         }
 
 
@@ -91,9 +93,11 @@ def run_demo(
         from flows.billing_freeze import billing_freeze
         from flows.contact_cleanup import contact_cleanup
         from flows.daily_health import daily_health
+        from flows.domain_onboarding import domain_onboarding
         from flows.outbound_guard import outbound_guard
         from flows.outbound_reset_daily import outbound_reset_daily
         from flows.quarantine_accept import quarantine_accept
+        from flows.verification_watch import verification_watch
         from flows.weekly_report import weekly_report
 
         summary = DemoSummary(weeks, sandbox.now(), sandbox.now(), database=folder / "mailops.db")
@@ -103,6 +107,14 @@ def run_demo(
             if not outcome.ok:
                 when = f"{sandbox.now():%Y-%m-%d %H:%M}"
                 summary.failed.append(f"{name} at {when}: {outcome.message}")
+
+        # Week 1: a customer registers a new sending domain and the operator onboards it.
+        sandbox.world.emboux.add_domain(
+            NEW_DOMAIN, next(iter(sandbox.customer_tokens)), verified=False
+        )
+        job("domain-onboarding", run_flow(domain_onboarding, name=NEW_DOMAIN, apply=True,
+                                          as_of=sandbox.now()))
+        summary.onboarded[NEW_DOMAIN] = None
 
         steps = int(timedelta(weeks=weeks) / STEP)
         for step in range(steps):
@@ -118,6 +130,11 @@ def run_demo(
             # Hourly in production; once a simulated day here, applied (the demo's approval).
             job("quarantine-accept", run_flow(quarantine_accept, apply=True,
                                               require_approval=False, as_of=now))
+            watch = run_flow(verification_watch, as_of=now)
+            job("verification-watch", watch)
+            if watch.ok and isinstance(watch.result, dict):
+                for name in watch.result.get("verified", []):
+                    summary.onboarded[name] = now.isoformat()
             job("outbound-reset-daily",
                 run_flow(outbound_reset_daily, day=now.date().isoformat(), as_of=now))
             if now.day == 1:

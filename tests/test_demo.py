@@ -31,5 +31,7 @@ def test_one_simulated_week_runs_every_job_on_its_schedule(tmp_path, monkeypatch
     assert summary.runs["quarantine-accept"] == 7 and summary.runs["weekly-report"] == 1
     assert summary.reports and "data:image/png" in summary.reports[0].read_text()
     assert summary.database.is_file() and summary.alerts > 0
+    assert summary.runs["domain-onboarding"] == 1 and summary.runs["verification-watch"] == 7
+    assert summary.onboarded["newcomer-demo.com"] is not None
     posts = json.loads(summary.slack_posts.read_text())
     assert len(posts) >= 7 and steps[-1] == "done"

@@ -50,6 +50,9 @@ def demo(
         f"({summary.started:%Y-%m-%d} to {summary.ended:%Y-%m-%d}) in the sandbox.",
         f"Flow runs: {runs}.",
         f"Alerts stored: {summary.alerts}.",
+        *(f"Onboarded:     {terminal_text(name)} "
+          + (f"verified {when[:16]} (outbound mail possible)" if when else "still pending")
+          for name, when in summary.onboarded.items()),
         f"Database:      {summary.database}   (try: sqlite-utils tables {summary.database} "
         "--counts)",
         f"Slack posts:   {summary.slack_posts}",
