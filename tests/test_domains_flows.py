@@ -225,3 +225,16 @@ def test_master_only_calls_with_a_customer_token_give_a_clear_error(domains_env,
     result = invoke(cli, "rotate-credential", name, "--apply")
     assert result.exit_code == 1
     assert "needs the EmBoux master token" in result.stderr and "403" in result.stderr
+
+
+def test_a_customer_cannot_onboard_another_partners_domain(domains_env, cli):
+    (_mine, token), (other, _) = list(domains_env.sandbox.customer_tokens.items())[:2]
+    name = domains_env.add_domain("not-mine-example.com", partner_ref=other)
+    domains_env.use_token(token)
+    result = invoke(cli, "onboard", name, "--apply")
+    assert result.exit_code == 1
+    assert f"POST /domains/{name}/verify failed" in result.stderr
+    assert "404" in result.stderr or "not found" in result.stderr.lower()
+    with domains_env.store() as store:
+        store.upgrade()
+        assert store.onboarded_domains() == []
