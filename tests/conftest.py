@@ -43,6 +43,49 @@ def fresh_store(tmp_path: Path) -> Iterator[Store]:
     store.close()
 
 
+def point_at_sandbox(
+    monkeypatch: pytest.MonkeyPatch,
+    sandbox: Sandbox,
+    folder: Path,
+    *,
+    teams: int = 0,
+    **settings: str,
+) -> str:
+    """Point mailops (through its environment) at `sandbox`: both APIs with the EmBoux master
+    token, the Slack stand-in, a fresh SQLite store and data folder under `folder`, retries
+    that wait milliseconds and no client-side rate limit; the first `teams` Cleanbox teams in
+    a mailops.toml with keys from variables. `settings` are more variables without their
+    MAILOPS_ prefix (e.g. HTTP__MAX_ATTEMPTS="2"). Returns the database URL."""
+    database_url = f"sqlite:///{folder / 'mailops.db'}"
+    environment = {
+        "DATABASE_URL": database_url,
+        "DATA_DIR": str(folder / "data"),
+        "CLEANBOX_BASE_URL": sandbox.cleanbox_url,
+        "EMBOUX_BASE_URL": sandbox.emboux_url,
+        "EMBOUX_API_KEY": sandbox.master_token,
+        "SLACK_WEBHOOK_URL": sandbox.slack_webhook_url,
+        "HTTP__MAX_ATTEMPTS": "6",
+        "HTTP__READ_TIMEOUT": "5",
+        "HTTP__BACKOFF_BASE_SECONDS": "0.01",
+        "HTTP__BACKOFF_MAX_SECONDS": "0.05",
+        "CLEANBOX_LIMITS__RATE_LIMIT_PER_SECOND": "0",
+        "EMBOUX_LIMITS__RATE_LIMIT_PER_SECOND": "0",
+        **settings,
+    }
+    if teams:
+        lines = []
+        for number, (name, key) in enumerate(list(sandbox.team_keys.items())[:teams]):
+            monkeypatch.setenv(f"SANDBOX_TEAM_KEY_{number}", key)
+            lines += ["[[teams]]", f"name = {json.dumps(name)}",
+                      f'api_key_env = "SANDBOX_TEAM_KEY_{number}"', ""]
+        config = folder / "mailops.toml"
+        config.write_text("\n".join(lines))
+        environment["CONFIG"] = str(config)
+    for name, value in environment.items():
+        monkeypatch.setenv(f"MAILOPS_{name}", value)
+    return database_url
+
+
 @pytest.fixture(scope="session")
 def cli() -> typer.Typer:
     """The `mailops` typer app with every command, the jobs' plugins included."""
@@ -148,18 +191,9 @@ def resets_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rese
     and timeouts short enough that a hung call fails in about a second."""
     with Sandbox.start(seed=23, scale="small") as sb:
         sb.advance(hours=20)
-        database_url = f"sqlite:///{tmp_path / 'mailops.db'}"
-        for name, value in {
-            "MAILOPS_EMBOUX_BASE_URL": sb.emboux_url,
-            "MAILOPS_EMBOUX_API_KEY": sb.master_token,
-            "MAILOPS_DATABASE_URL": database_url,
-            "MAILOPS_HTTP__READ_TIMEOUT": "1",
-            "MAILOPS_HTTP__MAX_ATTEMPTS": "2",
-            "MAILOPS_HTTP__BACKOFF_BASE_SECONDS": "0.01",
-            "MAILOPS_HTTP__BACKOFF_MAX_SECONDS": "0.05",
-            "MAILOPS_EMBOUX_LIMITS__RATE_LIMIT_PER_SECOND": "0",
-        }.items():
-            monkeypatch.setenv(name, value)
+        database_url = point_at_sandbox(
+            monkeypatch, sb, tmp_path, HTTP__READ_TIMEOUT="1", HTTP__MAX_ATTEMPTS="2"
+        )
         store = Store(database_url)
         store.upgrade()
         yield ResetsEnv(sb, store, monkeypatch)
@@ -255,25 +289,10 @@ def contacts_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Co
     a fresh store, Slack to the outbox folder, and retries that wait milliseconds."""
     with Sandbox.start(seed=7, scale="small") as sb:
         name, key = next(iter(sb.team_keys.items()))
-        monkeypatch.setenv("CONTACTS_TEAM_KEY", key)
-        config = tmp_path / "mailops.toml"
-        config.write_text(
-            f'[[teams]]\nname = {json.dumps(name)}\napi_key_env = "CONTACTS_TEAM_KEY"\n'
+        database_url = point_at_sandbox(
+            monkeypatch, sb, tmp_path, teams=1, HTTP__MAX_ATTEMPTS="8",
+            CONTACTS__MAX_ACTIONS_PER_RUN="1000",
         )
-        database_url = f"sqlite:///{tmp_path / 'mailops.db'}"
-        for variable, value in {
-            "MAILOPS_CONFIG": str(config),
-            "MAILOPS_DATABASE_URL": database_url,
-            "MAILOPS_DATA_DIR": str(tmp_path / "data"),
-            "MAILOPS_CLEANBOX_BASE_URL": sb.cleanbox_url,
-            "MAILOPS_HTTP__MAX_ATTEMPTS": "8",
-            "MAILOPS_HTTP__READ_TIMEOUT": "5",
-            "MAILOPS_HTTP__BACKOFF_BASE_SECONDS": "0.01",
-            "MAILOPS_HTTP__BACKOFF_MAX_SECONDS": "0.05",
-            "MAILOPS_CLEANBOX_LIMITS__RATE_LIMIT_PER_SECOND": "0",
-            "MAILOPS_CONTACTS__MAX_ACTIONS_PER_RUN": "1000",
-        }.items():
-            monkeypatch.setenv(variable, value)
         yield ContactsEnv(sb, database_url, name, key)
 
 
@@ -317,19 +336,10 @@ def guard_env(
     guard_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[GuardEnv]:
     """The master token, the Slack stand-in, a fresh store, the tuned [guard] rules."""
-    database_url = f"sqlite:///{tmp_path / 'mailops.db'}"
-    for name, value in {
-        "MAILOPS_DATABASE_URL": database_url,
-        "MAILOPS_DATA_DIR": str(tmp_path / "data"),
-        "MAILOPS_EMBOUX_BASE_URL": guard_sandbox.emboux_url,
-        "MAILOPS_EMBOUX_API_KEY": guard_sandbox.master_token,
-        "MAILOPS_SLACK_WEBHOOK_URL": guard_sandbox.slack_webhook_url,
-        "MAILOPS_HTTP__BACKOFF_BASE_SECONDS": "0.01",
-        "MAILOPS_HTTP__BACKOFF_MAX_SECONDS": "0.05",
-        "MAILOPS_EMBOUX_LIMITS__RATE_LIMIT_PER_SECOND": "0",
-        **{f"MAILOPS_GUARD__{key}": value for key, value in GUARD_SANDBOX_RULES.items()},
-    }.items():
-        monkeypatch.setenv(name, value)
+    database_url = point_at_sandbox(
+        monkeypatch, guard_sandbox, tmp_path,
+        **{f"GUARD__{key}": value for key, value in GUARD_SANDBOX_RULES.items()},
+    )
     yield GuardEnv(guard_sandbox, database_url)
     guard_sandbox.clear_slack()
 
@@ -382,26 +392,9 @@ class QuarantineEnv:
     def start(self, *, teams: int = 1, cleanbox_total: bool = True) -> Sandbox:
         """Serve the world and point mailops at its first `teams` teams."""
         self.sandbox = Sandbox.start(world=self.world, cleanbox_total=cleanbox_total)
-        lines = []
-        for number, (name, key) in enumerate(list(self.sandbox.team_keys.items())[:teams]):
-            self.monkeypatch.setenv(f"QUARANTINE_TEAM_KEY_{number}", key)
-            lines += ["[[teams]]", f"name = {json.dumps(name)}",
-                      f'api_key_env = "QUARANTINE_TEAM_KEY_{number}"', ""]
-        config = self.tmp_path / "mailops.toml"
-        config.write_text("\n".join(lines))
-        self.database_url = f"sqlite:///{self.tmp_path / 'mailops.db'}"
-        for variable, value in {
-            "MAILOPS_CONFIG": str(config),
-            "MAILOPS_DATABASE_URL": self.database_url,
-            "MAILOPS_DATA_DIR": str(self.tmp_path / "data"),
-            "MAILOPS_CLEANBOX_BASE_URL": self.sandbox.cleanbox_url,
-            "MAILOPS_HTTP__MAX_ATTEMPTS": "6",
-            "MAILOPS_HTTP__READ_TIMEOUT": "5",
-            "MAILOPS_HTTP__BACKOFF_BASE_SECONDS": "0.01",
-            "MAILOPS_HTTP__BACKOFF_MAX_SECONDS": "0.05",
-            "MAILOPS_CLEANBOX_LIMITS__RATE_LIMIT_PER_SECOND": "0",
-        }.items():
-            self.monkeypatch.setenv(variable, value)
+        self.database_url = point_at_sandbox(
+            self.monkeypatch, self.sandbox, self.tmp_path, teams=teams
+        )
         return self.sandbox
 
     def store(self) -> Store:
@@ -678,19 +671,9 @@ def domains_env(
     domains_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[DomainsEnv]:
     """The master token, the Slack stand-in, a fresh store and data folder."""
-    database_url = f"sqlite:///{tmp_path / 'mailops.db'}"
-    for name, value in {
-        "MAILOPS_DATABASE_URL": database_url,
-        "MAILOPS_DATA_DIR": str(tmp_path / "data"),
-        "MAILOPS_EMBOUX_BASE_URL": domains_sandbox.emboux_url,
-        "MAILOPS_EMBOUX_API_KEY": domains_sandbox.master_token,
-        "MAILOPS_SLACK_WEBHOOK_URL": domains_sandbox.slack_webhook_url,
-        "MAILOPS_HTTP__MAX_ATTEMPTS": "2",
-        "MAILOPS_HTTP__BACKOFF_BASE_SECONDS": "0.01",
-        "MAILOPS_HTTP__BACKOFF_MAX_SECONDS": "0.05",
-        "MAILOPS_EMBOUX_LIMITS__RATE_LIMIT_PER_SECOND": "0",
-    }.items():
-        monkeypatch.setenv(name, value)
+    database_url = point_at_sandbox(
+        monkeypatch, domains_sandbox, tmp_path, HTTP__MAX_ATTEMPTS="2"
+    )
     yield DomainsEnv(domains_sandbox, database_url, tmp_path / "data", monkeypatch)
     domains_sandbox.clear_faults()
     domains_sandbox.clear_slack()
@@ -720,28 +703,8 @@ def mailops_env(
 ) -> SandboxEnv:
     """Every sandbox team in mailops.toml (keys from variables), the EmBoux master token,
     the Slack stand-in, a fresh SQLite store, and retries that wait milliseconds."""
-    lines = []
-    for number, (name, key) in enumerate(clean_sandbox.team_keys.items()):
-        variable = f"SANDBOX_TEAM_KEY_{number}"
-        monkeypatch.setenv(variable, key)
-        lines += ["[[teams]]", f"name = {json.dumps(name)}", f'api_key_env = "{variable}"', ""]
+    database_url = point_at_sandbox(
+        monkeypatch, clean_sandbox, tmp_path, teams=len(clean_sandbox.team_keys)
+    )
     config = tmp_path / "mailops.toml"
-    config.write_text("\n".join(lines))
-    database_url = f"sqlite:///{tmp_path / 'mailops.db'}"
-    for name, value in {
-        "MAILOPS_CONFIG": str(config),
-        "MAILOPS_DATABASE_URL": database_url,
-        "MAILOPS_DATA_DIR": str(tmp_path / "data"),
-        "MAILOPS_CLEANBOX_BASE_URL": clean_sandbox.cleanbox_url,
-        "MAILOPS_EMBOUX_BASE_URL": clean_sandbox.emboux_url,
-        "MAILOPS_EMBOUX_API_KEY": clean_sandbox.master_token,
-        "MAILOPS_SLACK_WEBHOOK_URL": clean_sandbox.slack_webhook_url,
-        "MAILOPS_HTTP__MAX_ATTEMPTS": "6",
-        "MAILOPS_HTTP__READ_TIMEOUT": "5",
-        "MAILOPS_HTTP__BACKOFF_BASE_SECONDS": "0.01",
-        "MAILOPS_HTTP__BACKOFF_MAX_SECONDS": "0.05",
-        "MAILOPS_CLEANBOX_LIMITS__RATE_LIMIT_PER_SECOND": "0",
-        "MAILOPS_EMBOUX_LIMITS__RATE_LIMIT_PER_SECOND": "0",
-    }.items():
-        monkeypatch.setenv(name, value)
     return SandboxEnv(clean_sandbox, database_url, config, tmp_path / "data")

@@ -190,7 +190,8 @@ def test_the_command_prints_one_json_object(contacts_env, cli):
     assert refused.exit_code == 1 and "--max-actions" in refused.stderr
 
 
-def test_the_slack_summary_is_posted_escaped(contacts_env):
+def test_the_slack_summary_is_posted_escaped(contacts_env, monkeypatch):
+    monkeypatch.delenv("MAILOPS_SLACK_WEBHOOK_URL")  # no Slack: the outbox file
     outcome = run_flow(contact_cleanup, as_of=contacts_env.sandbox.now())
     assert outcome.ok and outcome.result["notification"]
     outbox = Path(load_settings().data_dir) / "slack"
@@ -335,7 +336,7 @@ def test_the_spam_score_check_keeps_high_volume_senders_with_low_scores(paging_s
 
 
 def test_a_rejected_key_fails_the_run_at_once_with_no_plan(contacts_env, monkeypatch):
-    monkeypatch.setenv("CONTACTS_TEAM_KEY", "cbk_not_a_real_key_000000")
+    monkeypatch.setenv("SANDBOX_TEAM_KEY_0", "cbk_not_a_real_key_000000")
     started = time.monotonic()
     outcome = run(contacts_env)
     assert not outcome.ok and "401" in outcome.message

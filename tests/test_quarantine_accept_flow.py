@@ -7,7 +7,6 @@ world's own backlog (364 messages on the first team) has no whitelisted sender.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -222,8 +221,7 @@ def test_the_report_goes_to_slack_escaped(quarantine_env):
     quarantine_env.start()
     outcome = run_flow(quarantine_accept, threshold=0)
     assert outcome.ok and outcome.result["notification"]
-    outbox = Path(quarantine_env.tmp_path / "data" / "slack")
-    message = json.loads(next(outbox.glob(f"{JOB}-*.json")).read_text())
+    message = quarantine_env.sandbox.slack_posts()[-1]["payload"]
     text = json.dumps(message)
     assert "Quarantine accept (dry run)" in message["text"]
     assert "<!channel>" not in text and "&lt;script&gt;&amp;" in text
