@@ -73,3 +73,10 @@ def test_an_unreachable_database_is_one_line_with_the_password_masked(tmp_path):
     assert payload["error"].startswith("cannot use the database postgresql://mailops:***@")
     assert "pw-very-secret" not in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_bad_as_of_is_one_line_naming_the_option(cli):
+    for value, says in [("yesterday", "is not an ISO 8601 time"),
+                        ("2026-10-04T08:00", "needs a time zone")]:
+        result = runner.invoke(cli, ["guard", "--as-of", value])
+        assert result.exit_code == 2 and says in result.output

@@ -9,7 +9,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from mailops.cli import EXIT_CONFIG, output
 
 
 @dataclass(frozen=True)
@@ -34,3 +37,18 @@ def run_flow(flow: Callable[..., Coroutine[Any, Any, Any]], **parameters: Any) -
         return FlowOutcome(False, None, state.message or str(result))
     ok = state.is_completed()
     return FlowOutcome(ok, result, None if ok else state.message)
+
+
+def parse_instant(text: str | None) -> datetime | None:
+    """The `--as-of` option as an aware datetime (None when not given); a bad one is one line."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        output.fail(
+            f"--as-of {text!r} is not an ISO 8601 time such as 2026-10-04T08:00Z", EXIT_CONFIG
+        )
+    if moment.tzinfo is None:
+        output.fail("--as-of needs a time zone, e.g. 2026-10-04T08:00+00:00", EXIT_CONFIG)
+    return moment

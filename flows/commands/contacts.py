@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 
-from flows.commands import run_flow
-from mailops.cli import EXIT_CONFIG, JsonFlag, output
+from flows.commands import parse_instant, run_flow
+from mailops.cli import JsonFlag, output
 from mailops.report.escape import terminal_text
 
 MAX_ACTION_LINES = 15
@@ -50,7 +49,7 @@ def cleanup(
 ) -> None:
     """Plan (default) or apply the contact rules to every unset contact."""
     output.json = output.json or json_output
-    instant = _parse_instant(as_of) if as_of else None
+    instant = parse_instant(as_of)
     from flows.contact_cleanup import contact_cleanup
 
     outcome = run_flow(
@@ -86,17 +85,6 @@ def undo(
                     f"the run set {item['run_set']}")
     output.finish(summary, result, error=None if outcome.ok else outcome.message,
                   local_json=json_output)
-
-
-def _parse_instant(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        output.fail(f"--as-of {text!r} is not an ISO 8601 time such as 2026-10-04T08:00Z",
-                    EXIT_CONFIG)
-    if moment.tzinfo is None:
-        output.fail("--as-of needs a time zone, e.g. 2026-10-04T08:00+00:00", EXIT_CONFIG)
-    return moment
 
 
 def _summary(result: dict[str, Any]) -> str:

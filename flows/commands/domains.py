@@ -6,8 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.commands import run_flow
-from flows.commands.contacts import _parse_instant
+from flows.commands import parse_instant, run_flow
 from mailops.cli import JsonFlag, output
 from mailops.report.escape import terminal_text
 
@@ -37,7 +36,7 @@ def onboard(
     json_output: JsonFlag = False,
 ) -> None:
     """Start verification of a domain (a subdomain registers under its parent)."""
-    instant = _parse_instant(as_of) if as_of else None
+    instant = parse_instant(as_of)
     from flows.domain_onboarding import domain_onboarding
 
     outcome = run_flow(domain_onboarding, name=name, apply=apply, as_of=instant,
@@ -75,7 +74,7 @@ def watch(
     json_output: JsonFlag = False,
 ) -> None:
     """Poll the verification of every onboarded domain not yet verified."""
-    instant = _parse_instant(as_of) if as_of else None
+    instant = parse_instant(as_of)
     from flows.verification_watch import verification_watch
 
     outcome = run_flow(verification_watch, as_of=instant, pending_alert_days=pending_days,
@@ -104,7 +103,7 @@ def rotate_credential(
     json_output: JsonFlag = False,
 ) -> None:
     """Rotate a tenant's provider credential into a Secret block (or a 0600 file)."""
-    instant = _parse_instant(as_of) if as_of else None
+    instant = parse_instant(as_of)
     from flows.credential_rotation import credential_rotation
 
     outcome = run_flow(credential_rotation, domains=[name], apply=apply, as_of=instant,

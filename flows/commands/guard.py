@@ -6,8 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.commands import run_flow
-from flows.commands.health import _parse_instant
+from flows.commands import parse_instant, run_flow
 from mailops.cli import JsonFlag, output
 from mailops.report.escape import terminal_text
 
@@ -37,7 +36,7 @@ def guard(
 ) -> None:
     """Run outbound-guard once: seed 003's monitor over every EmBoux sending domain."""
     output.json = output.json or json_output
-    instant = _parse_instant(as_of) if as_of else None
+    instant = parse_instant(as_of)
     from flows.outbound_guard import outbound_guard
 
     outcome = run_flow(outbound_guard, apply=apply, max_actions=max_actions, as_of=instant,

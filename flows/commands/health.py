@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.commands import run_flow
-from mailops.cli import EXIT_CONFIG, JsonFlag, output
+from flows.commands import parse_instant, run_flow
+from mailops.cli import JsonFlag, output
 from mailops.report.escape import terminal_text
 
 MAX_ALERT_LINES = 15
@@ -38,7 +38,7 @@ def health(
     json_output: JsonFlag = False,
 ) -> None:
     """Run daily-health now: collect, store, alert and report."""
-    instant = _parse_instant(as_of) if as_of else None
+    instant = parse_instant(as_of)
     from flows.daily_health import daily_health
 
     outcome = run_flow(
@@ -53,18 +53,6 @@ def health(
         _summary(result), result, error=None if outcome.ok else outcome.message,
         local_json=json_output,
     )
-
-
-def _parse_instant(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        output.fail(
-            f"--as-of {text!r} is not an ISO 8601 time such as 2026-10-04T08:00Z", EXIT_CONFIG
-        )
-    if moment.tzinfo is None:
-        output.fail("--as-of needs a time zone, e.g. 2026-10-04T08:00+00:00", EXIT_CONFIG)
-    return moment
 
 
 def _summary(result: dict[str, Any]) -> str:

@@ -7,8 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.commands import run_flow
-from flows.commands.contacts import _parse_instant
+from flows.commands import parse_instant, run_flow
 from mailops.cli import JsonFlag, output
 from mailops.report.escape import terminal_text
 from mailops.secrets import redact
@@ -61,7 +60,7 @@ def accept(
 ) -> None:
     """Plan (default) or apply the accepts of quarantined mail from whitelisted contacts."""
     as_json = output.json or json_output
-    instant = _parse_instant(as_of) if as_of else None
+    instant = parse_instant(as_of)
     from flows.quarantine_accept import quarantine_accept
 
     outcome = run_flow(
