@@ -19,7 +19,7 @@ import tasks.contacts as contact_tasks
 from mailops.contacts import PlanSummary
 from mailops.errors import ConfigError, MailopsError
 from mailops.gate import refusal_over_cap
-from tasks.approval import approval_required, request_approval
+from tasks.approval import gate_refusal
 from tasks.context import configured_teams, current_run_id, current_settings
 
 CHANGE_ACTIONS = ("block", "whitelist", "mute")
@@ -64,13 +64,12 @@ async def contact_cleanup(
         cap = max_actions if max_actions is not None else settings.contacts.max_actions_per_run
         refusal = None
         if apply:
-            refusal = refusal_over_cap(summary.changes, cap)
-            if refusal is None and summary.changes and approval_required(require_approval):
-                approved, note = await request_approval(
-                    _approval_markdown(result, cap), timeout_seconds=approval_timeout_seconds,
-                    poll_interval_seconds=approval_poll_seconds,
-                )
-                refusal = None if approved else note
+            refusal = await gate_refusal(
+                summary.changes, cap, requested=require_approval,
+                plan_markdown=_approval_markdown(result, cap),
+                timeout_seconds=approval_timeout_seconds,
+                poll_interval_seconds=approval_poll_seconds,
+            )
         result["refused"] = refusal
         if apply and refusal is None and summary.changes:
             applied = await contact_tasks.apply_cleanup(run_id, names)

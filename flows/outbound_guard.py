@@ -17,9 +17,8 @@ from prefect.states import Failed, State
 
 import tasks.guard as guard_tasks
 from mailops.errors import MailopsError
-from mailops.gate import refusal_over_cap
 from mailops.guard import GuardRun
-from tasks.approval import approval_required, request_approval
+from tasks.approval import gate_refusal
 from tasks.context import current_run_id, current_settings
 
 
@@ -62,18 +61,14 @@ async def outbound_guard(
         problems = [f"{f.subject}: {f.message}" for f in collected.failures]
         if apply and run.actions:
             cap = max_actions if max_actions is not None else settings.guard.max_actions_per_run
-            refusal = refusal_over_cap(len(run.actions), cap)
+            refusal = await gate_refusal(
+                len(run.actions), cap, requested=approve, plan_markdown=_plan_markdown(run),
+                timeout_seconds=settings.guard.approval_timeout_seconds,
+            )
             if refusal is not None:
                 logger.error(refusal)
+                result["dry_run"] = True
                 return Failed(message=refusal, data=result)
-            if approval_required(approve):
-                approved, note = await request_approval(
-                    _plan_markdown(run),
-                    timeout_seconds=settings.guard.approval_timeout_seconds,
-                )
-                if not approved:
-                    result["dry_run"] = True
-                    return Failed(message=note, data=result)
             outcome, applied = await guard_tasks.apply_guard_plan(run_id)
             result["applied"] = len(applied)
             problems += [f"{label}: {message}" for label, message in outcome.failed]

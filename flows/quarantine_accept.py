@@ -20,7 +20,7 @@ import tasks.quarantine as quarantine_tasks
 from mailops.errors import ConfigError, MailopsError
 from mailops.gate import refusal_over_cap
 from mailops.report.escape import markdown_text
-from tasks.approval import approval_required, request_approval
+from tasks.approval import gate_refusal
 from tasks.context import configured_teams, current_run_id, current_settings
 
 
@@ -68,13 +68,12 @@ async def quarantine_accept(
         total = sum(len(p["planned"]) for p in plans)
         refusal = None
         if apply and total:
-            refusal = refusal_over_cap(total, cap)
-            if refusal is None and approval_required(require_approval):
-                approved, note = await request_approval(
-                    _approval_markdown(result), timeout_seconds=approval_timeout_seconds,
-                    poll_interval_seconds=approval_poll_seconds,
-                )
-                refusal = None if approved else note
+            refusal = await gate_refusal(
+                total, cap, requested=require_approval,
+                plan_markdown=_approval_markdown(result),
+                timeout_seconds=approval_timeout_seconds,
+                poll_interval_seconds=approval_poll_seconds,
+            )
         result["refused"] = refusal
         if apply and total and refusal is None:
             applied = await quarantine_tasks.apply_quarantine(run_id, names)

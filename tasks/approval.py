@@ -10,6 +10,8 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from prefect.runtime import deployment
 
+from mailops.gate import refusal_over_cap
+
 
 class Approval(RunInput):
     """The form behind the Resume button: approve the plan shown above it, or not."""
@@ -43,3 +45,24 @@ async def request_approval(
         note = f" ({answer.note})" if answer is not None and answer.note else ""
         return False, f"the plan was rejected in the Prefect UI{note}: nothing was changed"
     return True, answer.note
+
+
+async def gate_refusal(
+    planned: int,
+    cap: int,
+    *,
+    requested: bool | None,
+    plan_markdown: str,
+    timeout_seconds: int,
+    poll_interval_seconds: int = 10,
+) -> str | None:
+    """Why a plan of `planned` changes may not be applied, or None: over the cap, or not
+    approved (asked only when approval is required and there is something to change)."""
+    refusal = refusal_over_cap(planned, cap)
+    if refusal is None and planned and approval_required(requested):
+        approved, note = await request_approval(
+            plan_markdown, timeout_seconds=timeout_seconds,
+            poll_interval_seconds=poll_interval_seconds,
+        )
+        refusal = None if approved else note
+    return refusal

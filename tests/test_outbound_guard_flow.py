@@ -131,7 +131,7 @@ def test_the_command_prints_the_dashboard_as_json(guard_env, cli):
 
 
 def test_a_rejected_approval_changes_nothing(guard_env, monkeypatch):
-    import flows.outbound_guard as module
+    import tasks.approval as module
 
     async def rejected(markdown: str, **_: object) -> tuple[bool, str]:
         assert "| domain | action | reason |" in markdown
