@@ -19,6 +19,7 @@ import tasks.contacts as contact_tasks
 from mailops.contacts import PlanSummary
 from mailops.errors import ConfigError, MailopsError
 from mailops.gate import refusal_over_cap
+from mailops.rules.shard import Shard
 from tasks.approval import gate_refusal
 from tasks.context import configured_teams, current_run_id, current_settings
 
@@ -37,6 +38,7 @@ async def contact_cleanup(
     approval_poll_seconds: int = 10,
     notify: bool = True,
     per_page: int = 100,
+    shard: str | None = None,
 ) -> dict[str, Any] | State:
     """Classify every unset contact and store the plan; change states only with `apply`.
 
@@ -45,22 +47,30 @@ async def contact_cleanup(
     measured at (now by default). resume_run_id: apply the stored plan of that earlier run
     instead of planning anew. require_approval: ask in the Prefect UI (default: under a
     deployment); no answer within approval_timeout_seconds means no change (the answer is
-    looked for every approval_poll_seconds).
+    looked for every approval_poll_seconds). shard: `i/n` to clean only the teams of
+    shard i of n (all when empty).
     """
     logger = get_run_logger()
     result: dict[str, Any] = {}
     try:
+        part = Shard.parse(shard)
         settings = current_settings()
-        names = [team.name for team in configured_teams(settings, teams)]
-        if not names:
+        configured = [team.name for team in configured_teams(settings, teams)]
+        if not configured:
             raise ConfigError(
                 "no Cleanbox team configured: set MAILOPS_CLEANBOX_API_KEY or list teams "
                 "in mailops.toml"
             )
+        names = part.select(configured, str)
+        if not names:
+            logger.info("contact-cleanup shard %s: none of the %d teams is in this shard",
+                        part, len(configured))
+            return {**_result(PlanSummary(current_run_id()), dry_run=not apply),
+                    "shard": str(part)}
         run_id = resume_run_id or current_run_id()
         moment = (as_of or datetime.now(UTC)).astimezone(UTC)
         summary = await contact_tasks.plan_cleanup(run_id, names, moment, per_page)
-        result = _result(summary, dry_run=not apply)
+        result = {**_result(summary, dry_run=not apply), "shard": str(part)}
         cap = max_actions if max_actions is not None else settings.contacts.max_actions_per_run
         refusal = None
         if apply:

@@ -15,6 +15,7 @@ from prefect.states import Failed, State
 import tasks.health as health_tasks
 from mailops.errors import ConfigError, MailopsError
 from mailops.health import HealthReport
+from mailops.rules.shard import Shard
 from tasks.context import configured_teams, current_settings
 
 
@@ -24,15 +25,19 @@ async def daily_health(
     day: date | None = None,
     as_of: datetime | None = None,
     notify: bool = True,
+    shard: str | None = None,
 ) -> dict[str, Any] | State:
     """Collect Cleanbox teams and EmBoux domains into the trend tables and post one report.
 
     teams: only these configured teams (all when empty). day: the row's day (today in the
     operator's time zone by default). as_of: the collection instant that ends the 24-hour
     window of failed and denied counts (now by default). notify: post the Slack report.
+    shard: `i/n` to collect only the teams and domains of shard i of n (all when empty);
+    daily-health-fanout starts the n shards and posts their merged report.
     """
     logger = get_run_logger()
     try:
+        part = Shard.parse(shard)
         settings = current_settings()
         teams = [team.name for team in configured_teams(settings, teams)]
         if not teams and settings.emboux_api_key is None:
@@ -43,11 +48,14 @@ async def daily_health(
         as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
         day = day or as_of.astimezone(settings.zone).date()
         cleanbox, emboux = await asyncio.gather(
-            health_tasks.collect_cleanbox(teams, as_of), health_tasks.collect_emboux()
+            health_tasks.collect_cleanbox(teams, as_of, str(part)),
+            health_tasks.collect_emboux(str(part)),
         )
         failures = cleanbox.failures + emboux.failures
         health_tasks.store_day(day, as_of, cleanbox.teams, emboux.domains)
-        alerts = health_tasks.derive_alerts(day, cleanbox.teams, emboux.domains, failures)
+        alerts = health_tasks.derive_alerts(
+            day, cleanbox.teams, emboux.domains, failures, str(part)
+        )
     except MailopsError as exc:
         logger.error("daily-health stopped: %s", exc)
         return Failed(message=str(exc))
@@ -61,9 +69,10 @@ async def daily_health(
         result["notification"] = delivered
         if error is not None:
             problems.append(f"the report was not sent ({error}); the data is stored")
+    result["shard"] = str(part)
     logger.info(
-        "daily-health %s: %d teams, %d domains, %d alerts, %d problems",
-        day, len(report.teams), len(report.domains), len(alerts), len(problems),
+        "daily-health %s (shard %s): %d teams, %d domains, %d alerts, %d problems",
+        day, part, len(report.teams), len(report.domains), len(alerts), len(problems),
     )
     if problems:
         message = f"{len(problems)} problem(s): " + "; ".join(problems)

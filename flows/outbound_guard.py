@@ -18,6 +18,7 @@ from prefect.states import Failed, State
 import tasks.guard as guard_tasks
 from mailops.errors import MailopsError
 from mailops.guard import GuardRun
+from mailops.rules.shard import Shard
 from tasks.approval import gate_refusal
 from tasks.context import current_run_id, current_settings
 
@@ -38,23 +39,27 @@ async def outbound_guard(
     approve: bool | None = None,
     as_of: datetime | None = None,
     notify: bool = True,
+    shard: str | None = None,
 ) -> dict[str, Any] | State:
     """Poll EmBoux, update every mailbox and group, plan (and with `apply`, make) changes.
 
     apply: make the planned suspends and resumes (dry run otherwise). max_actions: the cap
     (default `[guard] max_actions_per_run`). approve: ask for approval in the Prefect UI
     (default: only under a deployment). as_of: the instant of the poll (now by default; the
-    sandbox's clock in tests). notify: post status changes to Slack.
+    sandbox's clock in tests). notify: post status changes to Slack. shard: `i/n` to guard
+    only the groups of shard i of n (whole groups: the ratio needs every member).
     """
     logger = get_run_logger()
     result: dict[str, Any] = {}
     try:
+        part = Shard.parse(shard)
         settings = current_settings()
         as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
         run_id = current_run_id()
-        collected = await guard_tasks.read_domains()
+        collected = await guard_tasks.read_domains(str(part))
         run, notified_groups = guard_tasks.evaluate_and_remember(collected, as_of, run_id)
-        result = {"as_of": as_of.isoformat(), "run_id": run_id, **run.as_json(not apply)}
+        result = {"as_of": as_of.isoformat(), "run_id": run_id, "shard": str(part),
+                  **run.as_json(not apply)}
         result["errors"] = [f.as_json() for f in collected.failures]
         guard_tasks.publish_artifacts(run, as_of)
         applied: list[dict[str, str]] = []

@@ -8,6 +8,7 @@ failing, becomes a `CollectionFailure` while the others are collected.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -198,14 +199,19 @@ async def collect_teams(
     return collected
 
 
-async def collect_domains(client: EmbouxClient) -> Collected:
-    """Every domain the token sees, with every outbound field; failures kept per domain."""
+async def collect_domains(
+    client: EmbouxClient, keep: Callable[[DomainSummary], bool] | None = None
+) -> Collected:
+    """Every domain the token sees (those `keep` accepts: a shard's), with every outbound
+    field; failures kept per domain."""
     collected = Collected()
     try:
         summaries = await client.domains()
     except MailopsError as exc:
         collected.failures.append(CollectionFailure("EmBoux", "domains", str(exc)))
         return collected
+    if keep is not None:
+        summaries = [summary for summary in summaries if keep(summary)]
 
     async def one(summary: DomainSummary) -> DomainHealth | CollectionFailure:
         try:

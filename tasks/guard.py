@@ -9,24 +9,36 @@ from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from mailops.emboux import EmbouxClient
+from mailops.emboux import DomainSummary, EmbouxClient
 from mailops.errors import ConfigError, MailopsError
 from mailops.gate import ApplyResult, apply_plan, save_plan
 from mailops.guard import JOB, GuardRun, apply_change, evaluate, mailbox_json
 from mailops.health import Collected, collect_domains
 from mailops.report.slack import SlackNotifier, outbound_guard_message
+from mailops.rules.health import group_of
+from mailops.rules.shard import Shard
 from mailops.store import ChangeStatus, PlannedChange, Store
 from tasks.context import current_settings
 
 
 @task(retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
-async def read_domains() -> Collected:
-    """Every domain the token sees with its outbound counters, all at once (failures kept)."""
+async def read_domains(shard: str | None = None) -> Collected:
+    """Every domain the token sees with its outbound counters, all at once (failures kept).
+
+    A shard takes whole groups (partner or parent domain), never part of one: the group
+    ratio needs every member.
+    """
     settings = current_settings()
     if settings.emboux_api_key is None:
         raise ConfigError("outbound-guard needs MAILOPS_EMBOUX_API_KEY (a master token)")
+    part = Shard.parse(shard)
+    group_by = settings.guard.group_by
+
+    def in_shard(domain: DomainSummary) -> bool:
+        return part.owns(group_of(domain.name, domain.partner_ref, group_by))
+
     async with EmbouxClient.from_settings(settings) as client:
-        return await collect_domains(client)
+        return await collect_domains(client, None if part.whole else in_shard)
 
 
 @task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 
 from prefect import task
@@ -23,7 +24,13 @@ from mailops.health import (
 from mailops.report.escape import markdown_text
 from mailops.report.slack import SlackNotifier, daily_health_message
 from mailops.rules.alerts import Alert
-from mailops.rules.daily_health import daily_health_alerts
+from mailops.rules.daily_health import (
+    alert_owner,
+    daily_health_alerts,
+    failures_of,
+    most_severe_first,
+)
+from mailops.rules.shard import Shard
 from mailops.store import Store
 from tasks.context import configured_teams, current_settings
 
@@ -33,10 +40,12 @@ MAX_ARTIFACT_ALERTS = 100
 
 
 @task(retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
-async def collect_cleanbox(team_names: list[str] | None, as_of: datetime) -> Collected:
-    """Collect every selected Cleanbox team at once (failures are kept per team)."""
+async def collect_cleanbox(
+    team_names: list[str] | None, as_of: datetime, shard: str | None = None
+) -> Collected:
+    """Collect every selected Cleanbox team of the shard at once (failures kept per team)."""
     settings = current_settings()
-    teams = configured_teams(settings, team_names)
+    teams = Shard.parse(shard).select(configured_teams(settings, team_names), lambda t: t.name)
     if not teams:
         return Collected()
     async with CleanboxClient.from_settings(settings) as client:
@@ -44,13 +53,15 @@ async def collect_cleanbox(team_names: list[str] | None, as_of: datetime) -> Col
 
 
 @task(retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
-async def collect_emboux() -> Collected:
-    """Collect every EmBoux domain the configured token sees (failures kept per domain)."""
+async def collect_emboux(shard: str | None = None) -> Collected:
+    """Collect every EmBoux domain of the shard that the configured token sees (failures
+    kept per domain)."""
     settings = current_settings()
     if settings.emboux_api_key is None:
         return Collected()
+    part = Shard.parse(shard)
     async with EmbouxClient.from_settings(settings) as client:
-        return await collect_domains(client)
+        return await collect_domains(client, None if part.whole else lambda d: part.owns(d.name))
 
 
 @task(retries=3, retry_delay_seconds=[1, 5, 15], cache_policy=NO_CACHE)
@@ -69,18 +80,37 @@ def derive_alerts(
     teams: list[TeamHealth],
     domains: list[DomainHealth],
     failures: list[CollectionFailure],
+    shard: str | None = None,
 ) -> list[Alert]:
-    """Apply the alert rules to the day and its stored history, and store the alerts."""
+    """Apply the alert rules to the day and its stored history, and store the alerts (a
+    shard's replace only the earlier alerts about its own teams and domains)."""
     settings = current_settings()
     limits = settings.alerts
+    part = Shard.parse(shard)
     with Store(settings.database_url) as store:
         averages = store.send_averages(day, limits.spike_history_days)
         changes = store.week_over_week(
             day, limits.trend_team_metrics, limits.trend_domain_metrics
         )
+        changes = [change for change in changes if part.owns(change.subject)]
         found = daily_health_alerts(teams, domains, failures, limits, averages, changes)
-        store.save_alerts(day, JOB, found)
+        store.save_alerts(day, JOB, found, within=None if part.whole else _about(part))
     return found
+
+
+@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def stored_report(day: date, as_of: datetime) -> HealthReport:
+    """The day's report from what the store holds: the teams, domains and alerts every
+    shard stored (the fan-out's merged report)."""
+    with Store(current_settings().database_url) as store:
+        teams, domains = store.health_of_day(day)
+        alerts = most_severe_first(store.alerts_of_day(day, JOB))
+    return HealthReport(day, as_of, teams, domains, alerts, failures_of(alerts))
+
+
+def _about(part: Shard) -> Callable[[str, str], bool]:
+    """Whether an alert (key, subject) is about a team or domain of the shard."""
+    return lambda key, subject: part.owns(alert_owner(key, subject))
 
 
 @task(cache_policy=NO_CACHE)

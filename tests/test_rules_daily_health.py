@@ -9,8 +9,11 @@ from mailops.health import CollectionFailure, DomainHealth, TeamHealth, TopSende
 from mailops.rules.alerts import Severity
 from mailops.rules.daily_health import (
     WeekOverWeek,
+    alert_owner,
     daily_health_alerts,
     domain_alerts,
+    failures_of,
+    most_severe_first,
     team_alerts,
     trend_alerts,
 )
@@ -143,3 +146,40 @@ def test_all_alerts_come_most_severe_first_with_failures_included():
 def test_thresholds_come_from_configuration():
     stricter = AlertThresholds(quarantine_backlog=100)
     assert team_alerts(team(quarantine_pending=50), stricter) == []
+
+
+def test_every_alert_names_the_team_or_domain_that_decides_its_shard():
+    # Given a day on which every rule fires for team "a / b" and domain "x.example.com"
+    sender = TopSender("bulk@spam.xyz", 80, "unset", None)
+    found = daily_health_alerts(
+        [team(team="a / b", quarantine_pending=50, failed_count=9, usage_pct=95.0,
+              top_senders=[sender])],
+        [domain(name="x.example.com", ses_verified=False, bounce_rate=0.4)],
+        [CollectionFailure("Cleanbox", "globex", "key rejected"),
+         CollectionFailure("EmBoux", "down.example.com", "503")],
+        LIMITS, {}, [WeekOverWeek("domain", "x.example.com", "bounce_rate", 3.0, 7, 1.0, 7)],
+    )
+    # Then each alert's owner is the team or domain it is about
+    owners = {(a.key, alert_owner(a.key, a.subject)) for a in found}
+    assert ("unset_high_volume_sender", "a / b") in owners
+    assert ("quarantine_backlog", "a / b") in owners
+    assert ("domain_unverified", "x.example.com") in owners
+    assert ("trend_bounce_rate", "x.example.com") in owners
+    assert ("collection_failed", "globex") in owners
+    assert ("collection_failed", "down.example.com") in owners
+    assert {o for _, o in owners} == {"a / b", "x.example.com", "globex", "down.example.com"}
+
+
+def test_a_stored_days_failures_come_back_from_its_alerts():
+    failures = [CollectionFailure("Cleanbox", "globex", "key rejected (401)"),
+                CollectionFailure("EmBoux", "down.example.com", "server error 503")]
+    alerts = daily_health_alerts([team()], [], failures, LIMITS, {}, [])
+    assert failures_of(alerts) == failures
+
+
+def test_most_severe_first_orders_by_severity_then_rule_then_subject():
+    found = daily_health_alerts(
+        [team(team="b", quarantine_pending=50), team(team="a", quarantine_pending=50)],
+        [domain(ses_verified=False)], [], LIMITS, {}, [],
+    )
+    assert most_severe_first(list(reversed(found))) == found

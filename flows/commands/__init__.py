@@ -10,9 +10,18 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 from mailops.cli import EXIT_CONFIG, output
+from mailops.errors import ConfigError
+from mailops.rules.shard import Shard
+
+ShardOption = Annotated[
+    str | None,
+    typer.Option("--shard", help="i/n: only the part of the work of shard i of n (e.g. 1/4)."),
+]
 
 
 @dataclass(frozen=True)
@@ -52,3 +61,13 @@ def parse_instant(text: str | None) -> datetime | None:
     if moment.tzinfo is None:
         output.fail("--as-of needs a time zone, e.g. 2026-10-04T08:00+00:00", EXIT_CONFIG)
     return moment
+
+
+def parse_shard(text: str | None) -> str | None:
+    """The `--shard` option checked before anything runs (a bad one is one line, exit 2)."""
+    if text is None:
+        return None
+    try:
+        return str(Shard.parse(text))
+    except ConfigError as exc:
+        output.fail(f"--shard: {exc}", EXIT_CONFIG)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.commands import parse_instant, run_flow
+from flows.commands import ShardOption, parse_instant, parse_shard, run_flow
 from mailops.cli import JsonFlag, output
 from mailops.report.escape import terminal_text
 
@@ -45,16 +45,18 @@ def cleanup(
     no_notify: Annotated[
         bool, typer.Option("--no-notify", help="Post no Slack summary.")
     ] = False,
+    shard: ShardOption = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Plan (default) or apply the contact rules to every unset contact."""
     output.json = output.json or json_output
     instant = parse_instant(as_of)
+    part = parse_shard(shard)
     from flows.contact_cleanup import contact_cleanup
 
     outcome = run_flow(
         contact_cleanup, teams=team or None, apply=apply, max_actions=max_actions,
-        as_of=instant, resume_run_id=resume, notify=not no_notify,
+        as_of=instant, resume_run_id=resume, notify=not no_notify, shard=part,
     )
     result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
     output.finish(_summary(result), result, error=None if outcome.ok else outcome.message,

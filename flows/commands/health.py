@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.commands import parse_instant, run_flow
+from flows.commands import ShardOption, parse_instant, parse_shard, run_flow
 from mailops.cli import JsonFlag, output
 from mailops.report.escape import terminal_text
 
@@ -35,10 +35,12 @@ def health(
     no_notify: Annotated[
         bool, typer.Option("--no-notify", help="Store and alert, but post no report.")
     ] = False,
+    shard: ShardOption = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Run daily-health now: collect, store, alert and report."""
     instant = parse_instant(as_of)
+    part = parse_shard(shard)
     from flows.daily_health import daily_health
 
     outcome = run_flow(
@@ -47,6 +49,7 @@ def health(
         day=day.date() if day else None,
         as_of=instant,
         notify=not no_notify,
+        shard=part,
     )
     result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
     output.finish(

@@ -29,6 +29,7 @@ from mailops.errors import NotificationError
 from mailops.health import HealthReport, TeamHealth
 from mailops.report.escape import mrkdwn
 from mailops.rules.alerts import Alert, Severity
+from mailops.rules.daily_health import alert_owner
 from mailops.secrets import redact, register_secret
 from mailops.settings import Settings
 
@@ -114,7 +115,7 @@ def team_block(team: TeamHealth) -> Block:
 
 def daily_health_message(report: HealthReport, *, max_teams: int = 20) -> dict[str, Any]:
     """Seed 000's report for every team and domain, in one message within Block Kit's limits."""
-    alerted = {a.subject.split(" / ")[0] for a in report.alerts}
+    alerted = {alert_owner(a.key, a.subject) for a in report.alerts}
     teams = sorted(report.teams, key=lambda t: (t.team not in alerted, t.team.lower()))
     blocks: list[Block] = [
         header(f":mailbox_with_mail: Daily Email Health Report {report.day.isoformat()}"),

@@ -14,6 +14,9 @@ from mailops.rules.alerts import Alert, Severity
 from mailops.settings import AlertThresholds
 
 _SEVERITY_ORDER = {Severity.CRITICAL: 0, Severity.WARNING: 1, Severity.INFO: 2}
+FAILED = "collection_failed"
+_NOT_COLLECTED = "Not collected: "
+_SENDER_SEPARATOR = " / "  # between team and sender in a sender alert's subject
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,8 @@ def team_alerts(team: TeamHealth, limits: AlertThresholds) -> list[Alert]:
     for sender in team.top_senders:
         if sender.state == "unset" and sender.count > limits.unset_sender_emails:
             found.append(Alert(
-                "unset_high_volume_sender", Severity.WARNING, f"{team.team} / {sender.email}",
+                "unset_high_volume_sender", Severity.WARNING,
+                f"{team.team}{_SENDER_SEPARATOR}{sender.email}",
                 f"High-volume unset contact: {sender.email} ({sender.count} emails)",
                 sender.count, limits.unset_sender_emails,
             ))
@@ -137,10 +141,29 @@ def trend_alerts(changes: Sequence[WeekOverWeek], limits: AlertThresholds) -> li
 def failure_alerts(failures: Sequence[CollectionFailure]) -> list[Alert]:
     """A team or domain that could not be collected is itself an alert."""
     return [
-        Alert("collection_failed", Severity.CRITICAL, f"{f.api} {f.subject}",
-              f"Not collected: {f.message}")
+        Alert(FAILED, Severity.CRITICAL, f"{f.api} {f.subject}", f"{_NOT_COLLECTED}{f.message}")
         for f in failures
     ]
+
+
+def failures_of(alerts: Sequence[Alert]) -> list[CollectionFailure]:
+    """The collection failures behind a stored day's `collection_failed` alerts."""
+    found = []
+    for alert in alerts:
+        if alert.key == FAILED:
+            api, _, subject = alert.subject.partition(" ")
+            message = alert.message.removeprefix(_NOT_COLLECTED)
+            found.append(CollectionFailure(api, subject, message))
+    return found
+
+
+def alert_owner(key: str, subject: str) -> str:
+    """The team or domain an alert of these rules is about: what decides its shard."""
+    if key == FAILED:
+        return subject.partition(" ")[2]
+    if key == "unset_high_volume_sender":
+        return subject.rpartition(_SENDER_SEPARATOR)[0] or subject
+    return subject
 
 
 def daily_health_alerts(
@@ -158,4 +181,9 @@ def daily_health_alerts(
     for domain in domains:
         found.extend(domain_alerts(domain, limits, send_averages.get(domain.name)))
     found.extend(trend_alerts(changes, limits))
-    return sorted(found, key=lambda a: (_SEVERITY_ORDER[a.severity], a.key, a.subject))
+    return most_severe_first(found)
+
+
+def most_severe_first(alerts: Sequence[Alert]) -> list[Alert]:
+    """Critical, then warnings, then information; by rule and subject within each."""
+    return sorted(alerts, key=lambda a: (_SEVERITY_ORDER[a.severity], a.key, a.subject))

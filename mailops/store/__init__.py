@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Engine, Table, delete, insert, select
+from sqlalchemy import Engine, Table, bindparam, delete, insert, select
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError
 
 if TYPE_CHECKING:
@@ -163,9 +163,20 @@ class Store:
 
     @_explained
     def save_alerts(
-        self, day: date, job: str, found: Sequence[Alert], *, now: datetime | None = None
+        self,
+        day: date,
+        job: str,
+        found: Sequence[Alert],
+        *,
+        now: datetime | None = None,
+        within: Callable[[str, str], bool] | None = None,
     ) -> int:
-        """Store one job's alerts for one day, replacing what an earlier run of it found."""
+        """Store one job's alerts for one day, replacing what an earlier run of it found.
+
+        within: for a run that did part of the work (a shard), whether an alert (key,
+        subject) is about that part: only those earlier alerts are replaced, the other
+        parts' are kept.
+        """
         moment = now or datetime.now(UTC)
         rows = [
             {
@@ -175,7 +186,24 @@ class Store:
             }
             for alert in _unique(found)
         ]
-        return self.replace(alerts, {"day": day, "job": job}, rows)
+        if within is None:
+            return self.replace(alerts, {"day": day, "job": job}, rows)
+        with self.engine.begin() as conn:
+            earlier = conn.execute(
+                select(alerts.c.key, alerts.c.subject).where(
+                    alerts.c.day == day, alerts.c.job == job
+                )
+            ).all()
+            mine = [{"k": key, "s": subject} for key, subject in earlier if within(key, subject)]
+            if mine:
+                conn.execute(
+                    delete(alerts).where(
+                        alerts.c.day == day, alerts.c.job == job,
+                        alerts.c.key == bindparam("k"), alerts.c.subject == bindparam("s"),
+                    ),
+                    mine,
+                )
+            return upsert(conn, alerts, rows)
 
     @_explained
     def alerts_of_day(self, day: date, job: str | None = None) -> list[Alert]:
@@ -200,6 +228,11 @@ class Store:
     ) -> None:
         """Store a day's team and domain rows (and top senders); a re-run replaces them."""
         trends.save_day(self.engine, day, collected_at, teams, domains)
+
+    @_explained
+    def health_of_day(self, day: date) -> tuple[list[TeamHealth], list[DomainHealth]]:
+        """The teams and domains stored for `day`, as collected (a merged shards' report)."""
+        return trends.health_of_day(self.engine, day)
 
     @_explained
     def send_averages(self, before: date, days: int) -> dict[str, float]:

@@ -18,7 +18,8 @@ from sqlalchemy import (
     select,
 )
 
-from mailops.health import DomainHealth, TeamHealth
+from mailops.emboux import Outbound
+from mailops.health import DomainHealth, TeamHealth, TopSender
 from mailops.rules.daily_health import WeekOverWeek
 from mailops.store.schema import domain_daily, team_daily, team_top_senders
 from mailops.store.upsert import upsert
@@ -44,6 +45,46 @@ def save_day(
             if rows:
                 conn.execute(insert(team_top_senders), rows)
         upsert(conn, domain_daily, [domain.trend_row(day, collected_at) for domain in domains])
+
+
+def health_of_day(engine: Engine, day: date) -> tuple[list[TeamHealth], list[DomainHealth]]:
+    """The stored rows of one day as the collector's figures (for a report merged from the
+    shards that stored them)."""
+    with engine.connect() as conn:
+        senders: dict[str, list[TopSender]] = {}
+        for row in conn.execute(
+            select(team_top_senders).where(team_top_senders.c.day == day)
+            .order_by(team_top_senders.c.team, team_top_senders.c.rank)
+        ):
+            senders.setdefault(row.team, []).append(
+                TopSender(row.email, row.email_count, row.state, row.category)
+            )
+        teams = [
+            TeamHealth(
+                team=row.team, weekly_used=row.weekly_used, weekly_limit=row.weekly_limit,
+                usage_pct=row.usage_pct, aliases_used=row.aliases_used,
+                aliases_limit=row.aliases_limit, mailboxes_used=row.mailboxes_used,
+                mailboxes_limit=row.mailboxes_limit, quarantine_pending=row.quarantine_backlog,
+                failed_count=row.failed_24h, denied_count=row.denied_24h,
+                top_senders=senders.get(row.team, []),
+            )
+            for row in conn.execute(
+                select(team_daily).where(team_daily.c.day == day).order_by(team_daily.c.team)
+            )
+        ]
+        outbound_fields = set(Outbound.model_fields) - {"name"}
+        domains = [
+            DomainHealth(
+                Outbound(name=row.domain, **{k: v for k, v in row._mapping.items()
+                                             if k in outbound_fields}),
+                row.partner_ref,
+            )
+            for row in conn.execute(
+                select(domain_daily).where(domain_daily.c.day == day)
+                .order_by(domain_daily.c.domain)
+            )
+        ]
+    return teams, domains
 
 
 def send_averages(engine: Engine, before: date, days: int) -> dict[str, float]:
