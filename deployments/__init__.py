@@ -50,6 +50,23 @@ JOBS: tuple[Job, ...] = (
         tags=("cleanbox", "emboux", "report"),
     ),
     Job(
+        "daily-health-fanout", "flows.daily_health_fanout", "daily_health_fanout", None,
+        OPERATOR_ZONE,
+        "daily-health split into `shards` parallel runs of daily-health-shard (on any "
+        "worker of the pool), then one report merged from the store. For many teams and "
+        "domains: give it daily-health's schedule and pause daily-health's.",
+        parameters={"shards": 2},
+        tags=("cleanbox", "emboux", "report", "fanout"),
+    ),
+    Job(
+        "daily-health-shard", "flows.daily_health", "daily_health", None, "UTC",
+        "One shard (parameter shard = i/n) of daily-health, started by daily-health-fanout; "
+        "stores its teams and domains and posts no report of its own.",
+        parameters={"notify": False},
+        tags=("cleanbox", "emboux", "shard"),
+        exclusive=False,  # the n shards of one fan-out run at once
+    ),
+    Job(
         "outbound-reset-daily", "flows.outbound_reset_daily", "outbound_reset_daily",
         "0 0 * * *", "UTC",
         "POST /outbound/reset-daily exactly once per UTC day (ledger-guarded).",

@@ -107,6 +107,68 @@ def prefect_harness() -> Iterator[None]:
         yield
 
 
+@dataclass
+class ServedDeployments:
+    """Deployments served to the test harness's server by a Prefect runner in a thread: flow
+    runs created for them (run_deployment) execute in subprocesses, as under `mailops serve`."""
+
+    runner: Any
+    loop: Any
+    thread: Any
+
+    def stop(self) -> None:
+        import asyncio
+
+        asyncio.run_coroutine_threadsafe(self.runner.astop(), self.loop).result(60)
+        self.thread.join(60)
+
+
+@pytest.fixture
+def serve_deployments(prefect_harness: None) -> Iterator[Callable[..., ServedDeployments]]:
+    """Start serving deployments (RunnerDeployment objects) until the test ends."""
+    import asyncio
+    import contextvars
+    import threading
+
+    from prefect.runner import Runner
+
+    served: list[ServedDeployments] = []
+
+    def start(*deployments: Any, limit: int = 4) -> ServedDeployments:
+        runner = Runner(name=f"test-runner-{len(served)}", query_seconds=1, limit=limit,
+                        pause_on_shutdown=False)
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def serve() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                for deployment in deployments:
+                    loop.run_until_complete(runner.aadd_deployment(deployment))
+            except BaseException as exc:
+                failure.append(exc)
+                return
+            finally:
+                ready.set()
+            loop.run_until_complete(runner.start())
+
+        # the harness's settings live in a context variable: the thread needs a copy
+        context = contextvars.copy_context()
+        thread = threading.Thread(target=context.run, args=(serve,), daemon=True)
+        thread.start()
+        ready.wait(60)
+        if failure:
+            raise failure[0]
+        handle = ServedDeployments(runner, loop, thread)
+        served.append(handle)
+        return handle
+
+    yield start
+    for handle in served:
+        handle.stop()
+
+
 # --- HTTP layer ---------------------------------------------------------------------------
 
 

@@ -33,7 +33,8 @@ def test_every_deployment_builds_with_the_designed_schedule():
 
 def test_on_demand_jobs_are_deployed_without_a_schedule():
     built = {d.name: d for d in build_deployments("UTC")}
-    assert [j.name for j in JOBS if j.on_demand] == ["domain-onboarding"]
+    assert [j.name for j in JOBS if j.on_demand] == [
+        "daily-health-fanout", "daily-health-shard", "domain-onboarding"]
     assert not built["domain-onboarding"].schedules
     [entry] = [d for d in yaml.safe_load(prefect_yaml("UTC"))["deployments"]
                if d["name"] == "domain-onboarding"]
@@ -51,10 +52,22 @@ def test_default_parameters_validate_against_each_flow():
         )
 
 
-def test_jobs_never_overlap_themselves():
+def test_jobs_never_overlap_themselves_but_a_fanouts_shards_run_together():
     for deployment in build_deployments("UTC"):
+        if deployment.name == "daily-health-shard":
+            assert deployment.concurrency_limit is None
+            continue
         assert deployment.concurrency_limit == 1
         assert deployment.concurrency_options.collision_strategy.value == "CANCEL_NEW"
+
+
+def test_the_fanout_starts_the_shard_deployment_that_exists():
+    from flows.daily_health_fanout import SHARD_DEPLOYMENT
+
+    flow_name, deployment_name = SHARD_DEPLOYMENT.split("/")
+    [shard] = [job for job in JOBS if job.name == deployment_name]
+    assert job_flow(shard).name == flow_name
+    assert shard.parameters == {"notify": False}
 
 
 def test_gated_jobs_are_deployed_as_dry_runs():

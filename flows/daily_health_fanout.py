@@ -1,0 +1,129 @@
+"""daily-health-fanout: daily-health split into n shards that run in parallel, one report.
+
+Starts n runs of the `daily-health-shard` deployment (shard 1/n ... n/n, the same day and
+collection instant, no report of their own) on whatever workers serve it, waits for them,
+and posts one report built from what they stored. A shard that failed, or did not finish in
+time, is named in the result and makes the run fail; the report still shows everything the
+other shards stored, and the collection_failed alerts say which teams or domains are missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.client.schemas.objects import FlowRun
+from prefect.deployments import arun_deployment
+from prefect.exceptions import ObjectNotFound
+from prefect.states import Failed, State
+
+import tasks.health as health_tasks
+from mailops.errors import ConfigError, MailopsError
+from mailops.rules.shard import Shard
+from tasks.context import current_run_id, current_settings
+
+SHARD_DEPLOYMENT = "daily-health/daily-health-shard"
+
+
+@flow(name="daily-health-fanout", log_prints=False)
+async def daily_health_fanout(
+    shards: int = 2,
+    day: date | None = None,
+    as_of: datetime | None = None,
+    notify: bool = True,
+    teams: list[str] | None = None,
+    shard_timeout_seconds: int = 4 * 3600,
+    poll_seconds: float = 5,
+    deployment: str = SHARD_DEPLOYMENT,
+) -> dict[str, Any] | State:
+    """Run daily-health as `shards` parallel runs of its shard deployment, then post one
+    report merged from the store.
+
+    day, as_of, teams: as daily-health's (every shard gets the same). shard_timeout_seconds:
+    how long to wait for the shards. poll_seconds: how often their states are read.
+    deployment: the shard deployment (`flow/deployment`), daily-health's `daily-health-shard`.
+    """
+    logger = get_run_logger()
+    try:
+        parts = Shard.all_of(shards)
+        settings = current_settings()
+        as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
+        day = day or as_of.astimezone(settings.zone).date()
+        run_id = current_run_id()
+        runs = await asyncio.gather(*(
+            _run_shard(deployment, part, run_id, day, as_of, teams, shard_timeout_seconds,
+                       poll_seconds)
+            for part in parts
+        ))
+        report = health_tasks.stored_report(day, as_of)
+    except MailopsError as exc:
+        logger.error("daily-health-fanout stopped: %s", exc)
+        return Failed(message=str(exc))
+
+    outcomes = [_outcome(part, run) for part, run in zip(parts, runs, strict=True)]
+    result = report.as_json()
+    result["shards"] = outcomes
+    health_tasks.publish_artifacts(report)
+    problems = [f"shard {o['shard']} {o['state']}: {o['message']}" for o in outcomes
+                if o["state"] != "COMPLETED"]
+    if notify:
+        delivered, error = health_tasks.notify(report)
+        result["notification"] = delivered
+        if error is not None:
+            problems.append(f"the report was not sent ({error}); the data is stored")
+    logger.info(
+        "daily-health-fanout %s: %d shards, %d teams, %d domains, %d alerts, %d problems",
+        day, len(parts), len(report.teams), len(report.domains), len(report.alerts),
+        len(problems),
+    )
+    if problems:
+        message = f"{len(problems)} problem(s): " + "; ".join(problems)
+        logger.error(message)
+        return Failed(message=message, data=result)
+    return result
+
+
+async def _run_shard(
+    deployment: str,
+    part: Shard,
+    parent_run_id: str,
+    day: date,
+    as_of: datetime,
+    teams: list[str] | None,
+    timeout_seconds: int,
+    poll_seconds: float,
+) -> FlowRun:
+    """Start one shard's run and wait for it; a retried fan-out finds the run it started
+    (the idempotency key), never a second one."""
+    try:
+        return await arun_deployment(
+            deployment,
+            parameters={"shard": str(part), "day": day.isoformat(), "as_of": as_of.isoformat(),
+                        "notify": False, "teams": teams},
+            flow_run_name=f"daily-health-{day.isoformat()}-shard-{part.index}-of-{part.count}",
+            idempotency_key=f"{parent_run_id}:shard:{part}",
+            timeout=timeout_seconds,
+            poll_interval=poll_seconds,
+        )
+    except ObjectNotFound:
+        raise ConfigError(
+            f"no deployment {deployment!r} on the Prefect server: deploy the jobs first "
+            "(mailops serve, or prefect deploy --all)"
+        ) from None
+
+
+def _outcome(part: Shard, run: FlowRun) -> dict[str, Any]:
+    """What one shard's run ended with, in words for the result and the failure message."""
+    state = run.state
+    name = state.type.value if state is not None else "UNKNOWN"
+    if state is None or not state.is_final():
+        message = "did not finish in time; its teams and domains may be missing"
+    else:
+        message = state.message or ""
+    return {"shard": str(part), "flow_run_id": str(run.id), "state": name, "message": message}
+
+
+if __name__ == "__main__":
+    asyncio.run(daily_health_fanout())
