@@ -69,7 +69,7 @@ async def contact_cleanup(
                     "shard": str(part)}
         run_id = resume_run_id or current_run_id()
         moment = (as_of or datetime.now(UTC)).astimezone(UTC)
-        summary = await contact_tasks.plan_cleanup(run_id, names, moment, per_page)
+        summary = await contact_tasks.plan_cleanup(run_id, names, moment, per_page, str(part))
         result = {**_result(summary, dry_run=not apply), "shard": str(part)}
         cap = max_actions if max_actions is not None else settings.contacts.max_actions_per_run
         refusal = None
@@ -82,7 +82,7 @@ async def contact_cleanup(
             )
         result["refused"] = refusal
         if apply and refusal is None and summary.changes:
-            applied = await contact_tasks.apply_cleanup(run_id, names)
+            applied = await contact_tasks.apply_cleanup(run_id, names, str(part))
             result["applied"] = _per_action(applied["applied"])
             result["failed"] = applied["failed"]
         elif apply and refusal is None:

@@ -334,6 +334,20 @@ class Settings(BaseSettings):
                 register_secret(secret.get_secret_value())
         return self
 
+    def shared_by(self, runs: int) -> Settings:
+        """These settings for one of `runs` runs at once (a fan-out's shards): each takes
+        its share of every API's rate limit, so that together they stay within it."""
+        if runs <= 1:
+            return self
+
+        def share(limits: ApiLimits) -> ApiLimits:
+            return limits.model_copy(
+                update={"rate_limit_per_second": limits.rate_limit_per_second / runs}
+            )
+
+        return self.model_copy(update={"cleanbox_limits": share(self.cleanbox_limits),
+                                       "emboux_limits": share(self.emboux_limits)})
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -53,15 +53,16 @@ def _only_transient(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) 
 @task(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_only_transient,
       cache_policy=NO_CACHE)
 async def plan_cleanup(
-    run_id: str, team_names: list[str], as_of: datetime, per_page: int = 100
+    run_id: str, team_names: list[str], as_of: datetime, per_page: int = 100,
+    shard: str | None = None,
 ) -> PlanSummary:
     """Read every unset contact of the teams, classify, and store the plan under `run_id`.
 
     A run whose plan is already stored (a retried or resumed run) keeps it: the plan a
     person reviewed is the one applied. The plan is written in one transaction, so a retry
-    after a failure starts from nothing.
+    after a failure starts from nothing. A shard's run takes its share of the rate limit.
     """
-    settings = current_settings()
+    settings = current_settings(shard)
     with Store(settings.database_url) as store:
         store.upgrade()
         if store.plan_counts(run_id):
@@ -89,9 +90,11 @@ def _stored_summary(store: Store, run_id: str, team_names: list[str]) -> PlanSum
 
 @task(retries=1, retry_delay_seconds=5, retry_condition_fn=_only_transient,
       cache_policy=NO_CACHE)
-async def apply_cleanup(run_id: str, team_names: list[str]) -> dict[str, Any]:
+async def apply_cleanup(
+    run_id: str, team_names: list[str], shard: str | None = None
+) -> dict[str, Any]:
     """Apply the stored plan's still-planned changes; resumable (done ones are skipped)."""
-    settings = current_settings()
+    settings = current_settings(shard)
     teams = configured_teams(settings, team_names)
     with Store(settings.database_url) as store:
         async with CleanboxClient.from_settings(settings) as client:

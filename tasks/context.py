@@ -7,12 +7,14 @@ import uuid
 from prefect.blocks.system import Secret
 from prefect.runtime import flow_run
 
+from mailops.rules.shard import Shard
 from mailops.settings import Settings, TeamCredential, cleanbox_teams, load_settings
 
 
-def current_settings() -> Settings:
-    """The configuration, read where the task runs (never passed as a parameter: it holds keys)."""
-    return load_settings()
+def current_settings(shard: str | None = None) -> Settings:
+    """The configuration, read where the task runs (never passed as a parameter: it holds
+    keys); a shard's takes its share of the APIs' rate limits."""
+    return load_settings().shared_by(Shard.parse(shard).count)
 
 
 def current_run_id() -> str:

@@ -28,7 +28,7 @@ async def read_domains(shard: str | None = None) -> Collected:
     A shard takes whole groups (partner or parent domain), never part of one: the group
     ratio needs every member.
     """
-    settings = current_settings()
+    settings = current_settings(shard)
     if settings.emboux_api_key is None:
         raise ConfigError("outbound-guard needs MAILOPS_EMBOUX_API_KEY (a master token)")
     part = Shard.parse(shard)

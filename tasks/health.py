@@ -44,7 +44,7 @@ async def collect_cleanbox(
     team_names: list[str] | None, as_of: datetime, shard: str | None = None
 ) -> Collected:
     """Collect every selected Cleanbox team of the shard at once (failures kept per team)."""
-    settings = current_settings()
+    settings = current_settings(shard)
     teams = Shard.parse(shard).select(configured_teams(settings, team_names), lambda t: t.name)
     if not teams:
         return Collected()
@@ -56,7 +56,7 @@ async def collect_cleanbox(
 async def collect_emboux(shard: str | None = None) -> Collected:
     """Collect every EmBoux domain of the shard that the configured token sees (failures
     kept per domain)."""
-    settings = current_settings()
+    settings = current_settings(shard)
     if settings.emboux_api_key is None:
         return Collected()
     part = Shard.parse(shard)

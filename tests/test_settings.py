@@ -41,6 +41,20 @@ def test_nested_settings_can_come_from_the_environment(monkeypatch):
     assert load_settings().cleanbox_limits.concurrency == 32
 
 
+def test_the_shards_of_a_fanout_share_each_apis_rate_limit(monkeypatch):
+    # Given 20 requests a second allowed for Cleanbox, and no limit for EmBoux
+    monkeypatch.setenv("MAILOPS_CLEANBOX_LIMITS__RATE_LIMIT_PER_SECOND", "20")
+    monkeypatch.setenv("MAILOPS_EMBOUX_LIMITS__RATE_LIMIT_PER_SECOND", "0")
+    settings = load_settings()
+    # When four shards run at once
+    share = settings.shared_by(4)
+    # Then each starts at most a quarter of the requests; concurrency and "no limit" stay
+    assert share.cleanbox_limits.rate_limit_per_second == 5
+    assert share.emboux_limits.rate_limit_per_second == 0
+    assert share.cleanbox_limits.concurrency == settings.cleanbox_limits.concurrency
+    assert settings.shared_by(1) is settings
+
+
 def test_several_teams_take_their_keys_from_named_variables(tmp_path, monkeypatch):
     write_config(
         tmp_path,
