@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -20,6 +21,7 @@ os.environ.setdefault("PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED", "fals
 
 import tasks  # noqa: F401  (Prefect's quiet defaults, set before Prefect is imported)
 from mailops.http import ApiClient
+from mailops.sandbox.postgres import LocalPostgres
 from mailops.settings import ApiLimits, HttpSettings
 from mailops.store import Store
 
@@ -49,14 +51,16 @@ def point_at_sandbox(
     folder: Path,
     *,
     teams: int = 0,
+    database_url: str | None = None,
     **settings: str,
 ) -> str:
     """Point mailops (through its environment) at `sandbox`: both APIs with the EmBoux master
-    token, the Slack stand-in, a fresh SQLite store and data folder under `folder`, retries
-    that wait milliseconds and no client-side rate limit; the first `teams` Cleanbox teams in
-    a mailops.toml with keys from variables. `settings` are more variables without their
-    MAILOPS_ prefix (e.g. HTTP__MAX_ATTEMPTS="2"). Returns the database URL."""
-    database_url = f"sqlite:///{folder / 'mailops.db'}"
+    token, the Slack stand-in, a store (`database_url`, by default a fresh SQLite file) and
+    data folder under `folder`, retries that wait milliseconds and no client-side rate limit;
+    the first `teams` Cleanbox teams in a mailops.toml with keys from variables. `settings`
+    are more variables without their MAILOPS_ prefix (e.g. HTTP__MAX_ATTEMPTS="2"). Returns
+    the database URL."""
+    database_url = database_url or f"sqlite:///{folder / 'mailops.db'}"
     environment = {
         "DATABASE_URL": database_url,
         "DATA_DIR": str(folder / "data"),
@@ -84,6 +88,67 @@ def point_at_sandbox(
     for name, value in environment.items():
         monkeypatch.setenv(f"MAILOPS_{name}", value)
     return database_url
+
+
+# --- the store on SQLite and PostgreSQL ----------------------------------------------------
+# Store tests take `any_store` (migrated) or `store_url` (empty) and run once on a SQLite file
+# and once on a database of their own in one PostgreSQL server started for the session.
+
+STORE_BACKENDS = ("sqlite", "postgresql")
+POSTGRES_TEMPLATE = "mailops_migrated"
+_database_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def local_postgres() -> Iterator[LocalPostgres]:
+    """One PostgreSQL server for the session: initdb in a temporary folder, 127.0.0.1 on a
+    free port, stopped (and its folder removed) at the end."""
+    with LocalPostgres.start() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(local_postgres: LocalPostgres) -> str:
+    """A database migrated to the newest schema, copied for each test (faster than migrating)."""
+    with Store(local_postgres.create_database(POSTGRES_TEMPLATE)) as store:
+        store.upgrade()
+    return POSTGRES_TEMPLATE
+
+
+def new_database(
+    request: pytest.FixtureRequest, backend: str, folder: Path, *, migrated: bool
+) -> str:
+    """The URL of a database of the test's own on `backend`: a SQLite file in `folder`, or
+    a PostgreSQL database dropped after the test; migrated to the newest schema or empty."""
+    if backend == "sqlite":
+        url = f"sqlite:///{folder / 'mailops.db'}"
+        if migrated:
+            with Store(url) as store:
+                store.upgrade()
+        return url
+    server: LocalPostgres = request.getfixturevalue("local_postgres")
+    template = request.getfixturevalue("migrated_postgres") if migrated else None
+    name = f"test_{next(_database_numbers)}"
+    url = server.create_database(name, template=template)
+    request.addfinalizer(lambda: server.drop_database(name))
+    return url
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of the test's own: a SQLite file, then a PostgreSQL database."""
+    return new_database(request, request.param, tmp_path, migrated=False)
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A migrated store of the test's own: a SQLite file, then a PostgreSQL database."""
+    store = Store(new_database(request, request.param, tmp_path, migrated=True))
+    yield store
+    store.close()
+
+
+# --- end of the store on SQLite and PostgreSQL -----------------------------------------------
 
 
 @pytest.fixture(scope="session")

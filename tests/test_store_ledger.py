@@ -9,43 +9,43 @@ import pytest
 from mailops.store import LedgerStatus, Store
 
 
-def test_the_first_claim_wins_and_a_second_loses(fresh_store):
-    assert fresh_store.claim("outbound-reset-daily", "2026-10-01", "run-1").won
-    second = fresh_store.claim("outbound-reset-daily", "2026-10-01", "run-2")
+def test_the_first_claim_wins_and_a_second_loses(any_store):
+    assert any_store.claim("outbound-reset-daily", "2026-10-01", "run-1").won
+    second = any_store.claim("outbound-reset-daily", "2026-10-01", "run-2")
     assert not second.won
     assert second.entry.run_id == "run-1" and second.entry.status is LedgerStatus.STARTED
 
 
-def test_a_finished_key_cannot_be_claimed_again(fresh_store):
-    fresh_store.claim("billing-freeze", "2026-10", "run-1")
-    fresh_store.finish("billing-freeze", "2026-10", "run-1", LedgerStatus.DONE, "50 domains")
-    again = fresh_store.claim("billing-freeze", "2026-10", "run-2")
+def test_a_finished_key_cannot_be_claimed_again(any_store):
+    any_store.claim("billing-freeze", "2026-10", "run-1")
+    any_store.finish("billing-freeze", "2026-10", "run-1", LedgerStatus.DONE, "50 domains")
+    again = any_store.claim("billing-freeze", "2026-10", "run-2")
     assert not again.won and again.entry.status is LedgerStatus.DONE
     assert again.entry.detail == "50 domains"
 
 
-def test_a_failed_call_may_be_retaken_by_a_later_run(fresh_store):
-    fresh_store.claim("outbound-reset-daily", "2026-10-01", "run-1")
-    fresh_store.finish("outbound-reset-daily", "2026-10-01", "run-1", LedgerStatus.FAILED)
-    retaken = fresh_store.claim("outbound-reset-daily", "2026-10-01", "run-2")
+def test_a_failed_call_may_be_retaken_by_a_later_run(any_store):
+    any_store.claim("outbound-reset-daily", "2026-10-01", "run-1")
+    any_store.finish("outbound-reset-daily", "2026-10-01", "run-1", LedgerStatus.FAILED)
+    retaken = any_store.claim("outbound-reset-daily", "2026-10-01", "run-2")
     assert retaken.won and retaken.entry.attempts == 2 and retaken.entry.run_id == "run-2"
 
 
-def test_an_unknown_outcome_is_retaken_only_when_forced(fresh_store):
-    fresh_store.claim("outbound-reset-daily", "2026-10-01", "run-1")
-    fresh_store.finish("outbound-reset-daily", "2026-10-01", "run-1", LedgerStatus.UNKNOWN)
-    assert not fresh_store.claim("outbound-reset-daily", "2026-10-01", "run-2").won
-    forced = fresh_store.claim(
+def test_an_unknown_outcome_is_retaken_only_when_forced(any_store):
+    any_store.claim("outbound-reset-daily", "2026-10-01", "run-1")
+    any_store.finish("outbound-reset-daily", "2026-10-01", "run-1", LedgerStatus.UNKNOWN)
+    assert not any_store.claim("outbound-reset-daily", "2026-10-01", "run-2").won
+    forced = any_store.claim(
         "outbound-reset-daily", "2026-10-01", "run-3",
         retake=frozenset({LedgerStatus.FAILED, LedgerStatus.UNKNOWN}),
     )
     assert forced.won
 
 
-def test_only_the_holder_may_record_the_outcome(fresh_store):
-    fresh_store.claim("billing-freeze", "2026-10", "run-1")
+def test_only_the_holder_may_record_the_outcome(any_store):
+    any_store.claim("billing-freeze", "2026-10", "run-1")
     with pytest.raises(LookupError, match="run-2 holds no ledger claim"):
-        fresh_store.finish("billing-freeze", "2026-10", "run-2", LedgerStatus.DONE)
+        any_store.finish("billing-freeze", "2026-10", "run-2", LedgerStatus.DONE)
 
 
 def test_racing_claimants_on_separate_connections_have_exactly_one_winner(tmp_path):
@@ -71,7 +71,7 @@ def test_racing_claimants_on_separate_connections_have_exactly_one_winner(tmp_pa
     assert sorted(results) == [False] * 7 + [True]
 
 
-def test_finish_refuses_started_as_an_outcome(fresh_store):
-    fresh_store.claim("billing-freeze", "2026-10", "run-1")
+def test_finish_refuses_started_as_an_outcome(any_store):
+    any_store.claim("billing-freeze", "2026-10", "run-1")
     with pytest.raises(ValueError):
-        fresh_store.finish("billing-freeze", "2026-10", "run-1", LedgerStatus.STARTED)
+        any_store.finish("billing-freeze", "2026-10", "run-1", LedgerStatus.STARTED)
