@@ -7,6 +7,7 @@ import json
 import os
 import random
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -250,19 +251,41 @@ class ResetsEnv:
         return self.sandbox.truth("emboux")["emboux"]["domains"]
 
 
-@pytest.fixture
-def resets_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ResetsEnv]:
-    """A fresh small sandbox after 20 hours of traffic, the master token, a fresh store,
-    and timeouts short enough that a hung call fails in about a second."""
+@contextmanager
+def resets_sandbox(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, database_url: str | None = None,
+    **settings: str,
+) -> Iterator[ResetsEnv]:
+    """A fresh small sandbox after 20 hours of traffic, the master token, a migrated store
+    (`database_url`, by default a SQLite file in `folder`), and timeouts short enough that
+    a hung call fails in about a second (unless `settings` say otherwise)."""
     with Sandbox.start(seed=23, scale="small") as sb:
         sb.advance(hours=20)
         database_url = point_at_sandbox(
-            monkeypatch, sb, tmp_path, HTTP__READ_TIMEOUT="1", HTTP__MAX_ATTEMPTS="2"
+            monkeypatch, sb, folder, database_url=database_url,
+            **{"HTTP__READ_TIMEOUT": "1", "HTTP__MAX_ATTEMPTS": "2", **settings},
         )
-        store = Store(database_url)
-        store.upgrade()
-        yield ResetsEnv(sb, store, monkeypatch)
-        store.close()
+        with Store(database_url) as store:
+            store.upgrade()
+            yield ResetsEnv(sb, store, monkeypatch)
+
+
+@pytest.fixture
+def resets_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ResetsEnv]:
+    """`resets_sandbox` with a fresh SQLite store."""
+    with resets_sandbox(tmp_path, monkeypatch) as env:
+        yield env
+
+
+@pytest.fixture
+def postgres_resets_env(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ResetsEnv]:
+    """`resets_sandbox` with the store in a PostgreSQL database of its own, and calls given
+    10 seconds (the test races two processes on two cores)."""
+    url = new_database(request, "postgresql", tmp_path, migrated=True)
+    with resets_sandbox(tmp_path, monkeypatch, url, HTTP__READ_TIMEOUT="10") as env:
+        yield env
 
 
 # --- end of outbound resets and billing ---------------------------------------------------
