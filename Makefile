@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install demo test lint browser bench clean
+.PHONY: install demo test lint browser postgres bench clean
 
 install: $(VENV)/.installed
 
@@ -24,7 +24,13 @@ lint: install
 browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
-test: install lint browser
+# The store's tests run on SQLite and on a PostgreSQL server they start themselves from
+# Debian's package (initdb, pg_ctl, postgres); CI starts without it.
+postgres:
+	@command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql)
+
+test: install lint browser postgres
 	$(BIN)/pytest
 
 # The benchmarks (bench/, about 10 minutes on 2 vCPUs): every scenario against the sandbox on

@@ -19,6 +19,10 @@ class StoreError(MailopsError):
     """The trend store cannot be opened or written."""
 
 
+class LocalPostgresError(MailopsError):
+    """A local PostgreSQL server (the tests' and demos' stand-in) cannot be found or started."""
+
+
 class NotificationError(MailopsError):
     """A report could not be delivered to Slack (or written to its outbox file)."""
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ os.environ.setdefault("PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED", "fals
 
 import tasks  # noqa: F401  (Prefect's quiet defaults, set before Prefect is imported)
 from mailops.http import ApiClient
+from mailops.sandbox.postgres import LocalPostgres
 from mailops.settings import ApiLimits, HttpSettings
 from mailops.store import Store
 
@@ -49,14 +52,16 @@ def point_at_sandbox(
     folder: Path,
     *,
     teams: int = 0,
+    database_url: str | None = None,
     **settings: str,
 ) -> str:
     """Point mailops (through its environment) at `sandbox`: both APIs with the EmBoux master
-    token, the Slack stand-in, a fresh SQLite store and data folder under `folder`, retries
-    that wait milliseconds and no client-side rate limit; the first `teams` Cleanbox teams in
-    a mailops.toml with keys from variables. `settings` are more variables without their
-    MAILOPS_ prefix (e.g. HTTP__MAX_ATTEMPTS="2"). Returns the database URL."""
-    database_url = f"sqlite:///{folder / 'mailops.db'}"
+    token, the Slack stand-in, a store (`database_url`, by default a fresh SQLite file) and
+    data folder under `folder`, retries that wait milliseconds and no client-side rate limit;
+    the first `teams` Cleanbox teams in a mailops.toml with keys from variables. `settings`
+    are more variables without their MAILOPS_ prefix (e.g. HTTP__MAX_ATTEMPTS="2"). Returns
+    the database URL."""
+    database_url = database_url or f"sqlite:///{folder / 'mailops.db'}"
     environment = {
         "DATABASE_URL": database_url,
         "DATA_DIR": str(folder / "data"),
@@ -84,6 +89,67 @@ def point_at_sandbox(
     for name, value in environment.items():
         monkeypatch.setenv(f"MAILOPS_{name}", value)
     return database_url
+
+
+# --- the store on SQLite and PostgreSQL ----------------------------------------------------
+# Store tests take `any_store` (migrated) or `store_url` (empty) and run once on a SQLite file
+# and once on a database of their own in one PostgreSQL server started for the session.
+
+STORE_BACKENDS = ("sqlite", "postgresql")
+POSTGRES_TEMPLATE = "mailops_migrated"
+_database_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def local_postgres() -> Iterator[LocalPostgres]:
+    """One PostgreSQL server for the session: initdb in a temporary folder, 127.0.0.1 on a
+    free port, stopped (and its folder removed) at the end."""
+    with LocalPostgres.start() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(local_postgres: LocalPostgres) -> str:
+    """A database migrated to the newest schema, copied for each test (faster than migrating)."""
+    with Store(local_postgres.create_database(POSTGRES_TEMPLATE)) as store:
+        store.upgrade()
+    return POSTGRES_TEMPLATE
+
+
+def new_database(
+    request: pytest.FixtureRequest, backend: str, folder: Path, *, migrated: bool
+) -> str:
+    """The URL of a database of the test's own on `backend`: a SQLite file in `folder`, or
+    a PostgreSQL database dropped after the test; migrated to the newest schema or empty."""
+    if backend == "sqlite":
+        url = f"sqlite:///{folder / 'mailops.db'}"
+        if migrated:
+            with Store(url) as store:
+                store.upgrade()
+        return url
+    server: LocalPostgres = request.getfixturevalue("local_postgres")
+    template = request.getfixturevalue("migrated_postgres") if migrated else None
+    name = f"test_{next(_database_numbers)}"
+    url = server.create_database(name, template=template)
+    request.addfinalizer(lambda: server.drop_database(name))
+    return url
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of the test's own: a SQLite file, then a PostgreSQL database."""
+    return new_database(request, request.param, tmp_path, migrated=False)
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A migrated store of the test's own: a SQLite file, then a PostgreSQL database."""
+    store = Store(new_database(request, request.param, tmp_path, migrated=True))
+    yield store
+    store.close()
+
+
+# --- end of the store on SQLite and PostgreSQL -----------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -247,19 +313,41 @@ class ResetsEnv:
         return self.sandbox.truth("emboux")["emboux"]["domains"]
 
 
-@pytest.fixture
-def resets_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ResetsEnv]:
-    """A fresh small sandbox after 20 hours of traffic, the master token, a fresh store,
-    and timeouts short enough that a hung call fails in about a second."""
+@contextmanager
+def resets_sandbox(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, database_url: str | None = None,
+    **settings: str,
+) -> Iterator[ResetsEnv]:
+    """A fresh small sandbox after 20 hours of traffic, the master token, a migrated store
+    (`database_url`, by default a SQLite file in `folder`), and timeouts short enough that
+    a hung call fails in about a second (unless `settings` say otherwise)."""
     with Sandbox.start(seed=23, scale="small") as sb:
         sb.advance(hours=20)
         database_url = point_at_sandbox(
-            monkeypatch, sb, tmp_path, HTTP__READ_TIMEOUT="1", HTTP__MAX_ATTEMPTS="2"
+            monkeypatch, sb, folder, database_url=database_url,
+            **{"HTTP__READ_TIMEOUT": "1", "HTTP__MAX_ATTEMPTS": "2", **settings},
         )
-        store = Store(database_url)
-        store.upgrade()
-        yield ResetsEnv(sb, store, monkeypatch)
-        store.close()
+        with Store(database_url) as store:
+            store.upgrade()
+            yield ResetsEnv(sb, store, monkeypatch)
+
+
+@pytest.fixture
+def resets_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ResetsEnv]:
+    """`resets_sandbox` with a fresh SQLite store."""
+    with resets_sandbox(tmp_path, monkeypatch) as env:
+        yield env
+
+
+@pytest.fixture
+def postgres_resets_env(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ResetsEnv]:
+    """`resets_sandbox` with the store in a PostgreSQL database of its own, and calls given
+    10 seconds (the test races two processes on two cores)."""
+    url = new_database(request, "postgresql", tmp_path, migrated=True)
+    with resets_sandbox(tmp_path, monkeypatch, url, HTTP__READ_TIMEOUT="10") as env:
+        yield env
 
 
 # --- end of outbound resets and billing ---------------------------------------------------

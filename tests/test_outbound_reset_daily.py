@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -126,3 +129,40 @@ def test_a_lost_answer_that_cannot_be_checked_leaves_the_day_unknown_and_alerts(
     alerts = resets_env.store.alerts_of_day(date.fromisoformat(today()), JOB)
     assert [a.key for a in alerts] == ["reset_outcome_unknown"]
     assert resets_env.reset_calls() == (1, 0)
+
+
+def reset_when_all_are_ready(api_url: str, start: Any, results: Any) -> None:
+    """One OS process running the whole flow (its environment is the test's), started with
+    the others."""
+    os.environ["PREFECT_API_URL"] = api_url
+    from flows.commands import run_flow
+    from flows.outbound_reset_daily import outbound_reset_daily
+
+    start.wait(timeout=120)
+    outcome = run_flow(outbound_reset_daily)
+    results.put(outcome.result["status"] if outcome.result else f"error: {outcome.message}")
+
+
+def test_two_processes_racing_the_days_reset_on_postgresql_reset_once(postgres_resets_env):
+    # Given the store on PostgreSQL and two OS processes, each running the flow on its own
+    from prefect.settings import PREFECT_API_URL
+
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Barrier(2), context.Queue()
+    workers = [
+        context.Process(target=reset_when_all_are_ready,
+                        args=(PREFECT_API_URL.value(), start, results))
+        for _ in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    # When both start the day's reset at the same moment
+    statuses = sorted(results.get(timeout=180) for _ in workers)
+    for worker in workers:
+        worker.join(timeout=60)
+    # Then one reset and the other found the day taken (done, or still held by the winner)
+    assert statuses.count("done") == 1, statuses
+    assert set(statuses) <= {"done", "already_done", "started"}, statuses
+    # And the sandbox applied exactly one reset-daily; the ledger says done
+    assert postgres_resets_env.reset_calls() == (1, 0)
+    assert postgres_resets_env.store.ledger_entry(JOB, today()).status is LedgerStatus.DONE

@@ -2,76 +2,122 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
+from typing import Any
 
 import pytest
 
 from mailops.store import LedgerStatus, Store
 
+JOB = "outbound-reset-daily"
+DAY = "2026-10-01"
 
-def test_the_first_claim_wins_and_a_second_loses(fresh_store):
-    assert fresh_store.claim("outbound-reset-daily", "2026-10-01", "run-1").won
-    second = fresh_store.claim("outbound-reset-daily", "2026-10-01", "run-2")
+
+def test_the_first_claim_wins_and_a_second_loses(any_store):
+    assert any_store.claim("outbound-reset-daily", "2026-10-01", "run-1").won
+    second = any_store.claim("outbound-reset-daily", "2026-10-01", "run-2")
     assert not second.won
     assert second.entry.run_id == "run-1" and second.entry.status is LedgerStatus.STARTED
 
 
-def test_a_finished_key_cannot_be_claimed_again(fresh_store):
-    fresh_store.claim("billing-freeze", "2026-10", "run-1")
-    fresh_store.finish("billing-freeze", "2026-10", "run-1", LedgerStatus.DONE, "50 domains")
-    again = fresh_store.claim("billing-freeze", "2026-10", "run-2")
+def test_a_finished_key_cannot_be_claimed_again(any_store):
+    any_store.claim("billing-freeze", "2026-10", "run-1")
+    any_store.finish("billing-freeze", "2026-10", "run-1", LedgerStatus.DONE, "50 domains")
+    again = any_store.claim("billing-freeze", "2026-10", "run-2")
     assert not again.won and again.entry.status is LedgerStatus.DONE
     assert again.entry.detail == "50 domains"
 
 
-def test_a_failed_call_may_be_retaken_by_a_later_run(fresh_store):
-    fresh_store.claim("outbound-reset-daily", "2026-10-01", "run-1")
-    fresh_store.finish("outbound-reset-daily", "2026-10-01", "run-1", LedgerStatus.FAILED)
-    retaken = fresh_store.claim("outbound-reset-daily", "2026-10-01", "run-2")
+def test_a_failed_call_may_be_retaken_by_a_later_run(any_store):
+    any_store.claim("outbound-reset-daily", "2026-10-01", "run-1")
+    any_store.finish("outbound-reset-daily", "2026-10-01", "run-1", LedgerStatus.FAILED)
+    retaken = any_store.claim("outbound-reset-daily", "2026-10-01", "run-2")
     assert retaken.won and retaken.entry.attempts == 2 and retaken.entry.run_id == "run-2"
 
 
-def test_an_unknown_outcome_is_retaken_only_when_forced(fresh_store):
-    fresh_store.claim("outbound-reset-daily", "2026-10-01", "run-1")
-    fresh_store.finish("outbound-reset-daily", "2026-10-01", "run-1", LedgerStatus.UNKNOWN)
-    assert not fresh_store.claim("outbound-reset-daily", "2026-10-01", "run-2").won
-    forced = fresh_store.claim(
+def test_an_unknown_outcome_is_retaken_only_when_forced(any_store):
+    any_store.claim("outbound-reset-daily", "2026-10-01", "run-1")
+    any_store.finish("outbound-reset-daily", "2026-10-01", "run-1", LedgerStatus.UNKNOWN)
+    assert not any_store.claim("outbound-reset-daily", "2026-10-01", "run-2").won
+    forced = any_store.claim(
         "outbound-reset-daily", "2026-10-01", "run-3",
         retake=frozenset({LedgerStatus.FAILED, LedgerStatus.UNKNOWN}),
     )
     assert forced.won
 
 
-def test_only_the_holder_may_record_the_outcome(fresh_store):
-    fresh_store.claim("billing-freeze", "2026-10", "run-1")
+def test_only_the_holder_may_record_the_outcome(any_store):
+    any_store.claim("billing-freeze", "2026-10", "run-1")
     with pytest.raises(LookupError, match="run-2 holds no ledger claim"):
-        fresh_store.finish("billing-freeze", "2026-10", "run-2", LedgerStatus.DONE)
+        any_store.finish("billing-freeze", "2026-10", "run-2", LedgerStatus.DONE)
 
 
-def test_racing_claimants_on_separate_connections_have_exactly_one_winner(tmp_path):
-    # Given one database file and eight workers, each with its own store (own connections)
-    url = f"sqlite:///{tmp_path / 'race.db'}"
-    Store(url).upgrade()
+def race(url: str, claimants: int, **claim: object) -> list[bool]:
+    """`claimants` threads, each with its own store on `url`, claim the same day at once."""
     results: list[bool] = []
-    start = threading.Barrier(8)
+    start = threading.Barrier(claimants)
 
     def claimant(number: int) -> None:
-        store = Store(url)
-        start.wait()
-        results.append(store.claim("outbound-reset-daily", "2026-10-01", f"run-{number}").won)
-        store.close()
+        with Store(url) as store:
+            start.wait()
+            results.append(store.claim(JOB, DAY, f"run-{number}", **claim).won)
 
-    # When they all claim the same day at once
-    workers = [threading.Thread(target=claimant, args=(n,)) for n in range(8)]
+    workers = [threading.Thread(target=claimant, args=(n,)) for n in range(claimants)]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
+    return results
+
+
+def test_racing_claimants_on_separate_connections_have_exactly_one_winner(any_store):
+    # Given one database and eight workers, each with its own store (own connections)
+    # When they all claim the same day at once
+    results = race(any_store.url, 8)
     # Then exactly one won
     assert sorted(results) == [False] * 7 + [True]
 
 
-def test_finish_refuses_started_as_an_outcome(fresh_store):
-    fresh_store.claim("billing-freeze", "2026-10", "run-1")
+def test_racing_retakes_of_a_failed_day_have_exactly_one_winner(any_store):
+    # Given a day whose first reset failed (a later run may retake it)
+    any_store.claim(JOB, DAY, "run-first")
+    any_store.finish(JOB, DAY, "run-first", LedgerStatus.FAILED)
+    # When eight workers retake it at once, then exactly one did, on the second attempt
+    assert sorted(race(any_store.url, 8)) == [False] * 7 + [True]
+    assert any_store.ledger_entry(JOB, DAY).attempts == 2
+
+
+def claim_when_all_are_ready(url: str, run_id: str, start: Any, results: Any) -> None:
+    """One OS process: open its own store, wait for the others, claim the day."""
+    with Store(url) as store:
+        start.wait(timeout=60)
+        results.put((run_id, store.claim(JOB, DAY, run_id).won))
+
+
+def test_two_processes_claiming_the_same_day_at_once_have_exactly_one_winner(any_store):
+    # Given two OS processes, each with its own store on the same database
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Barrier(2), context.Queue()
+    workers = [
+        context.Process(target=claim_when_all_are_ready,
+                        args=(any_store.url, f"process-{n}", start, results))
+        for n in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    # When both claim the day's reset at the same moment
+    outcomes = dict(results.get(timeout=120) for _ in workers)
+    for worker in workers:
+        worker.join(timeout=60)
+    # Then exactly one won, and the ledger names it
+    winners = [run_id for run_id, won in outcomes.items() if won]
+    assert len(outcomes) == 2 and len(winners) == 1
+    assert any_store.ledger_entry(JOB, DAY).run_id == winners[0]
+    assert [worker.exitcode for worker in workers] == [0, 0]
+
+
+def test_finish_refuses_started_as_an_outcome(any_store):
+    any_store.claim("billing-freeze", "2026-10", "run-1")
     with pytest.raises(ValueError):
-        fresh_store.finish("billing-freeze", "2026-10", "run-1", LedgerStatus.STARTED)
+        any_store.finish("billing-freeze", "2026-10", "run-1", LedgerStatus.STARTED)

@@ -26,18 +26,18 @@ def team(backlog: int) -> TeamHealth:
     return TeamHealth("acme", 1, 10, 10.0, 1, 1, 1, 1, backlog, 0, 0, [])
 
 
-def test_send_average_covers_only_the_days_before(fresh_store):
+def test_send_average_covers_only_the_days_before(any_store):
     for back, sent in [(8, 1000), (3, 100), (2, 200), (1, 300), (0, 5000)]:
-        fresh_store.save_health_day(DAY - timedelta(days=back), AT, [], [domain(sent)])
-    assert fresh_store.send_averages(DAY, 7) == {"example.com": 200.0}
+        any_store.save_health_day(DAY - timedelta(days=back), AT, [], [domain(sent)])
+    assert any_store.send_averages(DAY, 7) == {"example.com": 200.0}
 
 
-def test_week_over_week_compares_the_last_seven_days_with_the_seven_before(fresh_store):
+def test_week_over_week_compares_the_last_seven_days_with_the_seven_before(any_store):
     for back in range(14):
         backlog = 10 if back >= 7 else 16
-        fresh_store.save_health_day(DAY - timedelta(days=back), AT, [team(backlog)],
+        any_store.save_health_day(DAY - timedelta(days=back), AT, [team(backlog)],
                                     [domain(100, 0.1 if back >= 7 else 0.2)])
-    changes = {(c.subject, c.metric): c for c in fresh_store.week_over_week(
+    changes = {(c.subject, c.metric): c for c in any_store.week_over_week(
         DAY, ["quarantine_backlog"], ["bounce_rate"])}
     backlog = changes[("acme", "quarantine_backlog")]
     assert (backlog.this_mean, backlog.this_days, backlog.last_mean, backlog.last_days) == (
@@ -45,19 +45,19 @@ def test_week_over_week_compares_the_last_seven_days_with_the_seven_before(fresh
     assert changes[("example.com", "bounce_rate")].this_mean == pytest.approx(0.2)
 
 
-def test_saving_a_day_again_replaces_the_top_senders(fresh_store):
+def test_saving_a_day_again_replaces_the_top_senders(any_store):
     from mailops.health import TopSender
 
     first = TeamHealth("acme", 1, 10, 10.0, 1, 1, 1, 1, 0, 0, 0,
                        [TopSender(f"s{n}@x.com", 10 - n, "unset", None) for n in range(5)])
     second = TeamHealth("acme", 1, 10, 10.0, 1, 1, 1, 1, 0, 0, 0,
                         [TopSender("only@x.com", 9, "unset", None)])
-    fresh_store.save_health_day(DAY, AT, [first], [])
-    fresh_store.save_health_day(DAY, AT, [second], [])
+    any_store.save_health_day(DAY, AT, [first], [])
+    any_store.save_health_day(DAY, AT, [second], [])
     from sqlalchemy import select
 
     from mailops.store import team_top_senders
 
-    with fresh_store.engine.connect() as conn:
+    with any_store.engine.connect() as conn:
         emails = conn.execute(select(team_top_senders.c.email)).scalars().all()
     assert emails == ["only@x.com"]

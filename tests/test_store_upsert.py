@@ -24,28 +24,28 @@ def count(store, table) -> int:
         return conn.execute(select(func.count()).select_from(table)).scalar_one()
 
 
-def test_rerunning_a_day_replaces_its_rows(fresh_store):
+def test_rerunning_a_day_replaces_its_rows(any_store):
     # Given a day already collected
     day = date(2026, 10, 1)
-    fresh_store.upsert(team_daily, [team_row(day, "acme"), team_row(day, "globex")])
+    any_store.upsert(team_daily, [team_row(day, "acme"), team_row(day, "globex")])
     # When the same day is collected again with new figures
-    fresh_store.upsert(team_daily, [team_row(day, "acme", quarantine_backlog=42)])
+    any_store.upsert(team_daily, [team_row(day, "acme", quarantine_backlog=42)])
     # Then there is still one row per team, with the newest figures
-    assert count(fresh_store, team_daily) == 2
-    with fresh_store.engine.connect() as conn:
+    assert count(any_store, team_daily) == 2
+    with any_store.engine.connect() as conn:
         backlog = conn.execute(
             select(team_daily.c.quarantine_backlog).where(team_daily.c.team == "acme")
         ).scalar_one()
     assert backlog == 42
 
 
-def test_another_day_adds_rows(fresh_store):
-    fresh_store.upsert(team_daily, [team_row(date(2026, 10, 1), "acme")])
-    fresh_store.upsert(team_daily, [team_row(date(2026, 10, 2), "acme")])
-    assert count(fresh_store, team_daily) == 2
+def test_another_day_adds_rows(any_store):
+    any_store.upsert(team_daily, [team_row(date(2026, 10, 1), "acme")])
+    any_store.upsert(team_daily, [team_row(date(2026, 10, 2), "acme")])
+    assert count(any_store, team_daily) == 2
 
 
-def test_domain_rows_upsert_by_day_and_domain(fresh_store):
+def test_domain_rows_upsert_by_day_and_domain(any_store):
     row = {
         "day": date(2026, 10, 1), "domain": "example.com", "partner_ref": "p1",
         "outbound_tier": "shared", "outbound_status": "active", "outbound_daily_limit": 500,
@@ -55,16 +55,16 @@ def test_domain_rows_upsert_by_day_and_domain(fresh_store):
         "warmup_profile": "standard", "spike_max_multiplier": 5.0,
         "collected_at": datetime(2026, 10, 1, 8, tzinfo=UTC),
     }
-    fresh_store.upsert(domain_daily, [row])
-    fresh_store.upsert(domain_daily, [{**row, "outbound_sent_today": 99}])
-    assert count(fresh_store, domain_daily) == 1
+    any_store.upsert(domain_daily, [row])
+    any_store.upsert(domain_daily, [{**row, "outbound_sent_today": 99}])
+    assert count(any_store, domain_daily) == 1
 
 
-def test_upserting_nothing_writes_nothing(fresh_store):
-    assert fresh_store.upsert(team_daily, []) == 0
+def test_upserting_nothing_writes_nothing(any_store):
+    assert any_store.upsert(team_daily, []) == 0
 
 
-def test_replace_drops_members_that_vanished_since_the_last_run(fresh_store):
+def test_replace_drops_members_that_vanished_since_the_last_run(any_store):
     # Given yesterday's run stored three top senders for acme and one for globex
     from mailops.store import team_top_senders
 
@@ -74,10 +74,10 @@ def test_replace_drops_members_that_vanished_since_the_last_run(fresh_store):
         return {"day": day, "team": team, "rank": rank, "email": f"s{rank}@x.example",
                 "email_count": 100 - rank, "state": "unset", "category": None}
 
-    fresh_store.upsert(team_top_senders, [sender("acme", r) for r in (1, 2, 3)])
-    fresh_store.upsert(team_top_senders, [sender("globex", 1)])
+    any_store.upsert(team_top_senders, [sender("acme", r) for r in (1, 2, 3)])
+    any_store.upsert(team_top_senders, [sender("globex", 1)])
     # When acme's day is replaced by two senders
-    fresh_store.replace(team_top_senders, {"day": day, "team": "acme"},
+    any_store.replace(team_top_senders, {"day": day, "team": "acme"},
                         [sender("acme", 1), sender("acme", 2)])
     # Then acme has two rows and globex kept its own
-    assert count(fresh_store, team_top_senders) == 3
+    assert count(any_store, team_top_senders) == 3

@@ -14,6 +14,8 @@ from mailops.errors import ConfigError
 from mailops.secrets import register_secret
 
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
+# The driver mailops installs for a URL that names none (SQLAlchemy would pick psycopg2).
+DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg"}
 
 
 def safe_url(url: str | URL) -> str:
@@ -25,8 +27,9 @@ def safe_url(url: str | URL) -> str:
 
 
 def as_utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything the store writes is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    """A stored moment in UTC: SQLite hands back naive datetimes (the store writes UTC),
+    PostgreSQL aware ones."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def create_store_engine(url: str) -> Engine:
@@ -46,7 +49,19 @@ def create_store_engine(url: str) -> Engine:
         register_secret(str(parsed.password))
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
-    return create_engine(parsed, pool_pre_ping=True)
+    return _postgresql_engine(with_default_driver(parsed))
+
+
+def with_default_driver(url: URL) -> URL:
+    """`postgresql://` means psycopg 3, the driver mailops depends on; a named driver stays."""
+    return url.set(drivername=DEFAULT_DRIVERS.get(url.drivername, url.drivername))
+
+
+def _postgresql_engine(url: URL) -> Engine:
+    # Sessions in UTC, so timestamps come back in UTC whatever the server's time zone is.
+    libpq = url.get_driver_name() in ("psycopg", "psycopg2")
+    connect_args = {"options": "-c timezone=UTC"} if libpq else {}
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
 def _sqlite_engine(url: URL) -> Engine:

@@ -1,0 +1,71 @@
+"""Opening the store by URL: `postgresql://` means psycopg 3, passwords stay secret, and
+PostgreSQL sessions speak UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import text
+
+from mailops.errors import StoreError
+from mailops.secrets import MASK, redact
+from mailops.store import Store
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://mailops:s3cret-plain@db.internal/mailops",
+    "postgresql+psycopg://mailops:s3cret-explicit@db.internal/mailops",
+])
+def test_a_postgresql_url_uses_psycopg_3_and_keeps_its_password_secret(url):
+    # Given the documented URL form, with or without the driver named
+    store = Store(url)
+    # Then the engine uses psycopg 3 (the driver mailops installs), not psycopg2
+    assert store.engine.dialect.driver == "psycopg"
+    assert store.engine.url.drivername == "postgresql+psycopg"
+    # And the password shows nowhere and is masked wherever it turns up
+    password = store.engine.url.password
+    assert password not in repr(store) and password not in store.display_url
+    assert redact(f"connection to {password} failed") == f"connection to {MASK} failed"
+
+
+def test_a_plain_postgresql_url_reaches_a_real_server(local_postgres, migrated_postgres):
+    # Given the URL as a user writes it: no driver
+    url = local_postgres.url(migrated_postgres).replace("postgresql+psycopg://", "postgresql://")
+    # When the store is opened with it, then it reads the migrated schema
+    with Store(url) as store:
+        assert store.revision() is not None
+
+
+def test_postgresql_sessions_use_utc_whatever_the_server_zone(
+    local_postgres, migrated_postgres
+):
+    # Given a database whose default time zone is not UTC
+    url = local_postgres.create_database("berlin_zone", template=migrated_postgres)
+    local_postgres.execute("ALTER DATABASE berlin_zone SET timezone TO 'Europe/Berlin'")
+    try:
+        with Store(url) as store:
+            # When the store connects, then its session is in UTC
+            with store.engine.connect() as conn:
+                assert conn.execute(text("SHOW timezone")).scalar() == "UTC"
+            # And a moment written in another zone reads back as the same instant, in UTC
+            berlin = datetime(2026, 10, 1, 2, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+            store.claim("outbound-reset-daily", "2026-10-01", "run-1", now=berlin)
+            started = store.ledger_entry("outbound-reset-daily", "2026-10-01").started_at
+        assert started == berlin and started.tzinfo == UTC
+    finally:
+        local_postgres.drop_database("berlin_zone")
+
+
+def test_an_unreachable_server_is_one_line_naming_the_database_without_its_password():
+    # Given a server address where nothing listens
+    store = Store("postgresql://mailops:pw-unreachable@127.0.0.1:1/mailops")
+    # When the store is used, then one line names the database as given, password masked
+    with pytest.raises(StoreError) as raised:
+        store.revision()
+    message = str(raised.value)
+    assert message.startswith(
+        "cannot use the database postgresql://mailops:***@127.0.0.1:1/mailops: connection failed"
+    )
+    assert "pw-unreachable" not in message and "\n" not in message
