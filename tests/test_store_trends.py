@@ -61,3 +61,35 @@ def test_saving_a_day_again_replaces_the_top_senders(any_store):
     with any_store.engine.connect() as conn:
         emails = conn.execute(select(team_top_senders.c.email)).scalars().all()
     assert emails == ["only@x.com"]
+
+
+def test_a_stored_day_reads_back_as_it_was_collected(any_store):
+    # Given a day with one team (with its top senders) and one domain
+    from mailops.health import TopSender
+
+    senders = [TopSender("a@x.com", 90, "unset", None), TopSender("b@y.com", 40, "blocked",
+                                                                   "Shopping")]
+    collected = TeamHealth("acme", 5, 10, 50.0, 1, 2, 3, 4, 7, 8, 9, senders)
+    any_store.save_health_day(DAY, AT, [collected], [domain(120, 0.25)])
+    # When it is read back (what a fan-out's merged report is built from)
+    teams, domains = any_store.health_of_day(DAY)
+    # Then it is what was collected, field for field
+    assert teams == [collected]
+    assert domains == [domain(120, 0.25)]
+    assert any_store.health_of_day(DAY - timedelta(days=1)) == ([], [])
+
+
+def test_a_shards_alerts_replace_only_its_own_part_of_the_day(any_store):
+    # Given the day's alerts of two parts of the work, "a" and "b"
+    from mailops.rules.alerts import Alert, Severity
+
+    def alert(subject: str, message: str = "old") -> Alert:
+        return Alert("quarantine_backlog", Severity.WARNING, subject, message)
+
+    any_store.save_alerts(DAY, "daily-health", [alert("a1"), alert("a2"), alert("b1")])
+    # When part "a" stores what it found this time (a1 again, a2 gone)
+    in_a = lambda key, subject: subject.startswith("a")  # noqa: E731
+    any_store.save_alerts(DAY, "daily-health", [alert("a1", "new")], within=in_a)
+    # Then part b's alert is kept, a's are replaced
+    found = {(a.subject, a.message) for a in any_store.alerts_of_day(DAY, "daily-health")}
+    assert found == {("a1", "new"), ("b1", "old")}
