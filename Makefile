@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install demo test lint browser postgres bench clean
+.PHONY: install demo test lint browser postgres bench scale-demo clean
 
 install: $(VENV)/.installed
 
@@ -37,6 +37,12 @@ test: install lint browser postgres
 # 127.0.0.1, each row appended to BENCHMARKS.md. Not part of `make test`.
 bench: install
 	$(BIN)/python bench/run.py --record
+
+# The several-machines set-up on this one (about 40 s): a Prefect server on PostgreSQL, a
+# process work pool with two workers, prefect.yaml deployed, daily-health-fanout over the
+# medium sandbox into a PostgreSQL trend store, checked, and everything stopped again.
+scale-demo: install postgres
+	$(BIN)/python bench/scale_out.py demo
 
 clean:
 	rm -rf $(VENV) data/*.db data/*.db-wal data/*.db-shm

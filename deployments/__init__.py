@@ -28,6 +28,9 @@ class Job:
     parameters: dict[str, Any] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
     exclusive: bool = True  # a second run while one is going is cancelled, never queued
+    # The pool's queue: a fan-out parent, which only waits for its shards, has its own, so
+    # parents never take the slots their shards need (workers choose with --work-queue).
+    work_queue: str = "default"
 
     @property
     def entrypoint(self) -> str:
@@ -57,6 +60,7 @@ JOBS: tuple[Job, ...] = (
         "domains: give it daily-health's schedule and pause daily-health's.",
         parameters={"shards": 2},
         tags=("cleanbox", "emboux", "report", "fanout"),
+        work_queue="fanout",
     ),
     Job(
         "daily-health-shard", "flows.daily_health", "daily_health", None, "UTC",
@@ -139,7 +143,7 @@ def prefect_yaml(operator_zone: str) -> str:
         "# Rendered from deployments/__init__.py by `python -m deployments`; do not edit.",
         "# prefect work-pool create mailops --type process",
         "# prefect deploy --all    (from the project folder; workers run the flows from it)",
-        "# prefect worker start --pool mailops",
+        "# prefect worker start --pool mailops   (or --work-queue default / fanout: see README)",
         "name: mailops",
         "prefect-version: 3.9.1",
         "",
@@ -154,6 +158,7 @@ def prefect_yaml(operator_zone: str) -> str:
             f"    parameters: {_yaml_mapping(job.parameters)}",
             "    work_pool:",
             f"      name: {WORK_POOL}",
+            f"      work_queue_name: {job.work_queue}",
         ]
         if job.cron is None:
             lines.append("    schedules: []")
