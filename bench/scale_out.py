@@ -325,6 +325,7 @@ def measure(
             with cluster(folder, workers) as node:
                 outcome = run_fanout(node, workers, as_of, day, child.process.pid)
                 teams, domains = landed(node.store_url, day)
+                outcome["api_url"] = node.environment["PREFECT_API_URL"]
         outcome["problems"] = (differences(expected_teams, teams, "team")
                                + differences(expected_domains, domains, "domain"))
         outcome.update({"scale": scale, "workers": workers, "teams": len(teams),
