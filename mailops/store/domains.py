@@ -41,15 +41,11 @@ class DomainRecord:
         }
 
 
-def _optional(moment: datetime | None) -> datetime | None:
-    return as_utc(moment) if moment is not None else None
-
-
 def _record(row: Any) -> DomainRecord:
     return DomainRecord(
         row.name, row.parent, row.provider, json.loads(row.dns_records), row.status,
-        bool(row.verified), as_utc(row.onboarded_at), _optional(row.verified_at),
-        _optional(row.checked_at), row.credential_location, _optional(row.credential_rotated_at),
+        bool(row.verified), as_utc(row.onboarded_at), as_utc(row.verified_at),
+        as_utc(row.checked_at), row.credential_location, as_utc(row.credential_rotated_at),
     )
 
 

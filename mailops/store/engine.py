@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
@@ -26,9 +26,19 @@ def safe_url(url: str | URL) -> str:
         return "<unreadable database URL>"
 
 
-def as_utc(moment: datetime) -> datetime:
-    """A stored moment in UTC: SQLite hands back naive datetimes (the store writes UTC),
-    PostgreSQL aware ones."""
+@overload
+def as_utc(moment: datetime) -> datetime: ...
+
+
+@overload
+def as_utc(moment: None) -> None: ...
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """A stored moment (or None) in UTC: SQLite hands back naive datetimes (the store writes
+    UTC), PostgreSQL aware ones."""
+    if moment is None:
+        return None
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from mailops.store.engine import as_utc
-from mailops.store.ledger import LedgerEntry, LedgerStatus
+from mailops.store.ledger import LedgerEntry, entry_of
 from mailops.store.schema import (
     audit_log,
     domain_daily,
@@ -69,14 +69,7 @@ def ledger_tail(engine: Engine, jobs: Sequence[str], limit: int) -> list[LedgerE
     )
     with engine.connect() as conn:
         rows = conn.execute(query).all()
-    return [
-        LedgerEntry(
-            row.job, row.key, LedgerStatus(row.status), row.run_id, row.attempts,
-            as_utc(row.started_at), as_utc(row.finished_at) if row.finished_at else None,
-            row.detail,
-        )
-        for row in rows
-    ]
+    return [entry_of(row) for row in rows]
 
 
 def recent_plans(engine: Engine, job: str, per_label: int) -> dict[str, list[dict[str, Any]]]:
@@ -95,6 +88,6 @@ def recent_plans(engine: Engine, job: str, per_label: int) -> dict[str, list[dic
                     "run_id": row.run_id, "action": row.action, "status": row.status,
                     "old_value": row.old_value, "new_value": row.new_value,
                     "reason": row.reason, "planned_at": as_utc(row.planned_at),
-                    "applied_at": as_utc(row.applied_at) if row.applied_at else None,
+                    "applied_at": as_utc(row.applied_at),
                 })
     return found
