@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
@@ -24,22 +23,6 @@ def safe_url(url: str | URL) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return "<unreadable database URL>"
-
-
-@overload
-def as_utc(moment: datetime) -> datetime: ...
-
-
-@overload
-def as_utc(moment: None) -> None: ...
-
-
-def as_utc(moment: datetime | None) -> datetime | None:
-    """A stored moment (or None) in UTC: SQLite hands back naive datetimes (the store writes
-    UTC), PostgreSQL aware ones."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def create_store_engine(url: str) -> Engine:

@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 
 from mailops.rules.health import MailboxState, Status, Window
-from mailops.store.engine import as_utc
 from mailops.store.schema import guard_groups, guard_mailboxes
 from mailops.store.upsert import upsert
 
@@ -60,8 +59,8 @@ def load_mailboxes(engine: Engine) -> dict[str, GuardRecord]:
         state = MailboxState(
             name=row.name, group=row.group_name, status=Status(row.status), reason=row.reason,
             window=Window(row.window_sends, row.window_bounces), total_sends=row.total_sends,
-            total_bounces=row.total_bounces, paused_at=as_utc(row.paused_at),
-            cooldown_until=as_utc(row.cooldown_until),
+            total_bounces=row.total_bounces, paused_at=row.paused_at,
+            cooldown_until=row.cooldown_until,
             probation=Window(row.probation_sends, row.probation_bounces),
             clean_sends=row.clean_sends, group_paused=row.group_paused,
         )

@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from mailops.store.engine import as_utc
 from mailops.store.schema import run_ledger
 
 
@@ -162,7 +161,7 @@ def entry_of(row: Row[Any]) -> LedgerEntry:
         status=LedgerStatus(row.status),
         run_id=row.run_id,
         attempts=row.attempts,
-        started_at=as_utc(row.started_at),
-        finished_at=as_utc(row.finished_at),
+        started_at=row.started_at,
+        finished_at=row.finished_at,
         detail=row.detail,
     )
