@@ -45,3 +45,16 @@ def test_outcomes_mark_changes_and_audit_only_the_applied_ones(any_store):
     assert [(r.change.target, r.change.label) for r in audited] == [
         ("contact:acme:c1", "s1@junk.xyz")]
     assert audited[0].changed_at.tzinfo is not None
+
+
+def test_a_strangers_long_sender_is_planned_and_audited_whole_on_every_database(any_store):
+    # Given a quarantined message whose From header is longer than any column width
+    sender = '"' + "Very Important Sender " * 40 + '" <boss@corp.example>'
+    change = PlannedChange("quarantine:acme:q1", sender, "status", "quarantined", "released",
+                           "accept", "sender is a whitelisted contact")
+    # When it is planned and applied
+    any_store.save_plan("run-1", "quarantine-accept", [change])
+    any_store.record_outcomes("run-1", "quarantine-accept", [Outcome(1, True)], {1: change})
+    # Then the plan and the audit log keep it whole
+    assert any_store.plan_of_run("run-1")[0].change.label == sender
+    assert any_store.changes_of_run("run-1")[0].change.label == sender

@@ -124,7 +124,7 @@ audit_log = Table(
     Column("new_value", Text),
     Column("reason", Text, nullable=False),
     Column("changed_at", UtcDateTime(), nullable=False),
-    Column("label", String(512)),
+    Column("label", Text),  # what a person recognises: an address, a sender (a stranger's text)
     Index("ix_audit_log_run_id", "run_id"),
     Index("ix_audit_log_target", "target"),
 )
@@ -135,7 +135,7 @@ team_top_senders = Table(
     Column("day", Date, primary_key=True),
     Column("team", String(NAME), primary_key=True),
     Column("rank", Integer, primary_key=True),
-    Column("email", String(512), nullable=False),
+    Column("email", Text, nullable=False),
     Column("email_count", Integer, nullable=False),
     Column("state", String(16), nullable=False),
     Column("category", String(NAME)),
@@ -202,7 +202,7 @@ planned_changes = Table(
     Column("seq", Integer, primary_key=True),
     Column("job", String(64), nullable=False),
     Column("target", String(512), nullable=False),
-    Column("label", String(512), nullable=False),
+    Column("label", Text, nullable=False),
     Column("field", String(64), nullable=False),
     Column("old_value", Text),
     Column("new_value", Text),
