@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import multiprocessing
 import os
 import random
 from collections.abc import Callable, Iterator
@@ -147,6 +148,23 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]
     store = Store(new_database(request, request.param, tmp_path, migrated=True))
     yield store
     store.close()
+
+
+def race_processes(target: Callable[..., None], *argument_lists: tuple[Any, ...]) -> list[Any]:
+    """Run `target(*arguments, start, results)` in one spawned OS process per argument list:
+    each gets ready, waits on the `start` barrier so all act at the same moment, and puts one
+    result. Returns the results (in the order they came) once every process ended cleanly."""
+    context = multiprocessing.get_context("spawn")  # a fork would copy this process's threads
+    start, results = context.Barrier(len(argument_lists)), context.Queue()
+    workers = [context.Process(target=target, args=(*arguments, start, results))
+               for arguments in argument_lists]
+    for worker in workers:
+        worker.start()
+    found = [results.get(timeout=180) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    assert [worker.exitcode for worker in workers] == [0] * len(workers)
+    return found
 
 
 # --- end of the store on SQLite and PostgreSQL -----------------------------------------------
