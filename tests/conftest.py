@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import multiprocessing
 import os
 import random
 from collections.abc import Callable, Iterator
@@ -147,6 +148,23 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]
     store = Store(new_database(request, request.param, tmp_path, migrated=True))
     yield store
     store.close()
+
+
+def race_processes(target: Callable[..., None], *argument_lists: tuple[Any, ...]) -> list[Any]:
+    """Run `target(*arguments, start, results)` in one spawned OS process per argument list:
+    each gets ready, waits on the `start` barrier so all act at the same moment, and puts one
+    result. Returns the results (in the order they came) once every process ended cleanly."""
+    context = multiprocessing.get_context("spawn")  # a fork would copy this process's threads
+    start, results = context.Barrier(len(argument_lists)), context.Queue()
+    workers = [context.Process(target=target, args=(*arguments, start, results))
+               for arguments in argument_lists]
+    for worker in workers:
+        worker.start()
+    found = [results.get(timeout=180) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    assert [worker.exitcode for worker in workers] == [0] * len(workers)
+    return found
 
 
 # --- end of the store on SQLite and PostgreSQL -----------------------------------------------
@@ -653,10 +671,14 @@ def fill_dashboard_store(store: Store) -> None:
 
 
 @pytest.fixture
-def dashboard_store(fresh_store: Store) -> Store:
-    """A fresh store filled with the dashboard's known content."""
-    fill_dashboard_store(fresh_store)
-    return fresh_store
+def dashboard_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A fresh store filled with the dashboard's known content: SQLite, or each backend of a
+    test parametrized with `pytest.mark.parametrize("dashboard_store", STORE_BACKENDS,
+    indirect=True)`."""
+    backend = getattr(request, "param", "sqlite")
+    with Store(new_database(request, backend, tmp_path, migrated=True)) as store:
+        fill_dashboard_store(store)
+        yield store
 
 
 @pytest.fixture
@@ -741,21 +763,13 @@ class WeeklyEnv:
         return Store(self.database_url)
 
 
-@pytest.fixture
-def weekly_env(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trend_rows: TrendRows
-) -> Iterator[WeeklyEnv]:
-    """A fresh SQLite store with 35 days (2026-10-19 to 2026-11-22) saved by
-    `Store.save_health_day`: team "acme" whose backlog rises 2 a week (10 to 18) and whose
-    weekly usage peaks rise 100 a week to 700 of 1000; team "newco" only in the last week;
-    domain "mail.example" sending 10 more a day towards its daily limit of 300."""
+def fill_weekly_store(store: Store, trend_rows: TrendRows) -> None:
+    """35 days (2026-10-19 to 2026-11-22) saved by `Store.save_health_day`: team "acme"
+    whose backlog rises 2 a week (10 to 18) and whose weekly usage peaks rise 100 a week to
+    700 of 1000; team "newco" only in the last week; domain "mail.example" sending 10 more a
+    day towards its daily limit of 300."""
     from datetime import UTC, date, datetime, timedelta
 
-    database_url = f"sqlite:///{tmp_path / 'mailops.db'}"
-    monkeypatch.setenv("MAILOPS_DATABASE_URL", database_url)
-    monkeypatch.setenv("MAILOPS_DATA_DIR", str(tmp_path / "data"))
-    store = Store(database_url)
-    store.upgrade()
     first = date(2026, 10, 19)
     for offset in range(35):
         day = first + timedelta(days=offset)
@@ -772,7 +786,19 @@ def weekly_env(
         )]
         collected = datetime(day.year, day.month, day.day, 8, tzinfo=UTC)
         store.save_health_day(day, collected, teams, domains)
-    store.close()
+
+
+@pytest.fixture
+def weekly_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trend_rows: TrendRows
+) -> Iterator[WeeklyEnv]:
+    """A fresh SQLite store holding `fill_weekly_store`'s five weeks; mailops points at it."""
+    database_url = f"sqlite:///{tmp_path / 'mailops.db'}"
+    monkeypatch.setenv("MAILOPS_DATABASE_URL", database_url)
+    monkeypatch.setenv("MAILOPS_DATA_DIR", str(tmp_path / "data"))
+    with Store(database_url) as store:
+        store.upgrade()
+        fill_weekly_store(store, trend_rows)
     yield WeeklyEnv(database_url, tmp_path / "data")
 
 

@@ -28,16 +28,17 @@ def freeze(store: Store, period: str, rows: list[BillingRow]) -> None:
 
 
 @pytest.fixture
-def billed_store(fresh_store: Store, monkeypatch: pytest.MonkeyPatch) -> Store:
-    """A store with October billed for two partners; the CLI points at it."""
-    monkeypatch.setenv("MAILOPS_DATABASE_URL", fresh_store.url)
-    freeze(fresh_store, PERIOD, [
+def billed_store(any_store: Store, monkeypatch: pytest.MonkeyPatch) -> Store:
+    """A store (SQLite, then PostgreSQL) with October billed for two partners; the CLI points
+    at it."""
+    monkeypatch.setenv("MAILOPS_DATABASE_URL", any_store.url)
+    freeze(any_store, PERIOD, [
         row("a1.com", "p-a", 1_200, 1_000, "soft"),  # 200 over a soft limit: billed
         row("a2.com", "p-a", 1_500, 1_000, "hard"),  # hard: refused above, never billed
         row("a3.com", "p-a", 5_000, 0, "soft"),  # 0 = unlimited
         row("b1.com", "p-b", 150, 100, "soft"),  # 50 over
     ])
-    return fresh_store
+    return any_store
 
 
 def test_the_export_totals_each_partner_and_bills_overage_only_above_soft_limits(
@@ -59,10 +60,10 @@ def test_the_export_totals_each_partner_and_bills_overage_only_above_soft_limits
     assert body["total"]["outbound_sent_month"] == 7_850 and body["total"]["overage"] == 250
 
 
-def test_csv_cells_that_could_run_as_formulas_are_neutralised(fresh_store, monkeypatch, cli):
+def test_csv_cells_that_could_run_as_formulas_are_neutralised(any_store, monkeypatch, cli):
     # Given partner and domain texts that a spreadsheet would run as formulas
-    monkeypatch.setenv("MAILOPS_DATABASE_URL", fresh_store.url)
-    freeze(fresh_store, PERIOD, [
+    monkeypatch.setenv("MAILOPS_DATABASE_URL", any_store.url)
+    freeze(any_store, PERIOD, [
         row("+evil.com", '=HYPERLINK("http://x.test","pay")', 10, 0, "hard"),
         row("-minus.com", "@partner", 20, 0, "hard"),
         row("plain.com", "p-plain", 30, 0, "hard"),

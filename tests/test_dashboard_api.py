@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import HOSTILE_DOMAIN, HOSTILE_SENDER, HOSTILE_TEAM
+from conftest import HOSTILE_DOMAIN, HOSTILE_SENDER, HOSTILE_TEAM, STORE_BACKENDS
 from typer.testing import CliRunner
 
 from mailops.dashboard import server as dashboard_server
@@ -17,6 +17,8 @@ from mailops.secrets import redact
 from mailops.settings import load_settings
 
 TOKEN = "dash-token-5f2c9a7e1b"
+# The pages' data comes from the store's queries: these tests run on SQLite and PostgreSQL.
+on_every_store = pytest.mark.parametrize("dashboard_store", STORE_BACKENDS, indirect=True)
 
 
 def get(url: str, **kwargs: object) -> httpx.Response:
@@ -26,6 +28,7 @@ def get(url: str, **kwargs: object) -> httpx.Response:
 # --- health -----------------------------------------------------------------------------------
 
 
+@on_every_store
 def test_health_lists_groups_worst_first_with_seed_003_metrics(run_dashboard):
     # Given a dashboard over two groups, acme with 2 of 3 mailboxes unhealthy
     dash = run_dashboard()
@@ -60,6 +63,7 @@ def test_health_lists_groups_worst_first_with_seed_003_metrics(run_dashboard):
     }
 
 
+@on_every_store
 def test_health_filters_by_status_and_name(run_dashboard):
     dash = run_dashboard()
     warning = get(f"{dash.url}/api/health", params={"status": "warning"}).json()
@@ -75,6 +79,7 @@ def test_health_filters_by_status_and_name(run_dashboard):
 # --- trends -----------------------------------------------------------------------------------
 
 
+@on_every_store
 def test_trends_give_daily_series_and_week_over_week_change(run_dashboard):
     dash = run_dashboard()
     data = get(f"{dash.url}/api/trends").json()
@@ -93,6 +98,7 @@ def test_trends_give_daily_series_and_week_over_week_change(run_dashboard):
     assert domain["week_over_week"]["outbound_sent_today"]["change_pct"] == 100.0
 
 
+@on_every_store
 def test_trends_take_a_chosen_range_and_a_name(run_dashboard):
     dash = run_dashboard()
     data = get(f"{dash.url}/api/trends",
@@ -111,6 +117,7 @@ def test_trends_take_a_chosen_range_and_a_name(run_dashboard):
 # --- activity ---------------------------------------------------------------------------------
 
 
+@on_every_store
 def test_activity_shows_each_change_with_its_run_and_the_undo_command(run_dashboard):
     dash = run_dashboard()
     data = get(f"{dash.url}/api/activity").json()

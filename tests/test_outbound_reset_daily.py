@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from conftest import race_processes
 from typer.testing import CliRunner
 
 from mailops.store import LedgerStatus
@@ -147,19 +147,9 @@ def test_two_processes_racing_the_days_reset_on_postgresql_reset_once(postgres_r
     # Given the store on PostgreSQL and two OS processes, each running the flow on its own
     from prefect.settings import PREFECT_API_URL
 
-    context = multiprocessing.get_context("spawn")
-    start, results = context.Barrier(2), context.Queue()
-    workers = [
-        context.Process(target=reset_when_all_are_ready,
-                        args=(PREFECT_API_URL.value(), start, results))
-        for _ in range(2)
-    ]
-    for worker in workers:
-        worker.start()
+    api_url = PREFECT_API_URL.value()
     # When both start the day's reset at the same moment
-    statuses = sorted(results.get(timeout=180) for _ in workers)
-    for worker in workers:
-        worker.join(timeout=60)
+    statuses = sorted(race_processes(reset_when_all_are_ready, (api_url,), (api_url,)))
     # Then one reset and the other found the day taken (done, or still held by the winner)
     assert statuses.count("done") == 1, statuses
     assert set(statuses) <= {"done", "already_done", "started"}, statuses

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 from typing import Any
 
 import pytest
+from conftest import race_processes
 
 from mailops.store import LedgerStatus, Store
 
@@ -97,24 +97,13 @@ def claim_when_all_are_ready(url: str, run_id: str, start: Any, results: Any) ->
 
 def test_two_processes_claiming_the_same_day_at_once_have_exactly_one_winner(any_store):
     # Given two OS processes, each with its own store on the same database
-    context = multiprocessing.get_context("spawn")
-    start, results = context.Barrier(2), context.Queue()
-    workers = [
-        context.Process(target=claim_when_all_are_ready,
-                        args=(any_store.url, f"process-{n}", start, results))
-        for n in range(2)
-    ]
-    for worker in workers:
-        worker.start()
     # When both claim the day's reset at the same moment
-    outcomes = dict(results.get(timeout=120) for _ in workers)
-    for worker in workers:
-        worker.join(timeout=60)
+    outcomes = dict(race_processes(claim_when_all_are_ready, (any_store.url, "process-0"),
+                                   (any_store.url, "process-1")))
     # Then exactly one won, and the ledger names it
     winners = [run_id for run_id, won in outcomes.items() if won]
     assert len(outcomes) == 2 and len(winners) == 1
     assert any_store.ledger_entry(JOB, DAY).run_id == winners[0]
-    assert [worker.exitcode for worker in workers] == [0, 0]
 
 
 def test_finish_refuses_started_as_an_outcome(any_store):

@@ -1,8 +1,9 @@
 """A throwaway local PostgreSQL server: initdb into a folder, serve on 127.0.0.1, stop.
 
     with LocalPostgres.start() as pg:
-        url = pg.create_database("mailops")         # postgresql+psycopg://postgres@127.0.0.1:PORT/mailops
-        prefect_url = pg.url("prefect", driver="asyncpg")
+        store_url = pg.create_database("mailops")  # postgresql+psycopg://postgres@127.0.0.1:P/mailops
+        pg.create_database("prefect")
+        prefect_url = pg.url("prefect", driver="asyncpg")  # PREFECT_API_DATABASE_CONNECTION_URL
 
 The tests host the trend store on it, and a demo can host the Prefect server's database too.
 It uses the machine's own PostgreSQL (found on PATH, else the newest

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, insert, select
 
-from mailops.store.engine import as_utc
 from mailops.store.schema import audit_log
 
 
@@ -75,7 +74,7 @@ def changes_of_run(engine: Engine, run_id: str) -> list[AuditRecord]:
             change=Change(
                 row.target, row.field, row.old_value, row.new_value, row.reason, row.label
             ),
-            changed_at=as_utc(row.changed_at),
+            changed_at=row.changed_at,
         )
         for row in rows
     ]

@@ -135,12 +135,13 @@ def complete_freeze(
 
 
 def rows_of(engine: Engine, period: str) -> list[BillingRow]:
-    """The billed rows of a period, by partner and domain."""
+    """The billed rows of a period, by partner and domain (domains without a partner first,
+    on every database: PostgreSQL sorts NULL last by default, SQLite first)."""
     with engine.connect() as conn:
         found = conn.execute(
             select(billing_rows)
             .where(billing_rows.c.period == period)
-            .order_by(billing_rows.c.partner_ref, billing_rows.c.domain)
+            .order_by(billing_rows.c.partner_ref.nulls_first(), billing_rows.c.domain)
         ).all()
     return [
         BillingRow(

@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from mailops.store.engine import as_utc
 from mailops.store.schema import domain_status_history, onboarded_domains
 from mailops.store.upsert import upsert
 
@@ -41,15 +40,11 @@ class DomainRecord:
         }
 
 
-def _optional(moment: datetime | None) -> datetime | None:
-    return as_utc(moment) if moment is not None else None
-
-
 def _record(row: Any) -> DomainRecord:
     return DomainRecord(
         row.name, row.parent, row.provider, json.loads(row.dns_records), row.status,
-        bool(row.verified), as_utc(row.onboarded_at), _optional(row.verified_at),
-        _optional(row.checked_at), row.credential_location, _optional(row.credential_rotated_at),
+        bool(row.verified), row.onboarded_at, row.verified_at,
+        row.checked_at, row.credential_location, row.credential_rotated_at,
     )
 
 
@@ -114,7 +109,7 @@ def history(engine: Engine, name: str) -> list[tuple[str, datetime]]:
         .order_by(domain_status_history.c.id)
     )
     with engine.connect() as conn:
-        return [(row.status, as_utc(row.observed_at)) for row in conn.execute(query)]
+        return [(row.status, row.observed_at) for row in conn.execute(query)]
 
 
 def record_credential(engine: Engine, name: str, location: str, rotated_at: datetime) -> None:

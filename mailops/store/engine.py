@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +23,6 @@ def safe_url(url: str | URL) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return "<unreadable database URL>"
-
-
-def as_utc(moment: datetime) -> datetime:
-    """A stored moment in UTC: SQLite hands back naive datetimes (the store writes UTC),
-    PostgreSQL aware ones."""
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def create_store_engine(url: str) -> Engine:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, select, update
@@ -32,13 +32,6 @@ class GuardRecord:
 
     def with_state(self, state: MailboxState) -> GuardRecord:
         return replace(self, state=state)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes; the store writes UTC, so they are UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
 
 
 def _row(record: GuardRecord, now: datetime) -> dict[str, Any]:
@@ -66,8 +59,8 @@ def load_mailboxes(engine: Engine) -> dict[str, GuardRecord]:
         state = MailboxState(
             name=row.name, group=row.group_name, status=Status(row.status), reason=row.reason,
             window=Window(row.window_sends, row.window_bounces), total_sends=row.total_sends,
-            total_bounces=row.total_bounces, paused_at=_aware(row.paused_at),
-            cooldown_until=_aware(row.cooldown_until),
+            total_bounces=row.total_bounces, paused_at=row.paused_at,
+            cooldown_until=row.cooldown_until,
             probation=Window(row.probation_sends, row.probation_bounces),
             clean_sends=row.clean_sends, group_paused=row.group_paused,
         )

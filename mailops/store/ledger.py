@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from mailops.store.engine import as_utc
 from mailops.store.schema import run_ledger
 
 
@@ -150,15 +150,18 @@ def get_entry(engine: Engine, job: str, key: str) -> LedgerEntry | None:
         row = conn.execute(
             select(run_ledger).where(run_ledger.c.job == job, run_ledger.c.key == key)
         ).one_or_none()
-    if row is None:
-        return None
+    return None if row is None else entry_of(row)
+
+
+def entry_of(row: Row[Any]) -> LedgerEntry:
+    """A run_ledger row as a LedgerEntry."""
     return LedgerEntry(
         job=row.job,
         key=row.key,
         status=LedgerStatus(row.status),
         run_id=row.run_id,
         attempts=row.attempts,
-        started_at=as_utc(row.started_at),
-        finished_at=as_utc(row.finished_at) if row.finished_at else None,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
         detail=row.detail,
     )

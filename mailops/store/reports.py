@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import pandas as pd
 from sqlalchemy import Engine, Table, select
 
-from mailops.store.engine import as_utc
 from mailops.store.schema import alerts, audit_log, domain_daily, team_daily
 
 
@@ -34,7 +33,6 @@ def load_frames(
 ) -> ReportFrames:
     """Trend rows from `first_day` to `last_day` (both included), the alerts from
     `week_start` to `last_day`, and the audit rows with `since <= changed_at < until`."""
-    since, until = since.astimezone(UTC), until.astimezone(UTC)
     teams = _frame(engine, team_daily, select(team_daily).where(
         team_daily.c.day >= first_day, team_daily.c.day <= last_day
     ).order_by(team_daily.c.day, team_daily.c.team))
@@ -47,6 +45,4 @@ def load_frames(
     audit = _frame(engine, audit_log, select(audit_log).where(
         audit_log.c.changed_at >= since, audit_log.c.changed_at < until
     ).order_by(audit_log.c.changed_at, audit_log.c.id))
-    if not audit.empty:
-        audit["changed_at"] = [as_utc(moment) for moment in audit["changed_at"]]
     return ReportFrames(teams, domains, found, audit)

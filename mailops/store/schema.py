@@ -7,11 +7,15 @@ keeps every remote change with its previous value.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from sqlalchemy import (
     Boolean,
     Column,
     Date,
     DateTime,
+    Dialect,
     Float,
     Index,
     Integer,
@@ -19,7 +23,30 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
 )
+
+
+def as_utc(moment: datetime) -> datetime:
+    """The same instant in UTC; a naive moment is taken to be UTC already."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment stored as UTC and read back aware, in UTC, on every database.
+
+    SQLite would store 02:30+02:00 as 02:30 (dropping the offset without converting) and hand
+    back naive values; PostgreSQL converts and hands back aware ones. This does both the same.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
 
 metadata = MetaData(
     naming_convention={
@@ -46,7 +73,7 @@ team_daily = Table(
     Column("quarantine_backlog", Integer, nullable=False),
     Column("failed_24h", Integer, nullable=False),
     Column("denied_24h", Integer, nullable=False),
-    Column("collected_at", DateTime(timezone=True), nullable=False),
+    Column("collected_at", UtcDateTime(), nullable=False),
 )
 
 domain_daily = Table(
@@ -69,7 +96,7 @@ domain_daily = Table(
     Column("ses_verified", Boolean, nullable=False),
     Column("warmup_profile", String(32), nullable=False),
     Column("spike_max_multiplier", Float, nullable=False),
-    Column("collected_at", DateTime(timezone=True), nullable=False),
+    Column("collected_at", UtcDateTime(), nullable=False),
 )
 
 run_ledger = Table(
@@ -80,8 +107,8 @@ run_ledger = Table(
     Column("status", String(16), nullable=False),
     Column("run_id", String(64)),
     Column("attempts", Integer, nullable=False, default=1),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("finished_at", DateTime(timezone=True)),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime()),
     Column("detail", Text),
 )
 
@@ -96,8 +123,8 @@ audit_log = Table(
     Column("old_value", Text),
     Column("new_value", Text),
     Column("reason", Text, nullable=False),
-    Column("changed_at", DateTime(timezone=True), nullable=False),
-    Column("label", String(512)),
+    Column("changed_at", UtcDateTime(), nullable=False),
+    Column("label", Text),  # what a person recognises: an address, a sender (a stranger's text)
     Index("ix_audit_log_run_id", "run_id"),
     Index("ix_audit_log_target", "target"),
 )
@@ -108,7 +135,7 @@ team_top_senders = Table(
     Column("day", Date, primary_key=True),
     Column("team", String(NAME), primary_key=True),
     Column("rank", Integer, primary_key=True),
-    Column("email", String(512), nullable=False),
+    Column("email", Text, nullable=False),
     Column("email_count", Integer, nullable=False),
     Column("state", String(16), nullable=False),
     Column("category", String(NAME)),
@@ -125,7 +152,7 @@ alerts = Table(
     Column("value", Float),
     Column("threshold", Float),
     Column("message", Text, nullable=False),
-    Column("raised_at", DateTime(timezone=True), nullable=False),
+    Column("raised_at", UtcDateTime(), nullable=False),
 )
 
 # --- billing (billing-freeze) -------------------------------------------------------------
@@ -145,7 +172,7 @@ billing_snapshot = Table(
     Column("bounce_rate", Float, nullable=False),
     Column("complaint_rate", Float, nullable=False),
     Column("run_id", String(64), nullable=False),
-    Column("taken_at", DateTime(timezone=True), nullable=False),
+    Column("taken_at", UtcDateTime(), nullable=False),
 )
 
 # One row per domain and billed month: what `reset-monthly` froze (source "reset"), or the
@@ -165,7 +192,7 @@ billing_rows = Table(
     Column("complaint_rate", Float, nullable=False),
     Column("source", String(16), nullable=False),
     Column("run_id", String(64), nullable=False),
-    Column("frozen_at", DateTime(timezone=True), nullable=False),
+    Column("frozen_at", UtcDateTime(), nullable=False),
 )
 
 planned_changes = Table(
@@ -175,7 +202,7 @@ planned_changes = Table(
     Column("seq", Integer, primary_key=True),
     Column("job", String(64), nullable=False),
     Column("target", String(512), nullable=False),
-    Column("label", String(512), nullable=False),
+    Column("label", Text, nullable=False),
     Column("field", String(64), nullable=False),
     Column("old_value", Text),
     Column("new_value", Text),
@@ -183,8 +210,8 @@ planned_changes = Table(
     Column("reason", Text, nullable=False),
     Column("status", String(16), nullable=False),
     Column("detail", Text),
-    Column("planned_at", DateTime(timezone=True), nullable=False),
-    Column("applied_at", DateTime(timezone=True)),
+    Column("planned_at", UtcDateTime(), nullable=False),
+    Column("applied_at", UtcDateTime()),
     Index("ix_planned_changes_run_id_status", "run_id", "status"),
 )
 
@@ -204,8 +231,8 @@ guard_mailboxes = Table(
     Column("window_bounces", Float, nullable=False),
     Column("total_sends", Integer, nullable=False),
     Column("total_bounces", Integer, nullable=False),
-    Column("paused_at", DateTime(timezone=True)),
-    Column("cooldown_until", DateTime(timezone=True)),
+    Column("paused_at", UtcDateTime()),
+    Column("cooldown_until", UtcDateTime()),
     Column("probation_sends", Float, nullable=False),
     Column("probation_bounces", Float, nullable=False),
     Column("clean_sends", Float, nullable=False),
@@ -214,7 +241,7 @@ guard_mailboxes = Table(
     Column("suspended_by_guard", Boolean, nullable=False),
     Column("hands_off", Boolean, nullable=False),
     Column("notified_status", String(16)),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 # One row per group (a partner, or a parent domain): the last status posted to Slack.
@@ -224,7 +251,7 @@ guard_groups = Table(
     Column("name", String(NAME), primary_key=True),
     Column("status", String(16), nullable=False),
     Column("notified_status", String(16)),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 # --- domains: onboarding, verification watch, credential rotation ----------------------------
@@ -239,11 +266,11 @@ onboarded_domains = Table(
     Column("dns_records", Text, nullable=False),
     Column("status", String(32), nullable=False),
     Column("verified", Boolean, nullable=False),
-    Column("onboarded_at", DateTime(timezone=True), nullable=False),
-    Column("verified_at", DateTime(timezone=True)),
-    Column("checked_at", DateTime(timezone=True)),
+    Column("onboarded_at", UtcDateTime(), nullable=False),
+    Column("verified_at", UtcDateTime()),
+    Column("checked_at", UtcDateTime()),
     Column("credential_location", String(512)),
-    Column("credential_rotated_at", DateTime(timezone=True)),
+    Column("credential_rotated_at", UtcDateTime()),
 )
 
 # Every verification status change of an onboarded domain, with when it was seen.
@@ -254,6 +281,6 @@ domain_status_history = Table(
     Column("name", String(NAME), nullable=False),
     Column("status", String(32), nullable=False),
     Column("verified", Boolean, nullable=False),
-    Column("observed_at", DateTime(timezone=True), nullable=False),
+    Column("observed_at", UtcDateTime(), nullable=False),
     Index("ix_domain_status_history_name", "name"),
 )

@@ -9,8 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from mailops.store.engine import as_utc
-from mailops.store.ledger import LedgerEntry, LedgerStatus
+from mailops.store.ledger import LedgerEntry, entry_of
 from mailops.store.schema import (
     audit_log,
     domain_daily,
@@ -56,7 +55,7 @@ def audit_tail(engine: Engine, limit: int, job: str | None = None) -> list[dict[
         query = query.where(audit_log.c.job == job)
     with engine.connect() as conn:
         rows = conn.execute(query.limit(limit)).all()
-    return [{**row._mapping, "changed_at": as_utc(row.changed_at)} for row in rows]
+    return [dict(row._mapping) for row in rows]
 
 
 def ledger_tail(engine: Engine, jobs: Sequence[str], limit: int) -> list[LedgerEntry]:
@@ -69,14 +68,7 @@ def ledger_tail(engine: Engine, jobs: Sequence[str], limit: int) -> list[LedgerE
     )
     with engine.connect() as conn:
         rows = conn.execute(query).all()
-    return [
-        LedgerEntry(
-            row.job, row.key, LedgerStatus(row.status), row.run_id, row.attempts,
-            as_utc(row.started_at), as_utc(row.finished_at) if row.finished_at else None,
-            row.detail,
-        )
-        for row in rows
-    ]
+    return [entry_of(row) for row in rows]
 
 
 def recent_plans(engine: Engine, job: str, per_label: int) -> dict[str, list[dict[str, Any]]]:
@@ -94,7 +86,7 @@ def recent_plans(engine: Engine, job: str, per_label: int) -> dict[str, list[dic
                 kept.append({
                     "run_id": row.run_id, "action": row.action, "status": row.status,
                     "old_value": row.old_value, "new_value": row.new_value,
-                    "reason": row.reason, "planned_at": as_utc(row.planned_at),
-                    "applied_at": as_utc(row.applied_at) if row.applied_at else None,
+                    "reason": row.reason, "planned_at": row.planned_at,
+                    "applied_at": row.applied_at,
                 })
     return found
