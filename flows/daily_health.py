@@ -13,6 +13,7 @@ from prefect import flow, get_run_logger
 from prefect.states import Failed, State
 
 import tasks.health as health_tasks
+from flows.ending import end_with
 from mailops.errors import ConfigError, MailopsError
 from mailops.health import HealthReport
 from mailops.rules.shard import Shard
@@ -74,11 +75,7 @@ async def daily_health(
         "daily-health %s (shard %s): %d teams, %d domains, %d alerts, %d problems",
         day, part, len(report.teams), len(report.domains), len(alerts), len(problems),
     )
-    if problems:
-        message = f"{len(problems)} problem(s): " + "; ".join(problems)
-        logger.error(message)
-        return Failed(message=message, data=result)
-    return result
+    return end_with(result, problems, logger)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from prefect.exceptions import ObjectNotFound
 from prefect.states import Failed, State
 
 import tasks.health as health_tasks
+from flows.ending import end_with
 from mailops.errors import ConfigError, MailopsError
 from mailops.rules.shard import Shard
 from tasks.context import current_run_id, current_settings
@@ -78,11 +79,7 @@ async def daily_health_fanout(
         day, len(parts), len(report.teams), len(report.domains), len(report.alerts),
         len(problems),
     )
-    if problems:
-        message = f"{len(problems)} problem(s): " + "; ".join(problems)
-        logger.error(message)
-        return Failed(message=message, data=result)
-    return result
+    return end_with(result, problems, logger)
 
 
 async def _run_shard(

@@ -16,6 +16,7 @@ from prefect import flow, get_run_logger
 from prefect.states import Failed, State
 
 import tasks.guard as guard_tasks
+from flows.ending import end_with
 from mailops.errors import MailopsError
 from mailops.guard import GuardRun
 from mailops.rules.shard import Shard
@@ -94,11 +95,7 @@ async def outbound_guard(
         as_of.isoformat(), len(run.records), len(run.groups), len(run.actions),
         "applied" if apply else "dry run",
     )
-    if problems:
-        message = f"{len(problems)} problem(s): " + "; ".join(problems)
-        logger.error(message)
-        return Failed(message=message, data=result)
-    return result
+    return end_with(result, problems, logger)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from prefect import flow, get_run_logger
 from prefect.states import Failed, State
 
 import tasks.domains as domain_tasks
+from flows.ending import end_with
 from mailops.errors import MailopsError
 from mailops.rules.domains import pending_alerts
 from tasks.context import current_settings
@@ -57,11 +58,7 @@ async def verification_watch(
         result["day"], result["polled"], len(result["changes"]), len(result["verified"]),
         len(found),
     )
-    if problems:
-        message = f"{len(problems)} problem(s): " + "; ".join(problems)
-        logger.error(message)
-        return Failed(message=message, data=result)
-    return result
+    return end_with(result, problems, logger)
 
 
 if __name__ == "__main__":
