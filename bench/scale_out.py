@@ -219,16 +219,18 @@ def run_fanout(
         )
         wall = time.perf_counter() - started
         after = tree_cpu_seconds(node.cpu_roots(sandbox=sandbox_pid))
-        shards_run = shard_runs()
+        shards_run = runs_of(SHARD)
+        [fanout_run] = runs_of(FANOUT.split("/")[1])
     cpu = {name: round(after[name] - before.get(name, 0.0), 1) for name in after}
     state = parent.state
     return {"wall_s": round(wall, 2), "state": state.type.value if state else None,
-            "message": state.message if state else None, "cpu_s": cpu, "shards": shards_run}
+            "message": state.message if state else None, "cpu_s": cpu, "shards": shards_run,
+            "fanout": fanout_run}
 
 
-def shard_runs() -> list[dict[str, Any]]:
-    """Each shard run (on this fresh server, all are the one fan-out's): its worker, how
-    long it waited for one, how long it ran, and its tasks' times."""
+def runs_of(deployment: str) -> list[dict[str, Any]]:
+    """Each run of a deployment (on this fresh server, all belong to the one fan-out): its
+    worker, how long it waited for one, how long it ran, and its tasks' times."""
     import asyncio
 
     from prefect.client.orchestration import get_client
@@ -242,9 +244,9 @@ def shard_runs() -> list[dict[str, Any]]:
     async def read() -> list[dict[str, Any]]:
         async with get_client() as client:
             runs = await client.read_flow_runs(
-                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[SHARD])))
+                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment])))
             found = []
-            for run in sorted(runs, key=lambda r: r.parameters.get("shard", "")):
+            for run in sorted(runs, key=lambda r: str(r.parameters.get("shard", ""))):
                 tasks = await client.read_task_runs(
                     flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
                 waited = (run.start_time - run.expected_start_time).total_seconds() if (
@@ -328,9 +330,12 @@ def measure(
                 outcome["api_url"] = node.environment["PREFECT_API_URL"]
         outcome["problems"] = (differences(expected_teams, teams, "team")
                                + differences(expected_domains, domains, "domain"))
+        # what the limits allow a shard: the busier API's requests x latency / concurrency
+        emboux_requests = 1 + -(-len(domains) // workers)
         outcome.update({"scale": scale, "workers": workers, "teams": len(teams),
                         "domains": len(domains), "latency_ms": latency_ms,
-                        "concurrency": concurrency, "rate": rate, "folder": str(folder)})
+                        "concurrency": concurrency, "rate": rate, "folder": str(folder),
+                        "bound_s": round(emboux_requests * latency_ms / 1000 / concurrency, 1)})
         return outcome
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -385,21 +390,26 @@ def record(row: dict[str, Any]) -> None:
     cpu = row["cpu_s"]
     flows = sum(v for k, v in cpu.items() if k.startswith("worker-"))
     slowest = max(row["shards"], key=lambda s: s["run_s"]) if row["shards"] else {}
-    tasks = ", ".join(f"{name} {s}" for name, s in slowest.get("tasks_s", {}).items())
+    collect = max(slowest.get("tasks_s", {}).get(name, 0.0)
+                  for name in ("collect_emboux", "collect_cleanbox"))
+    fanout = row["fanout"]
+    waited = fanout["queued_s"] + max(s["queued_s"] or 0.0 for s in row["shards"])
     append_row(
         "Scale-out: daily-health-fanout on workers",
         "`bench/scale_out.py bench`: the fan-out deployment started on a Prefect server on "
-        "PostgreSQL, n shards on n process workers (all on this one machine), the trend store "
-        "on PostgreSQL, the sandbox with latency on every request. CPU seconds are per "
-        "process tree during the fan-out (workers include the flow runs they start).",
-        ["date", "scale", "workers = shards", "latency", "concurrency / rate per shard",
-         "fan-out s", "speed-up", "slowest shard s (tasks)", "CPU s: sandbox / shard workers "
-         "+ their flows / Prefect server + coordinator / PostgreSQL"],
+        "PostgreSQL, n shards on n process workers (`--limit 1`, all on this one machine) and "
+        "the parent on a coordinator worker, the trend store on PostgreSQL, the sandbox with "
+        "latency on every request. Bound: requests x latency / concurrency of the busier API "
+        "(EmBoux: 1 + domains requests) per shard. Waiting: the parent's and a shard's time "
+        "from scheduled to running (worker poll and process start). CPU seconds are per process "
+        "tree during the fan-out (workers include the flow runs they start).",
+        ["date", "scale", "workers = shards", "latency", "concurrency per shard", "fan-out s",
+         "speed-up", "shard s (slowest collection; bound)", "waiting s", "CPU s: sandbox / "
+         "workers + flows / Prefect server + coordinator / PostgreSQL"],
         [date.today().isoformat(), f"{row['scale']} ({row['teams']} teams, {row['domains']} "
-         f"domains)", row["workers"], f"{row['latency_ms']:g} ms",
-         f"{row['concurrency']} / {(row['rate'] / row['workers']) or 'none'}",
+         f"domains)", row["workers"], f"{row['latency_ms']:g} ms", row["concurrency"],
          f"**{row['wall_s']}**", f"{row['speedup']}x",
-         f"{slowest.get('run_s')} ({tasks})",
+         f"{slowest.get('run_s')} ({collect}; {row['bound_s']})", round(waited, 1),
          f"{cpu.get('sandbox')} / {round(flows, 1)} / "
          f"{round(cpu.get('prefect-server', 0) + cpu.get('coordinator', 0), 1)} / "
          f"{cpu.get('postgresql')}"],

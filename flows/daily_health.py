@@ -11,6 +11,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.states import Failed, State
+from prefect.utilities.annotations import quote
 
 import tasks.health as health_tasks
 from flows.ending import end_with
@@ -53,9 +54,9 @@ async def daily_health(
             health_tasks.collect_emboux(str(part)),
         )
         failures = cleanbox.failures + emboux.failures
-        health_tasks.store_day(day, as_of, cleanbox.teams, emboux.domains)
+        health_tasks.store_day(day, as_of, quote(cleanbox.teams), quote(emboux.domains))
         alerts = health_tasks.derive_alerts(
-            day, cleanbox.teams, emboux.domains, failures, str(part)
+            day, quote(cleanbox.teams), quote(emboux.domains), failures, str(part)
         )
     except MailopsError as exc:
         logger.error("daily-health stopped: %s", exc)
@@ -63,10 +64,10 @@ async def daily_health(
 
     report = HealthReport(day, as_of, cleanbox.teams, emboux.domains, alerts, failures)
     result = report.as_json()
-    health_tasks.publish_artifacts(report)
+    health_tasks.publish_artifacts(quote(report))
     problems = [f"{f.api} {f.subject}: {f.message}" for f in failures]
     if notify:
-        delivered, error = health_tasks.notify(report)
+        delivered, error = health_tasks.notify(quote(report))
         result["notification"] = delivered
         if error is not None:
             problems.append(f"the report was not sent ({error}); the data is stored")

@@ -18,6 +18,7 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import arun_deployment
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Failed, State
+from prefect.utilities.annotations import quote
 
 import tasks.health as health_tasks
 from flows.ending import end_with
@@ -66,11 +67,11 @@ async def daily_health_fanout(
     outcomes = [_outcome(part, run) for part, run in zip(parts, runs, strict=True)]
     result = report.as_json()
     result["shards"] = outcomes
-    health_tasks.publish_artifacts(report)
+    health_tasks.publish_artifacts(quote(report))
     problems = [f"shard {o['shard']} {o['state']}: {o['message']}" for o in outcomes
                 if o["state"] != "COMPLETED"]
     if notify:
-        delivered, error = health_tasks.notify(report)
+        delivered, error = health_tasks.notify(quote(report))
         result["notification"] = delivered
         if error is not None:
             problems.append(f"the report was not sent ({error}); the data is stored")

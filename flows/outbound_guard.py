@@ -14,6 +14,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.states import Failed, State
+from prefect.utilities.annotations import quote
 
 import tasks.guard as guard_tasks
 from flows.ending import end_with
@@ -58,11 +59,13 @@ async def outbound_guard(
         as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
         run_id = current_run_id()
         collected = await guard_tasks.read_domains(str(part))
-        run, notified_groups = guard_tasks.evaluate_and_remember(collected, as_of, run_id)
+        run, notified_groups = guard_tasks.evaluate_and_remember(
+            quote(collected), as_of, run_id
+        )
         result = {"as_of": as_of.isoformat(), "run_id": run_id, "shard": str(part),
                   **run.as_json(not apply)}
         result["errors"] = [f.as_json() for f in collected.failures]
-        guard_tasks.publish_artifacts(run, as_of)
+        guard_tasks.publish_artifacts(quote(run), as_of)
         applied: list[dict[str, str]] = []
         problems = [f"{f.subject}: {f.message}" for f in collected.failures]
         if apply and run.actions:
@@ -85,7 +88,7 @@ async def outbound_guard(
     if notify:
         shown = applied if apply else result["actions"]
         delivered, error = guard_tasks.notify_transitions(
-            run, notified_groups, shown, not apply, as_of
+            quote(run), notified_groups, shown, not apply, as_of
         )
         result["notification"] = delivered
         if error is not None:
