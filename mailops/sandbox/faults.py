@@ -20,7 +20,9 @@ generator seeded by the sandbox seed and the rule's serial number, so the same s
 same requests give the same faults. A rule may be limited to `count` firings and to a window:
 `wall_seconds` from creation (wall clock), and/or simulated time `sim_from`/`sim_until` (ISO)
 or `sim_hours` (from `sim_from`, else from the simulated now). Paths under /_sandbox are
-never faulted.
+never faulted. Every faulted request is logged (rule, kind, method, path, simulated time and
+the first 64 KB of its body), so a reconciliation can tell what a client sent that the
+application never saw.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ KINDS: tuple[str, ...] = (
     "latency", "error", "rate_limit", "hang", "malformed", "lost_response", "down",
 )
 EXEMPT_PREFIX = "/_sandbox"
+LOGGED_BODY_BYTES = 65_536
 METHODS = ("*", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
@@ -225,6 +228,7 @@ class FaultInjector:
         self.seed = seed
         self.clock = clock
         self.rules: list[FaultRule] = []
+        self.log: list[dict[str, Any]] = []
         self._serial = 0
 
     def add(self, spec: dict[str, Any]) -> FaultRule:
@@ -241,6 +245,7 @@ class FaultInjector:
         return len(self.rules) < before
 
     def clear(self) -> int:
+        """Remove every rule (the log of faulted requests stays)."""
         n = len(self.rules)
         self.rules = []
         return n
@@ -270,7 +275,13 @@ class FaultInjector:
         if chosen is None:
             await self.app(scope, receive, send)
             return
-        await self._inject(chosen, scope, receive, send)
+        body = await _read_body(receive)
+        self.log.append({
+            "rule": chosen.id, "kind": chosen.kind, "method": method, "path": path,
+            "sim": self.clock.now().isoformat(),
+            "body": body[:LOGGED_BODY_BYTES].decode("utf-8", errors="replace"),
+        })
+        await self._inject(chosen, scope, _replay(body, receive), send)
 
     async def _inject(self, rule: FaultRule, scope: Scope, receive: Receive, send: Send) -> None:
         kind = rule.kind
@@ -310,6 +321,33 @@ class FaultInjector:
         await send({"type": "http.response.start", "status": start.get("status", 200),
                     "headers": [*headers, (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+async def _read_body(receive: Receive) -> bytes:
+    """The whole request body (the app, if it runs, gets it again through `_replay`)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that gives the body read already, then the client's later messages."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 async def _until_disconnect(receive: Receive) -> None:
