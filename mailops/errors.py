@@ -20,7 +20,15 @@ class StoreError(MailopsError):
 
 
 class NotificationError(MailopsError):
-    """A report could not be delivered to Slack (or written to its outbox file)."""
+    """A report could not be delivered to Slack (or written to its outbox file).
+
+    `kept_in` is the outbox file holding the message when Slack failed: nothing is lost,
+    and a person can send it again from there.
+    """
+
+    def __init__(self, message: str, *, kept_in: str | None = None) -> None:
+        super().__init__(message)
+        self.kept_in = kept_in
 
 
 class ApiError(MailopsError):

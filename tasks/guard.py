@@ -10,7 +10,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from mailops.emboux import EmbouxClient
-from mailops.errors import ConfigError, MailopsError
+from mailops.errors import ConfigError, NotificationError
 from mailops.gate import ApplyResult, apply_plan, save_plan
 from mailops.guard import JOB, GuardRun, apply_change, evaluate, mailbox_json
 from mailops.health import Collected, collect_domains
@@ -92,7 +92,9 @@ def notify_transitions(
 ) -> tuple[str | None, str | None]:
     """Post the status changes since the last post, if any: (where it went, or why not).
 
-    Nothing changed, nothing posted; what was posted is remembered so it is never repeated.
+    Nothing changed, nothing posted; what was posted (or, when Slack failed, kept in the
+    outbox) is remembered so it is never repeated: a post whose answer was lost may have
+    reached Slack, and posting its changes again would show them twice.
     """
     boxes = {r.state.name: r.state for r in run.records}
     mailbox_rows = [(name, old, new.value, boxes[name].reason)
@@ -109,15 +111,18 @@ def notify_transitions(
         [(a["domain"], a["action"], a["reason"]) for a in actions],
         dry_run=dry_run, as_of=as_of.isoformat(),
     )
+    delivered, error = None, None
     try:
-        delivery = SlackNotifier.from_settings(settings).post(
+        delivered = SlackNotifier.from_settings(settings).post(
             message, name=f"{JOB}-{as_of:%Y%m%dT%H%M%S}"
-        )
-    except MailopsError as exc:
-        return None, str(exc)
+        ).describe()
+    except NotificationError as exc:
+        if exc.kept_in is None:
+            return None, str(exc)
+        error = str(exc)
     with Store(settings.database_url) as store:
         store.mark_guard_notified(
             {name: new for name, _, new, _ in mailbox_rows},
             {name: new for name, _, new, _ in group_rows},
         )
-    return delivery.describe(), None
+    return delivered, error

@@ -3,8 +3,10 @@
 Messages are Block Kit, cut to fit Slack's limits (50 blocks, 3,000 characters a section,
 10 fields) with "and N more"; every string that came from an API is escaped for mrkdwn.
 Delivery goes through slack-sdk (incoming webhook, or bot token and channel) with its retry
-handlers for rate limits and server errors; with no Slack configured, the payload is written
-to a file under the data folder instead.
+handlers for rate limits and server errors, and for connections that could not be made; a
+post whose answer was lost is not sent again (Slack may have shown it: a resend would post it
+twice). With no Slack configured, or when Slack fails, the payload is written to a file under
+the data folder instead (the outbox), so nothing is lost.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.error import URLError
 
 from pydantic import SecretStr
 from slack_sdk import WebClient
@@ -184,7 +187,10 @@ class SlackNotifier:
         self._retry_handlers = [
             RateLimitErrorRetryHandler(max_retry_count=retries),
             ServerErrorRetryHandler(max_retry_count=retries),
-            ConnectionErrorRetryHandler(max_retry_count=retries),
+            # urllib raises URLError while connecting or sending, before Slack could have
+            # acted; a connection dropped or timed out while waiting for the answer is not
+            # resent (ConnectionResetError, RemoteDisconnected and timeouts come raw).
+            ConnectionErrorRetryHandler(max_retry_count=retries, error_types=[URLError]),
         ]
 
     @classmethod
@@ -197,11 +203,17 @@ class SlackNotifier:
         )
 
     def post(self, message: dict[str, Any], *, name: str) -> Delivery:
-        """Send one message; `name` names the outbox file when Slack is not configured."""
-        if self._webhook_url is not None:
-            return self._post_webhook(message)
-        if self._bot_token is not None:
-            return self._post_bot(message)
+        """Send one message; `name` names the outbox file, used when Slack is not configured
+        and when Slack fails (the error then says where the message is kept)."""
+        try:
+            if self._webhook_url is not None:
+                return self._post_webhook(message)
+            if self._bot_token is not None:
+                return self._post_bot(message)
+        except NotificationError as exc:
+            kept = self._write_outbox(message, name)
+            raise NotificationError(f"{exc}; the message is kept in {kept.where}",
+                                    kept_in=kept.where) from None
         return self._write_outbox(message, name)
 
     def _post_webhook(self, message: dict[str, Any]) -> Delivery:
