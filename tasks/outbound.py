@@ -111,10 +111,11 @@ async def _read_one(client: EmbouxClient, name: str) -> Outbound | None:
 
 
 @task(cache_policy=NO_CACHE, retry_condition_fn=_only_transient, **_READ_RETRIES)
-async def read_counters() -> list[dict[str, Any]]:
-    """Every domain's outbound counters, read concurrently (the HTTP layer bounds it)."""
+async def read_counters(limit: int | None = None) -> list[dict[str, Any]]:
+    """Every domain's outbound counters (or the first `limit` listed), read concurrently (the
+    HTTP layer bounds it)."""
     async with EmbouxClient.from_settings(current_settings()) as client:
-        domains = await client.domains()
+        domains = (await client.domains())[:limit]
         found = await asyncio.gather(*(_read_one(client, d.name) for d in domains))
     rows = []
     for summary, outbound in zip(domains, found, strict=True):
