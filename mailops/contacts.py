@@ -231,13 +231,18 @@ def _client_for(clients: dict[str, CleanboxClient], target: str) -> tuple[Cleanb
 async def apply_contact_plan(
     store: Store, run_id: str, job: str, clients: dict[str, CleanboxClient]
 ) -> ApplyResult:
-    """Set every still-planned contact state of a run through the gate (resumable, audited)."""
+    """Set every still-planned contact state of a run through the gate (resumable, audited);
+    a failed call is confirmed from the contact's state (its answer may have been lost)."""
 
     async def apply_one(change: PlannedChange) -> None:
         client, uuid = _client_for(clients, change.target)
         await client.set_contact_state(uuid, change.new_value)  # type: ignore[arg-type]
 
-    return await apply_plan(store, run_id, job, apply_one)
+    async def holds(change: PlannedChange) -> bool:
+        client, uuid = _client_for(clients, change.target)
+        return (await client.contact(uuid)).state == change.new_value
+
+    return await apply_plan(store, run_id, job, apply_one, confirm=holds)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Any
 
 from mailops.cleanbox import MAX_ACCEPT_BATCH, CleanboxClient
 from mailops.errors import ConfigError, MailopsError
-from mailops.gate import ApplyMany, ApplyResult, apply_plan
+from mailops.gate import ApplyMany, ApplyResult, Confirm, apply_plan
 from mailops.rules.quarantine import KEEP_REASONS, over_threshold, plan_accepts, whitelist_of
 from mailops.store import ChangeStatus, PlannedChange, Store
 
@@ -149,6 +149,25 @@ def accept_batch(clients: dict[str, CleanboxClient]) -> ApplyMany:
     return apply_many
 
 
+def released(clients: dict[str, CleanboxClient]) -> Confirm:
+    """The gate's confirmation of a failed accept: the message is no longer quarantined (its
+    answer was lost after it was released). Each team's quarantine is read once a pass."""
+    held: dict[str, asyncio.Task[set[str]]] = {}
+
+    async def read(team: str) -> set[str]:
+        return {m.uuid for m in await clients[team].quarantine()}
+
+    async def holds(change: PlannedChange) -> bool:
+        team, uuid = parse_target(change.target)
+        if team not in clients:
+            return False
+        if team not in held:
+            held[team] = asyncio.ensure_future(read(team))
+        return uuid not in await asyncio.shield(held[team])
+
+    return holds
+
+
 async def apply_accepts(
     store: Store, run_id: str, clients: dict[str, CleanboxClient], *, passes: int = 2
 ) -> ApplyResult:
@@ -160,7 +179,7 @@ async def apply_accepts(
     total: ApplyResult | None = None
     for _ in range(max(1, passes)):
         result = await apply_plan(store, run_id, JOB, apply_many=accept_batch(clients),
-                                  batch_size=MAX_ACCEPT_BATCH)
+                                  batch_size=MAX_ACCEPT_BATCH, confirm=released(clients))
         if total is None:
             total = result
         else:

@@ -58,7 +58,10 @@ async def apply_guard_plan(run_id: str) -> tuple[ApplyResult, list[dict[str, str
             async def apply_one(change: PlannedChange) -> None:
                 await apply_change(client, change)
 
-            result = await apply_plan(store, run_id, JOB, apply_one)
+            async def holds(change: PlannedChange) -> bool:
+                return (await client.outbound(change.label)).outbound_status == change.new_value
+
+            result = await apply_plan(store, run_id, JOB, apply_one, confirm=holds)
         applied = [s.change for s in store.plan_of_run(run_id, ChangeStatus.APPLIED)]
         store.mark_guard_suspended([c.label for c in applied if c.action == "suspend"], True)
         store.mark_guard_suspended([c.label for c in applied if c.action == "resume"], False)
