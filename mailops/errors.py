@@ -31,6 +31,11 @@ class NotificationError(MailopsError):
         self.kept_in = kept_in
 
 
+class BadNameError(MailopsError, ValueError):
+    """A name (from an API or a person) that cannot be used in a request, e.g. a domain
+    name with a slash; a ValueError too, for callers that validate input."""
+
+
 class ApiError(MailopsError):
     """A call to Cleanbox or EmBoux failed; carries where and why."""
 

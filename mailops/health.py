@@ -199,13 +199,16 @@ async def collect_teams(
 
 
 async def collect_domains(client: EmbouxClient) -> Collected:
-    """Every domain the token sees, with every outbound field; failures kept per domain."""
+    """Every domain the token sees, with every outbound field; failures kept per domain (and
+    per unreadable entry of the domain list, or name that is not a domain)."""
     collected = Collected()
+    unusable: list[str] = []
     try:
-        summaries = await client.domains()
+        summaries = await client.domains(unusable=unusable)
     except MailopsError as exc:
         collected.failures.append(CollectionFailure("EmBoux", "domains", str(exc)))
         return collected
+    collected.failures += [CollectionFailure("EmBoux", "domains", line) for line in unusable]
 
     async def one(summary: DomainSummary) -> DomainHealth | CollectionFailure:
         try:

@@ -311,6 +311,22 @@ class ApiClient:
             )
             raise self._error(ResponseFormatError, method, path, problem) from None
 
+    def parse_items(
+        self, shape: type[T], items: list[JSON], method: str, path: str,
+        unusable: list[str] | None = None,
+    ) -> list[T]:
+        """A listing's items as models: all or an error (`unusable` None), or each alone,
+        the unusable ones left out with a line naming their field appended to `unusable`."""
+        if unusable is None:
+            return self.parse(list[shape], items, method, path)  # type: ignore[valid-type]
+        usable = []
+        for number, item in enumerate(items):
+            try:
+                usable.append(self.parse(shape, item, method, path))
+            except ResponseFormatError as exc:
+                unusable.append(f"{exc} (item {number}, left out)")
+        return usable
+
     # --- pagination --------------------------------------------------------------------
 
     async def get_page(

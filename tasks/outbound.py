@@ -22,6 +22,7 @@ from mailops.emboux import EmbouxClient, Outbound
 from mailops.errors import (
     ApiError,
     AuthError,
+    BadNameError,
     ConfigError,
     MailopsError,
     NotFoundError,
@@ -108,6 +109,9 @@ async def _read_one(client: EmbouxClient, name: str) -> Outbound | None:
         return await client.outbound(name)
     except NotFoundError:
         return None  # deleted since it was listed: it has no counters left to read
+    except BadNameError as exc:  # listed, but no URL can name it: EmBoux's reset still counts it
+        get_run_logger().warning("%s", exc)
+        return None
 
 
 @task(cache_policy=NO_CACHE, retry_condition_fn=_only_transient, **_READ_RETRIES)

@@ -105,6 +105,18 @@ def test_a_post_slack_fails_is_kept_in_the_outbox(server, tmp_path):
     assert json.loads(kept.read_text()) == {"text": "hi", "blocks": []}
 
 
+def test_an_outage_asking_to_come_back_later_is_not_waited_for(server, tmp_path):
+    # Given a webhook down with Retry-After: 60
+    server.script("POST", "/services/T000/B000/token",
+                  Reply(503, body=b"down", headers={"Retry-After": "60"}))
+    notifier = SlackNotifier(webhook_url=SecretStr(f"{server.url}/services/T000/B000/token"),
+                             outbox=tmp_path / "slack")
+    # When a message is posted, then it is kept in the outbox after one try, not four
+    with pytest.raises(NotificationError) as caught:
+        notifier.post({"text": "hi"}, name="x")
+    assert caught.value.kept_in is not None and len(server.received) == 1
+
+
 def test_a_post_whose_answer_was_lost_is_not_sent_again(tmp_path):
     # Given the Slack stand-in, whose first answer is lost after it recorded the post
     from mailops.sandbox.server import Sandbox

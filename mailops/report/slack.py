@@ -26,6 +26,10 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
 from mailops.errors import NotificationError
@@ -148,6 +152,41 @@ def daily_health_message(report: HealthReport, *, max_teams: int = 20) -> dict[s
 # --- delivery -------------------------------------------------------------------------------
 
 
+MAX_RETRY_AFTER_SECONDS = 10  # Slack asking for a longer wait is not waited for
+
+
+def _retry_after(response: HttpResponse | None) -> float | None:
+    """The answer's `Retry-After` in seconds, if it has a readable one."""
+    if response is None:
+        return None
+    for name, value in response.headers.items():
+        if name.lower() == "retry-after":
+            text = value[0] if isinstance(value, list) else value
+            try:
+                return float(text)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def _not_too_late(handler: type[RetryHandler]) -> type[RetryHandler]:
+    """`handler`, except when Slack asks to come back later than a job waits: the message is
+    then kept in the outbox at once rather than after minutes of waiting."""
+
+    class NotTooLate(handler):  # type: ignore[misc, valid-type]
+        def _can_retry(self, *, state: RetryState, request: HttpRequest,
+                       response: HttpResponse | None = None,
+                       error: Exception | None = None) -> bool:
+            wait = _retry_after(response)
+            if wait is not None and wait > MAX_RETRY_AFTER_SECONDS:
+                return False
+            return bool(super()._can_retry(state=state, request=request, response=response,
+                                           error=error))
+
+    NotTooLate.__name__ = f"NotTooLate{handler.__name__}"
+    return NotTooLate
+
+
 @dataclass(frozen=True)
 class Delivery:
     """Where a message went, in words safe to show (never the webhook URL)."""
@@ -185,8 +224,8 @@ class SlackNotifier:
         self._outbox = outbox
         self._timeout = timeout
         self._retry_handlers = [
-            RateLimitErrorRetryHandler(max_retry_count=retries),
-            ServerErrorRetryHandler(max_retry_count=retries),
+            _not_too_late(RateLimitErrorRetryHandler)(max_retry_count=retries),
+            _not_too_late(ServerErrorRetryHandler)(max_retry_count=retries),
             # urllib raises URLError while connecting or sending, before Slack could have
             # acted; a connection dropped or timed out while waiting for the answer is not
             # resent (ConnectionResetError, RemoteDisconnected and timeouts come raw).
@@ -295,6 +334,9 @@ def contact_cleanup_message(result: dict[str, Any], *, max_actions: int = 15) ->
         blocks.append(section(
             f":warning: {len(result['failed'])} changes failed; re-run the plan to finish them"
         ))
+    for team, why in list(result.get("unreadable", {}).items())[:10]:
+        blocks.append(section(f":warning: *{mrkdwn(team)}* could not be read whole: "
+                              f"{mrkdwn(why)}"))
     by_rule = result.get("by_rule", {})
     if by_rule:
         blocks.append(section("*By rule*\n" + "\n".join(
@@ -390,6 +432,10 @@ def quarantine_accept_message(result: dict[str, Any], *, max_messages: int = 10)
         blocks.append(section(f":no_entry: {mrkdwn(result['refused'])}"))
     for team in teams[: MAX_BLOCKS - 6]:
         kept = team.get("kept", {})
+        if team.get("error"):
+            blocks.append(section(f":warning: *{mrkdwn(team['team'])}* could not be planned: "
+                                  f"{mrkdwn(team['error'])}"))
+            continue
         if not team.get("acted"):
             blocks.append(section(
                 f"*{mrkdwn(team['team'])}*: backlog {team['backlog']}, not above the threshold "
