@@ -17,11 +17,17 @@ from mailops.cli import EXIT_CONFIG, output
 
 @dataclass(frozen=True)
 class FlowOutcome:
-    """What a flow run ended with: its result, and the failure message when it failed."""
+    """What a flow run ended with: its result, and the failure message when it failed.
+
+    `unexpected` is a run that raised instead of ending in its own one-line failure;
+    `run_id` is the Prefect flow run's id (its logs and artifacts are filed under it).
+    """
 
     ok: bool
     result: Any
     message: str | None
+    run_id: str | None = None
+    unexpected: bool = False
 
 
 def run_flow(flow: Callable[..., Coroutine[Any, Any, Any]], **parameters: Any) -> FlowOutcome:
@@ -33,10 +39,11 @@ def run_flow(flow: Callable[..., Coroutine[Any, Any, Any]], **parameters: Any) -
     """
     state = asyncio.run(flow(**parameters, return_state=True))
     result = state.result(raise_on_failure=False)
+    run_id = str(state.state_details.flow_run_id) if state.state_details.flow_run_id else None
     if isinstance(result, BaseException):
-        return FlowOutcome(False, None, state.message or str(result))
+        return FlowOutcome(False, None, state.message or str(result), run_id, unexpected=True)
     ok = state.is_completed()
-    return FlowOutcome(ok, result, None if ok else state.message)
+    return FlowOutcome(ok, result, None if ok else state.message, run_id)
 
 
 def parse_instant(text: str | None) -> datetime | None:
