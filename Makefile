@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install demo test lint browser bench clean
+.PHONY: install demo test lint browser bench chaos clean
 
 install: $(VENV)/.installed
 
@@ -31,6 +31,11 @@ test: install lint browser
 # 127.0.0.1, each row appended to BENCHMARKS.md. Not part of `make test`.
 bench: install
 	$(BIN)/python bench/run.py --record
+
+# The chaos run (about N minutes): the demo's five weeks with faults on every API, then the
+# reconciliation of the store against the sandbox's ground truth; exits 1 on any difference.
+chaos: install
+	$(BIN)/mailops chaos
 
 clean:
 	rm -rf $(VENV) data/*.db data/*.db-wal data/*.db-shm
