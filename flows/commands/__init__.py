@@ -7,7 +7,8 @@ Each module here has `register(app)`, which adds its commands to the typer app o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -59,3 +60,21 @@ def parse_instant(text: str | None) -> datetime | None:
     if moment.tzinfo is None:
         output.fail("--as-of needs a time zone, e.g. 2026-10-04T08:00+00:00", EXIT_CONFIG)
     return moment
+
+
+@contextmanager
+def progress_bar(label: str, *, hidden: bool) -> Iterator[Callable[[int, int, str], None]]:
+    """A transient progress bar for a long simulation; yields its `on_step(done, total, what)`
+    (hidden, e.g. with --json, it shows nothing)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn(label), BarColumn(), TextColumn("{task.description}"),
+        TimeElapsedColumn(), transient=True, disable=hidden,
+    ) as progress:
+        bar = progress.add_task("starting", total=1)
+
+        def on_step(done: int, total: int, what: str) -> None:
+            progress.update(bar, completed=done, total=total, description=what)
+
+        yield on_step

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from flows.commands import progress_bar
 from mailops.cli import JsonFlag, output
 from mailops.report.escape import terminal_text
 
@@ -32,22 +33,11 @@ def chaos(
     # Faults make runs log warnings and errors by the hundred: they go to the Prefect API and
     # are scanned for keys, but the terminal shows only the progress and the figure.
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
     from flows.chaos import run_chaos
 
     for handler in logging.getLogger().handlers:  # the command's own stderr handler too
         handler.setLevel(logging.CRITICAL)
-
-    with Progress(
-        TextColumn("chaos"), BarColumn(), TextColumn("{task.description}"),
-        TimeElapsedColumn(), transient=True, disable=json_output or output.json,
-    ) as progress:
-        bar = progress.add_task("starting", total=1)
-
-        def on_step(done: int, total: int, what: str) -> None:
-            progress.update(bar, completed=done, total=total, description=what)
-
+    with progress_bar("chaos", hidden=json_output or output.json) as on_step:
         summary = run_chaos(days=7 * weeks, seed=seed, folder=folder, on_step=on_step)
 
     kinds = ", ".join(f"{what} x{n}" for what, n in sorted(summary.faults.items()))
