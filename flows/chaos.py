@@ -52,6 +52,12 @@ CHAOS_ENVIRONMENT = {
     "MAILOPS_HTTP__BACKOFF_BASE_SECONDS": "0.05",
     "MAILOPS_HTTP__BACKOFF_MAX_SECONDS": "0.5",
     "MAILOPS_HTTP__RETRY_BUDGET_SECONDS": "30",
+    # The guard tuned to the sandbox's volumes as the README advises (seed 003's defaults
+    # are laxer than EmBoux's guillotine), so it suspends and resumes: those are audited too.
+    "MAILOPS_GUARD__WINDOW_SIZE": "200",
+    "MAILOPS_GUARD__MIN_VOLUME": "100",
+    "MAILOPS_GUARD__BOUNCE_RATE_PCT": "1.0",
+    "MAILOPS_GUARD__ABSOLUTE_BOUNCES": "6",
 }
 TOP_SENDERS = 5  # what daily-health collects by default ([alerts] top_senders)
 
@@ -299,7 +305,8 @@ def reconcile_all(
                                        tables.get("billing_rows", [])),
         *reconcile.slack_differences(evidence.slack_posts),
         *reconcile.slack_lost_differences(evidence.faulted, payloads, evidence.outbox),
-        *reconcile.guard_transition_differences(reconcile.guard_transitions(payloads)),
+        *reconcile.guard_transition_differences(reconcile.guard_transitions(
+            reconcile.guard_posts_in_order(payloads, evidence.outbox))),
         *reconcile.secret_findings(evidence.secrets, evidence.places),
     ]
     return differences, checked

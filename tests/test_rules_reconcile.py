@@ -8,6 +8,7 @@ from mailops.report.slack import outbound_guard_message
 from mailops.rules.reconcile import (
     audit_differences,
     billing_differences,
+    guard_posts_in_order,
     guard_transition_differences,
     guard_transitions,
     metric_differences,
@@ -211,6 +212,20 @@ def test_a_status_change_posted_twice_breaks_the_chain():
              guard_post([("a.test", "healthy", "warning")])]
     [found] = guard_transition_differences(guard_transitions(posts))
     assert found.subject == "Mailboxes a.test" and "posted twice" in found.message
+
+
+def test_a_status_change_kept_in_the_outbox_is_not_lost_and_a_lost_answer_not_twice():
+    first = outbound_guard_message([("a.test", "healthy", "paused", "why")], [], [],
+                                   dry_run=False, as_of="2026-10-02T00:00:00+00:00")
+    second = outbound_guard_message([("a.test", "paused", "healing", "why")], [], [],
+                                    dry_run=False, as_of="2026-10-03T00:00:00+00:00")
+    # the first post failed and is in the outbox; the second reached Slack
+    assert guard_transition_differences(guard_transitions([second])) != []
+    ordered = guard_posts_in_order([second], [first])
+    assert ordered == [first, second]
+    assert guard_transition_differences(guard_transitions(ordered)) == []
+    # an answer lost after Slack showed it: in both, counted once
+    assert guard_posts_in_order([first, second], [first]) == [first, second]
 
 
 def test_after_a_post_cut_short_the_hidden_names_are_not_judged():

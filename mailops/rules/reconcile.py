@@ -374,6 +374,24 @@ def guard_transitions(payloads: Iterable[Any]) -> list[list[Transition]]:
     return posts
 
 
+_AS_OF = re.compile(r"as of (\S+)$")
+
+
+def guard_posts_in_order(received: Sequence[Any], outbox: Sequence[Any]) -> list[Any]:
+    """The guard's messages as they were meant to reach Slack: those it received and those
+    kept in the outbox when the post failed (a lost answer leaves one in both: once), in
+    the order of the polls they report (the "as of" of their context line)."""
+    def as_of(payload: Any) -> str:
+        blocks = payload.get("blocks") or []
+        line = blocks[1].get("elements", [{}])[0].get("text", "") if len(blocks) > 1 else ""
+        found = _AS_OF.search(line)
+        return _instant(found.group(1)).isoformat() if found else ""
+
+    unique = {_canonical(p): p for p in [*received, *outbox]
+              if isinstance(p, dict) and guard_transitions([p])}
+    return sorted(unique.values(), key=as_of)
+
+
 def guard_transition_differences(posts: Sequence[Sequence[Transition]]) -> list[Difference]:
     """The guard's posted status changes, in order, form one chain per mailbox or group,
     starting healthy: each starts where the last one posted ended, so none is posted twice
