@@ -32,8 +32,9 @@ test: install lint browser
 bench: install
 	$(BIN)/python bench/run.py --record
 
-# The chaos run (about N minutes): the demo's five weeks with faults on every API, then the
-# reconciliation of the store against the sandbox's ground truth; exits 1 on any difference.
+# The chaos run (about 8 minutes): the demo's five weeks with faults on every API, the
+# bad-input corpus, then the reconciliation against the sandbox's ground truth; exits 1 on any
+# difference.
 chaos: install
 	$(BIN)/mailops chaos
 

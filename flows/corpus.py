@@ -165,6 +165,7 @@ class CorpusRun:
         from flows.weekly_report import weekly_report
 
         self.sandbox.clear_slack()
+        before = len(self.differences)
         self.day += timedelta(days=1)
         self.sandbox.record_collection(self.day.isoformat())
         runs = {
@@ -193,7 +194,9 @@ class CorpusRun:
         (self.folder / "billing.csv").write_text(csv_text, encoding="utf-8")
         self.differences += escaping_differences(payloads, _report_html(runs["weekly-report"]),
                                                  csv_text)
-        self.outcomes.append(CorpusOutcome("hostile data", "every job", True, "escaped"))
+        found = len(self.differences) - before
+        self.outcomes.append(CorpusOutcome("hostile data", "every job", found == 0,
+                                           f"{found} differences" if found else "escaped"))
 
     def billing_csv(self, period: str) -> str:
         from mailops.report.billing import build_export, render_csv

@@ -11,7 +11,7 @@ come out escaped wherever they are shown.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 TEAM = "team"  # the rule is limited to the first team's key
@@ -131,4 +131,3 @@ class CorpusOutcome:
     job: str
     handled: bool
     detail: str
-    extra: dict[str, Any] = field(default_factory=dict)
