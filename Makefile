@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install demo test lint browser postgres bench scale-demo clean
+.PHONY: install demo test lint browser postgres bench scale-demo chaos clean
 
 install: $(VENV)/.installed
 
@@ -43,6 +43,12 @@ bench: install
 # medium sandbox into a PostgreSQL trend store, checked, and everything stopped again.
 scale-demo: install postgres
 	$(BIN)/python bench/scale_out.py demo
+
+# The chaos run (about 8 minutes): the demo's five weeks with faults on every API, the
+# bad-input corpus, then the reconciliation against the sandbox's ground truth; exits 1 on any
+# difference.
+chaos: install
+	$(BIN)/mailops chaos
 
 clean:
 	rm -rf $(VENV) data/*.db data/*.db-wal data/*.db-shm

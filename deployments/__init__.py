@@ -72,14 +72,16 @@ JOBS: tuple[Job, ...] = (
     ),
     Job(
         "outbound-reset-daily", "flows.outbound_reset_daily", "outbound_reset_daily",
-        "0 0 * * *", "UTC",
-        "POST /outbound/reset-daily exactly once per UTC day (ledger-guarded).",
+        "0 * * * *", "UTC",
+        "POST /outbound/reset-daily exactly once per UTC day (ledger-guarded): at 00:00, "
+        "and each later hour sends nothing unless that day's reset failed.",
         tags=("emboux", "exactly-once"),
     ),
     Job(
-        "billing-freeze", "flows.billing_freeze", "billing_freeze", "5 0 1 * *", "UTC",
+        "billing-freeze", "flows.billing_freeze", "billing_freeze", "5 * 1 * *", "UTC",
         "POST /outbound/reset-monthly exactly once per month; the frozen counters become "
-        "the month's billing rows.",
+        "the month's billing rows. At 00:05 on the 1st, and each later hour of the 1st sends "
+        "nothing unless that month's freeze failed.",
         tags=("emboux", "exactly-once", "billing"),
     ),
     Job(

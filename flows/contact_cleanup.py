@@ -104,6 +104,13 @@ async def contact_cleanup(
     )
     if refusal is not None and refusal_over_cap(summary.changes, cap) is not None:
         return Failed(message=refusal, data=result)
+    if result["unreadable"]:
+        message = (
+            f"{len(result['unreadable'])} team(s) could not be read whole, the others were "
+            "planned: " + "; ".join(f"{team}: {why}" for team, why in result["unreadable"].items())
+        )
+        logger.error(message)
+        return Failed(message=message, data=result)
     if result["failed"]:
         message = (
             f"{len(result['failed'])} changes failed (first: {result['failed'][0]['email']}: "
@@ -137,6 +144,7 @@ def _result(summary: PlanSummary, *, dry_run: bool) -> dict[str, Any]:
         "duplicates": summary.duplicates,
         "reused_plan": summary.reused,
         "failed": [],
+        "unreadable": dict(summary.unreadable),
     }
 
 

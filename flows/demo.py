@@ -2,11 +2,12 @@
 
 The sandbox runs in-process; its clock is advanced in steps and, at each step, the jobs
 whose schedule falls there run as real Prefect flows against it over HTTP, writing a real
-SQLite store under `data/demo/`. Nothing here is a shortcut a production run would not take:
-the flows are the deployed ones, with the simulated instant passed as `as_of`. The gated
+SQLite store under `data/demo/`. Nothing here is a shortcut a production run would not
+take: the flows are the deployed ones, with the simulated instant passed as `as_of`. The gated
 jobs run as a person would run them: the guard and quarantine-accept applied; the contact
 cleanup as a dry run on the first Monday, applied on the later ones (whitelisted senders'
-quarantined mail is then released by quarantine-accept).
+quarantined mail is then released by quarantine-accept). The loop (`Simulation`) is shared
+with the chaos run (`flows/chaos.py`), which adds faults around it and a reconciliation after.
 """
 
 from __future__ import annotations
@@ -77,6 +78,117 @@ def point_mailops_at(sandbox: Sandbox, folder: Path) -> None:
     })
 
 
+Before = Callable[[str, datetime, dict[str, Any]], None]
+After = Callable[[str, datetime, FlowOutcome], None]
+
+
+def _nothing(*args: Any) -> None:
+    """The default hook: nothing to do around a job."""
+
+
+class Simulation:
+    """The schedule loop the demo and the chaos run share: the sandbox's clock advanced in
+    steps and, at each step, every job whose schedule falls there run as a real flow.
+
+    `before(job, now, parameters)` runs just before each flow and `after(job, now, outcome)`
+    just after it (the chaos run records ground truth and counts faults there).
+    `review_first_cleanup` makes the first Monday's cleanup the dry run a person reviews.
+    """
+
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        summary: DemoSummary,
+        *,
+        before: Before = _nothing,
+        after: After = _nothing,
+        review_first_cleanup: bool = True,
+    ) -> None:
+        self.sandbox = sandbox
+        self.summary = summary
+        self.before = before
+        self.after = after
+        self.review_first_cleanup = review_first_cleanup
+        self.started = sandbox.now()
+
+    def job(self, job: str, flow: Callable[..., Any], now: datetime, /, **parameters: Any
+            ) -> FlowOutcome:
+        """Run one job's flow at the simulated instant `now`, counted in the summary."""
+        self.before(job, now, parameters)
+        outcome = run_flow(flow, **parameters)
+        self.summary.runs[job] += 1
+        if not outcome.ok:
+            self.summary.failed.append(f"{job} at {now:%Y-%m-%d %H:%M}: {outcome.message}")
+        self.after(job, now, outcome)
+        return outcome
+
+    def resets(self, now: datetime) -> None:
+        """The daily reset, and on the 1st the billing freeze of the month before."""
+        from flows.billing_freeze import billing_freeze
+        from flows.outbound_reset_daily import outbound_reset_daily
+
+        self.job("outbound-reset-daily", outbound_reset_daily, now,
+                 day=now.date().isoformat(), as_of=now)
+        billed = now.date().replace(day=1) - timedelta(days=1)
+        if now.day == 1 and billed >= self.started.date().replace(day=1):  # a month it saw
+            self.job("billing-freeze", billing_freeze, now, period=f"{billed:%Y-%m}",
+                     as_of=now)
+
+    def run(self, days: int, on_step: Callable[[int, int, str], None]) -> None:
+        """Onboard the new domain, then simulate `days` days of every job's schedule."""
+        from flows.contact_cleanup import contact_cleanup
+        from flows.daily_health import daily_health
+        from flows.domain_onboarding import domain_onboarding
+        from flows.outbound_guard import outbound_guard
+        from flows.quarantine_accept import quarantine_accept
+        from flows.verification_watch import verification_watch
+        from flows.weekly_report import weekly_report
+
+        sandbox, summary, job = self.sandbox, self.summary, self.job
+        # Week 1: a customer registers a new sending domain and the operator onboards it.
+        sandbox.world.emboux.add_domain(
+            NEW_DOMAIN, next(iter(sandbox.customer_tokens)), verified=False
+        )
+        start = self.started = sandbox.now()
+        job("domain-onboarding", domain_onboarding, start, name=NEW_DOMAIN, apply=True,
+            as_of=start)
+        summary.onboarded[NEW_DOMAIN] = None
+
+        steps = int(timedelta(days=days) / STEP)
+        for step in range(steps):
+            sandbox.advance(hours=STEP.total_seconds() / 3600)
+            now = sandbox.now()
+            on_step(step, steps, f"{now:%a %Y-%m-%d %H:%M}")
+            job("outbound-guard", outbound_guard, now, apply=True, approve=False, as_of=now)
+            if now.hour != 0:
+                # The resets run hourly: a later run sends nothing unless the day's failed.
+                self.resets(now)
+                continue
+            yesterday = (now - timedelta(days=1)).date()
+            # The day's figures are read before midnight's reset zeroes today's sends.
+            job("daily-health", daily_health, now, day=yesterday, as_of=now)
+            # Hourly in production; once a simulated day here, applied (the demo's approval).
+            job("quarantine-accept", quarantine_accept, now, apply=True,
+                require_approval=False, as_of=now)
+            watch = job("verification-watch", verification_watch, now, as_of=now)
+            if watch.ok and isinstance(watch.result, dict):
+                for name in watch.result.get("verified", []):
+                    summary.onboarded[name] = now.isoformat()
+            self.resets(now)
+            if now.weekday() == 0:
+                # The first Monday is the dry run a person reviews; later ones apply it.
+                dry_run = self.review_first_cleanup and summary.runs["contact-cleanup"] == 0
+                job("contact-cleanup", contact_cleanup, now, apply=not dry_run,
+                    max_actions=REVIEWED_CAP, require_approval=False, as_of=now)
+                week = yesterday.isocalendar()
+                report = job("weekly-report", weekly_report, now,
+                             week=f"{week.year}-W{week.week:02d}", format="html")
+                if report.ok and isinstance(report.result, dict) and report.result.get("file"):
+                    summary.reports.append(Path(report.result["file"]))
+        on_step(steps, steps, "done")
+        summary.ended = sandbox.now()
+
+
 def run_demo(
     *,
     weeks: int = 4,
@@ -90,71 +202,8 @@ def run_demo(
     folder.mkdir(parents=True)
     with Sandbox.start(seed=seed, scale="small") as sandbox:
         point_mailops_at(sandbox, folder)
-        from flows.billing_freeze import billing_freeze
-        from flows.contact_cleanup import contact_cleanup
-        from flows.daily_health import daily_health
-        from flows.domain_onboarding import domain_onboarding
-        from flows.outbound_guard import outbound_guard
-        from flows.outbound_reset_daily import outbound_reset_daily
-        from flows.quarantine_accept import quarantine_accept
-        from flows.verification_watch import verification_watch
-        from flows.weekly_report import weekly_report
-
         summary = DemoSummary(weeks, sandbox.now(), sandbox.now(), database=folder / "mailops.db")
-
-        def job(name: str, outcome: FlowOutcome) -> None:
-            summary.runs[name] += 1
-            if not outcome.ok:
-                when = f"{sandbox.now():%Y-%m-%d %H:%M}"
-                summary.failed.append(f"{name} at {when}: {outcome.message}")
-
-        # Week 1: a customer registers a new sending domain and the operator onboards it.
-        sandbox.world.emboux.add_domain(
-            NEW_DOMAIN, next(iter(sandbox.customer_tokens)), verified=False
-        )
-        job("domain-onboarding", run_flow(domain_onboarding, name=NEW_DOMAIN, apply=True,
-                                          as_of=sandbox.now()))
-        summary.onboarded[NEW_DOMAIN] = None
-
-        steps = int(timedelta(weeks=weeks) / STEP)
-        for step in range(steps):
-            sandbox.advance(hours=STEP.total_seconds() / 3600)
-            now = sandbox.now()
-            on_step(step, steps, f"{now:%a %Y-%m-%d %H:%M}")
-            job("outbound-guard", run_flow(outbound_guard, apply=True, approve=False, as_of=now))
-            if now.hour != 0:
-                continue
-            yesterday = (now - timedelta(days=1)).date()
-            # The day's figures are read before midnight's reset zeroes today's sends.
-            job("daily-health", run_flow(daily_health, day=yesterday, as_of=now))
-            # Hourly in production; once a simulated day here, applied (the demo's approval).
-            job("quarantine-accept", run_flow(quarantine_accept, apply=True,
-                                              require_approval=False, as_of=now))
-            watch = run_flow(verification_watch, as_of=now)
-            job("verification-watch", watch)
-            if watch.ok and isinstance(watch.result, dict):
-                for name in watch.result.get("verified", []):
-                    summary.onboarded[name] = now.isoformat()
-            job("outbound-reset-daily",
-                run_flow(outbound_reset_daily, day=now.date().isoformat(), as_of=now))
-            if now.day == 1:
-                job("billing-freeze", run_flow(billing_freeze, period=f"{yesterday:%Y-%m}",
-                                               as_of=now))
-            if now.weekday() == 0:
-                # The first Monday is the dry run a person reviews; later ones apply it.
-                first_monday = summary.runs["contact-cleanup"] == 0
-                job("contact-cleanup", run_flow(
-                    contact_cleanup, apply=not first_monday, max_actions=REVIEWED_CAP,
-                    require_approval=False, as_of=now,
-                ))
-                week = yesterday.isocalendar()
-                report = run_flow(weekly_report, week=f"{week.year}-W{week.week:02d}",
-                                  format="html")
-                job("weekly-report", report)
-                if report.ok and isinstance(report.result, dict) and report.result.get("file"):
-                    summary.reports.append(Path(report.result["file"]))
-        on_step(steps, steps, "done")
-        summary.ended = sandbox.now()
+        Simulation(sandbox, summary).run(7 * weeks, on_step)
         summary.slack_posts = folder / "slack-posts.json"
         summary.slack_posts.write_text(
             json.dumps([p["payload"] for p in sandbox.slack_posts()], indent=2), encoding="utf-8"

@@ -102,6 +102,12 @@ async def quarantine_accept(
     )
     if refusal is not None and refusal_over_cap(total, cap) is not None:
         return Failed(message=refusal, data=result)
+    unplanned = [t for t in result["teams"] if t["error"]]
+    if unplanned:
+        message = (f"{len(unplanned)} team(s) could not be planned, the others were: "
+                   + "; ".join(f"{t['team']}: {t['error']}" for t in unplanned))
+        logger.error(message)
+        return Failed(message=message, data=result)
     if result["failed"]:
         message = (
             f"{len(result['failed'])} messages were not accepted (first: "
@@ -123,6 +129,7 @@ def _result(
             "dry_run": dry_run, "planned": p["planned"], "accepted": 0, "kept": p["kept"],
             "backlog_after": p["backlog"], "acted": p["acted"], "whitelisted": p["whitelisted"],
             "top": p["top"], "run_id": run_id, "reused_plan": p["reused_plan"],
+            "skipped_invalid": p["skipped_invalid"], "error": p["error"],
         }
         for p in plans
     ]

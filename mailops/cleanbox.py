@@ -149,10 +149,12 @@ class CleanboxClient:
         state: ContactState | None = None,
         sort: str | None = "emailCount",
         direction: SortDirection = "desc",
+        unusable: list[str] | None = None,
     ) -> list[Contact]:
-        """Every contact, optionally of one state, by email count (`GET /contacts`)."""
+        """Every contact, optionally of one state, by email count (`GET /contacts`); with
+        `unusable`, a contact that cannot be read is left out and said why there."""
         items = await self.api.get_all("/contacts", _contact_query(state, sort, direction))
-        return self.api.parse(list[Contact], items, "GET", "/contacts")
+        return self.api.parse_items(Contact, items, "GET", "/contacts", unusable)
 
     async def top_contacts(
         self, limit: int = 5, *, state: ContactState | None = None
@@ -177,10 +179,11 @@ class CleanboxClient:
         """Set one contact's state (`PUT /contacts/{uuid}`); repeating it changes nothing."""
         await self.api.put(f"/contacts/{quote(uuid, safe='')}", {"state": state})
 
-    async def quarantine(self) -> list[QuarantinedMessage]:
-        """Every quarantined message (`GET /quarantine`)."""
+    async def quarantine(self, *, unusable: list[str] | None = None) -> list[QuarantinedMessage]:
+        """Every quarantined message (`GET /quarantine`); with `unusable`, a message that
+        cannot be read is left out and said why there."""
         items = await self.api.get_all("/quarantine")
-        return self.api.parse(list[QuarantinedMessage], items, "GET", "/quarantine")
+        return self.api.parse_items(QuarantinedMessage, items, "GET", "/quarantine", unusable)
 
     async def count_quarantine(self) -> int:
         """The exact quarantine backlog."""

@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from mailops.cleanbox import CleanboxClient, Contact
-from mailops.errors import ConfigError, NotFoundError
+from mailops.errors import ConfigError, NotFoundError, ResponseFormatError
 from mailops.gate import ApplyResult, apply_plan, undo_plan
 from mailops.rules.contacts import (
     Action,
@@ -67,6 +67,7 @@ class PlanSummary:
     by_rule: Counter[str] = field(default_factory=Counter)
     top: list[dict[str, str]] = field(default_factory=list)
     reused: bool = False
+    unreadable: dict[str, str] = field(default_factory=dict)  # team: why its listing failed
 
     @property
     def changes(self) -> int:
@@ -164,21 +165,29 @@ async def plan_batches(
     per_page: int = 100,
     top_limit: int = TOP_ACTIONS,
 ) -> AsyncGenerator[list[PlannedChange], None]:
-    """The plan's real changes (block, whitelist, mute), a page at a time, team after team."""
+    """The plan's real changes (block, whitelist, mute), a page at a time, team after team.
+
+    A team whose listing answers something unusable (a page that does not match its
+    envelope) is named in `summary.unreadable` and the other teams are planned all the same;
+    what it had listed before is planned (each decision stands on the contact it read).
+    """
     for team in teams:
         summary.teams.append(team.name)
         team_client = client.for_team(team.name, team.api_key)
         seen: set[str] = set()
-        async for decided in classified_pages(team_client, team.name, rules, now, summary,
-                                              per_page=per_page, seen=seen,
-                                              top_limit=top_limit):
-            yield [
-                PlannedChange(contact_target(team.name, contact.uuid), contact.email, FIELD,
-                              contact.state, decision.new_state, decision.action.value,
-                              decision.reason)
-                for contact, decision in decided
-                if decision.changes
-            ]
+        pages = classified_pages(team_client, team.name, rules, now, summary,
+                                 per_page=per_page, seen=seen, top_limit=top_limit)
+        try:
+            async for decided in pages:
+                yield [
+                    PlannedChange(contact_target(team.name, contact.uuid), contact.email,
+                                  FIELD, contact.state, decision.new_state,
+                                  decision.action.value, decision.reason)
+                    for contact, decision in decided
+                    if decision.changes
+                ]
+        except ResponseFormatError as exc:
+            summary.unreadable[team.name] = str(exc)
 
 
 async def save_streamed_plan(
@@ -231,13 +240,18 @@ def _client_for(clients: dict[str, CleanboxClient], target: str) -> tuple[Cleanb
 async def apply_contact_plan(
     store: Store, run_id: str, job: str, clients: dict[str, CleanboxClient]
 ) -> ApplyResult:
-    """Set every still-planned contact state of a run through the gate (resumable, audited)."""
+    """Set every still-planned contact state of a run through the gate (resumable, audited);
+    a failed call is confirmed from the contact's state (its answer may have been lost)."""
 
     async def apply_one(change: PlannedChange) -> None:
         client, uuid = _client_for(clients, change.target)
         await client.set_contact_state(uuid, change.new_value)  # type: ignore[arg-type]
 
-    return await apply_plan(store, run_id, job, apply_one)
+    async def holds(change: PlannedChange) -> bool:
+        client, uuid = _client_for(clients, change.target)
+        return (await client.contact(uuid)).state == change.new_value
+
+    return await apply_plan(store, run_id, job, apply_one, confirm=holds)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from mailops.errors import BadNameError
 from mailops.http import ApiClient
 from mailops.secrets import register_secret
 from mailops.settings import Settings
@@ -177,10 +178,13 @@ class EmbouxClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def domains(self) -> list[DomainSummary]:
-        """The domains this token may see (`GET /domains`)."""
+    async def domains(self, *, unusable: list[str] | None = None) -> list[DomainSummary]:
+        """The domains this token may see (`GET /domains`); with `unusable`, an entry that
+        cannot be read is left out and said why there (the answer must still be a list)."""
         body = await self.api.get("/domains")
-        return self.api.parse(list[DomainSummary], body, "GET", "/domains")
+        if unusable is None or not isinstance(body, list):
+            return self.api.parse(list[DomainSummary], body, "GET", "/domains")
+        return self.api.parse_items(DomainSummary, body, "GET", "/domains", unusable)
 
     async def outbound(self, name: str) -> Outbound:
         path = f"{_domain_path(name)}/outbound"
@@ -237,5 +241,5 @@ class EmbouxClient:
 def _domain_path(name: str) -> str:
     domain = name.strip().rstrip(".").lower()
     if not domain or "/" in domain:
-        raise ValueError(f"{name!r} is not a domain name")
+        raise BadNameError(f"EmBoux: {name!r} is not a domain name; nothing was sent for it")
     return f"/domains/{quote(domain, safe='')}"

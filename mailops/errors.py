@@ -24,7 +24,20 @@ class LocalPostgresError(MailopsError):
 
 
 class NotificationError(MailopsError):
-    """A report could not be delivered to Slack (or written to its outbox file)."""
+    """A report could not be delivered to Slack (or written to its outbox file).
+
+    `kept_in` is the outbox file holding the message when Slack failed: nothing is lost,
+    and a person can send it again from there.
+    """
+
+    def __init__(self, message: str, *, kept_in: str | None = None) -> None:
+        super().__init__(message)
+        self.kept_in = kept_in
+
+
+class BadNameError(MailopsError, ValueError):
+    """A name (from an API or a person) that cannot be used in a request, e.g. a domain
+    name with a slash; a ValueError too, for callers that validate input."""
 
 
 class ApiError(MailopsError):

@@ -19,6 +19,8 @@ from mailops.store import Store
 from mailops.store.plans import ChangeStatus, Outcome, PlannedChange, StoredChange
 
 ApplyOne = Callable[[PlannedChange], Awaitable[None]]
+# Whether the remote object already holds a change's new value (an idempotent read).
+Confirm = Callable[[PlannedChange], Awaitable[bool]]
 # A batch call (e.g. accepting up to 100 quarantined messages at once): takes the changes,
 # answers one entry per change, None when it was made, else why not.
 ApplyMany = Callable[[Sequence[PlannedChange]], Awaitable[Sequence[str | None]]]
@@ -58,6 +60,7 @@ async def apply_plan(
     *,
     apply_many: ApplyMany | None = None,
     batch_size: int = CHUNK,
+    confirm: Confirm | None = None,
 ) -> ApplyResult:
     """Make every still-planned change of a run, recording and auditing each outcome.
 
@@ -70,6 +73,10 @@ async def apply_plan(
     With `apply_many` instead of `apply_one`, changes go out in batches of `batch_size`
     (BATCHES_AT_ONCE batches concurrently, recorded after each round); a batch that raises
     fails each of its changes, which the next pass sends again.
+
+    A change whose call failed is checked with `confirm` when given: an answer lost after
+    the change was made, then a retry that failed, must not leave a change made without its
+    audit row; one the remote object holds is recorded applied.
     """
     if (apply_one is None) == (apply_many is None):
         raise ValueError("give apply_plan exactly one of apply_one and apply_many")
@@ -92,6 +99,10 @@ async def apply_plan(
             batches = [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
             found = await asyncio.gather(*(_apply_batch(b, apply_many) for b in batches))
             outcomes = [outcome for batch in found for outcome in batch]
+        if confirm is not None:
+            outcomes = list(await asyncio.gather(
+                *(_confirmed(o, stored.change, confirm)
+                  for o, stored in zip(outcomes, chunk, strict=True))))
         store.record_outcomes(run_id, job, outcomes, {s.seq: s.change for s in chunk})
         for stored, outcome in zip(chunk, outcomes, strict=True):
             if outcome.applied:
@@ -107,6 +118,17 @@ async def _apply(stored: StoredChange, apply_one: ApplyOne) -> Outcome:
     except MailopsError as exc:
         return Outcome(stored.seq, False, str(exc))
     return Outcome(stored.seq, True)
+
+
+async def _confirmed(outcome: Outcome, change: PlannedChange, confirm: Confirm) -> Outcome:
+    """A failed outcome turned applied when the remote object holds the new value."""
+    if outcome.applied:
+        return outcome
+    try:
+        held = await confirm(change)
+    except MailopsError:
+        return outcome
+    return Outcome(outcome.seq, True) if held else outcome
 
 
 async def _apply_batch(batch: list[StoredChange], apply_many: ApplyMany) -> list[Outcome]:

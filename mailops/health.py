@@ -203,13 +203,16 @@ async def collect_domains(
     client: EmbouxClient, keep: Callable[[DomainSummary], bool] | None = None
 ) -> Collected:
     """Every domain the token sees (those `keep` accepts: a shard's), with every outbound
-    field; failures kept per domain."""
+    field; failures kept per domain (and per unreadable entry of the domain list, or name
+    that is not a domain)."""
     collected = Collected()
+    unusable: list[str] = []
     try:
-        summaries = await client.domains()
+        summaries = await client.domains(unusable=unusable)
     except MailopsError as exc:
         collected.failures.append(CollectionFailure("EmBoux", "domains", str(exc)))
         return collected
+    collected.failures += [CollectionFailure("EmBoux", "domains", line) for line in unusable]
     if keep is not None:
         summaries = [summary for summary in summaries if keep(summary)]
 

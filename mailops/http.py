@@ -311,6 +311,22 @@ class ApiClient:
             )
             raise self._error(ResponseFormatError, method, path, problem) from None
 
+    def parse_items(
+        self, shape: type[T], items: list[JSON], method: str, path: str,
+        unusable: list[str] | None = None,
+    ) -> list[T]:
+        """A listing's items as models: all or an error (`unusable` None), or each alone,
+        the unusable ones left out with a line naming their field appended to `unusable`."""
+        if unusable is None:
+            return self.parse(list[shape], items, method, path)  # type: ignore[valid-type]
+        usable = []
+        for number, item in enumerate(items):
+            try:
+                usable.append(self.parse(shape, item, method, path))
+            except ResponseFormatError as exc:
+                unusable.append(f"{exc} (item {number}, left out)")
+        return usable
+
     # --- pagination --------------------------------------------------------------------
 
     async def get_page(
@@ -325,18 +341,10 @@ class ApiClient:
     async def get_all(
         self, path: str, params: Mapping[str, Any] | None = None, *, per_page: int = MAX_PER_PAGE
     ) -> list[JSON]:
-        """Every item of a list endpoint: page 1 first, then the other pages concurrently."""
-        first = await self.get_page(path, params, page=1, per_page=per_page)
-        rest = await asyncio.gather(
-            *(
-                self.get_page(path, params, page=number, per_page=first.per_page)
-                for number in range(2, first.total_pages + 1)
-            )
-        )
-        items = list(first.items)
-        for page in rest:
-            items.extend(page.items)
-        return items
+        """Every item of a list endpoint: page 1 first, then the other pages concurrently
+        (as many in flight as the concurrency bound allows)."""
+        return [item async for page in self.iter_pages(path, params, per_page=per_page)
+                for item in page.items]
 
     async def iter_pages(
         self,
@@ -351,6 +359,7 @@ class ApiClient:
         size streams in bounded memory at the speed `get_all` would read it."""
         ahead = max(1, lookahead if lookahead is not None else self._limits.concurrency)
         first = await self.get_page(path, params, page=1, per_page=per_page)
+        self._check_page(path, first, first.total_pages)
         yield first
         pending: deque[asyncio.Task[Page]] = deque()
         number = 2
@@ -361,21 +370,58 @@ class ApiClient:
                         self.get_page(path, params, page=number, per_page=first.per_page)
                     ))
                     number += 1
-                yield await pending.popleft()
+                page = await pending.popleft()
+                self._check_page(path, page, first.total_pages)
+                yield page
         finally:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        final = page if first.total_pages > 1 else first
+        if first.total_pages >= 1 and len(final.items) == first.per_page:
+            await self._check_beyond(path, params, first.total_pages, first.per_page)
 
     async def count(self, path: str, params: Mapping[str, Any] | None = None) -> int:
-        """The exact number of items: `total` when given, else counted from the last page."""
+        """The exact number of items: `total` when given, else counted from the last page
+        (which must hold between 1 and `per_page` items, and a full last page is followed by
+        an empty one: a `total_pages` that lies is an error, never a wrong count)."""
         first = await self.get_page(path, params, page=1, per_page=MAX_PER_PAGE)
         if first.total is not None:
             return first.total
-        if first.total_pages <= 1:
-            return len(first.items)
-        last = await self.get_page(path, params, page=first.total_pages, per_page=first.per_page)
-        return (first.total_pages - 1) * first.per_page + len(last.items)
+        self._check_page(path, first, first.total_pages)
+        last = first
+        if first.total_pages > 1:
+            last = await self.get_page(path, params, page=first.total_pages,
+                                       per_page=first.per_page)
+            self._check_page(path, last, first.total_pages)
+        if last.items and len(last.items) == first.per_page:
+            await self._check_beyond(path, params, max(1, first.total_pages), first.per_page)
+        return max(0, first.total_pages - 1) * first.per_page + len(last.items)
+
+    def _check_page(self, path: str, page: Page, total_pages: int) -> None:
+        """A page of an announced `total_pages`: full before the last, not empty at the last."""
+        size, number = len(page.items), page.page
+        if number > total_pages or (total_pages <= 1 and number == 1):
+            return  # past the end, or a single page (0 to per_page items)
+        if (number < total_pages and size != page.per_page) or size == 0:
+            raise self._error(
+                ResponseFormatError, "GET", path,
+                f"answered total_pages {total_pages}, but page {number} holds {size} of "
+                f"{page.per_page} items: total_pages does not match the listing (it is wrong, "
+                "or the listing changed while it was read)",
+            )
+
+    async def _check_beyond(
+        self, path: str, params: Mapping[str, Any] | None, last: int, per_page: int
+    ) -> None:
+        """The page after a full last page must be empty, or total_pages said too few."""
+        beyond = await self.get_page(path, params, page=last + 1, per_page=per_page)
+        if beyond.items:
+            raise self._error(
+                ResponseFormatError, "GET", path,
+                f"answered total_pages {last}, but page {last + 1} holds {len(beyond.items)} "
+                "items: total_pages does not match the listing",
+            )
 
     def _parse_page(self, path: str, body: JSON) -> Page:
         def missing(field: str) -> ResponseFormatError:
@@ -401,6 +447,14 @@ class ApiClient:
         total = body.get("total")
         if total is not None and (not isinstance(total, int) or total < 0):
             raise missing("total")
+        if len(items) > per_page:
+            raise self._error(ResponseFormatError, "GET", path,
+                              f"answered {len(items)} items in a page of at most {per_page} "
+                              "(per_page)")
+        if total is not None and total_pages != -(-total // per_page):
+            raise self._error(ResponseFormatError, "GET", path,
+                              f"answered total {total} but total_pages {total_pages} at "
+                              f"{per_page} a page: the listing's size cannot be trusted")
         return Page(items, page if isinstance(page, int) else 1, per_page, total_pages, total)
 
     # --- errors ------------------------------------------------------------------------

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mailops.cleanbox import MAX_ACCEPT_BATCH, CleanboxClient
-from mailops.errors import ConfigError, MailopsError
-from mailops.gate import ApplyMany, ApplyResult, apply_plan
+from mailops.errors import ConfigError, MailopsError, ResponseFormatError
+from mailops.gate import ApplyMany, ApplyResult, Confirm, apply_plan
 from mailops.rules.quarantine import KEEP_REASONS, over_threshold, plan_accepts, whitelist_of
 from mailops.store import ChangeStatus, PlannedChange, Store
 
@@ -54,12 +54,17 @@ class TeamPlan:
     whitelisted: int = 0
     top: list[dict[str, str]] = field(default_factory=list)  # uuid, from, subject, reason
     changes: list[PlannedChange] = field(default_factory=list)
+    skipped_invalid: int = 0  # listed messages or contacts that could not be read
+    unusable: list[str] = field(default_factory=list)  # why, one line each
+    error: str | None = None  # the team could not be planned at all
 
     def as_json(self) -> dict[str, Any]:
         return {
             "team": self.team, "backlog": self.backlog, "threshold": self.threshold,
             "acted": self.acted, "planned": list(self.planned), "kept": dict(self.kept),
             "whitelisted": self.whitelisted, "top": list(self.top),
+            "skipped_invalid": self.skipped_invalid, "unusable": self.unusable[:10],
+            "error": self.error,
         }
 
 
@@ -72,14 +77,17 @@ async def plan_team(
     top_limit: int = TOP_MESSAGES,
 ) -> TeamPlan:
     """Count the backlog exactly; over the threshold, decide every quarantined message
-    against every whitelisted contact."""
+    against every whitelisted contact. A listed message or contact that cannot be read is
+    left out and counted (a sender missing from the whitelist keeps its mail held)."""
     backlog = await client.count_quarantine()
     plan = TeamPlan(team, backlog, threshold)
     if not over_threshold(backlog, threshold):
         return plan
     contacts, messages = await asyncio.gather(
-        client.contacts(state="whitelisted", sort=None), client.quarantine()
+        client.contacts(state="whitelisted", sort=None, unusable=plan.unusable),
+        client.quarantine(unusable=plan.unusable),
     )
+    plan.skipped_invalid = len(plan.unusable)
     decided = plan_accepts(messages, whitelist_of(c.email for c in contacts), max_spam_score)
     plan.acted = True
     plan.whitelisted = len(contacts)
@@ -95,6 +103,22 @@ async def plan_team(
             plan.top.append({"uuid": message.uuid, "from": message.sender,
                              "subject": message.subject, "reason": reason})
     return plan
+
+
+async def plan_teams(
+    clients: dict[str, CleanboxClient], threshold: int, max_spam_score: float | None
+) -> list[TeamPlan]:
+    """Every team's plan at once; a team whose listing answers something unusable gets its
+    error, and the others are planned all the same (an outage or a rejected key still fails
+    the task, which is retried or reported as a whole)."""
+
+    async def one(team: str) -> TeamPlan:
+        try:
+            return await plan_team(clients[team], team, threshold, max_spam_score)
+        except ResponseFormatError as exc:
+            return TeamPlan(team, 0, threshold, error=str(exc))
+
+    return list(await asyncio.gather(*(one(team) for team in clients)))
 
 
 def stored_team_plans(
@@ -149,6 +173,25 @@ def accept_batch(clients: dict[str, CleanboxClient]) -> ApplyMany:
     return apply_many
 
 
+def released(clients: dict[str, CleanboxClient]) -> Confirm:
+    """The gate's confirmation of a failed accept: the message is no longer quarantined (its
+    answer was lost after it was released). Each team's quarantine is read once a pass."""
+    held: dict[str, asyncio.Task[set[str]]] = {}
+
+    async def read(team: str) -> set[str]:
+        return {m.uuid for m in await clients[team].quarantine()}
+
+    async def holds(change: PlannedChange) -> bool:
+        team, uuid = parse_target(change.target)
+        if team not in clients:
+            return False
+        if team not in held:
+            held[team] = asyncio.ensure_future(read(team))
+        return uuid not in await asyncio.shield(held[team])
+
+    return holds
+
+
 async def apply_accepts(
     store: Store, run_id: str, clients: dict[str, CleanboxClient], *, passes: int = 2
 ) -> ApplyResult:
@@ -160,7 +203,7 @@ async def apply_accepts(
     total: ApplyResult | None = None
     for _ in range(max(1, passes)):
         result = await apply_plan(store, run_id, JOB, apply_many=accept_batch(clients),
-                                  batch_size=MAX_ACCEPT_BATCH)
+                                  batch_size=MAX_ACCEPT_BATCH, confirm=released(clients))
         if total is None:
             total = result
         else:

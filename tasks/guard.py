@@ -10,7 +10,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from mailops.emboux import DomainSummary, EmbouxClient
-from mailops.errors import ConfigError, MailopsError
+from mailops.errors import ConfigError, NotificationError
 from mailops.gate import ApplyResult, apply_plan, save_plan
 from mailops.guard import JOB, GuardRun, apply_change, evaluate, mailbox_json
 from mailops.health import Collected, collect_domains
@@ -70,7 +70,10 @@ async def apply_guard_plan(run_id: str) -> tuple[ApplyResult, list[dict[str, str
             async def apply_one(change: PlannedChange) -> None:
                 await apply_change(client, change)
 
-            result = await apply_plan(store, run_id, JOB, apply_one)
+            async def holds(change: PlannedChange) -> bool:
+                return (await client.outbound(change.label)).outbound_status == change.new_value
+
+            result = await apply_plan(store, run_id, JOB, apply_one, confirm=holds)
         applied = [s.change for s in store.plan_of_run(run_id, ChangeStatus.APPLIED)]
         store.mark_guard_suspended([c.label for c in applied if c.action == "suspend"], True)
         store.mark_guard_suspended([c.label for c in applied if c.action == "resume"], False)
@@ -104,7 +107,9 @@ def notify_transitions(
 ) -> tuple[str | None, str | None]:
     """Post the status changes since the last post, if any: (where it went, or why not).
 
-    Nothing changed, nothing posted; what was posted is remembered so it is never repeated.
+    Nothing changed, nothing posted; what was posted (or, when Slack failed, kept in the
+    outbox) is remembered so it is never repeated: a post whose answer was lost may have
+    reached Slack, and posting its changes again would show them twice.
     """
     boxes = {r.state.name: r.state for r in run.records}
     mailbox_rows = [(name, old, new.value, boxes[name].reason)
@@ -121,15 +126,18 @@ def notify_transitions(
         [(a["domain"], a["action"], a["reason"]) for a in actions],
         dry_run=dry_run, as_of=as_of.isoformat(),
     )
+    delivered, error = None, None
     try:
-        delivery = SlackNotifier.from_settings(settings).post(
+        delivered = SlackNotifier.from_settings(settings).post(
             message, name=f"{JOB}-{as_of:%Y%m%dT%H%M%S}"
-        )
-    except MailopsError as exc:
-        return None, str(exc)
+        ).describe()
+    except NotificationError as exc:
+        if exc.kept_in is None:
+            return None, str(exc)
+        error = str(exc)
     with Store(settings.database_url) as store:
         store.mark_guard_notified(
             {name: new for name, _, new, _ in mailbox_rows},
             {name: new for name, _, new, _ in group_rows},
         )
-    return delivery.describe(), None
+    return delivered, error

@@ -22,6 +22,7 @@ from mailops.emboux import EmbouxClient, Outbound
 from mailops.errors import (
     ApiError,
     AuthError,
+    BadNameError,
     ConfigError,
     MailopsError,
     NotFoundError,
@@ -108,13 +109,17 @@ async def _read_one(client: EmbouxClient, name: str) -> Outbound | None:
         return await client.outbound(name)
     except NotFoundError:
         return None  # deleted since it was listed: it has no counters left to read
+    except BadNameError as exc:  # listed, but no URL can name it: EmBoux's reset still counts it
+        get_run_logger().warning("%s", exc)
+        return None
 
 
 @task(cache_policy=NO_CACHE, retry_condition_fn=_only_transient, **_READ_RETRIES)
-async def read_counters() -> list[dict[str, Any]]:
-    """Every domain's outbound counters, read concurrently (the HTTP layer bounds it)."""
+async def read_counters(limit: int | None = None) -> list[dict[str, Any]]:
+    """Every domain's outbound counters (or the first `limit` listed), read concurrently (the
+    HTTP layer bounds it)."""
     async with EmbouxClient.from_settings(current_settings()) as client:
-        domains = await client.domains()
+        domains = (await client.domains())[:limit]
         found = await asyncio.gather(*(_read_one(client, d.name) for d in domains))
     rows = []
     for summary, outbound in zip(domains, found, strict=True):

@@ -22,7 +22,7 @@ from mailops.quarantine import (
     TeamPlan,
     applied_per_team,
     apply_accepts,
-    plan_team,
+    plan_teams,
     stored_team_plans,
 )
 from mailops.report.escape import markdown_text
@@ -55,9 +55,7 @@ async def plan_quarantine(
                 for plan, backlog in zip(plans.values(), backlogs, strict=True):
                     plan.backlog = backlog
                 return [{**p.as_json(), "reused_plan": True} for p in plans.values()]
-            found: list[TeamPlan] = list(await asyncio.gather(
-                *(plan_team(clients[t.name], t.name, threshold, max_spam_score)
-                  for t in teams)))
+            found: list[TeamPlan] = await plan_teams(clients, threshold, max_spam_score)
         save_plan(store, run_id, JOB, (c for plan in found for c in plan.changes))
     return [{**plan.as_json(), "reused_plan": False} for plan in found]
 

@@ -161,6 +161,30 @@ def test_a_failed_apply_is_resumed_from_the_stored_plan(contacts_env):
         assert len(store.changes_of_run(run_id)) == len(plan)
 
 
+def test_a_change_whose_answer_was_lost_and_whose_retry_failed_is_still_audited_once(
+    contacts_env,
+):
+    # Given a reviewed plan, and one contact whose PUT is applied but its answer lost, and
+    # whose retry then fails (a 500 is not retried)
+    sandbox = contacts_env.sandbox
+    dry = run(contacts_env)
+    run_id = dry.result["run_id"]
+    uuid = next(iter(stored_plan(contacts_env, run_id)))
+    target = f"PUT /cleanbox/v1/contacts/{uuid}"
+    sandbox.inject_fault(target, "lost_response", count=1)
+    sandbox.inject_fault(target, "error", status=500, count=1)
+    # When the plan is applied
+    applied = run(contacts_env, apply=True, resume_run_id=run_id)
+    sandbox.clear_faults()
+    # Then the contact's state confirms the change was made: applied, audited once, like the
+    # one change the sandbox made
+    assert applied.ok, applied.message
+    with contacts_env.store() as store:
+        audited = [a for a in store.changes_of_run(run_id) if a.change.target.endswith(uuid)]
+    made = [c for c in sandbox.journal()["changes"] if c["target"] == uuid]
+    assert len(audited) == len(made) == 1
+
+
 def test_no_approval_before_the_timeout_means_no_change(contacts_env):
     before = contacts_env.states()
     outcome = run(contacts_env, apply=True, require_approval=True, approval_timeout_seconds=2,

@@ -16,8 +16,8 @@ def test_every_deployment_builds_with_the_designed_schedule():
     built = {d.name: d for d in build_deployments("Europe/Berlin")}
     expected = {
         "daily-health": ("0 8 * * *", "Europe/Berlin"),
-        "outbound-reset-daily": ("0 0 * * *", "UTC"),
-        "billing-freeze": ("5 0 1 * *", "UTC"),
+        "outbound-reset-daily": ("0 * * * *", "UTC"),
+        "billing-freeze": ("5 * 1 * *", "UTC"),
         "contact-cleanup": ("0 6 * * 1", "Europe/Berlin"),
         "outbound-guard": ("*/15 * * * *", "UTC"),
         "weekly-report": ("0 9 * * 1", "Europe/Berlin"),

@@ -6,7 +6,7 @@ import pytest
 from scripted_server import Reply
 
 from mailops.emboux import EmbouxClient, OutboundUpdate
-from mailops.errors import ResponseFormatError
+from mailops.errors import BadNameError, ResponseFormatError
 from mailops.secrets import redact
 
 pytestmark = pytest.mark.anyio
@@ -40,6 +40,28 @@ async def test_domains_list_what_the_token_sees(server, emboux):
                                                   "status": "active"}]))
     [domain] = await emboux.domains()
     assert (domain.name, domain.partner_ref, domain.status) == ("example.com", "p1", "active")
+
+
+async def test_an_unreadable_domain_entry_is_left_out_and_said_why(server, emboux):
+    # Given a domain list whose second entry has no name
+    server.script("GET", "/domains", Reply(json=[
+        {"name": "a.com", "partner_ref": "p1", "status": "active"},
+        {"partner_ref": "p1", "status": "active"},
+    ]))
+    # When read leaving unusable entries out, then the others come with one line each
+    unusable: list[str] = []
+    assert [d.name for d in await emboux.domains(unusable=unusable)] == ["a.com"]
+    assert unusable == ["EmBoux GET /domains for the master token: answered without the field "
+                        "'name' (item 1, left out)"]
+    # And read strictly, the list is refused naming the field
+    with pytest.raises(ResponseFormatError, match="'1.name'"):
+        await emboux.domains()
+
+
+async def test_a_listed_name_that_is_not_a_domain_is_an_expected_error(emboux):
+    # A name from the API with a slash would address another endpoint: nothing is sent
+    with pytest.raises(BadNameError, match="is not a domain name"):
+        await emboux.outbound("../../outbound/reset-daily")
 
 
 async def test_outbound_has_every_field_of_the_seed(server, emboux):

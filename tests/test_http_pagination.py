@@ -92,3 +92,53 @@ async def test_iter_pages_stopped_early_cancels_what_it_fetched_ahead(server, ma
     first = await anext(pages)
     await pages.aclose()
     assert first.items == list(range(100)) and len(server.received) <= 3
+
+
+def lying(items: list[int], total_pages: int, *, per_page: int = 100):
+    """A list endpoint over `items` that announces `total_pages`, whatever the truth."""
+    honest = paged(items, with_total=False)
+
+    def handler(request: Received) -> Reply:
+        reply = honest(request)
+        reply.json["total_pages"] = total_pages
+        return reply
+
+    return handler
+
+
+async def test_a_total_pages_that_lies_high_is_an_error_not_a_million_requests(
+    server, make_client
+):
+    # Given 150 items announced as a million pages
+    server.route("GET", "/contacts", lying(list(range(150)), 1_000_000))
+    client = make_client()
+    # When read whole or counted, then an error names total_pages, after a few requests
+    with pytest.raises(ResponseFormatError, match="total_pages does not match the listing"):
+        await client.get_all("/contacts")
+    with pytest.raises(ResponseFormatError, match="page 1000000 holds 0"):
+        await client.count("/contacts")
+    assert len(server.received) < 30
+
+
+async def test_a_total_pages_that_lies_low_is_an_error_not_a_short_count(server, make_client):
+    # Given 250 items announced as two full pages
+    server.route("GET", "/messages", lying(list(range(250)), 2))
+    client = make_client()
+    with pytest.raises(ResponseFormatError, match="page 3 holds 50 items"):
+        await client.count("/messages")
+    with pytest.raises(ResponseFormatError, match="page 3 holds 50 items"):
+        await client.get_all("/messages")
+
+
+async def test_a_total_that_disagrees_with_total_pages_is_an_error(server, make_client):
+    server.script("GET", "/quarantine", Reply(json={"data": [], "page": 1, "per_page": 100,
+                                                    "total_pages": 9, "total": 12}))
+    with pytest.raises(ResponseFormatError, match="total 12 but total_pages 9"):
+        await make_client().count("/quarantine")
+
+
+async def test_a_page_larger_than_its_per_page_is_an_error(server, make_client):
+    server.script("GET", "/contacts", Reply(json={"data": list(range(1000)), "page": 1,
+                                                  "per_page": 5, "total_pages": 1}))
+    with pytest.raises(ResponseFormatError, match="1000 items in a page of at most 5"):
+        await make_client().get_page("/contacts", per_page=5)

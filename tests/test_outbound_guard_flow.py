@@ -88,6 +88,22 @@ def test_an_unchanged_state_is_not_posted_twice(guard_env):
     assert len(sb.slack_posts()) == 1
 
 
+def test_changes_whose_post_was_lost_are_not_posted_again(guard_env):
+    # Given a first poll with changes to post, whose Slack answer is lost after Slack got it
+    sb = guard_env.sandbox
+    sb.clear_slack()
+    sb.inject_fault("POST /slack/**", "lost_response", count=1)
+    first = run_flow(outbound_guard, as_of=sb.now())
+    # Then the run says the post failed and where the message is kept
+    assert not first.ok and "the message is kept in" in first.message
+    assert len(sb.slack_posts()) == 1
+    # And the next poll does not post the same changes again
+    again = run_flow(outbound_guard, as_of=sb.now())
+    assert again.ok and again.result["notification"] is None
+    assert len(sb.slack_posts()) == 1
+    sb.clear_faults()
+
+
 def test_a_dry_run_remembers_windows_but_changes_nothing(guard_env):
     sb = guard_env.sandbox
     before = {n: r["outbound_status"] for n, r in guard_env.domains().items()}

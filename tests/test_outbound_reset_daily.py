@@ -66,8 +66,24 @@ def test_a_lost_answer_is_reconciled_from_zero_counters_and_never_resent(resets_
     assert entry.status is LedgerStatus.DONE and "answer lost" in entry.detail
 
 
-def test_an_unanswered_call_that_did_not_reset_marks_the_day_unknown_until_forced(resets_env, cli):
+def test_an_unanswered_call_that_did_not_reset_is_proven_so_and_made_once_more(resets_env):
     # Given a call that times out before the server acts on it (the counters keep their sends)
+    resets_env.sandbox.inject_fault(RESET_DAILY, "hang", count=1, hang_seconds=5)
+    # When the flow runs
+    outcome = run_daily()
+    # Then the counters read before the call prove it was not applied, and one more call
+    # resets the day: exactly one reset reached EmBoux
+    assert outcome.ok, outcome.message
+    assert outcome.result["status"] == "done" and outcome.result["reconciled"] is True
+    assert resets_env.reset_calls() == (1, 0)
+    assert resets_env.store.ledger_entry(JOB, today()).status is LedgerStatus.DONE
+    assert run_daily().result["status"] == "already_done"
+    assert resets_env.reset_calls() == (1, 0)
+
+
+def test_a_call_that_cannot_be_told_apart_marks_the_day_unknown_until_forced(resets_env):
+    # Given no counters readable before the call, and a call that times out unapplied
+    resets_env.sandbox.inject_fault("GET /emboux/domains", "malformed", count=2)
     resets_env.sandbox.inject_fault(RESET_DAILY, "hang", count=1, hang_seconds=5)
     # When the flow runs
     outcome = run_daily()

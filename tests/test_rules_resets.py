@@ -44,6 +44,30 @@ def test_daily_counters_with_sends_cannot_be_told_apart():
     assert "b.com" in decision.reason
 
 
+def test_daily_counters_all_lower_than_before_the_call_mean_applied():
+    # Given the domains that had sends before the call now show fewer (traffic since)
+    decision = reconcile_daily({"a.com": 3, "b.com": 0, "c.com": 1},
+                               before={"a.com": 400, "b.com": 0, "c.com": 90})
+    # Then only a reset lowers them: applied
+    assert decision.outcome is ResetOutcome.APPLIED
+    assert decision.lowered == ["a.com", "c.com"]
+
+
+def test_daily_counters_as_high_as_before_the_call_mean_not_applied():
+    # Given every domain that had sends before the call shows as many or more now
+    decision = reconcile_daily({"a.com": 400, "b.com": 5, "c.com": 91},
+                               before={"a.com": 400, "b.com": 0, "c.com": 90})
+    # Then the reset was not applied and may be called once more
+    assert decision.outcome is ResetOutcome.NOT_APPLIED
+    assert decision.unchanged_or_grown == ["a.com", "c.com"]
+
+
+def test_daily_counters_some_lower_some_not_cannot_be_told_apart():
+    decision = reconcile_daily({"a.com": 3, "c.com": 95}, before={"a.com": 400, "c.com": 90})
+    assert decision.outcome is ResetOutcome.UNCLEAR
+    assert "1 domains show fewer sends than before the call but 1 do not" in decision.reason
+
+
 # --- monthly --------------------------------------------------------------------------------
 
 

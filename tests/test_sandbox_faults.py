@@ -139,11 +139,36 @@ def test_burst_mode_in_simulated_time_ends_when_the_clock_passes_it(
     assert client.get("/categories").status_code == 200
 
 
+def test_a_rewrite_edits_the_answer_for_one_key_only(
+    clean_sandbox: Sandbox, team_http: Callable
+) -> None:
+    # Given a rewrite of GET /team for the first team's key
+    key = next(iter(clean_sandbox.team_keys.values()))
+    clean_sandbox.inject_fault("GET /cleanbox/v1/team", "rewrite", bearer=key,
+                               drop=["usage.weekly_limit"], set={"limits.aliases.used": "x"})
+    # Then that team's answer is edited, another team's is not
+    edited, other = team_http(0).get("/team").json(), team_http(1).get("/team").json()
+    assert "weekly_limit" not in edited["usage"] and edited["limits"]["aliases"]["used"] == "x"
+    assert isinstance(other["usage"]["weekly_limit"], int)
+    # And the rule never shows the key it is limited to
+    assert key not in json.dumps(clean_sandbox.faults())
+
+
+def test_a_rewrite_can_edit_every_item_of_a_page(
+    clean_sandbox: Sandbox, team_http: Callable
+) -> None:
+    clean_sandbox.inject_fault("GET /cleanbox/v1/contacts", "rewrite",
+                               set={"data.*.state": None, "total_pages": 9})
+    page = team_http(0).get("/contacts", params={"per_page": 3}).json()
+    assert [c["state"] for c in page["data"]] == [None, None, None] and page["total_pages"] == 9
+
+
 def test_a_bad_fault_specification_is_refused(clean_sandbox: Sandbox) -> None:
     for spec in ({"target": "/no/method", "kind": "error"},
                  {"target": "GET /x", "kind": "explode"},
                  {"target": "GET /x", "kind": "error", "rate": 2},
-                 {"target": "GET /x", "kind": "error", "status": 404}):
+                 {"target": "GET /x", "kind": "error", "status": 404},
+                 {"target": "GET /x", "kind": "rewrite"}):
         with pytest.raises(httpx.HTTPStatusError) as caught:
             clean_sandbox.inject_fault(**spec)
         assert caught.value.response.status_code == 422

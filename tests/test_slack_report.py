@@ -81,14 +81,71 @@ def test_without_slack_the_payload_is_written_under_the_data_folder(tmp_path):
     assert json.loads(written.read_text())["text"] == "hi"
 
 
-def test_a_refused_webhook_post_is_an_error_without_the_url(server):
+def test_a_refused_webhook_post_is_an_error_without_the_url(server, tmp_path):
     webhook = f"{server.url}/services/T000/B000/secret-token-abcdef"
     server.script("POST", "/services/T000/B000/secret-token-abcdef",
                   Reply(404, body=b"no_service"))
-    notifier = SlackNotifier(webhook_url=SecretStr(webhook))
+    notifier = SlackNotifier(webhook_url=SecretStr(webhook), outbox=tmp_path / "slack")
     with pytest.raises(NotificationError) as caught:
         notifier.post({"text": "hi"}, name="x")
     assert "404" in str(caught.value) and "secret-token-abcdef" not in str(caught.value)
+
+
+def test_a_post_slack_fails_is_kept_in_the_outbox(server, tmp_path):
+    # Given a webhook that keeps answering 503
+    server.script("POST", "/services/T000/B000/token", Reply(503, body=b"unavailable"))
+    notifier = SlackNotifier(webhook_url=SecretStr(f"{server.url}/services/T000/B000/token"),
+                             outbox=tmp_path / "slack", retries=1)
+    # When a message is posted
+    with pytest.raises(NotificationError) as caught:
+        notifier.post({"text": "hi", "blocks": []}, name="daily-health-2026-10-04")
+    # Then the error says where the message is kept, and the file holds it
+    kept = tmp_path / "slack" / "daily-health-2026-10-04.json"
+    assert caught.value.kept_in == str(kept) and str(kept) in str(caught.value)
+    assert json.loads(kept.read_text()) == {"text": "hi", "blocks": []}
+
+
+def test_an_outage_asking_to_come_back_later_is_not_waited_for(server, tmp_path):
+    # Given a webhook down with Retry-After: 60
+    server.script("POST", "/services/T000/B000/token",
+                  Reply(503, body=b"down", headers={"Retry-After": "60"}))
+    notifier = SlackNotifier(webhook_url=SecretStr(f"{server.url}/services/T000/B000/token"),
+                             outbox=tmp_path / "slack")
+    # When a message is posted, then it is kept in the outbox after one try, not four
+    with pytest.raises(NotificationError) as caught:
+        notifier.post({"text": "hi"}, name="x")
+    assert caught.value.kept_in is not None and len(server.received) == 1
+
+
+def test_a_post_whose_answer_was_lost_is_not_sent_again(tmp_path):
+    # Given the Slack stand-in, whose first answer is lost after it recorded the post
+    from mailops.sandbox.server import Sandbox
+
+    with Sandbox.start(seed=7) as sandbox:
+        sandbox.inject_fault("POST /slack/**", "lost_response", count=1)
+        notifier = SlackNotifier(webhook_url=SecretStr(sandbox.slack_webhook_url),
+                                 outbox=tmp_path / "slack")
+        # When a message is posted
+        with pytest.raises(NotificationError) as caught:
+            notifier.post({"text": "once"}, name="x")
+        # Then Slack got it once (a resend would show it twice), and the outbox keeps it
+        assert [p["payload"] for p in sandbox.slack_posts()] == [{"text": "once"}]
+    assert caught.value.kept_in and (tmp_path / "slack" / "x.json").is_file()
+
+
+def test_a_webhook_that_cannot_be_reached_is_kept_in_the_outbox(tmp_path):
+    # Given a webhook on a port nobody listens on (the connection is refused)
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    notifier = SlackNotifier(webhook_url=SecretStr(f"http://127.0.0.1:{port}/services/T/B/x"),
+                             outbox=tmp_path / "slack", retries=2)
+    # When a message is posted, then it fails in one line and is kept
+    with pytest.raises(NotificationError, match="could not be reached") as caught:
+        notifier.post({"text": "hi"}, name="x")
+    assert caught.value.kept_in is not None
 
 
 def test_a_bot_token_needs_a_channel():

@@ -7,7 +7,8 @@ Each module here has `register(app)`, which adds its commands to the typer app o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -26,11 +27,17 @@ ShardOption = Annotated[
 
 @dataclass(frozen=True)
 class FlowOutcome:
-    """What a flow run ended with: its result, and the failure message when it failed."""
+    """What a flow run ended with: its result, and the failure message when it failed.
+
+    `unexpected` is a run that raised instead of ending in its own one-line failure;
+    `run_id` is the Prefect flow run's id (its logs and artifacts are filed under it).
+    """
 
     ok: bool
     result: Any
     message: str | None
+    run_id: str | None = None
+    unexpected: bool = False
 
 
 def run_flow(flow: Callable[..., Coroutine[Any, Any, Any]], **parameters: Any) -> FlowOutcome:
@@ -42,10 +49,11 @@ def run_flow(flow: Callable[..., Coroutine[Any, Any, Any]], **parameters: Any) -
     """
     state = asyncio.run(flow(**parameters, return_state=True))
     result = state.result(raise_on_failure=False)
+    run_id = str(state.state_details.flow_run_id) if state.state_details.flow_run_id else None
     if isinstance(result, BaseException):
-        return FlowOutcome(False, None, state.message or str(result))
+        return FlowOutcome(False, None, state.message or str(result), run_id, unexpected=True)
     ok = state.is_completed()
-    return FlowOutcome(ok, result, None if ok else state.message)
+    return FlowOutcome(ok, result, None if ok else state.message, run_id)
 
 
 def parse_instant(text: str | None) -> datetime | None:
@@ -71,3 +79,21 @@ def parse_shard(text: str | None) -> str | None:
         return str(Shard.parse(text))
     except ConfigError as exc:
         output.fail(f"--shard: {exc}", EXIT_CONFIG)
+
+
+@contextmanager
+def progress_bar(label: str, *, hidden: bool) -> Iterator[Callable[[int, int, str], None]]:
+    """A transient progress bar for a long simulation; yields its `on_step(done, total, what)`
+    (hidden, e.g. with --json, it shows nothing)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn(label), BarColumn(), TextColumn("{task.description}"),
+        TimeElapsedColumn(), transient=True, disable=hidden,
+    ) as progress:
+        bar = progress.add_task("starting", total=1)
+
+        def on_step(done: int, total: int, what: str) -> None:
+            progress.update(bar, completed=done, total=total, description=what)
+
+        yield on_step

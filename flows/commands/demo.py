@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from flows.commands import progress_bar
 from mailops.cli import JsonFlag, output
 from mailops.report.escape import terminal_text
 
@@ -29,19 +30,9 @@ def demo(
     """Run every job on its schedule over simulated weeks in the sandbox; no keys needed."""
     # Prefect's own INFO lines would drown the progress bar; warnings and errors still show.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
     from flows.demo import run_demo
 
-    with Progress(
-        TextColumn("simulating"), BarColumn(), TextColumn("{task.description}"),
-        TimeElapsedColumn(), transient=True, disable=json_output or output.json,
-    ) as progress:
-        bar = progress.add_task("starting", total=1)
-
-        def on_step(done: int, total: int, what: str) -> None:
-            progress.update(bar, completed=done, total=total, description=what)
-
+    with progress_bar("simulating", hidden=json_output or output.json) as on_step:
         summary = run_demo(weeks=weeks, seed=seed, folder=folder, on_step=on_step)
 
     runs = ", ".join(f"{name} x{count}" for name, count in sorted(summary.runs.items()))

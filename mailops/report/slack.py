@@ -3,8 +3,10 @@
 Messages are Block Kit, cut to fit Slack's limits (50 blocks, 3,000 characters a section,
 10 fields) with "and N more"; every string that came from an API is escaped for mrkdwn.
 Delivery goes through slack-sdk (incoming webhook, or bot token and channel) with its retry
-handlers for rate limits and server errors; with no Slack configured, the payload is written
-to a file under the data folder instead.
+handlers for rate limits and server errors, and for connections that could not be made; a
+post whose answer was lost is not sent again (Slack may have shown it: a resend would post it
+twice). With no Slack configured, or when Slack fails, the payload is written to a file under
+the data folder instead (the outbox), so nothing is lost.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.error import URLError
 
 from pydantic import SecretStr
 from slack_sdk import WebClient
@@ -23,6 +26,10 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
 from mailops.errors import NotificationError
@@ -146,6 +153,41 @@ def daily_health_message(report: HealthReport, *, max_teams: int = 20) -> dict[s
 # --- delivery -------------------------------------------------------------------------------
 
 
+MAX_RETRY_AFTER_SECONDS = 10  # Slack asking for a longer wait is not waited for
+
+
+def _retry_after(response: HttpResponse | None) -> float | None:
+    """The answer's `Retry-After` in seconds, if it has a readable one."""
+    if response is None:
+        return None
+    for name, value in response.headers.items():
+        if name.lower() == "retry-after":
+            text = value[0] if isinstance(value, list) else value
+            try:
+                return float(text)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def _not_too_late(handler: type[RetryHandler]) -> type[RetryHandler]:
+    """`handler`, except when Slack asks to come back later than a job waits: the message is
+    then kept in the outbox at once rather than after minutes of waiting."""
+
+    class NotTooLate(handler):  # type: ignore[misc, valid-type]
+        def _can_retry(self, *, state: RetryState, request: HttpRequest,
+                       response: HttpResponse | None = None,
+                       error: Exception | None = None) -> bool:
+            wait = _retry_after(response)
+            if wait is not None and wait > MAX_RETRY_AFTER_SECONDS:
+                return False
+            return bool(super()._can_retry(state=state, request=request, response=response,
+                                           error=error))
+
+    NotTooLate.__name__ = f"NotTooLate{handler.__name__}"
+    return NotTooLate
+
+
 @dataclass(frozen=True)
 class Delivery:
     """Where a message went, in words safe to show (never the webhook URL)."""
@@ -183,9 +225,12 @@ class SlackNotifier:
         self._outbox = outbox
         self._timeout = timeout
         self._retry_handlers = [
-            RateLimitErrorRetryHandler(max_retry_count=retries),
-            ServerErrorRetryHandler(max_retry_count=retries),
-            ConnectionErrorRetryHandler(max_retry_count=retries),
+            _not_too_late(RateLimitErrorRetryHandler)(max_retry_count=retries),
+            _not_too_late(ServerErrorRetryHandler)(max_retry_count=retries),
+            # urllib raises URLError while connecting or sending, before Slack could have
+            # acted; a connection dropped or timed out while waiting for the answer is not
+            # resent (ConnectionResetError, RemoteDisconnected and timeouts come raw).
+            ConnectionErrorRetryHandler(max_retry_count=retries, error_types=[URLError]),
         ]
 
     @classmethod
@@ -198,11 +243,17 @@ class SlackNotifier:
         )
 
     def post(self, message: dict[str, Any], *, name: str) -> Delivery:
-        """Send one message; `name` names the outbox file when Slack is not configured."""
-        if self._webhook_url is not None:
-            return self._post_webhook(message)
-        if self._bot_token is not None:
-            return self._post_bot(message)
+        """Send one message; `name` names the outbox file, used when Slack is not configured
+        and when Slack fails (the error then says where the message is kept)."""
+        try:
+            if self._webhook_url is not None:
+                return self._post_webhook(message)
+            if self._bot_token is not None:
+                return self._post_bot(message)
+        except NotificationError as exc:
+            kept = self._write_outbox(message, name)
+            raise NotificationError(f"{exc}; the message is kept in {kept.where}",
+                                    kept_in=kept.where) from None
         return self._write_outbox(message, name)
 
     def _post_webhook(self, message: dict[str, Any]) -> Delivery:
@@ -284,6 +335,9 @@ def contact_cleanup_message(result: dict[str, Any], *, max_actions: int = 15) ->
         blocks.append(section(
             f":warning: {len(result['failed'])} changes failed; re-run the plan to finish them"
         ))
+    for team, why in list(result.get("unreadable", {}).items())[:10]:
+        blocks.append(section(f":warning: *{mrkdwn(team)}* could not be read whole: "
+                              f"{mrkdwn(why)}"))
     by_rule = result.get("by_rule", {})
     if by_rule:
         blocks.append(section("*By rule*\n" + "\n".join(
@@ -379,6 +433,10 @@ def quarantine_accept_message(result: dict[str, Any], *, max_messages: int = 10)
         blocks.append(section(f":no_entry: {mrkdwn(result['refused'])}"))
     for team in teams[: MAX_BLOCKS - 6]:
         kept = team.get("kept", {})
+        if team.get("error"):
+            blocks.append(section(f":warning: *{mrkdwn(team['team'])}* could not be planned: "
+                                  f"{mrkdwn(team['error'])}"))
+            continue
         if not team.get("acted"):
             blocks.append(section(
                 f"*{mrkdwn(team['team'])}*: backlog {team['backlog']}, not above the threshold "

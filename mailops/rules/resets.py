@@ -60,11 +60,18 @@ class Reconciliation:
     unchanged_or_grown: list[str] = field(default_factory=list)
 
 
-def reconcile_daily(sent_today: Mapping[str, int]) -> Reconciliation:
-    """After an ambiguous `reset-daily`: every `outbound_sent_today` at zero means applied.
+def reconcile_daily(
+    sent_today: Mapping[str, int], before: Mapping[str, int] | None = None
+) -> Reconciliation:
+    """After an ambiguous `reset-daily`: what the `outbound_sent_today` counters say now.
 
-    Anything else cannot be told apart (traffic goes on after a reset), so it is unclear:
-    the day is marked unknown and left to a forced run.
+    - every counter at zero: applied;
+    - `before` (counters read just before the call): only a reset lowers a counter, and a
+      day's sends do not come back within seconds, so every domain that had sends now lower
+      means applied, and every one at or above its count means not applied (safe to call
+      once more);
+    - anything else (some lower, some not; or no domain had sends before) cannot be told
+      apart: the day is marked unknown and left to a forced run.
     """
     busy = sorted(name for name, sent in sent_today.items() if sent != 0)
     if not busy:
@@ -72,11 +79,30 @@ def reconcile_daily(sent_today: Mapping[str, int]) -> Reconciliation:
             ResetOutcome.APPLIED,
             f"all {len(sent_today)} domains show 0 sent today, so the reset was applied",
         )
+    witnesses = sorted(n for n, sent in (before or {}).items() if sent > 0 and n in sent_today)
+    lowered = [n for n in witnesses if sent_today[n] < (before or {})[n]]
+    kept = [n for n in witnesses if n not in set(lowered)]
+    if witnesses and not kept:
+        return Reconciliation(
+            ResetOutcome.APPLIED,
+            f"all {len(lowered)} domains that had sends before the call now show fewer, "
+            "which only a reset does, so it was applied",
+            lowered=lowered,
+        )
+    if witnesses and not lowered:
+        return Reconciliation(
+            ResetOutcome.NOT_APPLIED,
+            f"all {len(kept)} domains that had sends before the call still show as many or "
+            "more, so the reset was not applied and may be called once more",
+            unchanged_or_grown=kept,
+        )
     sample = ", ".join(busy[:5]) + (" ..." if len(busy) > 5 else "")
+    why = (f"{len(lowered)} domains show fewer sends than before the call but {len(kept)} do "
+           "not" if witnesses else f"{len(busy)} of {len(sent_today)} domains show sends today")
     return Reconciliation(
         ResetOutcome.UNCLEAR,
-        f"{len(busy)} of {len(sent_today)} domains show sends today ({sample}); "
-        "cannot tell whether the reset was applied",
+        f"{why} ({sample}); cannot tell whether the reset was applied",
+        lowered=lowered,
         unchanged_or_grown=busy,
     )
 

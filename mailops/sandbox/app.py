@@ -36,7 +36,7 @@ def create_app(world: World) -> SandboxApp:
     recorder = slack.SlackRecorder(world.clock, world.slack_path.removeprefix("/slack/services/"))
     injector = FaultInjector(api, seed=world.seed, clock=world.clock)
     api.include_router(cleanbox.build_router(world), prefix="/cleanbox/v1")
-    api.include_router(world.emboux.router(), prefix="/emboux")
+    api.include_router(world.emboux.router(world.journal), prefix="/emboux")
     api.include_router(slack.build_router(recorder), prefix="/slack")
     api.include_router(control.build_router(world, injector, recorder), prefix="/_sandbox")
     return SandboxApp(world=world, api=api, faults=injector, slack=recorder)

@@ -175,7 +175,11 @@ def build_router(world: World) -> APIRouter:
                 raise invalid(f"state must be one of {', '.join(STATES)}")
         except ApiProblem as problem:
             return problem.response()
+        before = STATES[team.contacts.states[idx]]
         team.contacts.set_state(idx, STATES.index(state))
+        if before != state:
+            world.journal.record("Cleanbox", "contact_state", team.name, uuid, before, state,
+                                 f"PUT /contacts/{uuid}")
         return JSONResponse(team.contacts.to_json(idx, team.salt, world.categories))
 
     @router.get("/quarantine")
@@ -201,8 +205,11 @@ def build_router(world: World) -> APIRouter:
                 raise invalid(f"at most {MAX_ACCEPT} uuids per request")
         except ApiProblem as problem:
             return problem.response()
-        accepted = sum(1 for u in dict.fromkeys(uuids) if team.accept(u))
-        return JSONResponse({"accepted": accepted})
+        released = [u for u in dict.fromkeys(uuids) if team.accept(u)]
+        for uuid in released:
+            world.journal.record("Cleanbox", "quarantine_release", team.name, uuid,
+                                 "quarantined", "released", "POST /quarantine/accept")
+        return JSONResponse({"accepted": len(released)})
 
     @router.get("/messages")
     async def list_messages(request: Request) -> JSONResponse:

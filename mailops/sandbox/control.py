@@ -4,10 +4,13 @@ Local-only and unauthenticated by design (the server binds 127.0.0.1). Endpoints
   GET    /_sandbox/info              seed, scale, clock, keys and tokens, URL paths
   GET    /_sandbox/clock             the simulated now
   POST   /_sandbox/advance           {"hours": h, "days": d}: advance and generate traffic
-  GET    /_sandbox/truth             ground truth; ?part=cleanbox|emboux for one half
+  GET    /_sandbox/truth             ground truth; ?part=cleanbox|emboux|journal for one part
+  POST   /_sandbox/collections       {"day": "YYYY-MM-DD", "top_senders": n}: keep the metrics
+                                     a collection now would read (the journal's collections)
   GET    /_sandbox/faults            installed fault rules with their counters
   POST   /_sandbox/faults            install a rule (see faults.py), answers it with its id
   DELETE /_sandbox/faults            remove every rule
+  GET    /_sandbox/faults/log        every faulted request: rule, kind, method, path, body
   DELETE /_sandbox/faults/{id}       remove one rule
   GET    /_sandbox/slack             every payload posted to the Slack stand-in
   DELETE /_sandbox/slack             forget them
@@ -23,6 +26,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from mailops.sandbox.faults import FaultInjector
+from mailops.sandbox.journal import record_collection
 from mailops.sandbox.slack import SlackRecorder
 from mailops.sandbox.traffic import advance
 from mailops.sandbox.world import World
@@ -105,9 +109,26 @@ def build_router(world: World, faults: FaultInjector, slack: SlackRecorder) -> A
             body["cleanbox"] = cleanbox_truth(world)
         if part in (None, "emboux"):
             body["emboux"] = world.emboux.truth()
-        if part not in (None, "cleanbox", "emboux"):
-            return _problem("part must be cleanbox or emboux")
+        if part in (None, "journal"):
+            body["journal"] = world.journal.to_json()
+        if part not in (None, "cleanbox", "emboux", "journal"):
+            return _problem("part must be cleanbox, emboux or journal")
         return JSONResponse(body)
+
+    @router.post("/collections")
+    async def post_collection(request: Request) -> JSONResponse:
+        try:
+            body = await _body(request)
+            day, top = body.get("day"), body.get("top_senders", 5)
+            if not isinstance(day, str) or not day:
+                raise ValueError("day must be a day such as 2026-10-01")
+            if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= 100:
+                raise ValueError("top_senders must be an integer from 1 to 100")
+        except ValueError as exc:
+            return _problem(str(exc))
+        entry = record_collection(world.journal, world.teams, world.emboux, world.categories,
+                                  day=day, top_senders=top)
+        return JSONResponse(entry, status_code=201)
 
     @router.get("/faults")
     async def list_faults() -> JSONResponse:
@@ -120,6 +141,10 @@ def build_router(world: World, faults: FaultInjector, slack: SlackRecorder) -> A
         except (ValueError, TypeError) as exc:
             return _problem(str(exc))
         return JSONResponse(rule.to_json(), status_code=201)
+
+    @router.get("/faults/log")
+    async def fault_log() -> JSONResponse:
+        return JSONResponse({"data": faults.log})
 
     @router.delete("/faults")
     async def clear_faults() -> JSONResponse:

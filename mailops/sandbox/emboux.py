@@ -74,6 +74,8 @@ from mailops.sandbox.clock import SimClock
 if TYPE_CHECKING:
     from fastapi import APIRouter
 
+    from mailops.sandbox.journal import Journal
+
 # --- reason strings of POST .../outbound/increment, in the order of the layers -------------
 R_SUPPRESSED: Final = "recipient_suppressed"
 R_NOT_VERIFIED: Final = "domain_not_verified"
@@ -250,6 +252,7 @@ class EmbouxSim:
         self._inheritors: dict[str, set[str]] = {}
         self.reset_daily_log: list[str] = []
         self.reset_monthly_log: list[str] = []
+        self.reset_monthly_frozen: list[list[dict[str, Any]]] = []  # per call, what it froze
         self.ses_subscriptions: list[dict[str, Any]] = []
         self.webhook_events: dict[str, int] = {}
 
@@ -561,6 +564,7 @@ class EmbouxSim:
                 d.complaint_count = 0
                 d.resets_monthly += 1
             self.reset_monthly_log.append(self.clock.now().isoformat())
+            self.reset_monthly_frozen.append([dict(row) for row in frozen])
             return {"frozen": frozen, "reset_count": len(frozen)}
 
     # --- verification and credentials (logic in emboux_provider.py) --------------------------
@@ -632,6 +636,7 @@ class EmbouxSim:
                 "reset_monthly_calls": len(self.reset_monthly_log),
                 "reset_daily_log": list(self.reset_daily_log),
                 "reset_monthly_log": list(self.reset_monthly_log),
+                "reset_monthly_frozen": [list(rows) for rows in self.reset_monthly_frozen],
                 "verifications": {
                     v.name: {
                         "provider": v.provider,
@@ -654,11 +659,12 @@ class EmbouxSim:
                 "webhook_events": dict(self.webhook_events),
             }
 
-    def router(self) -> APIRouter:
-        """Every HTTP endpoint of seed 002, paths relative to the ``/emboux`` mount."""
+    def router(self, journal: Journal | None = None) -> APIRouter:
+        """Every HTTP endpoint of seed 002, paths relative to the ``/emboux`` mount; changes
+        applied on a client's request go to `journal` when given."""
         from mailops.sandbox.emboux_api import build_router
 
-        return build_router(self)
+        return build_router(self, journal)
 
 
 __all__ = [

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 if TYPE_CHECKING:
     from mailops.sandbox.emboux import EmbouxSim
+    from mailops.sandbox.journal import Journal
 
 MASTER_ONLY_FIELDS = ("warmup_profile", "spike_max_multiplier")
 
@@ -97,8 +98,9 @@ def mailgun_signature_ok(key: str, signature: Any) -> bool:
     return hmac.compare_digest(expected.hexdigest(), given)
 
 
-def build_router(sim: EmbouxSim) -> APIRouter:
-    """The router of ``sim``; every path is relative to the ``/emboux`` mount."""
+def build_router(sim: EmbouxSim, journal: Journal | None = None) -> APIRouter:
+    """The router of ``sim``; every path is relative to the ``/emboux`` mount. Every outbound
+    setting a ``PUT`` changes is recorded in ``journal`` when given."""
     router = APIRouter()
 
     def principal(request: Request) -> str | None:
@@ -154,7 +156,14 @@ def build_router(sim: EmbouxSim) -> APIRouter:
             denied = [f for f in MASTER_ONLY_FIELDS if f in fields]
             if denied:
                 raise _fail(403, f"{', '.join(denied)}: only the master token may change this")
-        return JSONResponse(sim.update_outbound(d.name, fields))
+        before = d.outbound()
+        after = sim.update_outbound(d.name, fields)
+        if journal is not None:
+            for field, value in after.items():
+                if before[field] != value:
+                    journal.record("EmBoux", field, d.partner_ref, d.name, before[field], value,
+                                   f"PUT /domains/{d.name}/outbound")
+        return JSONResponse(after)
 
     @router.post("/domains/{name}/outbound/increment")
     async def increment(name: str, request: Request) -> JSONResponse:

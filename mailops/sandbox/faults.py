@@ -13,14 +13,20 @@ segment and `**` any rest, e.g. `GET /cleanbox/v1/contacts`, `POST /emboux/outbo
 - `lost_response`: run the app (the change is committed), then drop the connection without a
   byte of response: the client sees a connection error;
 - `down`: a burst: answer `status` (default 503) with `Retry-After` for every matching request
-  while its window lasts.
+  while its window lasts;
+- `rewrite`: run the app, then answer its JSON edited (an API that answers something the
+  documentation does not promise): `drop` a list of dotted paths, `set` a mapping of dotted
+  path to JSON value, or `body` the whole answer; in a path, a number is a list index and
+  `*` every item (`data.*.email`). `bearer` limits any rule to requests with that key.
 
 Every rule fires on a fraction `rate` (default 1) of matching requests, drawn from its own
 generator seeded by the sandbox seed and the rule's serial number, so the same seed and the
 same requests give the same faults. A rule may be limited to `count` firings and to a window:
 `wall_seconds` from creation (wall clock), and/or simulated time `sim_from`/`sim_until` (ISO)
 or `sim_hours` (from `sim_from`, else from the simulated now). Paths under /_sandbox are
-never faulted.
+never faulted. Every faulted request is logged (rule, kind, method, path, simulated time and
+the first 64 KB of its body), so a reconciliation can tell what a client sent that the
+application never saw.
 """
 
 from __future__ import annotations
@@ -45,9 +51,11 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 KINDS: tuple[str, ...] = (
-    "latency", "error", "rate_limit", "hang", "malformed", "lost_response", "down",
+    "latency", "error", "rate_limit", "hang", "malformed", "lost_response", "down", "rewrite",
 )
+_NO_BODY = object()
 EXEMPT_PREFIX = "/_sandbox"
+LOGGED_BODY_BYTES = 65_536
 METHODS = ("*", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
@@ -83,9 +91,17 @@ class FaultRule:
     fired: int = 0
     matched: int = 0
     spec: dict[str, Any] = field(default_factory=dict)
+    bearer: str | None = None
+    drop: tuple[str, ...] = ()
+    set: dict[str, Any] = field(default_factory=dict)
+    body: Any = _NO_BODY
 
-    def applies(self, method: str, path: str, wall: float, sim: float) -> bool:
+    def applies(
+        self, method: str, path: str, wall: float, sim: float, bearer: str | None = None
+    ) -> bool:
         """Whether the rule is live now and targets this request."""
+        if self.bearer is not None and bearer != self.bearer:
+            return False
         if self.count is not None and self.fired >= self.count:
             return False
         if self.wall_until is not None and wall >= self.wall_until:
@@ -116,7 +132,8 @@ def make_rule(
 ) -> FaultRule:
     """Validate a rule specification (the control API's JSON body) and build the rule."""
     known = {"target", "kind", "rate", "latency_ms", "jitter_ms", "status", "retry_after",
-             "hang_seconds", "count", "wall_seconds", "sim_from", "sim_until", "sim_hours"}
+             "hang_seconds", "count", "wall_seconds", "sim_from", "sim_until", "sim_hours",
+             "bearer", "drop", "set", "body"}
     unknown = set(spec) - known
     if unknown:
         raise ValueError(f"unknown fault parameters: {', '.join(sorted(unknown))}")
@@ -146,6 +163,15 @@ def make_rule(
         origin = sim_from if sim_from is not None else clock.now().timestamp()
         sim_until = origin + sim_hours * 3600
     wall_seconds = _number(spec, "wall_seconds", None)
+    bearer, drop, edits = spec.get("bearer"), spec.get("drop", []), spec.get("set", {})
+    if bearer is not None and not isinstance(bearer, str):
+        raise ValueError("bearer must be the key a request carries")
+    if not isinstance(drop, list) or not all(isinstance(p, str) and p for p in drop):
+        raise ValueError("drop must be a list of dotted paths")
+    if not isinstance(edits, dict):
+        raise ValueError("set must map dotted paths to JSON values")
+    if kind == "rewrite" and not (drop or edits or "body" in spec):
+        raise ValueError("a rewrite needs drop, set or body")
     return FaultRule(
         id=f"f{serial}",
         target=f"{method} {pattern}",
@@ -163,7 +189,13 @@ def make_rule(
         wall_until=None if wall_seconds is None else wall_now + wall_seconds,
         sim_from=sim_from,
         sim_until=sim_until,
-        spec={**spec, "target": f"{method} {pattern}", "kind": kind},
+        spec={**{k: v for k, v in spec.items() if k != "bearer"},
+              "target": f"{method} {pattern}", "kind": kind,
+              **({"bearer": "[set]"} if bearer else {})},
+        bearer=bearer,
+        drop=tuple(drop),
+        set=dict(edits),
+        body=spec.get("body", _NO_BODY),
     )
 
 
@@ -207,6 +239,45 @@ async def drop_connection(send: Send) -> None:
     await send({"type": "http.response.body", "body": b"{", "more_body": True})
 
 
+def _steps(path: str) -> list[str]:
+    return path.split(".")
+
+
+def _targets(node: Any, steps: list[str]) -> list[tuple[Any, str | int]]:
+    """(container, key) pairs a dotted path names in `node` (`*`: every list item)."""
+    found: list[tuple[Any, str | int]] = []
+    head, rest = steps[0], steps[1:]
+    keys: list[str | int]
+    if isinstance(node, list):
+        keys = list(range(len(node))) if head == "*" else (
+            [int(head)] if head.lstrip("-").isdigit() and -len(node) <= int(head) < len(node)
+            else [])
+    elif isinstance(node, dict):
+        keys = [head] if head in node or not rest else []
+    else:
+        keys = []
+    for key in keys:
+        if rest:
+            found += _targets(node[key], rest)  # type: ignore[index]
+        else:
+            found.append((node, key))
+    return found
+
+
+def edit_json(body: Any, drop: tuple[str, ...], edits: dict[str, Any]) -> Any:
+    """`body` with each `drop` path removed and each `set` path given its value."""
+    for path in drop:
+        for container, key in reversed(_targets(body, _steps(path))):
+            if isinstance(container, dict):
+                container.pop(key, None)
+            else:
+                del container[key]  # type: ignore[arg-type]
+    for path, value in edits.items():
+        for container, key in _targets(body, _steps(path)):
+            container[key] = json.loads(json.dumps(value))  # a copy per target
+    return body
+
+
 def corrupt(body: bytes, rng: random.Random) -> bytes:
     """A body that is certainly not valid JSON, chosen deterministically."""
     choice = rng.randrange(3)
@@ -225,6 +296,7 @@ class FaultInjector:
         self.seed = seed
         self.clock = clock
         self.rules: list[FaultRule] = []
+        self.log: list[dict[str, Any]] = []
         self._serial = 0
 
     def add(self, spec: dict[str, Any]) -> FaultRule:
@@ -241,6 +313,7 @@ class FaultInjector:
         return len(self.rules) < before
 
     def clear(self) -> int:
+        """Remove every rule (the log of faulted requests stays)."""
         n = len(self.rules)
         self.rules = []
         return n
@@ -251,10 +324,11 @@ class FaultInjector:
             return
         method, path = scope["method"], scope["path"]
         wall, sim = time.monotonic(), self.clock.now().timestamp()
+        bearer = _bearer(scope)
         delay = 0.0
         chosen: FaultRule | None = None
         for rule in self.rules:
-            if not rule.applies(method, path, wall, sim):
+            if not rule.applies(method, path, wall, sim, bearer):
                 continue
             rule.matched += 1
             if rule.rng.random() >= rule.rate:
@@ -270,7 +344,13 @@ class FaultInjector:
         if chosen is None:
             await self.app(scope, receive, send)
             return
-        await self._inject(chosen, scope, receive, send)
+        body = await _read_body(receive)
+        self.log.append({
+            "rule": chosen.id, "kind": chosen.kind, "method": method, "path": path,
+            "sim": self.clock.now().isoformat(),
+            "body": body[:LOGGED_BODY_BYTES].decode("utf-8", errors="replace"),
+        })
+        await self._inject(chosen, scope, _replay(body, receive), send)
 
     async def _inject(self, rule: FaultRule, scope: Scope, receive: Receive, send: Send) -> None:
         kind = rule.kind
@@ -292,9 +372,10 @@ class FaultInjector:
             await self.app(scope, receive, _swallow)
             await drop_connection(send)
         else:
-            await self._malformed(rule, scope, receive, send)
+            await self._altered(rule, scope, receive, send)
 
-    async def _malformed(self, rule: FaultRule, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _altered(self, rule: FaultRule, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app, then send its answer corrupted (`malformed`) or edited (`rewrite`)."""
         start: Message = {}
         chunks: list[bytes] = []
 
@@ -305,11 +386,53 @@ class FaultInjector:
                 chunks.append(message.get("body", b""))
 
         await self.app(scope, receive, capture)
-        body = corrupt(b"".join(chunks), rule.rng)
+        if rule.kind == "malformed":
+            body = corrupt(b"".join(chunks), rule.rng)
+        else:
+            answer = (json.loads(json.dumps(rule.body)) if rule.body is not _NO_BODY
+                      else edit_json(json.loads(b"".join(chunks) or b"null"), rule.drop,
+                                     rule.set))
+            body = json.dumps(answer).encode()
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
         await send({"type": "http.response.start", "status": start.get("status", 200),
                     "headers": [*headers, (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+def _bearer(scope: Scope) -> str | None:
+    """The key of the request's `Authorization: Bearer` header, if any."""
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"authorization":
+            scheme, _, key = value.decode("latin-1").partition(" ")
+            return key.strip() if scheme.lower() == "bearer" else None
+    return None
+
+
+async def _read_body(receive: Receive) -> bytes:
+    """The whole request body (the app, if it runs, gets it again through `_replay`)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that gives the body read already, then the client's later messages."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 async def _until_disconnect(receive: Receive) -> None:

@@ -114,6 +114,10 @@ class Sandbox:
     def faults(self) -> list[dict[str, Any]]:
         return self._call("GET", "/faults")["data"]
 
+    def fault_log(self) -> list[dict[str, Any]]:
+        """Every request a fault rule hit, with its body: what the client sent."""
+        return self._call("GET", "/faults/log")["data"]
+
     def remove_fault(self, rule_id: str) -> None:
         self._call("DELETE", f"/faults/{rule_id}")
 
@@ -130,6 +134,15 @@ class Sandbox:
     def truth(self, part: str | None = None) -> dict[str, Any]:
         """Ground truth: Cleanbox per team per day and EmBoux counters (or one `part`)."""
         return self._call("GET", "/truth", params={"part": part} if part else None)
+
+    def record_collection(self, day: str, top_senders: int = 5) -> dict[str, Any]:
+        """Keep the metrics a collection for `day` would read now (the journal's ground
+        truth of that collection instant) and answer them."""
+        return self._call("POST", "/collections", json={"day": day, "top_senders": top_senders})
+
+    def journal(self) -> dict[str, Any]:
+        """Every change the APIs applied on request, and the recorded collections."""
+        return self.truth("journal")["journal"]
 
     def set_cleanbox_total(self, on: bool) -> None:
         """Switch `"total"` in Cleanbox list pages on or off."""

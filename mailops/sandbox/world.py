@@ -27,6 +27,7 @@ from mailops.sandbox.cleanbox_state import (
 from mailops.sandbox.clock import DEFAULT_START, SimClock
 from mailops.sandbox.emboux import EmbouxSim
 from mailops.sandbox.ids import KIND_CATEGORY, make_key, make_salt, make_uuid
+from mailops.sandbox.journal import Journal
 
 DAY = 86_400
 WEEK = 7 * DAY
@@ -83,9 +84,11 @@ class World:
     teams_by_key: dict[str, Team] = field(default_factory=dict)
     build_seconds: float = 0.0
     cleanbox_total: bool = True  # whether Cleanbox list pages carry "total"
+    journal: Journal = field(init=False)
 
     def __post_init__(self) -> None:
         self.teams_by_key = {t.key: t for t in self.teams}
+        self.journal = Journal(self.clock)
 
     @property
     def team_keys(self) -> dict[str, str]:

@@ -20,7 +20,7 @@ from mailops.errors import StoreError
 from mailops.health import DomainHealth, TeamHealth
 from mailops.rules.alerts import Alert, Severity
 from mailops.rules.daily_health import WeekOverWeek
-from mailops.store import audit, ledger, migrate, plans, trends, views
+from mailops.store import audit, dump, ledger, migrate, plans, trends, views
 from mailops.store import billing as billing_store
 from mailops.store import domains as domains_store
 from mailops.store import guard as guard_store
@@ -134,6 +134,11 @@ class Store:
     @_explained
     def revision(self) -> str | None:
         return migrate.current_revision(self.engine)
+
+    @_explained
+    def every_row(self) -> dict[str, list[dict[str, Any]]]:
+        """Every row of every table, by table name (read only)."""
+        return dump.every_row(self.engine)
 
     # --- trend rows --------------------------------------------------------------------
 
