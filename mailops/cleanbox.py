@@ -6,11 +6,11 @@ Models ignore fields they do not know and reject a payload missing one the code 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 
 from mailops.http import ApiClient
 from mailops.settings import Settings, TeamCredential
@@ -21,6 +21,9 @@ MAX_ACCEPT_BATCH = 100
 ContactState = Literal["unset", "blocked", "whitelisted", "muted"]
 MessageStatus = Literal["delivered", "failed", "denied", "quarantined"]
 SortDirection = Literal["asc", "desc"]
+# An id the store keeps in a change's target: a longer one is an unusable item, not a write
+# that fails for the whole plan.
+Uuid = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
 class _Model(BaseModel):
@@ -54,12 +57,12 @@ class Team(_Model):
 
 
 class Category(_Model):
-    uuid: str
+    uuid: Uuid
     name: str
 
 
 class Contact(_Model):
-    uuid: str
+    uuid: Uuid
     email: str
     email_count: int
     state: ContactState
@@ -69,7 +72,7 @@ class Contact(_Model):
 
 
 class QuarantinedMessage(_Model):
-    uuid: str
+    uuid: Uuid
     sender: str = Field(alias="from")
     to: str
     subject: str
@@ -78,7 +81,7 @@ class QuarantinedMessage(_Model):
 
 
 class Message(_Model):
-    uuid: str
+    uuid: Uuid
     sender: str = Field(alias="from")
     to: str
     status: MessageStatus

@@ -6,11 +6,11 @@ retries them once sent, and callers guard them with the store's ledger.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator
 
 from mailops.errors import BadNameError
 from mailops.http import ApiClient
@@ -23,6 +23,11 @@ Tier = Literal["shared", "dedicated"]
 OutboundStatus = Literal["active", "suspended"]
 Enforcement = Literal["soft", "hard"]
 WarmupProfile = Literal["fast", "standard", "conservative"]
+# Bounds on what the store keeps of an answer: an answer past them is unusable (a clear
+# error for that domain) instead of a write that fails for every domain of the day.
+DomainName = Annotated[str, StringConstraints(min_length=1, max_length=253)]
+PartnerRef = Annotated[str, StringConstraints(max_length=255)]
+Word = Annotated[str, StringConstraints(max_length=16)]  # a status, tier, provider...
 
 
 class _Model(BaseModel):
@@ -30,28 +35,28 @@ class _Model(BaseModel):
 
 
 class DomainSummary(_Model):
-    name: str
-    partner_ref: str | None
+    name: DomainName
+    partner_ref: PartnerRef | None
     status: str
 
 
 class Outbound(_Model):
     """`GET /domains/{name}/outbound`: configuration, anti-spam settings and counters."""
 
-    name: str
-    outbound_tier: str
-    outbound_status: str
+    name: DomainName
+    outbound_tier: Word
+    outbound_status: Word
     outbound_daily_limit: int
     outbound_monthly_limit: int
     outbound_sent_today: int
     outbound_sent_month: int
-    outbound_enforcement: str
+    outbound_enforcement: Word
     bounce_count: int
     complaint_count: int
     bounce_rate: float
     complaint_rate: float
     ses_verified: bool
-    warmup_profile: str
+    warmup_profile: Word
     spike_max_multiplier: float
 
 
@@ -89,15 +94,15 @@ class VerifyResponse(_Model):
     dkim_tokens: list[str] = Field(default_factory=list)
     verified: bool
     dns_records: list[DnsRecord]
-    provider: str
+    provider: Word
 
 
 class VerifyStatus(_Model):
-    name: str
+    name: DomainName
     verified: bool
-    verification_status: str
+    verification_status: Word
     dkim_status: str | None = None
-    provider: str
+    provider: Word
 
 
 class ProviderCredential(_Model):
@@ -129,8 +134,8 @@ class ResetDaily(_Model):
 class FrozenCounters(_Model):
     """One domain's monthly counters as `reset-monthly` froze them for billing."""
 
-    name: str
-    partner_ref: str | None
+    name: DomainName
+    partner_ref: PartnerRef | None
     outbound_sent_month: int
     outbound_monthly_limit: int
     bounce_count: int

@@ -79,6 +79,25 @@ async def test_outbound_without_bounce_rate_names_endpoint_and_field(server, emb
     assert "'bounce_rate'" in str(caught.value)
 
 
+async def test_a_domain_listed_under_a_name_too_long_for_dns_is_left_out(server, emboux):
+    # Given a list with one name of 300 characters (DNS allows 253; the store keeps 255)
+    server.script("GET", "/domains", Reply(json=[
+        {"name": "a.com", "partner_ref": "p1", "status": "active"},
+        {"name": "x" * 296 + ".com", "partner_ref": "p1", "status": "active"},
+    ]))
+    unusable: list[str] = []
+    # Then it is left out and said why, and the other is read
+    assert [d.name for d in await emboux.domains(unusable=unusable)] == ["a.com"]
+    assert len(unusable) == 1 and "'name'" in unusable[0] and "item 1" in unusable[0]
+
+
+async def test_an_outbound_status_past_its_bound_is_refused_naming_the_field(server, emboux):
+    body = {**OUTBOUND, "outbound_status": "suspended" * 20}
+    server.script("GET", "/domains/example.com/outbound", Reply(json=body))
+    with pytest.raises(ResponseFormatError, match="'outbound_status'"):
+        await emboux.outbound("example.com")
+
+
 async def test_update_sends_only_the_fields_given(server, emboux):
     server.script("PUT", "/domains/example.com/outbound", Reply(json=OUTBOUND))
     await emboux.update_outbound("example.com", OutboundUpdate(outbound_status="suspended"))

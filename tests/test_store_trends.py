@@ -93,3 +93,23 @@ def test_a_shards_alerts_replace_only_its_own_part_of_the_day(any_store):
     # Then part b's alert is kept, a's are replaced
     found = {(a.subject, a.message) for a in any_store.alerts_of_day(DAY, "daily-health")}
     assert found == {("a1", "new"), ("b1", "old")}
+
+
+def test_strangers_long_text_is_kept_on_every_database(any_store):
+    # Given an unset sender with a 5,000-character address and a long category (API text)
+    from mailops.health import TopSender
+    from mailops.rules.alerts import Alert, Severity
+
+    address = "x" * 5_000 + "@long.example"
+    sender = TopSender(address, 80, "unset", "c" * 400)
+    # When its day and its alert are stored
+    any_store.save_health_day(DAY, AT, [TeamHealth("acme", 1, 10, 10.0, 1, 1, 1, 1, 0, 0, 0,
+                                                   [sender])], [])
+    any_store.save_alerts(DAY, "daily-health", [
+        Alert("unset_high_volume_sender", Severity.WARNING, f"acme / {address}", "m")])
+    # Then the row keeps it whole, and the alert's subject is cut to its column, marked
+    [team], _ = any_store.health_of_day(DAY)
+    assert team.top_senders == [sender]
+    [alert] = any_store.alerts_of_day(DAY)
+    assert len(alert.subject) == 512 and alert.subject.startswith("acme / xxx")
+    assert alert.subject.endswith("…")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
@@ -86,9 +87,13 @@ def _explained(
 
 
 def _unique(found: Sequence[Alert]) -> list[Alert]:
-    """One alert per rule and subject: the first found wins."""
+    """One alert per rule and subject as stored (a stranger's very long address is cut to
+    the column, with an ellipsis): the first found wins."""
     seen: dict[tuple[str, str], Alert] = {}
+    width = alerts.c.subject.type.length or 0
     for alert in found:
+        if width and len(alert.subject) > width:
+            alert = replace(alert, subject=alert.subject[: width - 1] + "…")
         seen.setdefault((alert.key, alert.subject), alert)
     return list(seen.values())
 

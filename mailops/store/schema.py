@@ -138,7 +138,7 @@ team_top_senders = Table(
     Column("email", Text, nullable=False),
     Column("email_count", Integer, nullable=False),
     Column("state", String(16), nullable=False),
-    Column("category", String(NAME)),
+    Column("category", Text),  # the API's name for it
 )
 
 alerts = Table(
