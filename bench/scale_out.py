@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,18 +36,12 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 BIN = Path(sys.executable).parent
-POOL = "mailops"  # the work pool prefect.yaml deploys to
-FANOUT = "daily-health-fanout/daily-health-fanout"
-SHARD = "daily-health-shard"
+FANOUT = "daily-health-fanout"  # its deployment, started as flow/deployment
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 sys.path.insert(0, str(ROOT))
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
+from deployments import DEFAULT_QUEUE, FANOUT_QUEUE, WORK_POOL  # noqa: E402
+from mailops.sandbox.ports import free_port  # noqa: E402
 
 # --- CPU seconds of process trees (/proc) --------------------------------------------------
 
@@ -169,15 +162,16 @@ def cluster(folder: Path, workers: int) -> Iterator[Cluster]:
         node.spawn("prefect-server", "prefect", "server", "start", "--host", "127.0.0.1",
                    "--port", str(port))
         wait_for_server(api_url, node.processes["prefect-server"])
-        node.run("prefect", "work-pool", "create", POOL, "--type", "process")
+        node.run("prefect", "work-pool", "create", WORK_POOL, "--type", "process")
         node.run("prefect", "--no-prompt", "deploy", "--all")
         # Fan-out parents, which only wait, have a queue and a worker of their own; each
         # shard worker runs one shard at a time, so n shards spread over n workers.
-        node.spawn("coordinator", "prefect", "worker", "start", "--pool", POOL,
-                   "--work-queue", "fanout", "--name", "coordinator", "--limit", "4")
+        node.spawn("coordinator", "prefect", "worker", "start", "--pool", WORK_POOL,
+                   "--work-queue", FANOUT_QUEUE, "--name", "coordinator", "--limit", "4")
         for number in range(1, workers + 1):
-            node.spawn(f"worker-{number}", "prefect", "worker", "start", "--pool", POOL,
-                       "--work-queue", "default", "--name", f"worker-{number}", "--limit", "1")
+            node.spawn(f"worker-{number}", "prefect", "worker", "start", "--pool", WORK_POOL,
+                       "--work-queue", DEFAULT_QUEUE, "--name", f"worker-{number}",
+                       "--limit", "1")
         yield node
     finally:
         node.stop()
@@ -209,18 +203,20 @@ def run_fanout(
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
+    from flows.daily_health_fanout import SHARD_DEPLOYMENT
+
     with temporary_settings(updates={PREFECT_API_URL: node.environment["PREFECT_API_URL"]}):
         before = tree_cpu_seconds(node.cpu_roots(sandbox=sandbox_pid))
         started = time.perf_counter()
         parent = run_deployment(
-            FANOUT, parameters={"shards": shards, "as_of": as_of.isoformat(),
+            f"{FANOUT}/{FANOUT}", parameters={"shards": shards, "as_of": as_of.isoformat(),
                                 "day": day.isoformat(), "poll_seconds": 1},
             timeout=3600, poll_interval=1, as_subflow=False,
         )
         wall = time.perf_counter() - started
         after = tree_cpu_seconds(node.cpu_roots(sandbox=sandbox_pid))
-        shards_run = runs_of(SHARD)
-        [fanout_run] = runs_of(FANOUT.split("/")[1])
+        shards_run = runs_of(SHARD_DEPLOYMENT.split("/")[1])
+        [fanout_run] = runs_of(FANOUT)
     cpu = {name: round(after[name] - before.get(name, 0.0), 1) for name in after}
     state = parent.state
     return {"wall_s": round(wall, 2), "state": state.type.value if state else None,

@@ -12,6 +12,8 @@ from typing import Any
 
 WORK_POOL = "mailops"
 OPERATOR_ZONE = "operator"  # stands for MAILOPS_TIMEZONE in the table below
+DEFAULT_QUEUE = "default"
+FANOUT_QUEUE = "fanout"  # fan-out parents, which only wait for their shards
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class Job:
     exclusive: bool = True  # a second run while one is going is cancelled, never queued
     # The pool's queue: a fan-out parent, which only waits for its shards, has its own, so
     # parents never take the slots their shards need (workers choose with --work-queue).
-    work_queue: str = "default"
+    work_queue: str = DEFAULT_QUEUE
 
     @property
     def entrypoint(self) -> str:
@@ -60,7 +62,7 @@ JOBS: tuple[Job, ...] = (
         "domains: give it daily-health's schedule and pause daily-health's.",
         parameters={"shards": 2},
         tags=("cleanbox", "emboux", "report", "fanout"),
-        work_queue="fanout",
+        work_queue=FANOUT_QUEUE,
     ),
     Job(
         "daily-health-shard", "flows.daily_health", "daily_health", None, "UTC",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 from scripted_server import Reply
 
@@ -16,6 +14,7 @@ from mailops.errors import (
     ServerError,
     UnavailableError,
 )
+from mailops.sandbox.ports import free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -115,9 +114,7 @@ async def test_post_that_timed_out_after_sending_is_outcome_unknown(server, make
 
 async def test_post_is_retried_when_it_never_reached_the_server(make_client, fake_clock):
     # Given a port where nothing listens
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
+    closed_port = free_port()
     client = make_client(base_url=f"http://127.0.0.1:{closed_port}")
     # When a POST cannot connect
     with pytest.raises(UnavailableError) as caught:

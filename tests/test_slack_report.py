@@ -135,11 +135,9 @@ def test_a_post_whose_answer_was_lost_is_not_sent_again(tmp_path):
 
 def test_a_webhook_that_cannot_be_reached_is_kept_in_the_outbox(tmp_path):
     # Given a webhook on a port nobody listens on (the connection is refused)
-    import socket
+    from mailops.sandbox.ports import free_port
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     notifier = SlackNotifier(webhook_url=SecretStr(f"http://127.0.0.1:{port}/services/T/B/x"),
                              outbox=tmp_path / "slack", retries=2)
     # When a message is posted, then it fails in one line and is kept

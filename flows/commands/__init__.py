@@ -19,6 +19,11 @@ from mailops.cli import EXIT_CONFIG, output
 from mailops.errors import ConfigError
 from mailops.rules.shard import Shard
 
+# The simulations' options (demo, chaos).
+WeeksOption = Annotated[
+    int, typer.Option(min=1, max=12, help="Simulated weeks (5 reach a month's turn).")
+]
+SeedOption = Annotated[int, typer.Option(help="Seed of the simulated world (and its faults).")]
 ShardOption = Annotated[
     str | None,
     typer.Option("--shard", help="i/n: only the part of the work of shard i of n (e.g. 1/4)."),

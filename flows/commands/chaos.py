@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from flows.commands import progress_bar
+from flows.commands import SeedOption, WeeksOption, progress_bar
 from mailops.cli import JsonFlag, output
 from mailops.report.escape import terminal_text
 
@@ -19,10 +19,8 @@ def register(app: typer.Typer) -> None:
 
 
 def chaos(
-    weeks: Annotated[
-        int, typer.Option(min=1, max=12, help="Simulated weeks (5 reach a month's turn).")
-    ] = 5,
-    seed: Annotated[int, typer.Option(help="Seed of the simulated world and its faults.")] = 7,
+    weeks: WeeksOption = 5,
+    seed: SeedOption = 7,
     folder: Annotated[
         Path, typer.Option(help="Where the run's database and evidence go (replaced).")
     ] = Path("data/chaos"),

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from flows.commands import progress_bar
+from flows.commands import SeedOption, WeeksOption, progress_bar
 from mailops.cli import JsonFlag, output
 from mailops.report.escape import terminal_text
 
@@ -18,10 +18,8 @@ def register(app: typer.Typer) -> None:
 
 
 def demo(
-    weeks: Annotated[
-        int, typer.Option(min=1, max=12, help="Simulated weeks (5 reach a month's turn).")
-    ] = 5,
-    seed: Annotated[int, typer.Option(help="Seed of the simulated world.")] = 7,
+    weeks: WeeksOption = 5,
+    seed: SeedOption = 7,
     folder: Annotated[
         Path, typer.Option(help="Where the demo's database and payloads go (replaced).")
     ] = Path("data/demo"),

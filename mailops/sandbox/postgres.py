@@ -20,7 +20,6 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Mapping
@@ -28,6 +27,7 @@ from pathlib import Path
 from types import TracebackType
 
 from mailops.errors import LocalPostgresError
+from mailops.sandbox.ports import free_port
 
 SERVER_BINARIES = ("initdb", "pg_ctl", "postgres")
 DEBIAN_BINARIES = Path("/usr/lib/postgresql")
@@ -55,12 +55,6 @@ def find_binaries() -> Path:
         "PostgreSQL's server programs (initdb, pg_ctl, postgres) are not on PATH nor in "
         f"{DEBIAN_BINARIES}/<version>/bin; {INSTALL_HINT}"
     )
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _check_name(name: str) -> str:
@@ -114,7 +108,7 @@ class LocalPostgres:
         folder = Path(tempfile.mkdtemp(prefix="mailops-pg-")) if folder is None else folder
         folder.mkdir(parents=True, exist_ok=True)
         chosen = {**(TEST_SETTINGS if tuned_for_tests else {}), **(settings or {})}
-        server = cls(binaries, folder, port or _free_port(), owns_folder=owns_folder)
+        server = cls(binaries, folder, port or free_port(), owns_folder=owns_folder)
         try:
             server._init_cluster(chosen)
             for attempt in range(_START_ATTEMPTS):
@@ -124,7 +118,7 @@ class LocalPostgres:
                 except LocalPostgresError:
                     if port or attempt == _START_ATTEMPTS - 1:
                         raise
-                    server.port = _free_port()
+                    server.port = free_port()
         except BaseException:
             server.stop()
             raise
