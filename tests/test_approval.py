@@ -9,6 +9,12 @@ import time
 import pytest
 from prefect import flow
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import StateType
 from prefect.flow_runs import resume_flow_run
 
 from tasks.approval import approval_required, request_approval
@@ -22,19 +28,25 @@ async def gated_job(timeout_seconds: int = 30) -> tuple[bool, str]:
                                   poll_interval_seconds=1)
 
 
-def answer_when_paused(run_input: dict, seen: list) -> threading.Thread:
-    """Resume the first paused run of `gated_job` with `run_input`, from another thread."""
+def answer_when_paused(run_input: dict, seen: list, within_seconds: float = 60) -> threading.Thread:
+    """Resume the first paused flow run with `run_input`, from another thread.
+
+    It asks the server for paused runs only: the session's harness holds hundreds of runs and
+    an unfiltered read returns one page of them in id order, which can leave the paused one out.
+    """
 
     async def watch() -> None:
+        paused_only = FlowRunFilter(
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])))
+        deadline = time.monotonic() + within_seconds
         async with get_client() as client:
-            for _ in range(200):
-                runs = await client.read_flow_runs()
-                paused = [r for r in runs if r.state and r.state.is_paused()]
+            while time.monotonic() < deadline:
+                paused = await client.read_flow_runs(flow_run_filter=paused_only, limit=1)
                 if paused:
                     seen.append(paused[0].id)
                     await resume_flow_run(paused[0].id, run_input=run_input)
                     return
-                time.sleep(0.1)
+                await asyncio.sleep(0.1)
 
     thread = threading.Thread(target=lambda: asyncio.run(watch()), daemon=True)
     thread.start()
