@@ -67,6 +67,16 @@ def _files(folder: Path) -> Iterator[tuple[str, str]]:
             yield f"file {path.relative_to(folder)}", path.read_bytes().decode("latin-1")
 
 
+async def every_page(read: Callable[..., Any], **filters: Any) -> list[Any]:
+    """Every record a Prefect client read returns, not only its first page of 200."""
+    found: list[Any] = []
+    while True:
+        page = await read(**filters, limit=200, offset=len(found))
+        found += page
+        if len(page) < 200:
+            return found
+
+
 async def _prefect_records(run_ids: list[str]) -> list[tuple[str, str]]:
     """The runs' logs, artifacts and parameters as the Prefect API keeps them."""
     from uuid import UUID
@@ -86,23 +96,15 @@ async def _prefect_records(run_ids: list[str]) -> list[tuple[str, str]]:
     ids = [UUID(run_id) for run_id in run_ids]
     places: list[tuple[str, str]] = []
     async with get_client() as client:
-        async def pages(read: Callable[..., Any], **filters: Any) -> list[Any]:
-            found: list[Any] = []
-            while True:
-                page = await read(**filters, limit=200, offset=len(found))
-                found += page
-                if len(page) < 200:
-                    return found
-
-        logs = await pages(client.read_logs,
+        logs = await every_page(client.read_logs,
                            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=ids)))
         places += [(f"Prefect log of run {log.flow_run_id}", log.message) for log in logs]
-        artifacts = await pages(
+        artifacts = await every_page(
             client.read_artifacts,
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=ids)))
         places += [(f"Prefect artifact {a.key or a.id}",
                     json.dumps([a.description, a.data], default=str)) for a in artifacts]
-        runs = await pages(client.read_flow_runs,
+        runs = await every_page(client.read_flow_runs,
                            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)))
         places += [(f"Prefect parameters of run {r.name}", json.dumps(r.parameters, default=str))
                    for r in runs]

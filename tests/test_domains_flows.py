@@ -44,10 +44,10 @@ def all_rows(database_url: str) -> str:
 async def artifacts_text() -> str:
     from prefect.client.orchestration import get_client
 
-    found: list = []
-    async with get_client() as client:  # every page: the session's harness holds hundreds
-        while page := await client.read_artifacts(limit=200, offset=len(found)):
-            found += page
+    from flows.evidence import every_page
+
+    async with get_client() as client:  # the session's harness holds hundreds
+        found = await every_page(client.read_artifacts)
     return "\n".join(f"{a.key} {a.description} {a.data}" for a in found)
 
 
