@@ -1,7 +1,15 @@
 """The one HTTP layer both API clients use.
 
 Async httpx with pooled connections and timeouts; retries with exponential backoff and full
-jitter for idempotent requests (a POST only when it provably never left: connect errors);
+jitter (the AWS and Google SDKs' practice), by RFC 9110's method semantics:
+
+| request | answer | what the client does |
+|---|---|---|
+| GET, HEAD, PUT, DELETE, OPTIONS (idempotent) | 429, 500, 502, 503, 504, connection error, timeout, body not JSON | retried |
+| POST (not idempotent) | 429, 503 (RFC 9110: not processed), connection never established | retried |
+| POST | 500, 502, 504, timeout or dropped connection after sending, body not JSON | not retried: OutcomeUnknownError, the caller reconciles |
+| any | 401, 403, 404, other 4xx | not retried: the error names it |
+
 `Retry-After` honoured; a cap on the total retry time; bounded concurrency and a client-side
 rate limit shared by every credential of one API; page-1-then-the-rest pagination with exact
 counts; errors that say which API, endpoint and team or domain; keys only ever in headers
@@ -43,7 +51,9 @@ from mailops.settings import ApiLimits, HttpSettings
 log = logging.getLogger("mailops.http")
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# RFC 9110 15.5.30 / 15.6.4: the server did not process the request, whatever the method.
+NOT_PROCESSED_STATUSES = frozenset({429, 503})
 MAX_PER_PAGE = 100
 POOL_SHARD_SIZE = 16
 
@@ -227,7 +237,10 @@ class ApiClient:
                         error_type = ResponseFormatError
                 else:
                     server_message = _server_message(response)
-                    if status not in RETRY_STATUSES or not idempotent:
+                    retryable = status in (
+                        RETRY_STATUSES if idempotent else NOT_PROCESSED_STATUSES
+                    )
+                    if not retryable:
                         raise self._status_error(method, path, status, server_message, attempt)
                     retry_after = _retry_after_seconds(response)
                     error_type = RateLimitedError if status == 429 else ServerError
@@ -506,13 +519,6 @@ class ApiClient:
         if status < 500 and status != 429:
             return self._error(
                 RequestRejectedError, method, path, f"the request was rejected ({status}){said}",
-                status=status, server_message=server_message,
-            )
-        if status in (429, 503):
-            # Refused before any work was done: not applied, whatever the method.
-            error_type: type[ApiError] = RateLimitedError if status == 429 else ServerError
-            return self._error(
-                error_type, method, path, f"answered {status}{said}; a {method} is not retried",
                 status=status, server_message=server_message,
             )
         if method not in IDEMPOTENT_METHODS:

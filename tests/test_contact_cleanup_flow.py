@@ -165,7 +165,7 @@ def test_a_change_whose_answer_was_lost_and_whose_retry_failed_is_still_audited_
     contacts_env,
 ):
     # Given a reviewed plan, and one contact whose PUT is applied but its answer lost, and
-    # whose retry then fails (a 500 is not retried)
+    # whose retry is answered 500 (retried again: a PUT is idempotent)
     sandbox = contacts_env.sandbox
     dry = run(contacts_env)
     run_id = dry.result["run_id"]

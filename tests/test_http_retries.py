@@ -30,7 +30,7 @@ async def test_get_is_retried_on_503_until_it_succeeds(server, make_client, fake
     assert len(fake_clock.sleeps) == 2
 
 
-@pytest.mark.parametrize("status", [429, 502, 503, 504])
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
 async def test_every_transient_status_is_retried_for_put(server, make_client, status):
     server.script("PUT", "/contacts/u1", Reply(status), Reply(200, json={}))
     await make_client().put("/contacts/u1", {"state": "blocked"})
@@ -78,17 +78,56 @@ async def test_giving_up_names_api_endpoint_team_and_status(server, make_client)
     assert caught.value.status == 503
 
 
-async def test_500_is_not_retried(server, make_client):
-    server.script("GET", "/team", Reply(500))
-    with pytest.raises(ServerError):
-        await make_client().get("/team")
-    assert len(server.requests_to("GET", "/team")) == 1
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+async def test_a_plain_500_is_retried_for_every_idempotent_method(server, make_client, method):
+    # Given a server that fails once with a plain 500 (RFC 9110: these methods are idempotent)
+    server.script(method, "/contacts/u1", Reply(500), Reply(200, json={"ok": 1}))
+    # When the client sends the request once
+    body = await make_client().request(method, "/contacts/u1",
+                                       json={"state": "blocked"} if method == "PUT" else None)
+    # Then it was sent again and the second answer is the result
+    assert body == {"ok": 1}
+    assert len(server.requests_to(method, "/contacts/u1")) == 2
 
 
-async def test_post_is_not_retried_on_503(server, make_client):
+@pytest.mark.parametrize("status", [429, 503])
+async def test_a_post_answered_not_processed_is_retried_after_retry_after(
+    server, make_client, fake_clock, status
+):
+    # Given a reset answered 429 or 503 (RFC 9110: not processed) with Retry-After, then 200
+    server.script("POST", "/outbound/reset-daily",
+                  Reply(status, headers={"Retry-After": "3"}), Reply(200, json={"reset_count": 4}))
+    # When the client sends it once
+    body = await make_client(api="EmBoux").post("/outbound/reset-daily")
+    # Then it waited at least Retry-After, sent it again, and has the answer
+    assert body == {"reset_count": 4}
+    assert len(server.requests_to("POST", "/outbound/reset-daily")) == 2
+    assert fake_clock.sleeps[0] >= 3
+
+
+async def test_a_post_kept_not_processed_gives_up_within_the_budget_saying_so(
+    server, make_client
+):
+    # Given a server that answers 503 to every reset
     server.script("POST", "/outbound/reset-daily", Reply(503))
-    with pytest.raises(ServerError, match="a POST is not retried"):
+    # When the client sends it
+    with pytest.raises(ServerError, match="gave up after 3 attempts") as caught:
         await make_client(api="EmBoux").post("/outbound/reset-daily")
+    # Then it tried as often as a GET would, and the error is not an unknown outcome
+    assert len(server.requests_to("POST", "/outbound/reset-daily")) == 3
+    assert not isinstance(caught.value, OutcomeUnknownError)
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+async def test_a_post_answered_a_gateway_or_server_error_may_have_been_applied(
+    server, make_client, status
+):
+    # Given a reset answered with an error after the body was sent
+    server.script("POST", "/outbound/reset-daily", Reply(status))
+    # When the client sends it
+    with pytest.raises(OutcomeUnknownError, match="may or may not have been applied"):
+        await make_client(api="EmBoux").post("/outbound/reset-daily")
+    # Then it was sent once and is left to reconciliation
     assert len(server.requests_to("POST", "/outbound/reset-daily")) == 1
 
 
