@@ -1,8 +1,11 @@
 """billing-freeze: `POST /outbound/reset-monthly` exactly once per month, losing no billing data.
 
-1. claim the period in the ledger (a second run for the period sends nothing);
-2. snapshot every domain's counters into the store (the fallback billing data);
-3. call reset-monthly once;
+Only a month that has ended is billed (at any time in the month after it), never the running one.
+1. claim the period in the ledger (a second run for the period sends nothing; a live holder is
+   never raced, a dead one's call is reconciled from its snapshot before anything is sent);
+2. snapshot every domain's counters into the store (the fallback billing data and the
+   evidence a reconciliation needs), then mark the claim as calling;
+3. call reset-monthly once (a 429 or 503 is retried by the HTTP layer: not processed);
 4. store its frozen rows as the period's billing rows, with the ledger's done, in one
    transaction.
 When the answer is lost, the counters decide: all lowered (only a reset lowers them) means it
@@ -22,7 +25,14 @@ from prefect.states import State
 import tasks.outbound as outbound
 from flows.keyed_call import KeyedCall
 from mailops.errors import ConfigError, MailopsError
-from mailops.rules.resets import MonthCounters, ResetOutcome, monthly_key, reconcile_monthly
+from mailops.rules.resets import (
+    MonthCounters,
+    ResetOutcome,
+    Resume,
+    after_retake,
+    monthly_key,
+    reconcile_monthly,
+)
 from mailops.store import LedgerStatus
 from tasks.context import current_run_id
 
@@ -35,12 +45,17 @@ MAX_CALLS = 2  # the first, and one more only when the counters prove it was not
 async def billing_freeze(
     period: str | None = None, force: bool = False, as_of: datetime | None = None
 ) -> dict[str, Any] | State:
-    """Freeze the monthly counters for billing and zero them, once for the period.
+    """Freeze the monthly counters for billing and zero them, once for the month just ended.
 
-    period: the billed month `YYYY-MM` (by default the month just ended: the run on the 1st
-    bills the month before). force: retake a period whose outcome is unknown (or whose run
-    crashed), after checking that the reset did not happen. as_of: the instant taken as now
-    (the sandbox's simulated clock in the demo; now by default).
+    Args:
+        period: The billed month YYYY-MM. Only the month that has ended most recently can be
+            billed (at any time in the month after it), never the running month; empty bills
+            that month.
+        force: Retake a month whose outcome is unknown, or whose holder cannot be told alive
+            or dead. The run still reconciles from the counters first and never calls when
+            they show the reset happened.
+        as_of: The instant taken as now (the sandbox's simulated clock in the demo; the real
+            clock by default).
     """
     logger = get_run_logger()
     run_id = current_run_id()
@@ -50,6 +65,22 @@ async def billing_freeze(
         "source": None, "domains": None, "billing_rows": None, "detail": None,
     }
     claimed = False
+
+    async def finish(status: LedgerStatus, detail: str) -> None:
+        nonlocal claimed
+        await outbound.finish_key(JOB, key, run_id, status, detail)
+        claimed = False
+
+    async def done_from_snapshot(rows: list[dict[str, Any]], why: str) -> dict[str, Any]:
+        nonlocal claimed
+        billed = [{**row, "source": "snapshot"} for row in rows]
+        detail = f"{why}; billed {len(billed)} domains from the snapshot"
+        await outbound.complete_freeze(key, run_id, billed, detail)
+        claimed = False
+        result.update(status="done", source="snapshot", billing_rows=len(billed), detail=detail)
+        logger.info("billing-freeze %s: done from the snapshot (%s)", key, why)
+        return await CALL.published(result)
+
     try:
         try:
             key = monthly_key(period, as_of or datetime.now(UTC))
@@ -58,82 +89,97 @@ async def billing_freeze(
         result["period"] = key
         outbound.require_emboux_token()
         claim = await outbound.claim_key(JOB, key, run_id, force)
-        if not claim["won"]:
+        if not claim.won:
             return await CALL.not_claimed(result, claim, lambda: _billed(key))
         claimed = True
-        snapshot = await outbound.read_counters()
-        await outbound.save_snapshot(key, run_id, snapshot)
-        result["domains"] = len(snapshot)
-        logger.info("billing-freeze %s: snapshot of %d domains stored", key, len(snapshot))
-        while result["calls"] < MAX_CALLS:
-            result["calls"] += 1
-            answer = await outbound.post_reset_monthly()
-            if answer["outcome"] == outbound.REFUSED:
-                # Refused before any work: not applied (nor was an earlier ambiguous call).
-                await outbound.finish_key(JOB, key, run_id, LedgerStatus.FAILED, answer["error"])
-                claimed = False
-                result["status"] = "failed"
-                return await CALL.failed(result, answer["error"])
-            result["sent"] = True
-            if answer["outcome"] == outbound.APPLIED:
-                rows = _frozen_rows(answer["frozen"], snapshot)
-                detail = f"froze {len(rows)} domains from the reset-monthly answer"
-                await outbound.complete_freeze(key, run_id, rows, detail)
-                claimed = False
-                result.update(status="done", source="reset", billing_rows=len(rows), detail=detail)
-                logger.info("billing-freeze %s: %s", key, detail)
-                return await CALL.published(result)
-            logger.warning(
-                "billing-freeze %s: %s; not resent, reconciling from the counters",
-                key, answer["error"],
-            )
-            current = await outbound.read_counters()
-            decision = reconcile_monthly(_counters(snapshot), _counters(current))
-            result.update(reconciled=True, detail=decision.reason)
-            if decision.outcome is ResetOutcome.APPLIED:
-                rows = [{**row, "source": "snapshot"} for row in snapshot]
-                detail = (
-                    f"answer lost; reconciled: {decision.reason}; billed {len(rows)} domains "
-                    "from the snapshot"
-                )
-                await outbound.complete_freeze(key, run_id, rows, detail)
-                claimed = False
-                result.update(status="done", source="snapshot", billing_rows=len(rows))
-                logger.info("billing-freeze %s: done from the snapshot (%s)", key, decision.reason)
-                return await CALL.published(result)
-            if decision.outcome is ResetOutcome.NOT_APPLIED:
-                # Proven not applied. The counters just read (traffic went on) become the
-                # snapshot that the next call is checked against and billed from.
-                result["sent"] = False
-                logger.info("billing-freeze %s: %s", key, decision.reason)
+        async with outbound.holding(JOB, key, run_id):
+            snapshot: list[dict[str, Any]] | None = None
+            previous = claim.previous
+            if previous is not None and previous.called_at is not None:
+                # A run that died mid-call, or an unknown outcome forced: the snapshot it
+                # stored before its call and the counters now decide, as after a lost answer.
+                stored = await outbound.stored_snapshot(key)
+                current = await outbound.read_counters()
+                decision = reconcile_monthly(_counters(stored), _counters(current))
+                who = f"run {previous.run_id} ({previous.status.value})"
+                result.update(reconciled=True, detail=f"{who}: {decision.reason}")
+                step = after_retake(decision, force)
+                if step is Resume.DONE:
+                    result["domains"] = len(stored)
+                    return await done_from_snapshot(stored, f"{who} had frozen the month: "
+                                                            f"{decision.reason}")
+                if step is Resume.UNKNOWN:
+                    return await _unknown(result, key, f"{who}: {decision.reason}", finish)
                 snapshot = current
-                await outbound.save_snapshot(key, run_id, snapshot)
-                continue
+            if snapshot is None:
+                snapshot = await outbound.read_counters()
+            await outbound.save_snapshot(key, run_id, snapshot)
+            result["domains"] = len(snapshot)
+            logger.info("billing-freeze %s: snapshot of %d domains stored", key, len(snapshot))
+            while result["calls"] < MAX_CALLS:
+                result["calls"] += 1
+                await outbound.record_call(JOB, key, run_id, None)  # the snapshot is the evidence
+                result["sent"] = True  # from here on it may have been applied
+                answer = await outbound.post_reset_monthly()
+                if answer["outcome"] == outbound.REFUSED:
+                    # Refused before any work: not applied (nor was an earlier ambiguous call).
+                    result.update(status="failed", sent=False)
+                    await finish(LedgerStatus.FAILED, answer["error"])
+                    return await CALL.failed(result, answer["error"])
+                if answer["outcome"] == outbound.APPLIED:
+                    rows = _frozen_rows(answer["frozen"], snapshot)
+                    detail = f"froze {len(rows)} domains from the reset-monthly answer"
+                    await outbound.complete_freeze(key, run_id, rows, detail)
+                    claimed = False
+                    result.update(status="done", source="reset", billing_rows=len(rows),
+                                  detail=detail)
+                    logger.info("billing-freeze %s: %s", key, detail)
+                    return await CALL.published(result)
+                logger.warning(
+                    "billing-freeze %s: %s; not resent, reconciling from the counters",
+                    key, answer["error"],
+                )
+                current = await outbound.read_counters()
+                decision = reconcile_monthly(_counters(snapshot), _counters(current))
+                result.update(reconciled=True, detail=decision.reason)
+                if decision.outcome is ResetOutcome.APPLIED:
+                    return await done_from_snapshot(
+                        snapshot, f"answer lost; reconciled: {decision.reason}")
+                if decision.outcome is ResetOutcome.NOT_APPLIED:
+                    # Proven not applied. The counters just read (traffic went on) become the
+                    # snapshot that the next call is checked against and billed from.
+                    result["sent"] = False
+                    logger.info("billing-freeze %s: %s", key, decision.reason)
+                    snapshot = current
+                    await outbound.save_snapshot(key, run_id, snapshot)
+                    continue
+                return await _unknown(result, key, decision.reason, finish)
             message = (
-                f"the monthly reset of {key} may or may not have been applied: "
-                f"{decision.reason}. The snapshot is kept; check the counters, and if it "
-                "was not applied run again with --force"
+                f"reset-monthly for {key} was not applied after {MAX_CALLS} calls whose "
+                "answers were lost; a later run may try again"
             )
-            await outbound.finish_key(JOB, key, run_id, LedgerStatus.UNKNOWN, message)
-            claimed = False
-            result["status"] = "unknown"
-            await outbound.raise_alert(
-                datetime.now(UTC).date(), JOB, "reset_outcome_unknown", f"{JOB} {key}", message
-            )
+            result.update(status="failed", sent=False)
+            await finish(LedgerStatus.FAILED, message)
             return await CALL.failed(result, message)
-        message = (
-            f"reset-monthly for {key} was not applied after {MAX_CALLS} calls whose answers "
-            "were lost; a later run may try again"
-        )
-        await outbound.finish_key(JOB, key, run_id, LedgerStatus.FAILED, message)
-        claimed = False
-        result["status"] = "failed"
-        return await CALL.failed(result, message)
     except MailopsError as exc:
         message = f"billing-freeze stopped: {exc}"
         if claimed:
             message = await CALL.release(result, run_id, message)
         return await CALL.failed(result, message)
+
+
+async def _unknown(result: dict[str, Any], key: str, reason: str, finish: Any) -> State:
+    """The monthly reset may or may not have happened: unknown, alerted, the run failed."""
+    message = (
+        f"the monthly reset of {key} may or may not have been applied: {reason}. The "
+        "snapshot is kept; check the counters, and if it was not applied run again with --force"
+    )
+    await finish(LedgerStatus.UNKNOWN, message)
+    result["status"] = "unknown"
+    await outbound.raise_alert(
+        datetime.now(UTC).date(), JOB, "reset_outcome_unknown", f"{JOB} {key}", message
+    )
+    return await CALL.failed(result, message)
 
 
 def _counters(rows: list[dict[str, Any]]) -> dict[str, MonthCounters]:

@@ -210,8 +210,10 @@ def run_chaos(
         def before(job: str, now: datetime, parameters: dict[str, Any]) -> None:
             if job == "daily-health":
                 sandbox.record_collection(parameters["day"].isoformat(), TOP_SENDERS)
-            elif job == "outbound-reset-daily":
-                scheduled["days"].add(parameters["day"])
+            elif job == "outbound-reset-daily" and now.hour == 0:
+                # Each midnight slot resets its day (later runs only catch up a failed one);
+                # the partial first day has no slot, and mailops must not reset it mid-day.
+                scheduled["days"].add(now.date().isoformat())
             elif job == "billing-freeze":
                 scheduled["periods"].add(parameters["period"])
             faults.start()

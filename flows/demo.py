@@ -124,15 +124,18 @@ class Simulation:
 
     def resets(self, now: datetime) -> None:
         """The daily reset, and on the 1st the billing freeze of the month before."""
+        from prefect import tags
+
         from flows.billing_freeze import billing_freeze
         from flows.outbound_reset_daily import outbound_reset_daily
+        from tasks.context import SCHEDULED_TAG
 
-        self.job("outbound-reset-daily", outbound_reset_daily, now,
-                 day=now.date().isoformat(), as_of=now)
-        billed = now.date().replace(day=1) - timedelta(days=1)
-        if now.day == 1 and billed >= self.started.date().replace(day=1):  # a month it saw
-            self.job("billing-freeze", billing_freeze, now, period=f"{billed:%Y-%m}",
-                     as_of=now)
+        with tags(SCHEDULED_TAG):  # as Prefect's scheduler would start them
+            self.job("outbound-reset-daily", outbound_reset_daily, now, as_of=now)
+            billed = now.date().replace(day=1) - timedelta(days=1)
+            if now.day == 1 and billed >= self.started.date().replace(day=1):  # a month it saw
+                self.job("billing-freeze", billing_freeze, now, period=f"{billed:%Y-%m}",
+                         as_of=now)
 
     def run(self, days: int, on_step: Callable[[int, int, str], None]) -> None:
         """Onboard the new domain, then simulate `days` days of every job's schedule."""

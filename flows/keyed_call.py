@@ -18,6 +18,7 @@ from prefect.states import Failed, State
 
 import tasks.outbound as outbound
 from mailops.errors import MailopsError
+from mailops.rules.resets import HolderState
 from mailops.store import LedgerStatus
 
 Result = dict[str, Any]
@@ -61,29 +62,38 @@ class KeyedCall:
     async def not_claimed(
         self,
         result: Result,
-        claim: dict[str, Any],
+        claim: outbound.KeyClaim,
         when_done: Callable[[], Awaitable[Result]] | None = None,
     ) -> Result | State:
         """Another run holds the key: done already (nothing to do), unknown, or running."""
-        key = self.key(result)
-        if claim["status"] == LedgerStatus.DONE:
-            result.update(status="already_done", detail=claim["detail"])
+        key, entry = self.key(result), claim.entry
+        if entry.status is LedgerStatus.DONE:
+            result.update(status="already_done", detail=entry.detail)
             if when_done is not None:
                 result.update(await when_done())
             get_run_logger().info(
-                "%s %s: already done by run %s; nothing sent", self.job, key, claim["run_id"]
+                "%s %s: already done by run %s; nothing sent", self.job, key, entry.run_id
             )
             return await self.published(result)
-        result["status"] = claim["status"]
-        if claim["status"] == LedgerStatus.UNKNOWN:
+        result["status"] = entry.status.value
+        if entry.status is LedgerStatus.UNKNOWN:
             message = (
-                f"the {self.what} of {key} has an unknown outcome ({claim['detail']}); "
-                "nothing sent. After checking the counters, run again with --force"
+                f"the {self.what} of {key} has an unknown outcome ({entry.detail}); "
+                "nothing sent. After checking the counters, run again with --force: it "
+                "reconciles first and calls only if the counters show no reset"
+            )
+        elif claim.holder and claim.holder.startswith(HolderState.UNKNOWN.value):
+            message = (
+                f"run {entry.run_id} has held the {self.what} of {key} since "
+                f"{entry.started_at:%Y-%m-%d %H:%M} UTC and {claim.holder.split(': ', 1)[1]}; "
+                "nothing sent. If that run crashed, run again with --force: it reconciles "
+                "from the counters first"
             )
         else:
+            why = claim.holder.split(": ", 1)[1] if claim.holder else "it has not finished"
             message = (
-                f"run {claim['run_id']} has held the {self.what} of {key} since it started and "
-                "has not finished; nothing sent. If that run crashed, run again with --force"
+                f"run {entry.run_id} is making the {self.what} of {key} ({why}); nothing "
+                "sent. A run whose holder died is retaken by the next run"
             )
         return await self.failed(result, message)
 

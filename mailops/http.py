@@ -3,13 +3,14 @@
 Async httpx with pooled connections and timeouts; retries with exponential backoff and full
 jitter (the AWS and Google SDKs' practice), by RFC 9110's method semantics:
 
-| request | answer | what the client does |
-|---|---|---|
-| GET, HEAD, PUT, DELETE, OPTIONS (idempotent) | 429, 500, 502, 503, 504, connection error, timeout, body not JSON | retried |
-| POST (not idempotent) | 429, 503 (RFC 9110: not processed), connection never established | retried |
-| POST | 500, 502, 504, timeout or dropped connection after sending, body not JSON | not retried: OutcomeUnknownError, the caller reconciles |
-| any | 401, 403, 404, other 4xx | not retried: the error names it |
-
+- GET, HEAD, PUT, DELETE, OPTIONS (idempotent): retried on 429, 500, 502, 503, 504, a
+  connection error, a timeout and a body that is not JSON;
+- POST (not idempotent): retried only when it provably was not processed: 429 and 503
+  (RFC 9110 15.5.30, 15.6.4) and a connection never established; 500, 502, 504, a timeout or
+  a dropped connection after sending, and an unreadable body are OutcomeUnknownError, for the
+  caller to reconcile from the remote state;
+- 401, 403, 404 and the other 4xx: never retried, the error names them.
+(The README's "HTTP" section has the same as a table.)
 `Retry-After` honoured; a cap on the total retry time; bounded concurrency and a client-side
 rate limit shared by every credential of one API; page-1-then-the-rest pagination with exact
 counts; errors that say which API, endpoint and team or domain; keys only ever in headers

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Self
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -261,6 +262,30 @@ class GuardSettings(_Section):
         return self
 
 
+def checked_base_url(value: str) -> str:
+    """An API root as an http(s) URL with a host and a valid port, or a ValueError saying
+    what is wrong. Credentials in the URL are refused without repeating them: they would
+    replace the Bearer key and be shown wherever the URL is (logs, errors, Prefect's state)."""
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port  # ValueError for a port that is not a number in 0..65535
+    except ValueError:
+        raise ValueError(f"{_shown(value)!r} has an invalid port (a number 1 to 65535)") from None
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("a base URL must not carry a user name or password (user:password@); "
+                         "the key goes in the API key setting")
+    if parts.scheme not in ("http", "https") or not parts.hostname or re.search(r"\s", value):
+        raise ValueError(f"{_shown(value)!r} is not an http(s) URL")
+    if port == 0:
+        raise ValueError(f"{_shown(value)!r} has an invalid port (a number 1 to 65535)")
+    return value.strip().rstrip("/")
+
+
+def _shown(url: str) -> str:
+    """A URL fit for an error message: anything before an @ in its authority masked."""
+    return re.sub(r"(?<=://)[^/@]*@", "***@", url)
+
+
 class Settings(BaseSettings):
     """Everything mailops reads from its environment and configuration file."""
 
@@ -296,9 +321,7 @@ class Settings(BaseSettings):
     @field_validator("cleanbox_base_url", "emboux_base_url")
     @classmethod
     def _is_http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError(f"{value!r} is not an http(s) URL")
-        return value.rstrip("/")
+        return checked_base_url(value)
 
     @field_validator("timezone")
     @classmethod

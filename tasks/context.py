@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from prefect.blocks.system import Secret
+from prefect.context import FlowRunContext
 from prefect.runtime import flow_run
 
+from mailops.rules.resets import Trigger
 from mailops.rules.shard import Shard
 from mailops.settings import Settings, TeamCredential, cleanbox_teams, load_settings
 
@@ -21,6 +24,26 @@ def current_run_id() -> str:
     """The flow run's id, which ledger and audit rows carry; a fresh id outside a flow."""
     run_id = flow_run.get_id()
     return str(run_id) if run_id else f"local-{uuid.uuid4()}"
+
+
+# The simulations (demo, chaos) run flows directly as the scheduler would; this tag says so.
+# A person adding it to a run can only make it more careful (a catch-up), never less.
+SCHEDULED_TAG = "mailops:scheduled"
+
+
+def run_trigger(as_of: datetime | None) -> tuple[Trigger, datetime | None]:
+    """How this flow run was started, and for a scheduled one the slot it was scheduled for.
+
+    Prefect marks the runs its scheduler creates `auto_scheduled`, with the slot as their
+    expected start; a run from the CLI or the UI's Run button is a person's.
+    """
+    context = FlowRunContext.get()
+    run = context.flow_run if context else None
+    if run is not None and run.auto_scheduled:
+        return Trigger.SCHEDULED, run.expected_start_time
+    if run is not None and SCHEDULED_TAG in (run.tags or []):
+        return Trigger.SCHEDULED, as_of or run.expected_start_time
+    return Trigger.BY_HAND, None
 
 
 def load_secret_block(name: str) -> str:

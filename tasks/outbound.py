@@ -9,7 +9,11 @@ can reconcile an ambiguous answer from the remote counters.
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from prefect import Task, get_run_logger, task
@@ -33,8 +37,10 @@ from mailops.errors import (
     StoreError,
     UnavailableError,
 )
+from mailops.process import start_marker, this_holder
 from mailops.rules.alerts import Alert, Severity
-from mailops.store import BillingRow, LedgerStatus, Store
+from mailops.rules.resets import HolderState, holder_state
+from mailops.store import BillingRow, Holder, LedgerEntry, LedgerStatus, Store
 from tasks.context import current_settings
 
 JOB_DAILY = "outbound-reset-daily"
@@ -74,24 +80,96 @@ def describe_refusal(exc: MailopsError, call: str) -> str:
 # --- the run ledger -----------------------------------------------------------------------
 
 
+LEASE = timedelta(seconds=120)  # a holder on another host is taken for dead this long after
+RENEW_EVERY_SECONDS = 30.0  # its last renewal; renewed this often while it works
+
+
+@dataclass(frozen=True)
+class KeyClaim:
+    """A claim's outcome for the flow: `won`, the row as it is, the row this run retook (its
+    call may have been sent: reconcile first), and what is known of a holder that is not us."""
+
+    won: bool
+    entry: LedgerEntry
+    previous: LedgerEntry | None = None
+    holder: str | None = None
+
+
+def _holder_of(entry: LedgerEntry, me: Holder, now: datetime) -> tuple[HolderState, str]:
+    held = entry.holder
+    token_now = start_marker(held.pid) if held is not None and held.host == me.host else None
+    return holder_state(
+        host=held.host if held else None, pid=held.pid if held else None,
+        token=held.token if held else None, lease_until=entry.lease_until, here=me.host,
+        token_now=token_now, now=now,
+    )
+
+
 @task(retries=0, cache_policy=NO_CACHE)
-async def claim_key(job: str, key: str, run_id: str, force: bool) -> dict[str, Any]:
-    """Claim the job's key in the ledger before the call; a forced run retakes unknown keys."""
-    retake = {LedgerStatus.FAILED}
-    if force:
-        retake |= {LedgerStatus.UNKNOWN, LedgerStatus.STARTED}
+async def claim_key(job: str, key: str, run_id: str, force: bool) -> KeyClaim:
+    """Claim the job's key in the ledger before the call. A failed key is retaken; a forced run
+    retakes an unknown one; a key whose holder is dead (its process gone from this host, or
+    its lease run out on another) is retaken by any run, and one whose holder is alive never."""
+    retake = {LedgerStatus.FAILED} | ({LedgerStatus.UNKNOWN} if force else set())
+    me, now = this_holder(), datetime.now(UTC)
     with Store(current_settings().database_url) as store:
         store.upgrade()
-        claim = store.claim(job, key, run_id, retake=frozenset(retake))
-    entry = claim.entry
-    return {
-        "won": claim.won,
-        "status": entry.status.value,
-        "run_id": entry.run_id,
-        "attempts": entry.attempts,
-        "detail": entry.detail,
-        "finished_at": entry.finished_at.isoformat() if entry.finished_at else None,
-    }
+        claim = store.claim(job, key, run_id, holder=me, lease_until=now + LEASE,
+                            retake=frozenset(retake))
+        if claim.won or claim.entry.status is not LedgerStatus.STARTED:
+            return KeyClaim(claim.won, claim.entry, claim.previous)
+        state, why = _holder_of(claim.entry, me, now)
+        if state is HolderState.ALIVE or (state is HolderState.UNKNOWN and not force):
+            return KeyClaim(False, claim.entry, holder=f"{state.value}: {why}")
+        taken = store.claim(job, key, run_id, holder=me, lease_until=now + LEASE,
+                            retake=frozenset({LedgerStatus.STARTED}), expect=claim.entry)
+    get_run_logger().warning("%s %s: run %s held the key and %s; %s", job, key,
+                             claim.entry.run_id, why,
+                             "retaken" if taken.won else "another run retook it first")
+    return KeyClaim(taken.won, taken.entry, taken.previous, holder=f"{state.value}: {why}")
+
+
+@task(cache_policy=NO_CACHE, retry_condition_fn=_only_transient, **_READ_RETRIES)
+async def ledger_entry(job: str, key: str) -> LedgerEntry | None:
+    """The ledger's row for a job's key, if any."""
+    with Store(current_settings().database_url) as store:
+        store.upgrade()
+        return store.ledger_entry(job, key)
+
+
+@task(cache_policy=NO_CACHE, retry_condition_fn=_only_transient, **_READ_RETRIES)
+async def record_call(job: str, key: str, run_id: str, evidence: str | None) -> None:
+    """Write, just before the request leaves, that it may be applied from now on and what
+    tells whether it was (the counters read before it)."""
+    with Store(current_settings().database_url) as store:
+        store.record_call(job, key, run_id, evidence)
+
+
+@asynccontextmanager
+async def holding(job: str, key: str, run_id: str) -> AsyncIterator[None]:
+    """Renew this run's lease on the key while the body runs (a call that waits on a slow
+    server, a reconciliation): a run on another host sees the holder alive until it stops."""
+    url = current_settings().database_url
+
+    def renew() -> None:
+        with Store(url) as store:
+            store.renew_claim(job, key, run_id, datetime.now(UTC) + LEASE)
+
+    async def keep_renewing() -> None:
+        while True:
+            await asyncio.sleep(RENEW_EVERY_SECONDS)
+            try:
+                await asyncio.to_thread(renew)
+            except MailopsError as exc:  # the next renewal may pass; the lease is generous
+                get_run_logger().warning("%s %s: lease not renewed (%s)", job, key, exc)
+
+    renewer = asyncio.create_task(keep_renewing())
+    try:
+        yield
+    finally:
+        renewer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewer
 
 
 @task(cache_policy=NO_CACHE, retry_condition_fn=_only_transient, **_READ_RETRIES)
@@ -186,6 +264,13 @@ async def save_snapshot(period: str, run_id: str, rows: list[dict[str, Any]]) ->
     """Keep the counters read before the monthly reset as the period's snapshot."""
     with Store(current_settings().database_url) as store:
         return store.save_billing_snapshot(period, run_id, [BillingRow.from_dict(r) for r in rows])
+
+
+@task(cache_policy=NO_CACHE, retry_condition_fn=_only_transient, **_READ_RETRIES)
+async def stored_snapshot(period: str) -> list[dict[str, Any]]:
+    """The period's snapshot as stored before its last call (a dead run's evidence)."""
+    with Store(current_settings().database_url) as store:
+        return [row.as_dict() for row in store.billing_snapshot(period)]
 
 
 @task(cache_policy=NO_CACHE, retry_condition_fn=_only_transient, **_READ_RETRIES)

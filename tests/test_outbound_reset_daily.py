@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, date, datetime
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from conftest import race_processes
 from typer.testing import CliRunner
 
-from mailops.store import LedgerStatus
+from mailops.store import LedgerStatus, run_ledger
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -123,15 +127,6 @@ def test_a_customer_token_gets_a_clear_error_and_the_day_stays_open(resets_env, 
     assert resets_env.reset_calls() == (1, 0)
 
 
-def test_a_day_far_from_today_is_refused_before_anything_runs(resets_env, cli):
-    result = CliRunner().invoke(cli, ["outbound", "reset-daily", "--day", "2020-01-01"])
-    assert result.exit_code == 1
-    assert "acts on today's counters" in result.output
-    assert resets_env.reset_calls() == (0, 0)
-    bad = CliRunner().invoke(cli, ["outbound", "reset-daily", "--day", "tomorrow"])
-    assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
-
-
 def test_a_lost_answer_that_cannot_be_checked_leaves_the_day_unknown_and_alerts(resets_env):
     # Given a lost answer, and a domain list that then comes back unreadable
     resets_env.sandbox.inject_fault(RESET_DAILY, "lost_response", count=1)
@@ -172,3 +167,198 @@ def test_two_processes_racing_the_days_reset_on_postgresql_reset_once(postgres_r
     # And the sandbox applied exactly one reset-daily; the ledger says done
     assert postgres_resets_env.reset_calls() == (1, 0)
     assert postgres_resets_env.store.ledger_entry(JOB, today()).status is LedgerStatus.DONE
+
+
+# --- the day is the clock's, and a catch-up resets only a schedule mailops owns ------------
+
+
+def scheduled_daily(as_of: datetime, **parameters: Any):
+    """The flow as Prefect's scheduler starts it, for the slot `as_of`."""
+    from prefect import tags
+
+    from tasks.context import SCHEDULED_TAG
+
+    with tags(SCHEDULED_TAG):
+        return run_daily(as_of=as_of, **parameters)
+
+
+def at(hour: int) -> datetime:
+    return datetime.now(UTC).replace(hour=hour, minute=0, second=0, microsecond=0)
+
+
+def test_a_first_scheduled_run_after_midnight_does_not_reset_mid_day(resets_env):
+    # Given a deployment made in the morning: no reset of yesterday in the ledger
+    # When its first hourly run starts at 06:00
+    outcome = scheduled_daily(at(6))
+    # Then it sent nothing, completed, and said why and when the first reset will be
+    assert outcome.ok, outcome.message
+    assert outcome.result["status"] == "skipped"
+    assert "mid-day" in outcome.result["detail"] and "00:00 UTC" in outcome.result["detail"]
+    assert resets_env.reset_calls() == (0, 0)
+    assert resets_env.store.ledger_entry(JOB, today()) is None
+
+
+def test_a_catch_up_resets_the_day_when_mailops_reset_the_day_before(resets_env):
+    # Given yesterday's reset done by mailops, and today's midnight slot missed
+    yesterday = (date.fromisoformat(today()) - timedelta(days=1)).isoformat()
+    resets_env.store.claim(JOB, yesterday, "run-yesterday")
+    resets_env.store.finish(JOB, yesterday, "run-yesterday", LedgerStatus.DONE, "reset 50")
+    # When the 06:00 run starts
+    outcome = scheduled_daily(at(6))
+    # Then it made today's reset, once
+    assert outcome.ok and outcome.result["status"] == "done", outcome.message
+    assert resets_env.reset_calls() == (1, 0)
+    assert scheduled_daily(at(7)).result["status"] == "already_done"
+    assert resets_env.reset_calls() == (1, 0)
+
+
+def test_the_midnight_slot_resets_and_a_run_by_hand_decides_for_itself(resets_env):
+    # Given no ledger at all: the midnight slot resets, as does a person's run on another day
+    assert scheduled_daily(at(0)).result["status"] == "done"
+    assert resets_env.reset_calls() == (1, 0)
+
+
+def test_a_not_processed_answer_to_the_reset_is_retried_within_the_run(resets_env):
+    # Given EmBoux answers the reset 503, then 429 (RFC 9110: not processed), then works
+    resets_env.monkeypatch.setenv("MAILOPS_HTTP__MAX_ATTEMPTS", "4")
+    resets_env.sandbox.inject_fault(RESET_DAILY, "error", status=503, count=1)
+    resets_env.sandbox.inject_fault(RESET_DAILY, "rate_limit", retry_after=1, count=1)
+    # When the flow runs
+    outcome = run_daily()
+    # Then the same run reset the day, once, without reconciling anything
+    assert outcome.ok and outcome.result["status"] == "done", outcome.message
+    assert outcome.result["reconciled"] is False
+    assert resets_env.reset_calls() == (1, 0)
+
+
+def test_a_bad_base_url_is_a_configuration_error_before_any_claim(resets_env):
+    # Given a base URL whose port is not a number
+    env = {**os.environ, "MAILOPS_EMBOUX_BASE_URL": "http://127.0.0.1:abc"}
+    # When the command runs
+    done = subprocess.run([sys.executable, "-m", "mailops", "outbound", "reset-daily"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    # Then one line names the setting, exit 2, and the day is not claimed
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().count("\n") == 0
+    assert "MAILOPS_EMBOUX_BASE_URL" in done.stderr and "port" in done.stderr
+    assert resets_env.store.ledger_entry(JOB, today()) is None
+
+
+# --- a claim left by a dead run is resolved from the remote state --------------------------
+
+
+def start_reset_process(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`mailops outbound reset-daily` in a process of its own, against the test's Prefect."""
+    from prefect.settings import PREFECT_API_URL
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "mailops", "outbound", "reset-daily"],
+        env={**env, "PREFECT_API_URL": str(PREFECT_API_URL.value())},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def kill_once_calling(resets_env, process: subprocess.Popen[bytes], applied: bool) -> None:
+    """SIGKILL the process once its call is in flight (applied, or held unapplied)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        entry = resets_env.store.ledger_entry(JOB, today())
+        calling = entry is not None and entry.called_at is not None
+        if calling and (resets_env.reset_calls()[0] == 1) == applied:
+            break
+        assert process.poll() is None, "the reset process ended before it was killed"
+        time.sleep(0.1)
+    else:
+        process.kill()
+        raise AssertionError("the reset process never reached its call")
+    time.sleep(0.3 if not applied else 0)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+
+
+def test_a_run_killed_while_its_applied_reset_was_unanswered_is_done_by_the_next_run(
+    resets_env,
+):
+    # Given the sandbox applies the reset and then holds its answer back
+    resets_env.sandbox.inject_fault(RESET_DAILY, "hold", hang_seconds=60, count=1)
+    process = start_reset_process(dict(os.environ))
+    # When the process is killed -9 while it waits for the answer
+    kill_once_calling(resets_env, process, applied=True)
+    left = resets_env.store.ledger_entry(JOB, today())
+    assert left.status is LedgerStatus.STARTED and left.holder.pid == process.pid
+    # Then the next run knows at once that the holder is dead, reconciles from the counters
+    # the dead run recorded, and marks the day done without a second call
+    outcome = run_daily()
+    assert outcome.ok, outcome.message
+    assert outcome.result["status"] == "done" and outcome.result["reconciled"] is True
+    assert outcome.result["sent"] is False
+    assert resets_env.reset_calls() == (1, 0)
+    entry = resets_env.store.ledger_entry(JOB, today())
+    assert entry.status is LedgerStatus.DONE and left.run_id in entry.detail
+
+
+def test_a_run_killed_before_its_reset_was_applied_is_reset_once_by_the_next_run(resets_env):
+    # Given the sandbox hangs on the reset without applying it
+    resets_env.sandbox.inject_fault(RESET_DAILY, "hang", hang_seconds=60, count=1)
+    process = start_reset_process(dict(os.environ))
+    # When the process is killed -9 while its call hangs
+    kill_once_calling(resets_env, process, applied=False)
+    # Then the next run sees the counters as high as before the call, and resets once
+    outcome = run_daily()
+    assert outcome.ok and outcome.result["status"] == "done", outcome.message
+    assert resets_env.reset_calls() == (1, 0)
+
+
+def test_a_live_holder_is_never_raced(resets_env):
+    # Given the day claimed by a process that is still running (this one)
+    from mailops.process import this_holder
+
+    resets_env.store.claim(JOB, today(), "run-alive", holder=this_holder(),
+                           lease_until=datetime.now(UTC) - timedelta(hours=1))
+    # When another run starts, even forced
+    outcome = run_daily(force=True)
+    # Then it sends nothing and says who is making the reset
+    assert not outcome.ok and "is making the reset" in outcome.message
+    assert "still running" in outcome.message
+    assert resets_env.reset_calls() == (0, 0)
+
+
+def test_a_holder_on_another_host_is_waited_for_until_its_lease_runs_out(resets_env):
+    # Given the day claimed on another host, its call recorded, its lease still running
+    from mailops.store import Holder
+
+    other = Holder("another-host", 4242, "boot:1")
+    resets_env.store.claim(JOB, today(), "run-elsewhere", holder=other,
+                           lease_until=datetime.now(UTC) + timedelta(minutes=2))
+    resets_env.store.record_call(JOB, today(), "run-elsewhere", json.dumps(
+        {"outbound_sent_today": {}}))
+    # When a run starts: it waits for that holder
+    held = run_daily()
+    assert not held.ok and "holds a lease" in held.message
+    # When the lease has run out (the holder stopped renewing it)
+    with resets_env.store.engine.begin() as conn:
+        conn.execute(run_ledger.update().values(lease_until=datetime.now(UTC)
+                                                - timedelta(seconds=1)))
+    outcome = run_daily()
+    # Then the run takes the day over; the counters (not zero: the call never reached the
+    # sandbox) cannot tell without evidence, so the day is unknown and alerted, not reset
+    assert outcome.result["status"] == "unknown", outcome.message
+    assert resets_env.reset_calls() == (0, 0)
+    # And a person's --force reconciles, then calls once
+    forced = run_daily(force=True)
+    assert forced.ok and forced.result["status"] == "done", forced.message
+    assert resets_env.reset_calls() == (1, 0)
+
+
+def test_force_never_calls_when_the_counters_show_the_reset_happened(resets_env):
+    # Given a lost answer after an applied reset, whose check failed: the day is unknown
+    resets_env.sandbox.inject_fault(RESET_DAILY, "lost_response", count=1)
+    resets_env.sandbox.inject_fault("GET /emboux/domains", "malformed")
+    assert run_daily().result["status"] == "unknown"
+    resets_env.sandbox.clear_faults()
+    # When a person forces the day
+    forced = run_daily(force=True)
+    # Then the counters (all zero) prove it happened: done, and no second reset
+    assert forced.ok and forced.result["status"] == "done", forced.message
+    assert forced.result["sent"] is False
+    assert resets_env.reset_calls() == (1, 0)

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from mailops.rules.resets import (
+    HolderState,
     MonthCounters,
+    Reconciliation,
     ResetOutcome,
+    Resume,
+    Trigger,
+    after_retake,
     daily_key,
+    daily_reset_due,
+    holder_state,
     monthly_key,
     overage,
-    parse_period,
-    previous_period,
     reconcile_daily,
     reconcile_monthly,
 )
@@ -148,27 +154,110 @@ def test_overage_is_billed_only_above_a_soft_monthly_limit(sent, limit, enforcem
 # --- ledger keys ------------------------------------------------------------------------------
 
 
-def test_the_daily_key_defaults_to_the_utc_day_and_accepts_its_neighbour():
-    assert daily_key(None, NOW) == "2026-11-01"
-    assert daily_key("2026-10-31", NOW) == "2026-10-31"
+def test_the_daily_key_is_the_utc_day_on_the_clock():
+    # Given an instant late on 1 November in Berlin, already 2 November nowhere in UTC
+    late = datetime(2026, 11, 1, 23, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+    # Then the key is the UTC day of that instant
+    assert daily_key(NOW) == "2026-11-01"
+    assert daily_key(late) == "2026-11-01"
 
 
-def test_a_daily_key_far_from_today_is_refused():
-    with pytest.raises(ValueError, match="must be 2026-11-01"):
-        daily_key("2026-10-20", NOW)
-    with pytest.raises(ValueError, match="YYYY-MM-DD"):
-        daily_key("yesterday", NOW)
+def test_the_monthly_key_is_the_month_just_ended_at_any_time_of_the_next_month():
+    assert monthly_key(None, datetime(2026, 11, 1, 0, 5, tzinfo=UTC)) == "2026-10"
+    assert monthly_key("2026-10", datetime(2026, 11, 29, 23, 0, tzinfo=UTC)) == "2026-10"
 
 
-def test_the_monthly_key_defaults_to_the_month_just_ended():
-    assert previous_period(NOW) == "2026-10"
-    assert previous_period(datetime(2027, 1, 1, tzinfo=UTC)) == "2026-12"
-    assert monthly_key(None, NOW) == "2026-10"
-    assert monthly_key("2026-11", NOW) == "2026-11"
+def test_the_running_month_is_refused_as_not_ended():
+    with pytest.raises(ValueError, match="2026-11 has not ended yet"):
+        monthly_key("2026-11", NOW)
 
 
-def test_a_monthly_key_other_than_the_last_or_current_month_is_refused():
-    with pytest.raises(ValueError, match="must be 2026-10"):
+def test_an_older_month_is_refused():
+    with pytest.raises(ValueError, match="bills the month just ended, 2026-10"):
         monthly_key("2026-08", NOW)
     with pytest.raises(ValueError, match="YYYY-MM"):
-        parse_period("2026-13")
+        monthly_key("October", NOW)
+
+
+MIDNIGHT = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
+
+
+def test_a_run_by_hand_resets_whatever_the_ledger_says():
+    due = daily_reset_due(Trigger.BY_HAND, None, MIDNIGHT + timedelta(hours=9),
+                          previous_day_done=False, attempted_today=False)
+    assert due.reset and "by hand" in due.reason
+
+
+def test_the_midnight_slot_resets_even_when_it_starts_late_that_day():
+    due = daily_reset_due(Trigger.SCHEDULED, MIDNIGHT, MIDNIGHT + timedelta(hours=3),
+                          previous_day_done=False, attempted_today=False)
+    assert due.reset and "00:00 UTC slot" in due.reason
+
+
+def test_a_first_catch_up_at_six_does_not_reset_mid_day():
+    # Given a deployment made in the morning: its first hourly run, no reset yesterday
+    six = MIDNIGHT + timedelta(hours=6)
+    due = daily_reset_due(Trigger.SCHEDULED, six, six, previous_day_done=False,
+                          attempted_today=False)
+    # Then nothing is reset, and it says when the first reset will be
+    assert not due.reset
+    assert "00:00 UTC on 2026-11-03" in due.reason and "by hand" in due.reason
+
+
+def test_a_catch_up_resets_when_mailops_reset_yesterday_or_tried_today():
+    one = MIDNIGHT + timedelta(hours=1)
+    assert daily_reset_due(Trigger.SCHEDULED, one, one, previous_day_done=True,
+                           attempted_today=False).reset
+    assert daily_reset_due(Trigger.SCHEDULED, one, one, previous_day_done=False,
+                           attempted_today=True).reset
+
+
+def test_a_midnight_slot_that_starts_the_next_day_is_a_catch_up():
+    late = MIDNIGHT + timedelta(days=1, hours=2)
+    due = daily_reset_due(Trigger.SCHEDULED, MIDNIGHT, late, previous_day_done=False,
+                          attempted_today=False)
+    assert not due.reset
+
+
+HERE = "worker-1"
+
+
+def holder(**overrides: object) -> tuple[HolderState, str]:
+    facts: dict[str, object] = {
+        "host": HERE, "pid": 4242, "token": "boot:100", "lease_until": NOW, "here": HERE,
+        "token_now": "boot:100", "now": NOW,
+    }
+    return holder_state(**{**facts, **overrides})  # type: ignore[arg-type]
+
+
+def test_a_holder_on_this_host_is_alive_while_its_process_runs_whatever_its_lease():
+    state, why = holder(lease_until=NOW - timedelta(hours=1))
+    assert state is HolderState.ALIVE and "still running" in why
+
+
+def test_a_holder_on_this_host_is_dead_at_once_when_its_process_is_gone_or_reused():
+    assert holder(token_now=None)[0] is HolderState.DEAD
+    state, why = holder(token_now="boot:999")
+    assert state is HolderState.DEAD and "another process" in why
+
+
+def test_a_holder_on_another_host_is_alive_until_its_lease_runs_out():
+    alive = holder(here="worker-2", token_now=None, lease_until=NOW + timedelta(seconds=30))
+    dead = holder(here="worker-2", token_now=None, lease_until=NOW - timedelta(seconds=1))
+    assert alive[0] is HolderState.ALIVE
+    assert dead[0] is HolderState.DEAD and "lease" in dead[1]
+
+
+def test_a_claim_without_a_holder_cannot_be_told():
+    assert holder(host=None, pid=None)[0] is HolderState.UNKNOWN
+
+
+@pytest.mark.parametrize(("outcome", "forced", "step"), [
+    (ResetOutcome.APPLIED, False, Resume.DONE),
+    (ResetOutcome.APPLIED, True, Resume.DONE),
+    (ResetOutcome.NOT_APPLIED, False, Resume.CALL),
+    (ResetOutcome.UNCLEAR, False, Resume.UNKNOWN),
+    (ResetOutcome.UNCLEAR, True, Resume.CALL),
+])
+def test_a_retaken_call_is_reconciled_before_anything_is_sent(outcome, forced, step):
+    assert after_retake(Reconciliation(outcome, "why"), forced) is step

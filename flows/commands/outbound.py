@@ -6,21 +6,23 @@ prints one summary line, or one JSON object with `--json`.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 
 from flows.commands import run_flow
 from mailops.cli import EXIT_CONFIG, EXIT_FAILED, JsonFlag, output
-from mailops.rules.resets import parse_day, parse_period
+from mailops.rules.resets import monthly_key
 from mailops.settings import load_settings
 
 ForceFlag = Annotated[
     bool,
     typer.Option(
         "--force",
-        help="Retake a key whose outcome is unknown (or whose run crashed). Check the "
-        "counters first: if the reset did happen, forcing resets a second time.",
+        help="Retake a key whose outcome is unknown, or whose holder cannot be told alive or "
+        "dead. It reconciles from the counters first and never calls when they show the "
+        "reset happened.",
     ),
 ]
 
@@ -36,25 +38,13 @@ def register(app: typer.Typer) -> None:
     app.add_typer(group, name="outbound")
 
 
-def reset_daily(
-    day: Annotated[
-        str | None,
-        typer.Option("--day", help="The UTC day YYYY-MM-DD (default: today, UTC)."),
-    ] = None,
-    force: ForceFlag = False,
-    json_output: JsonFlag = False,
-) -> None:
-    """Reset the daily outbound counters, once per UTC day."""
+def reset_daily(force: ForceFlag = False, json_output: JsonFlag = False) -> None:
+    """Reset the daily outbound counters, once for today's UTC day (the day on the clock)."""
     output.json = output.json or json_output  # failures too are one JSON object
-    if day is not None:
-        try:
-            parse_day(day)
-        except ValueError as exc:
-            output.fail(f"--day: {exc}", EXIT_CONFIG)
     load_settings()
     from flows.outbound_reset_daily import outbound_reset_daily
 
-    outcome = run_flow(outbound_reset_daily, day=day, force=force)
+    outcome = run_flow(outbound_reset_daily, force=force)
     if not outcome.ok:
         output.fail(outcome.message or "outbound-reset-daily failed", EXIT_FAILED)
     result: dict[str, Any] = outcome.result
@@ -64,7 +54,8 @@ def reset_daily(
 def freeze_month(
     period: Annotated[
         str | None,
-        typer.Option("--period", help="The billed month YYYY-MM (default: the month just ended)."),
+        typer.Option("--period", help="The billed month YYYY-MM: only the month just ended "
+                     "(the default), never the running one."),
     ] = None,
     force: ForceFlag = False,
     json_output: JsonFlag = False,
@@ -73,7 +64,7 @@ def freeze_month(
     output.json = output.json or json_output  # failures too are one JSON object
     if period is not None:
         try:
-            parse_period(period)
+            monthly_key(period, datetime.now(UTC))
         except ValueError as exc:
             output.fail(f"--period: {exc}", EXIT_CONFIG)
     load_settings()
@@ -90,6 +81,10 @@ def _daily_summary(result: dict[str, Any]) -> str:
     day = result["day"]
     if result["status"] == "already_done":
         return f"The daily reset of {day} is already done ({result['detail']}); nothing was sent."
+    if result["status"] == "skipped":
+        return f"No daily reset for {day}: {result['detail']}."
+    if result["reconciled"] and not result["sent"]:
+        return f"The daily counters of {day} are reset; nothing was sent: {result['detail']}."
     if result["reconciled"]:
         return f"Reset the daily counters for {day}; the answer was lost, and {result['detail']}."
     return f"Reset the daily counters of {result['reset_count']} domains for {day}."

@@ -19,7 +19,6 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 _PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class ResetOutcome(StrEnum):
@@ -175,16 +174,6 @@ def parse_period(text: str) -> str:
     return f"{match.group(1)}-{match.group(2)}"
 
 
-def parse_day(text: str) -> date:
-    """A UTC day `YYYY-MM-DD`; ValueError when it is not one."""
-    if not _DAY.match(text.strip()):
-        raise ValueError(f"{text!r} is not a day such as 2026-10-01 (YYYY-MM-DD)")
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(f"{text!r} is not a day of the calendar") from None
-
-
 def previous_period(now: datetime) -> str:
     """The month that ended most recently (UTC): what the run on the 1st bills."""
     first = now.astimezone(UTC).date().replace(day=1)
@@ -197,34 +186,153 @@ def current_period(now: datetime) -> str:
     return f"{moment.year:04d}-{moment.month:02d}"
 
 
-def daily_key(day: str | None, now: datetime) -> str:
-    """The ledger key of a daily reset: the UTC day, today by default.
+def daily_key(now: datetime) -> str:
+    """The ledger key of a daily reset: the UTC day on the clock when the call is made.
 
-    A reset acts on the counters as they are now, so a run may name only today, or the day
-    next to it (a run scheduled for midnight that starts a moment early or late); any other
-    day would let one day's reset be spent on another day.
+    A reset zeroes the counters as they are at that moment, so the day it spends is always
+    the day it happens; no run may name another (three "days" reset on one real day before).
     """
-    today = now.astimezone(UTC).date()
-    chosen = today if day is None else parse_day(day)
-    if abs((chosen - today).days) > 1:
-        raise ValueError(
-            f"a daily reset acts on today's counters, so its day must be {today.isoformat()} "
-            f"(or the day next to it), not {chosen.isoformat()}"
-        )
-    return chosen.isoformat()
+    return now.astimezone(UTC).date().isoformat()
 
 
 def monthly_key(period: str | None, now: datetime) -> str:
     """The ledger key of a billing freeze: the billed month, the one just ended by default.
 
-    The freeze acts on the counters as they are now, so only the month just ended or the
-    current one (a run scheduled for the 1st that starts a moment early) may be named.
+    Only a month that has ended is billed, at any time in the month after it (late is better
+    than never for billing: the counters hold that month's sends until the freeze); never the
+    running month (freezing it mid-month bills its later sends to the next month), nor an
+    older one (its counters were already frozen, or are mixed with the next month's).
     """
-    chosen = previous_period(now) if period is None else parse_period(period)
-    allowed = (previous_period(now), current_period(now))
-    if chosen not in allowed:
+    ended = previous_period(now)
+    chosen = ended if period is None else parse_period(period)
+    if chosen == current_period(now):
         raise ValueError(
-            f"a billing freeze acts on the counters as they are now, so its period must be "
-            f"{allowed[0]} (or {allowed[1]}), not {chosen}"
+            f"{chosen} has not ended yet: a billing freeze bills a month that has ended, "
+            f"so it can run for {chosen} from the 1st of the next month; now it may only "
+            f"bill {ended}"
+        )
+    if chosen != ended:
+        raise ValueError(
+            f"a billing freeze bills the month just ended, {ended}, from the counters as they "
+            f"are now; {chosen} cannot be billed from them"
         )
     return chosen
+
+
+# --- when a daily reset is due -------------------------------------------------------------
+
+
+class Trigger(StrEnum):
+    """How a run was started: by a person (the CLI, the UI's Run button) or by a schedule."""
+
+    BY_HAND = "by_hand"
+    SCHEDULED = "scheduled"
+
+
+@dataclass(frozen=True)
+class Due:
+    """Whether this run resets the day, and why (for the log, the result and the summary)."""
+
+    reset: bool
+    reason: str
+
+
+def daily_reset_due(
+    trigger: Trigger,
+    slot: datetime | None,
+    now: datetime,
+    *,
+    previous_day_done: bool,
+    attempted_today: bool,
+) -> Due:
+    """Whether a run resets today's counters (its key is today, see `daily_key`).
+
+    - a run started by hand: the operator's decision, once for the day;
+    - a scheduled run of the day's 00:00 UTC slot (however late it starts that day): yes;
+    - a scheduled run after the slot (a catch-up: the reset deploys hourly so a failed or
+      missed midnight is made up) only when mailops owns the schedule and missed its slot:
+      the ledger shows the previous day reset by mailops, or an earlier attempt today.
+      Otherwise a first deployment at 06:00 would zero a day's counters mid-day.
+    """
+    today = now.astimezone(UTC).date()
+    if trigger is Trigger.BY_HAND:
+        return Due(True, "started by hand: the operator's decision, once for the day")
+    moment = (slot or now).astimezone(UTC)
+    if moment.date() == today and moment.hour == 0:
+        return Due(True, f"the 00:00 UTC slot of {today.isoformat()}")
+    yesterday = (today - timedelta(days=1)).isoformat()
+    if previous_day_done:
+        return Due(True, f"a catch-up: mailops reset {yesterday} and has not reset "
+                         f"{today.isoformat()} yet")
+    if attempted_today:
+        return Due(True, f"a catch-up: mailops tried the reset of {today.isoformat()} earlier "
+                         "today and it did not happen")
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    return Due(False, (
+        f"a scheduled catch-up run after the 00:00 UTC slot, and the ledger shows no reset of "
+        f"{yesterday} by mailops: resetting now would zero {today.isoformat()}'s counters "
+        f"mid-day. The first scheduled reset is at 00:00 UTC on {tomorrow}; run it by hand "
+        "to reset today"
+    ))
+
+
+# --- who holds a claim ---------------------------------------------------------------------
+
+
+class HolderState(StrEnum):
+    ALIVE = "alive"
+    DEAD = "dead"
+    UNKNOWN = "unknown"
+
+
+def holder_state(
+    *,
+    host: str | None,
+    pid: int | None,
+    token: str | None,
+    lease_until: datetime | None,
+    here: str,
+    token_now: str | None,
+    now: datetime,
+) -> tuple[HolderState, str]:
+    """Whether the process holding a `started` claim still lives.
+
+    On this host the process table tells at once (`token_now`: the start marker of the
+    process that has the holder's pid now, None when none has): alive only while the same
+    process runs, whatever its lease says, so a live holder is never raced. On another host
+    only the lease tells: dead once it has run out unrenewed.
+    """
+    if host is None or pid is None:
+        return HolderState.UNKNOWN, ("the claim names no holder (written before mailops "
+                                     "recorded them)")
+    if host == here:
+        if token_now is None:
+            return HolderState.DEAD, f"process {pid} on {host} is gone"
+        if token is not None and token_now != token:
+            return HolderState.DEAD, (f"process {pid} on {host} is gone (its id now belongs "
+                                      "to another process)")
+        return HolderState.ALIVE, f"process {pid} on {host} is still running"
+    if lease_until is None or lease_until <= now:
+        when = f" at {lease_until.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC" if lease_until else ""
+        return HolderState.DEAD, f"its lease (process {pid} on {host}) ran out{when}"
+    return HolderState.ALIVE, (f"process {pid} on {host} holds a lease until "
+                               f"{lease_until.astimezone(UTC):%H:%M:%S} UTC")
+
+
+class Resume(StrEnum):
+    """What a run does after retaking a claim whose call may have been sent."""
+
+    CALL = "call"
+    DONE = "done"
+    UNKNOWN = "unknown"
+
+
+def after_retake(decision: Reconciliation, forced: bool) -> Resume:
+    """A retaken claim whose call was sent (a dead holder's, or an unknown one forced):
+    applied → done without a call; not applied → call; unclear → a forced run calls (a
+    person checked), any other stays unknown."""
+    if decision.outcome is ResetOutcome.APPLIED:
+        return Resume.DONE
+    if decision.outcome is ResetOutcome.NOT_APPLIED or forced:
+        return Resume.CALL
+    return Resume.UNKNOWN

@@ -12,6 +12,9 @@ segment and `**` any rest, e.g. `GET /cleanbox/v1/contacts`, `POST /emboux/outbo
 - `malformed`: run the app, then send its body corrupted (never valid JSON);
 - `lost_response`: run the app (the change is committed), then drop the connection without a
   byte of response: the client sees a connection error;
+- `hold`: run the app (the change is committed), then hold its answer for `hang_seconds`
+  (default 30) or until the client goes away, and only then send it: a client killed while
+  it waits has made a change it never heard of;
 - `down`: a burst: answer `status` (default 503) with `Retry-After` for every matching request
   while its window lasts;
 - `rewrite`: run the app, then answer its JSON edited (an API that answers something the
@@ -52,6 +55,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 KINDS: tuple[str, ...] = (
     "latency", "error", "rate_limit", "hang", "malformed", "lost_response", "down", "rewrite",
+    "hold",
 )
 _NO_BODY = object()
 EXEMPT_PREFIX = "/_sandbox"
@@ -371,8 +375,24 @@ class FaultInjector:
         elif kind == "lost_response":
             await self.app(scope, receive, _swallow)
             await drop_connection(send)
+        elif kind == "hold":
+            await self._held(rule, scope, receive, send)
         else:
             await self._altered(rule, scope, receive, send)
+
+    async def _held(self, rule: FaultRule, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app, keep its answer back for `hang_seconds` (or until the client leaves),
+        then send it."""
+        messages: list[Message] = []
+
+        async def keep(message: Message) -> None:
+            messages.append(message)
+
+        await self.app(scope, receive, keep)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(_until_disconnect(receive), rule.hang_seconds)
+        for message in messages:
+            await send(message)
 
     async def _altered(self, rule: FaultRule, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the app, then send its answer corrupted (`malformed`) or edited (`rewrite`)."""

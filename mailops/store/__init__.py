@@ -30,7 +30,7 @@ from mailops.store.billing import BillingRow
 from mailops.store.domains import DomainRecord
 from mailops.store.engine import create_store_engine, safe_url
 from mailops.store.guard import GuardRecord
-from mailops.store.ledger import Claim, LedgerEntry, LedgerStatus
+from mailops.store.ledger import Claim, Holder, LedgerEntry, LedgerStatus
 from mailops.store.plans import ChangeStatus, Outcome, PlannedChange, StoredChange
 from mailops.store.schema import (
     alerts,
@@ -51,6 +51,7 @@ __all__ = [
     "Claim",
     "DomainRecord",
     "GuardRecord",
+    "Holder",
     "LedgerEntry",
     "LedgerStatus",
     "ReportFrames",
@@ -362,10 +363,25 @@ class Store:
         key: str,
         run_id: str,
         *,
+        holder: Holder | None = None,
+        lease_until: datetime | None = None,
         retake: frozenset[LedgerStatus] = frozenset({LedgerStatus.FAILED}),
+        expect: LedgerEntry | None = None,
         now: datetime | None = None,
     ) -> Claim:
-        return ledger.claim(self.engine, job, key, run_id, retake=retake, now=now)
+        return ledger.claim(self.engine, job, key, run_id, holder=holder,
+                            lease_until=lease_until, retake=retake, expect=expect, now=now)
+
+    @_explained
+    def renew_claim(self, job: str, key: str, run_id: str, lease_until: datetime) -> bool:
+        return ledger.renew(self.engine, job, key, run_id, lease_until)
+
+    @_explained
+    def record_call(
+        self, job: str, key: str, run_id: str, evidence: str | None,
+        *, now: datetime | None = None,
+    ) -> None:
+        ledger.record_call(self.engine, job, key, run_id, evidence, now=now)
 
     @_explained
     def finish(

@@ -1,10 +1,14 @@
 """The run ledger: an intent row written before a non-idempotent remote call.
 
 A job claims a key (the UTC day of a daily reset, the month of a billing freeze) by
-inserting its row; the primary key lets exactly one claimant win, across processes.
-The winner calls the API and then records the outcome: `done`, `failed` (provably not
-applied, so a later run may take the key again) or `unknown` (maybe applied: only an
-explicit, forced retake may try again).
+inserting its row; the primary key lets exactly one claimant win, across processes and hosts.
+The row names its holder (host, process and the process's start marker) and a lease the
+holder renews while it works, so a later run can tell a live holder from a dead one. Before
+the call the holder records what reconciliation needs (`evidence`, the counters read before
+it) and the moment it sends (`called_at`). The winner then records the outcome: `done`,
+`failed` (provably not applied, so a later run may take the key again) or `unknown` (maybe
+applied). A key retaken from `started`, `unknown` or `failed` hands the previous row to the
+new holder, so it can reconcile before it calls again.
 """
 
 from __future__ import annotations
@@ -28,6 +32,16 @@ class LedgerStatus(StrEnum):
 
 
 @dataclass(frozen=True)
+class Holder:
+    """The process holding a claim: its host, process id, and a marker of that process's
+    start (boot id and start time) so that a reused process id is not taken for it."""
+
+    host: str
+    pid: int
+    token: str | None = None
+
+
+@dataclass(frozen=True)
 class LedgerEntry:
     job: str
     key: str
@@ -37,14 +51,24 @@ class LedgerEntry:
     started_at: datetime
     finished_at: datetime | None
     detail: str | None
+    holder: Holder | None = None
+    lease_until: datetime | None = None
+    called_at: datetime | None = None
+    evidence: str | None = None
 
 
 @dataclass(frozen=True)
 class Claim:
-    """The outcome of a claim: `won` means this run, and only this run, may act."""
+    """The outcome of a claim: `won` means this run, and only this run, may act.
+
+    `previous` is the row as it was before this run retook it (None for a fresh key): a
+    `started` or `unknown` one with `called_at` set may have been applied, and the new
+    holder reconciles from its `evidence` before calling again.
+    """
 
     won: bool
     entry: LedgerEntry
+    previous: LedgerEntry | None = None
 
 
 def claim(
@@ -53,11 +77,17 @@ def claim(
     key: str,
     run_id: str,
     *,
+    holder: Holder | None = None,
+    lease_until: datetime | None = None,
     retake: frozenset[LedgerStatus] = frozenset({LedgerStatus.FAILED}),
+    expect: LedgerEntry | None = None,
     now: datetime | None = None,
 ) -> Claim:
-    """Try to take `job`/`key` for `run_id`; an existing row is retaken only from `retake`."""
+    """Try to take `job`/`key` for `run_id`; an existing row is retaken only from `retake`,
+    only if nobody else retook it first (the update compares its attempts), and with `expect`
+    only while it is still that row (a holder judged dead is not confused with a new one)."""
     moment = now or datetime.now(UTC)
+    holding = _holding(holder, lease_until)
     try:
         with engine.begin() as conn:
             conn.execute(
@@ -68,12 +98,16 @@ def claim(
                     run_id=run_id,
                     attempts=1,
                     started_at=moment,
+                    **holding,
                 )
             )
     except IntegrityError:
         existing = get_entry(engine, job, key)
-        if existing is None or existing.status not in retake:
-            assert existing is not None
+        assert existing is not None
+        if existing.status not in retake or (
+            expect is not None
+            and (existing.attempts, existing.run_id) != (expect.attempts, expect.run_id)
+        ):
             return Claim(False, existing)
         with engine.begin() as conn:
             taken = conn.execute(
@@ -91,14 +125,61 @@ def claim(
                     started_at=moment,
                     finished_at=None,
                     detail=None,
+                    called_at=None,
+                    evidence=None,
+                    **holding,
                 )
             ).rowcount
         entry = get_entry(engine, job, key)
         assert entry is not None
-        return Claim(taken == 1, entry)
+        return Claim(taken == 1, entry, existing if taken == 1 else None)
     entry = get_entry(engine, job, key)
     assert entry is not None
     return Claim(True, entry)
+
+
+def _holding(holder: Holder | None, lease_until: datetime | None) -> dict[str, Any]:
+    return {
+        "holder_host": holder.host if holder else None,
+        "holder_pid": holder.pid if holder else None,
+        "holder_token": holder.token if holder else None,
+        "lease_until": lease_until,
+    }
+
+
+def renew(engine: Engine, job: str, key: str, run_id: str, lease_until: datetime) -> bool:
+    """Extend the holder's lease; False when this run no longer holds the key."""
+    with engine.begin() as conn:
+        return conn.execute(
+            update(run_ledger)
+            .where(run_ledger.c.job == job, run_ledger.c.key == key,
+                   run_ledger.c.run_id == run_id,
+                   run_ledger.c.status == LedgerStatus.STARTED.value)
+            .values(lease_until=lease_until)
+        ).rowcount == 1
+
+
+def record_call(
+    engine: Engine,
+    job: str,
+    key: str,
+    run_id: str,
+    evidence: str | None,
+    *,
+    now: datetime | None = None,
+) -> None:
+    """Written just before the request leaves: from now on the call may have been applied,
+    and `evidence` is what tells, should this run die before it knows."""
+    with engine.begin() as conn:
+        changed = conn.execute(
+            update(run_ledger)
+            .where(run_ledger.c.job == job, run_ledger.c.key == key,
+                   run_ledger.c.run_id == run_id,
+                   run_ledger.c.status == LedgerStatus.STARTED.value)
+            .values(called_at=now or datetime.now(UTC), evidence=evidence)
+        ).rowcount
+    if changed != 1:
+        raise LookupError(f"run {run_id} holds no ledger claim on {job} {key}")
 
 
 def finish(
@@ -139,7 +220,8 @@ def finish_on(
             run_ledger.c.key == key,
             run_ledger.c.run_id == run_id,
         )
-        .values(status=status.value, finished_at=now or datetime.now(UTC), detail=detail)
+        .values(status=status.value, finished_at=now or datetime.now(UTC), detail=detail,
+                lease_until=None)
     ).rowcount
     if changed != 1:
         raise LookupError(f"run {run_id} holds no ledger claim on {job} {key}")
@@ -155,6 +237,8 @@ def get_entry(engine: Engine, job: str, key: str) -> LedgerEntry | None:
 
 def entry_of(row: Row[Any]) -> LedgerEntry:
     """A run_ledger row as a LedgerEntry."""
+    holder = (Holder(row.holder_host, row.holder_pid, row.holder_token)
+              if row.holder_host is not None and row.holder_pid is not None else None)
     return LedgerEntry(
         job=row.job,
         key=row.key,
@@ -164,4 +248,8 @@ def entry_of(row: Row[Any]) -> LedgerEntry:
         started_at=row.started_at,
         finished_at=row.finished_at,
         detail=row.detail,
+        holder=holder,
+        lease_until=row.lease_until,
+        called_at=row.called_at,
+        evidence=row.evidence,
     )

@@ -110,6 +110,12 @@ run_ledger = Table(
     Column("started_at", UtcDateTime(), nullable=False),
     Column("finished_at", UtcDateTime()),
     Column("detail", Text),
+    Column("holder_host", String(255)),
+    Column("holder_pid", Integer),
+    Column("holder_token", String(64)),
+    Column("lease_until", UtcDateTime()),
+    Column("called_at", UtcDateTime()),
+    Column("evidence", Text),
 )
 
 audit_log = Table(
