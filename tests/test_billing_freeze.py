@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -155,3 +156,52 @@ def test_a_customer_token_gets_a_clear_error_and_freezes_nothing(resets_env, cli
     assert resets_env.reset_calls() == (0, 0)
     assert resets_env.store.billing_rows(period()) == []
     assert resets_env.store.ledger_entry(JOB, period()).status is LedgerStatus.FAILED
+
+
+def test_the_running_month_is_refused_before_anything_runs(resets_env, cli):
+    # Given the month still running
+    running = datetime.now(UTC).strftime("%Y-%m")
+    # When a person names it
+    result = CliRunner().invoke(cli, ["outbound", "freeze-month", "--period", running])
+    # Then one line says it has not ended, exit 2, and nothing was frozen or claimed
+    assert result.exit_code == 2, result.output
+    assert f"{running} has not ended yet" in result.output
+    assert resets_env.reset_calls() == (0, 0)
+    assert resets_env.store.ledger_entry(JOB, running) is None
+
+
+def test_a_dead_run_whose_freeze_was_applied_is_billed_from_its_snapshot_without_a_call(
+    resets_env,
+):
+    # Given a run that stored its snapshot, sent the reset (applied), and died before the answer
+    from mailops.store import BillingRow, Holder
+
+    month, before = period(), month_of(resets_env.counters())
+    snapshot = [BillingRow(name, d["partner_ref"], d["outbound_sent_month"],
+                           d["outbound_monthly_limit"], "soft", d["bounce_count"],
+                           d["complaint_count"], d["bounce_rate"], d["complaint_rate"])
+                for name, d in resets_env.counters().items()]
+    gone = Holder("another-host", 4242, "boot:1")
+    store = resets_env.store
+    store.claim(JOB, month, "run-dead", holder=gone,
+                lease_until=datetime.now(UTC) - timedelta(minutes=1))
+    store.save_billing_snapshot(month, "run-dead", snapshot)
+    store.record_call(JOB, month, "run-dead", None)
+    resets_env.sandbox.inject_fault(RESET_MONTHLY, "lost_response", count=1)
+    from mailops.emboux import EmbouxClient  # the dead run's call, made by hand
+    from mailops.settings import load_settings
+
+    async def dead_call() -> None:
+        async with EmbouxClient.from_settings(load_settings()) as client:
+            with pytest.raises(Exception, match="may or may not"):
+                await client.reset_monthly()
+
+    asyncio.run(dead_call())
+    assert resets_env.reset_calls() == (0, 1)
+    # When the next run starts
+    outcome = run_freeze()
+    # Then it reconciles from the stored snapshot: done, billed from it, no second reset
+    assert outcome.ok, outcome.message
+    assert outcome.result["status"] == "done" and outcome.result["source"] == "snapshot"
+    assert resets_env.reset_calls() == (0, 1)
+    assert billed(store, month) == before
