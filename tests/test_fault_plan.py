@@ -7,7 +7,7 @@ from datetime import datetime
 
 from flows.corpus import escaping_differences
 from mailops.sandbox.corpus import BAD_ANSWERS, HOSTILE_SENDERS
-from mailops.sandbox.fault_plan import RATES, TARGETS, chaos_plan
+from mailops.sandbox.fault_plan import RATES, RESETS, TARGETS, chaos_plan
 
 START = datetime.fromisoformat("2026-10-01T00:00+00:00")
 
@@ -30,7 +30,11 @@ def test_every_kind_hits_every_api_at_least_once_and_at_a_few_percent():
     per_api = Counter()
     for rule in background:
         per_api[rule["target"]] += rule["rate"]
-    assert all(0.02 <= share <= 0.05 for share in per_api.values())  # 7.3 % halved
+    resets = per_api.pop(RESETS)
+    assert all(0.02 <= share <= 0.05 for share in per_api.values())  # 8.3 % halved
+    # And the resets meet 429 and 503 (not processed) on about a third of their calls
+    assert 0.15 <= resets <= 0.2
+    assert {r["kind"] for r in background if r["target"] == RESETS} == {"rate_limit", "error"}
 
 
 def test_the_same_seed_plans_the_same_faults():

@@ -37,7 +37,7 @@ class Rate:
 
 # A flaky API, not a broken one: together about 8 % of requests fail once.
 RATES: tuple[Rate, ...] = (
-    Rate("error", 0.005, (("status", 500),)),
+    Rate("error", 0.015, (("status", 500),)),  # a plain 500, on every method
     Rate("error", 0.01, (("status", 502),)),
     Rate("error", 0.01, (("status", 503),)),
     Rate("rate_limit", 0.02, (("retry_after", 1),)),
@@ -47,9 +47,22 @@ RATES: tuple[Rate, ...] = (
 )
 
 
+# The two resets meet "not processed" answers (RFC 9110: 429, 503) far more often than the
+# rest: a run must retry them within itself, not leave the day to the next run or to a person.
+RESETS = "POST /emboux/outbound/reset-*"
+RESET_RATES: tuple[Rate, ...] = (
+    Rate("rate_limit", 0.2, (("retry_after", 1),)),
+    Rate("error", 0.15, (("status", 503),)),
+)
+
+
 def background_rules(scale: float = 1.0) -> list[dict[str, Any]]:
-    """Every rate (times `scale`) on every API, for the whole run."""
+    """The resets' own rates, then every rate (times `scale`) on every API, for the whole
+    run."""
     return [
+        {"target": RESETS, "kind": rate.kind, "rate": rate.rate * scale, **dict(rate.params)}
+        for rate in RESET_RATES
+    ] + [
         {"target": target, "kind": rate.kind, "rate": rate.rate * scale, **dict(rate.params)}
         for target in TARGETS.values()
         for rate in RATES
@@ -108,4 +121,6 @@ def chaos_plan(
 
 def api_of(target: str) -> str:
     """Which API a rule's target belongs to (for the figures)."""
+    if target == RESETS:
+        return "EmBoux"
     return next((api for api, pattern in TARGETS.items() if pattern == target), target)
