@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mailops.errors import ConfigError
-from mailops.settings import cleanbox_teams, load_settings
+from mailops.settings import checked_base_url, cleanbox_teams, load_settings
 
 
 def write_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> Path:
@@ -185,3 +185,20 @@ def test_several_problems_report_the_first_and_how_many_more(tmp_path, monkeypat
     write_config(tmp_path, monkeypatch, "[http]\nread_timeout = 0\nmax_attempts = 0\n")
     with pytest.raises(ConfigError, match=r"\(and 1 more\)$"):
         load_settings()
+
+
+@pytest.mark.parametrize(("url", "said"), [
+    ("http://127.0.0.1:abc", "invalid port"),
+    ("http://127.0.0.1:99999/v1", "invalid port"),
+    ("ftp://files.example", "is not an http"),
+])
+def test_a_base_url_that_cannot_be_used_is_a_configuration_error(url, said):
+    with pytest.raises(ValueError, match=said):
+        checked_base_url(url)
+
+
+def test_credentials_in_a_base_url_are_refused_without_being_repeated():
+    with pytest.raises(ValueError) as caught:
+        checked_base_url("http://admin:S3CRET-PASSWORD@api.example/v1")
+    assert "user name or password" in str(caught.value)
+    assert "S3CRET" not in str(caught.value) and "admin" not in str(caught.value)

@@ -110,3 +110,41 @@ def test_finish_refuses_started_as_an_outcome(any_store):
     any_store.claim("billing-freeze", "2026-10", "run-1")
     with pytest.raises(ValueError):
         any_store.finish("billing-freeze", "2026-10", "run-1", LedgerStatus.STARTED)
+
+
+def test_a_claim_records_its_holder_lease_and_the_evidence_of_its_call(any_store):
+    # Given a claim by a named holder
+    from datetime import UTC, datetime, timedelta
+
+    from mailops.store import Holder
+
+    me, lease = Holder("host-a", 101, "boot:7"), datetime(2026, 10, 1, 0, 2, tzinfo=UTC)
+    any_store.claim(JOB, DAY, "run-1", holder=me, lease_until=lease)
+    # When it renews its lease and records its call
+    assert any_store.renew_claim(JOB, DAY, "run-1", lease + timedelta(minutes=1))
+    any_store.record_call(JOB, DAY, "run-1", '{"outbound_sent_today": {"a.com": 3}}')
+    # Then the row says who holds it, until when, and what was read before the call
+    entry = any_store.ledger_entry(JOB, DAY)
+    assert entry.holder == me and entry.lease_until == lease + timedelta(minutes=1)
+    assert entry.called_at is not None and "a.com" in entry.evidence
+    # And another run can neither renew nor record on it
+    assert not any_store.renew_claim(JOB, DAY, "run-2", lease)
+    with pytest.raises(LookupError):
+        any_store.record_call(JOB, DAY, "run-2", None)
+
+
+def test_a_retaken_claim_hands_the_previous_row_to_the_new_holder(any_store):
+    # Given a run that recorded its call and then was taken for dead
+    any_store.claim(JOB, DAY, "run-1")
+    any_store.record_call(JOB, DAY, "run-1", '{"outbound_sent_today": {}}')
+    dead = any_store.ledger_entry(JOB, DAY)
+    # When a second run takes it over, expecting that very row
+    taken = any_store.claim(JOB, DAY, "run-2", retake=frozenset({LedgerStatus.STARTED}),
+                            expect=dead)
+    # Then it won, its own row has no call yet, and the previous row carries the evidence
+    assert taken.won and taken.entry.called_at is None and taken.entry.run_id == "run-2"
+    assert taken.previous is not None and taken.previous.called_at is not None
+    # And a third run expecting the dead row loses: the claim changed hands already
+    late = any_store.claim(JOB, DAY, "run-3", retake=frozenset({LedgerStatus.STARTED}),
+                           expect=dead)
+    assert not late.won and late.entry.run_id == "run-2"
