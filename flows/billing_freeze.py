@@ -41,6 +41,8 @@ CALL = KeyedCall(JOB, "period", "monthly reset")
 MAX_CALLS = 2  # the first, and one more only when the counters prove it was not applied
 
 
+
+
 @flow(name="billing-freeze", log_prints=False)
 async def billing_freeze(
     period: str | None = None, force: bool = False, as_of: datetime | None = None
@@ -95,7 +97,7 @@ async def billing_freeze(
         async with outbound.holding(JOB, key, run_id):
             snapshot: list[dict[str, Any]] | None = None
             previous = claim.previous
-            if previous is not None and previous.called_at is not None:
+            if CALL.maybe_applied(previous):
                 # A run that died mid-call, or an unknown outcome forced: the snapshot it
                 # stored before its call and the counters now decide, as after a lost answer.
                 stored = await outbound.stored_snapshot(key)

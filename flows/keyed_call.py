@@ -19,7 +19,7 @@ from prefect.states import Failed, State
 import tasks.outbound as outbound
 from mailops.errors import MailopsError
 from mailops.rules.resets import HolderState
-from mailops.store import LedgerStatus
+from mailops.store import LedgerEntry, LedgerStatus
 
 Result = dict[str, Any]
 
@@ -42,6 +42,14 @@ class KeyedCall:
             return date.fromisoformat(key)
         except ValueError:
             return datetime.now(UTC).date()
+
+    @staticmethod
+    def maybe_applied(previous: LedgerEntry | None) -> bool:
+        """A retaken claim whose call may have been applied: sent by a run that died, or
+        left unknown (a `failed` one was provably not applied; a call never recorded never
+        left)."""
+        return (previous is not None and previous.called_at is not None
+                and previous.status in (LedgerStatus.STARTED, LedgerStatus.UNKNOWN))
 
     async def release(self, result: Result, run_id: str, message: str) -> str:
         """Leave the ledger honest after an unexpected stop: unknown once the call was sent."""

@@ -61,6 +61,8 @@ def _witnessed(entry: LedgerEntry) -> dict[str, int]:
     return {str(k): int(v) for k, v in sent.items()} if isinstance(sent, dict) else {}
 
 
+
+
 @flow(name="outbound-reset-daily", log_prints=False)
 async def outbound_reset_daily(
     force: bool = False, as_of: datetime | None = None
@@ -109,7 +111,7 @@ async def outbound_reset_daily(
         async with outbound.holding(JOB, key, run_id):
             witnesses: list[dict[str, Any]] | None = None
             previous = claim.previous
-            if previous is not None and previous.called_at is not None:
+            if CALL.maybe_applied(previous):
                 # A run that died mid-call, or an unknown outcome forced: its call may have
                 # been applied. The counters it recorded before the call decide, as after a
                 # lost answer.
