@@ -25,6 +25,7 @@ from flows.demo import point_mailops_at
 from flows.evidence import Places, places_to_scan, secrets_in_use, store_tables
 from mailops.rules import reconcile
 from mailops.rules.reconcile import Difference
+from mailops.rules.resets import previous_period
 from mailops.sandbox.cleanbox_state import KIND_LEGIT, KIND_SPAM, QUARANTINED, UNSET, WHITELISTED
 from mailops.sandbox.corpus import (
     BAD_ANSWERS,
@@ -180,7 +181,8 @@ class CorpusRun:
         runs["weekly-report"] = run_flow(weekly_report, week=f"{week.year}-W{week.week:02d}",
                                          format="html")
         now = self.sandbox.now()
-        runs["billing-freeze"] = run_flow(billing_freeze, period=f"{now:%Y-%m}", as_of=now)
+        billed = previous_period(now)  # only a month that has ended is billed
+        runs["billing-freeze"] = run_flow(billing_freeze, period=billed, as_of=now)
         for job in ("weekly-report", "billing-freeze"):
             self.record(job, runs[job])
         for job, outcome in runs.items():
@@ -190,7 +192,7 @@ class CorpusRun:
         payloads = [p["payload"] for p in self.sandbox.slack_posts()]
         (self.folder / "slack-posts.json").write_text(
             json.dumps(payloads, indent=2, ensure_ascii=False), encoding="utf-8")
-        csv_text = self.billing_csv(now.strftime("%Y-%m"))
+        csv_text = self.billing_csv(billed)
         (self.folder / "billing.csv").write_text(csv_text, encoding="utf-8")
         self.differences += escaping_differences(payloads, _report_html(runs["weekly-report"]),
                                                  csv_text)
