@@ -67,7 +67,7 @@ async def daily_health(
     health_tasks.publish_artifacts(quote(report))
     problems = [f"{f.api} {f.subject}: {f.message}" for f in failures]
     if notify:
-        delivered, error = health_tasks.notify(quote(report))
+        delivered, error = health_tasks.notify(quote(report), str(part))
         result["notification"] = delivered
         if error is not None:
             problems.append(f"the report was not sent ({error}); the data is stored")

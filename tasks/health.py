@@ -32,7 +32,7 @@ from mailops.rules.daily_health import (
 )
 from mailops.rules.shard import Shard
 from mailops.store import Store
-from tasks.context import configured_teams, current_settings
+from tasks.context import configured_teams, current_settings, outbox_name, shard_label
 
 JOB = "daily-health"
 # Posting a long artifact costs the run more than the alerts are worth in the UI (BENCHMARKS.md).
@@ -145,7 +145,7 @@ def publish_artifacts(report: HealthReport) -> None:
 
 
 @task(cache_policy=NO_CACHE)
-def notify(report: HealthReport) -> tuple[str | None, str | None]:
+def notify(report: HealthReport, shard: str | None = None) -> tuple[str | None, str | None]:
     """Post the day's report to Slack (or the outbox file): (where it went, or why not).
 
     slack-sdk's retry handlers retry rate limits, server errors and lost connections; a
@@ -154,7 +154,8 @@ def notify(report: HealthReport) -> tuple[str | None, str | None]:
     try:
         notifier = SlackNotifier.from_settings(current_settings())
         delivery = notifier.post(
-            daily_health_message(report), name=f"{JOB}-{report.day.isoformat()}"
+            daily_health_message(report),
+            name=outbox_name(JOB, report.day.isoformat(), shard_label(shard)),
         )
     except MailopsError as exc:
         return None, str(exc)
