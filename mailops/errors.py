@@ -24,6 +24,11 @@ class StoreError(MailopsError):
     """The trend store cannot be opened or written."""
 
 
+class SpoolError(MailopsError):
+    """A spool file (what a job collected but could not store) cannot be written, or read
+    back as a JSON object."""
+
+
 class LocalPostgresError(MailopsError):
     """A local PostgreSQL server (the tests' and demos' stand-in) cannot be found or started."""
 
