@@ -16,11 +16,11 @@ from prefect import flow, get_run_logger
 from prefect.states import Failed, State
 
 import tasks.contacts as contact_tasks
-from mailops.contacts import PlanSummary
+from mailops.contacts import JOB, PlanSummary
 from mailops.errors import ConfigError, MailopsError
 from mailops.gate import refusal_over_cap
 from mailops.rules.shard import Shard
-from tasks.approval import gate_refusal
+from tasks.approval import gate_refusal, require_stored_plan
 from tasks.context import configured_teams, current_run_id, current_settings
 
 CHANGE_ACTIONS = ("block", "whitelist", "mute")
@@ -67,6 +67,8 @@ async def contact_cleanup(
                         part, len(configured))
             return {**_result(PlanSummary(current_run_id()), dry_run=not apply),
                     "shard": str(part)}
+        if resume_run_id:
+            require_stored_plan(JOB, resume_run_id)
         run_id = resume_run_id or current_run_id()
         moment = (as_of or datetime.now(UTC)).astimezone(UTC)
         summary = await contact_tasks.plan_cleanup(run_id, names, moment, per_page, str(part))

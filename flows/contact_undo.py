@@ -14,10 +14,10 @@ from prefect import flow, get_run_logger
 from prefect.states import Failed, State
 
 import tasks.contacts as contact_tasks
-from mailops.contacts import JOB
-from mailops.errors import ConfigError, MailopsError
-from mailops.store import Store
-from tasks.context import current_run_id, current_settings
+from mailops.contacts import JOB, UNDO_JOB
+from mailops.errors import MailopsError
+from tasks.approval import require_stored_plan
+from tasks.context import current_run_id
 
 
 @flow(name="contact-undo", log_prints=False)
@@ -28,12 +28,9 @@ async def contact_undo(run_id: str, undo_run_id: str | None = None) -> dict[str,
     """
     logger = get_run_logger()
     try:
-        settings = current_settings()
-        with Store(settings.database_url) as store:
-            store.upgrade()
-            plan = store.plan_of_run(run_id)
-        if not plan or plan[0].change.target.split(":")[0] != "contact":
-            raise ConfigError(f"no contact-cleanup run {run_id!r} in the store ({JOB})")
+        require_stored_plan(JOB, run_id, option="RUN_ID")
+        if undo_run_id:
+            require_stored_plan(UNDO_JOB, undo_run_id)
         result = await contact_tasks.undo_cleanup(run_id, undo_run_id or current_run_id())
     except MailopsError as exc:
         logger.error("contact-undo stopped: %s", exc)

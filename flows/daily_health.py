@@ -1,12 +1,16 @@
 """daily-health: collect every team and domain, store the day, alert, report to Slack.
 
 Stores before notifying, so a Slack failure loses nothing and the report can be sent again.
+A store that cannot be written loses nothing either: the collected day goes to a spool file
+(`<data>/spool/daily-health-<day>-<shard>-<run id>.json`), the report is still sent, the run
+fails naming both, and the next run with a working store imports the spool first.
 """
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime
+from logging import Logger, LoggerAdapter
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -15,8 +19,9 @@ from prefect.utilities.annotations import quote
 
 import tasks.health as health_tasks
 from flows.ending import end_with
-from mailops.errors import ConfigError, MailopsError
-from mailops.health import HealthReport
+from mailops.errors import ConfigError, MailopsError, StoreError
+from mailops.health import CollectionFailure, DomainHealth, HealthReport, TeamHealth
+from mailops.rules.alerts import Alert
 from mailops.rules.shard import Shard
 from tasks.context import configured_teams, current_settings
 
@@ -49,14 +54,14 @@ async def daily_health(
             )
         as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
         day = day or as_of.astimezone(settings.zone).date()
+        spooled_before = health_tasks.import_spooled_days()
         cleanbox, emboux = await asyncio.gather(
             health_tasks.collect_cleanbox(teams, as_of, str(part)),
             health_tasks.collect_emboux(str(part)),
         )
         failures = cleanbox.failures + emboux.failures
-        health_tasks.store_day(day, as_of, quote(cleanbox.teams), quote(emboux.domains))
-        alerts = health_tasks.derive_alerts(
-            day, quote(cleanbox.teams), quote(emboux.domains), failures, str(part)
+        alerts, store_problem, spool_file = _store_or_spool(
+            day, as_of, cleanbox.teams, emboux.domains, failures, str(part), logger
         )
     except MailopsError as exc:
         logger.error("daily-health stopped: %s", exc)
@@ -64,19 +69,52 @@ async def daily_health(
 
     report = HealthReport(day, as_of, cleanbox.teams, emboux.domains, alerts, failures)
     result = report.as_json()
+    result["spool"] = {**spooled_before.as_json(), "written": spool_file}
     health_tasks.publish_artifacts(quote(report))
     problems = [f"{f.api} {f.subject}: {f.message}" for f in failures]
+    if store_problem is not None:
+        problems.insert(0, store_problem)
     if notify:
-        delivered, error = health_tasks.notify(quote(report))
+        delivered, error = health_tasks.notify(quote(report), str(part))
         result["notification"] = delivered
         if error is not None:
-            problems.append(f"the report was not sent ({error}); the data is stored")
+            kept = "kept in the spool" if store_problem else "stored"
+            problems.append(f"the report was not sent ({error}); the data is {kept}")
     result["shard"] = str(part)
+    if spooled_before.describe():
+        logger.info("daily-health: %s", spooled_before.describe())
     logger.info(
         "daily-health %s (shard %s): %d teams, %d domains, %d alerts, %d problems",
         day, part, len(report.teams), len(report.domains), len(alerts), len(problems),
     )
     return end_with(result, problems, logger)
+
+
+def _store_or_spool(
+    day: date,
+    as_of: datetime,
+    teams: list[TeamHealth],
+    domains: list[DomainHealth],
+    failures: list[CollectionFailure],
+    shard: str,
+    logger: Logger | LoggerAdapter[Any],
+) -> tuple[list[Alert], str | None, str | None]:
+    """Store the day and its alerts; when the store cannot be written after the tasks'
+    retries, keep the day in a spool file instead (the next run imports it) and derive the
+    alerts without history. Returns (alerts, the store problem, the spool file)."""
+    try:
+        health_tasks.store_day(day, as_of, quote(teams), quote(domains))
+        alerts = health_tasks.derive_alerts(day, quote(teams), quote(domains), failures, shard)
+    except StoreError as exc:
+        spool_file = health_tasks.spool_day(
+            day, as_of, quote(teams), quote(domains), failures, shard
+        )
+        problem = (f"the store could not be written ({exc}); the collected day is kept in "
+                   f"{spool_file}, which the next run with a working store imports")
+        logger.error("daily-health: %s", problem)
+        return health_tasks.alerts_without_store(teams, domains, failures, problem), problem, (
+            spool_file)
+    return alerts, None, None
 
 
 if __name__ == "__main__":

@@ -19,8 +19,9 @@ from prefect.states import Failed, State
 import tasks.quarantine as quarantine_tasks
 from mailops.errors import ConfigError, MailopsError
 from mailops.gate import refusal_over_cap
+from mailops.quarantine import JOB
 from mailops.report.escape import markdown_text
-from tasks.approval import gate_refusal
+from tasks.approval import gate_refusal, require_stored_plan
 from tasks.context import configured_teams, current_run_id, current_settings
 
 
@@ -61,6 +62,8 @@ async def quarantine_accept(
         limit = threshold if threshold is not None else rules.threshold
         guard = max_spam_score if max_spam_score is not None else rules.max_spam_score
         cap = max_actions if max_actions is not None else rules.max_actions_per_run
+        if resume_run_id:
+            require_stored_plan(JOB, resume_run_id)
         run_id = resume_run_id or current_run_id()
         moment = (as_of or datetime.now(UTC)).astimezone(UTC)
         plans = await quarantine_tasks.plan_quarantine(run_id, names, limit, guard)

@@ -15,8 +15,18 @@ class ConfigError(MailopsError):
     """The configuration is unusable; the message names the setting."""
 
 
+class UnknownPlanError(ConfigError):
+    """`--resume` (or a run id to undo) names no stored plan of the job: bad input, refused
+    before anything is planned or applied, so a typo never applies a plan nobody reviewed."""
+
+
 class StoreError(MailopsError):
     """The trend store cannot be opened or written."""
+
+
+class SpoolError(MailopsError):
+    """A spool file (what a job collected but could not store) cannot be written, or read
+    back as a JSON object."""
 
 
 class LocalPostgresError(MailopsError):

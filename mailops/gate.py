@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from mailops.errors import MailopsError
+from mailops.errors import MailopsError, UnknownPlanError
 from mailops.store import Store
 from mailops.store.plans import ChangeStatus, Outcome, PlannedChange, StoredChange
 
@@ -35,6 +35,22 @@ def refusal_over_cap(planned: int, cap: int, option: str = "--max-actions") -> s
     return (
         f"the plan has {planned} changes, more than the cap of {cap}: nothing was changed; "
         f"review the plan, then raise the cap with {option} {planned} if it is right"
+    )
+
+
+def check_stored_plan(store: Store, run_id: str, job: str, *, option: str = "--resume") -> None:
+    """Refuse a run id that names no stored plan of `job` (unknown, or another job's plan):
+    resuming must apply the plan a person reviewed, never a fresh one planned under a typo."""
+    jobs = store.plan_jobs(run_id)
+    if job in jobs:
+        return
+    if jobs:
+        raise UnknownPlanError(
+            f"{option} {run_id!r} is a plan of {', '.join(jobs)}, not of {job}: nothing was "
+            "applied"
+        )
+    raise UnknownPlanError(
+        f"{option} {run_id!r}: no stored plan of {job} has that run id: nothing was applied"
     )
 
 

@@ -33,6 +33,11 @@ class TopSender:
         return {"email": self.email, "count": self.count, "state": self.state,
                 "category": self.category}
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TopSender:
+        return cls(str(data["email"]), int(data["count"]), str(data["state"]),
+                   None if data["category"] is None else str(data["category"]))
+
 
 @dataclass(frozen=True)
 class TeamHealth:
@@ -87,6 +92,16 @@ class TeamHealth:
             "top_senders": [sender.as_json() for sender in self.top_senders],
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TeamHealth:
+        """The team back from `as_json` (a spooled day); KeyError, TypeError or ValueError
+        when the data is not one."""
+        numbers = {name: int(data[name]) for name in (
+            "weekly_used", "weekly_limit", "aliases_used", "aliases_limit", "mailboxes_used",
+            "mailboxes_limit", "quarantine_pending", "failed_count", "denied_count")}
+        return cls(team=str(data["team"]), usage_pct=float(data["usage_pct"]), **numbers,
+                   top_senders=[TopSender.from_json(s) for s in data["top_senders"]])
+
     def trend_row(self, day: date, collected_at: datetime) -> dict[str, Any]:
         """The row of `team_daily`."""
         return {
@@ -129,6 +144,14 @@ class DomainHealth:
         return {"name": self.name, "partner_ref": self.partner_ref,
                 **self.outbound.model_dump(exclude={"name"})}
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DomainHealth:
+        """The domain back from `as_json` (a spooled day); pydantic's ValidationError (a
+        ValueError) when the data is not one."""
+        fields = {k: v for k, v in data.items() if k != "partner_ref"}
+        partner = data.get("partner_ref")
+        return cls(Outbound.model_validate(fields), None if partner is None else str(partner))
+
     def trend_row(self, day: date, collected_at: datetime) -> dict[str, Any]:
         """The row of `domain_daily`."""
         return {
@@ -150,6 +173,10 @@ class CollectionFailure:
 
     def as_json(self) -> dict[str, str]:
         return {"api": self.api, "subject": self.subject, "message": self.message}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CollectionFailure:
+        return cls(str(data["api"]), str(data["subject"]), str(data["message"]))
 
 
 @dataclass

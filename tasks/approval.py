@@ -10,7 +10,9 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from prefect.runtime import deployment
 
-from mailops.gate import refusal_over_cap
+from mailops.gate import check_stored_plan, refusal_over_cap
+from mailops.store import Store
+from tasks.context import current_settings
 
 
 class Approval(RunInput):
@@ -66,3 +68,12 @@ async def gate_refusal(
         )
         refusal = None if approved else note
     return refusal
+
+
+def require_stored_plan(job: str, run_id: str, *, option: str = "--resume") -> None:
+    """Refuse, before anything is planned or applied, a run id naming no stored plan of
+    `job` (`UnknownPlanError`). A plain function, not a task: a refusal is an expected
+    failure, and a failed task would log a traceback."""
+    with Store(current_settings().database_url) as store:
+        store.upgrade()
+        check_stored_plan(store, run_id, job, option=option)

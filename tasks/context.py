@@ -46,6 +46,18 @@ def run_trigger(as_of: datetime | None) -> tuple[Trigger, datetime | None]:
     return Trigger.BY_HAND, None
 
 
+def outbox_name(job: str, *parts: str) -> str:
+    """A Slack message's name for its outbox file: job, what it is about (day, week, shard)
+    and the flow run's id, so two runs (two shards of one day) never share a file."""
+    return "-".join([job, *parts, current_run_id()])
+
+
+def shard_label(shard: str | None) -> str:
+    """`shard-1of2` for shard 1/2 (`shard-1of1` for the whole), for file names."""
+    part = Shard.parse(shard)
+    return f"shard-{part.index}of{part.count}"
+
+
 def load_secret_block(name: str) -> str:
     """The value of a Prefect Secret block (a team key kept in Prefect)."""
     value = Secret.load(name).get()

@@ -29,7 +29,7 @@ from mailops.report.slack import (
 from mailops.rules.alerts import Alert, Severity
 from mailops.rules.domains import PendingDomain, secret_block_name
 from mailops.store import Change, DomainRecord, Store
-from tasks.context import current_settings
+from tasks.context import current_settings, outbox_name
 
 ONBOARDING = "domain-onboarding"
 WATCH = "verification-watch"
@@ -95,7 +95,7 @@ def _post(message: dict[str, Any], name: str) -> tuple[str | None, str | None]:
 @task(cache_policy=NO_CACHE)
 def notify_onboarding(result: dict[str, Any]) -> tuple[str | None, str | None]:
     """Post the records table to Slack: (where it went, or why not)."""
-    return _post(domain_onboarding_message(result), f"{ONBOARDING}-{result['domain']}")
+    return _post(domain_onboarding_message(result), outbox_name(ONBOARDING, result["domain"]))
 
 
 # --- verification-watch ---------------------------------------------------------------------
@@ -149,7 +149,7 @@ def store_alerts(day: date, found: list[Alert]) -> None:
 
 @task(cache_policy=NO_CACHE)
 def notify_watch(result: dict[str, Any]) -> tuple[str | None, str | None]:
-    return _post(verification_watch_message(result), f"{WATCH}-{result['day']}")
+    return _post(verification_watch_message(result), outbox_name(WATCH, str(result["day"])))
 
 
 # --- credential-rotation --------------------------------------------------------------------

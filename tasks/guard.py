@@ -18,7 +18,7 @@ from mailops.report.slack import SlackNotifier, outbound_guard_message
 from mailops.rules.health import group_of
 from mailops.rules.shard import Shard
 from mailops.store import ChangeStatus, PlannedChange, Store
-from tasks.context import current_settings
+from tasks.context import current_settings, outbox_name
 
 
 @task(retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
@@ -129,7 +129,7 @@ def notify_transitions(
     delivered, error = None, None
     try:
         delivered = SlackNotifier.from_settings(settings).post(
-            message, name=f"{JOB}-{as_of:%Y%m%dT%H%M%S}"
+            message, name=outbox_name(JOB, f"{as_of:%Y%m%dT%H%M%S}")
         ).describe()
     except NotificationError as exc:
         if exc.kept_in is None:

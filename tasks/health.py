@@ -1,9 +1,10 @@
-"""Tasks of daily-health: collect, store, derive alerts, publish, notify."""
+"""Tasks of daily-health: collect, store (or spool), derive alerts, publish, notify."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
+from typing import Any
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -23,7 +24,7 @@ from mailops.health import (
 )
 from mailops.report.escape import markdown_text
 from mailops.report.slack import SlackNotifier, daily_health_message
-from mailops.rules.alerts import Alert
+from mailops.rules.alerts import Alert, Severity
 from mailops.rules.daily_health import (
     alert_owner,
     daily_health_alerts,
@@ -32,9 +33,17 @@ from mailops.rules.daily_health import (
 )
 from mailops.rules.shard import Shard
 from mailops.store import Store
-from tasks.context import configured_teams, current_settings
+from tasks.context import (
+    configured_teams,
+    current_run_id,
+    current_settings,
+    outbox_name,
+    shard_label,
+)
+from tasks.spool import SpoolImport, import_pending, spool_folder
 
 JOB = "daily-health"
+SPOOL_VERSION = 1  # the shape of a spooled day; an import refuses any other
 # Posting a long artifact costs the run more than the alerts are worth in the UI (BENCHMARKS.md).
 MAX_ARTIFACT_ALERTS = 100
 
@@ -84,18 +93,89 @@ def derive_alerts(
 ) -> list[Alert]:
     """Apply the alert rules to the day and its stored history, and store the alerts (a
     shard's replace only the earlier alerts about its own teams and domains)."""
-    settings = current_settings()
-    limits = settings.alerts
+    with Store(current_settings().database_url) as store:
+        return _store_alerts(store, day, teams, domains, failures, shard)
+
+
+def _store_alerts(
+    store: Store,
+    day: date,
+    teams: list[TeamHealth],
+    domains: list[DomainHealth],
+    failures: list[CollectionFailure],
+    shard: str | None,
+) -> list[Alert]:
+    limits = current_settings().alerts
     part = Shard.parse(shard)
-    with Store(settings.database_url) as store:
-        averages = store.send_averages(day, limits.spike_history_days)
-        changes = store.week_over_week(
-            day, limits.trend_team_metrics, limits.trend_domain_metrics
-        )
-        changes = [change for change in changes if part.owns(change.subject)]
-        found = daily_health_alerts(teams, domains, failures, limits, averages, changes)
-        store.save_alerts(day, JOB, found, within=None if part.whole else _about(part))
+    averages = store.send_averages(day, limits.spike_history_days)
+    changes = store.week_over_week(day, limits.trend_team_metrics, limits.trend_domain_metrics)
+    changes = [change for change in changes if part.owns(change.subject)]
+    found = daily_health_alerts(teams, domains, failures, limits, averages, changes)
+    store.save_alerts(day, JOB, found, within=None if part.whole else _about(part))
     return found
+
+
+def alerts_without_store(
+    teams: list[TeamHealth],
+    domains: list[DomainHealth],
+    failures: list[CollectionFailure],
+    store_problem: str,
+) -> list[Alert]:
+    """The day's alerts when the store cannot be read: every rule but those needing history
+    (send spikes against the 7-day average, week-over-week trends), plus a critical alert
+    saying the day is not stored (a pure function: no task, nothing to retry)."""
+    found = daily_health_alerts(teams, domains, failures, current_settings().alerts, {}, [])
+    return [Alert("store_unavailable", Severity.CRITICAL, "trend store", store_problem),
+            *found]
+
+
+# --- the spool: a day the store could not take --------------------------------------------
+
+
+@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def spool_day(
+    day: date,
+    as_of: datetime,
+    teams: list[TeamHealth],
+    domains: list[DomainHealth],
+    failures: list[CollectionFailure],
+    shard: str | None = None,
+) -> str:
+    """Keep a collected day the store could not take in a spool file; returns its path.
+    The typed objects become JSON here, and come back in `import_spooled_days`."""
+    run_id = current_run_id()
+    payload = {
+        "version": SPOOL_VERSION, "job": JOB, "run_id": run_id, "shard": str(Shard.parse(shard)),
+        "day": day.isoformat(), "as_of": as_of.isoformat(),
+        "teams": [team.as_json() for team in teams],
+        "domains": [domain.as_json() for domain in domains],
+        "failures": [failure.as_json() for failure in failures],
+    }
+    key = f"{day.isoformat()}-{shard_label(shard)}-{run_id}"
+    return str(spool_folder().write(JOB, key, payload))
+
+
+def _import_day(store: Store, payload: dict[str, Any]) -> None:
+    """Store one spooled day as its run would have: its rows (replacing the day's), then its
+    alerts derived against the stored history (replacing the shard's of that day)."""
+    if payload.get("version") != SPOOL_VERSION or payload.get("job") != JOB:
+        raise ValueError(f"not a {JOB} spool of version {SPOOL_VERSION}")
+    day = date.fromisoformat(payload["day"])
+    as_of = datetime.fromisoformat(payload["as_of"])
+    teams = [TeamHealth.from_json(team) for team in payload["teams"]]
+    domains = [DomainHealth.from_json(domain) for domain in payload["domains"]]
+    failures = [CollectionFailure.from_json(failure) for failure in payload["failures"]]
+    shard = str(Shard.parse(payload["shard"]))
+    store.save_health_day(day, as_of, teams, domains)
+    _store_alerts(store, day, teams, domains, failures, shard)
+
+
+@task(cache_policy=NO_CACHE)
+def import_spooled_days() -> SpoolImport:
+    """Import every day spooled by earlier runs, oldest first, before collecting: a store
+    that still fails leaves them waiting and a file that cannot be read is left with a
+    warning; neither stops the run."""
+    return import_pending(JOB, _import_day)
 
 
 @task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
@@ -145,7 +225,7 @@ def publish_artifacts(report: HealthReport) -> None:
 
 
 @task(cache_policy=NO_CACHE)
-def notify(report: HealthReport) -> tuple[str | None, str | None]:
+def notify(report: HealthReport, shard: str | None = None) -> tuple[str | None, str | None]:
     """Post the day's report to Slack (or the outbox file): (where it went, or why not).
 
     slack-sdk's retry handlers retry rate limits, server errors and lost connections; a
@@ -154,7 +234,8 @@ def notify(report: HealthReport) -> tuple[str | None, str | None]:
     try:
         notifier = SlackNotifier.from_settings(current_settings())
         delivery = notifier.post(
-            daily_health_message(report), name=f"{JOB}-{report.day.isoformat()}"
+            daily_health_message(report),
+            name=outbox_name(JOB, report.day.isoformat(), shard_label(shard)),
         )
     except MailopsError as exc:
         return None, str(exc)

@@ -18,7 +18,7 @@ from mailops.report.render_weekly import as_text, render_markdown, summary_line
 from mailops.report.slack import SlackNotifier, weekly_report_message
 from mailops.report.weekly import JOB, NoReportData, WeeklyReport, build_report, parse_week
 from mailops.store import Store
-from tasks.context import current_settings
+from tasks.context import current_settings, outbox_name
 
 MAX_ARTIFACT_CHARS = 200_000
 
@@ -103,7 +103,7 @@ def notify(report: WeeklyReport, location: str) -> tuple[str | None, str | None]
         notifier = SlackNotifier.from_settings(current_settings())
         delivery = notifier.post(
             weekly_report_message(report.as_json(), location=location),
-            name=f"{JOB}-{report.week}",
+            name=outbox_name(JOB, report.week),
         )
     except NotificationError as exc:
         return None, str(exc)

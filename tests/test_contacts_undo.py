@@ -68,4 +68,5 @@ def test_undoing_twice_changes_nothing_more(contacts_env, cli):
 
 def test_an_unknown_run_is_refused(contacts_env, cli):
     answer = CliRunner().invoke(cli, ["contacts", "undo", "no-such-run"])
-    assert answer.exit_code == 1 and "no contact-cleanup run" in answer.stderr
+    assert answer.exit_code == 2
+    assert "no stored plan of contact-cleanup" in answer.stderr

@@ -164,3 +164,20 @@ def test_the_run_leaves_a_metrics_table_and_an_alerts_note_in_prefect(mailops_en
     assert table is not None and note is not None
     assert all(name in str(table.data) for name in mailops_env.sandbox.team_keys)
     assert f"# Daily health {outcome.result['day']}" in str(note.data)
+
+
+def test_two_shards_without_slack_keep_both_reports_in_the_outbox(mailops_env, monkeypatch):
+    # Given no Slack configured
+    monkeypatch.delenv("MAILOPS_SLACK_WEBHOOK_URL")
+    # When shard 1/2 and then shard 2/2 of the same day run
+    first = run(mailops_env, shard="1/2")
+    second = run(mailops_env, shard="2/2")
+    # Then each report has its own outbox file, named by day, shard and run
+    assert first.ok and second.ok, (first.message, second.message)
+    day = first.result["day"]
+    kept = sorted((mailops_env.data_dir / "slack").glob(f"daily-health-{day}-*.json"))
+    assert sorted(p.name for p in kept) == sorted([
+        f"daily-health-{day}-shard-1of2-{first.run_id}.json",
+        f"daily-health-{day}-shard-2of2-{second.run_id}.json",
+    ])
+    assert all(json.loads(p.read_text())["blocks"] for p in kept)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -79,6 +80,21 @@ def test_without_slack_the_payload_is_written_under_the_data_folder(tmp_path):
     written = tmp_path / "slack" / "daily-health-2026-10-04.json"
     assert delivery.where == str(written)
     assert json.loads(written.read_text())["text"] == "hi"
+
+
+def test_a_message_of_a_name_already_kept_is_kept_beside_it_never_over_it(tmp_path):
+    # Given a message kept in the outbox under a name
+    notifier = SlackNotifier(outbox=tmp_path / "slack")
+    first = notifier.post({"text": "first"}, name="daily-health-2026-10-04")
+    # When two more messages come under the same name (a resumed run, the same text twice)
+    second = notifier.post({"text": "second"}, name="daily-health-2026-10-04")
+    third = notifier.post({"text": "second"}, name="daily-health-2026-10-04")
+    # Then each has a file of its own and the first is untouched
+    assert len({first.where, second.where, third.where}) == 3
+    assert json.loads(Path(first.where).read_text()) == {"text": "first"}
+    assert [json.loads(Path(d.where).read_text())["text"] for d in (second, third)] == [
+        "second", "second"]
+    assert len(list((tmp_path / "slack").glob("*.json"))) == 3
 
 
 def test_a_refused_webhook_post_is_an_error_without_the_url(server, tmp_path):

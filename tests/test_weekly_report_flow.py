@@ -43,7 +43,7 @@ def test_the_flow_writes_the_report_stores_forecast_alerts_and_posts(weekly_env)
         stored = store.alerts_of_day(date(2026, 11, 22), "weekly-report")
     assert [(a.key, a.subject) for a in stored] == [("forecast_daily_limit", "mail.example")]
     # The digest went to the outbox (no Slack configured)
-    digest = weekly_env.data_dir / "slack" / "weekly-report-2026-W47.json"
+    [digest] = (weekly_env.data_dir / "slack").glob("weekly-report-2026-W47-*.json")
     assert "Weekly report 2026-W47" in digest.read_text()
 
 

@@ -15,8 +15,8 @@ from typing import Annotated, Any
 
 import typer
 
-from mailops.cli import EXIT_CONFIG, output
-from mailops.errors import ConfigError
+from mailops.cli import EXIT_CONFIG, EXIT_FAILED, output
+from mailops.errors import ConfigError, MailopsError
 from mailops.rules.shard import Shard
 
 # The simulations' options (demo, chaos).
@@ -84,6 +84,26 @@ def parse_shard(text: str | None) -> str | None:
         return str(Shard.parse(text))
     except ConfigError as exc:
         output.fail(f"--shard: {exc}", EXIT_CONFIG)
+
+
+def require_stored_plan(job: str, run_id: str | None, option: str = "--resume") -> None:
+    """Refuse a run id naming no stored plan of `job` (unknown, or another job's) before the
+    flow starts: one line and exit 2, like other bad input; nothing planned or applied. The
+    flow checks again (a run started from the Prefect UI never passes here)."""
+    if run_id is None:
+        return
+    from mailops.gate import check_stored_plan
+    from mailops.settings import load_settings
+    from mailops.store import Store
+
+    try:
+        with Store(load_settings().database_url) as store:
+            store.upgrade()
+            check_stored_plan(store, run_id, job, option=option)
+    except ConfigError as exc:
+        output.fail(str(exc), EXIT_CONFIG)
+    except MailopsError as exc:
+        output.fail(str(exc), EXIT_FAILED)
 
 
 @contextmanager

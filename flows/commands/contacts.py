@@ -6,7 +6,13 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.commands import ShardOption, parse_instant, parse_shard, run_flow
+from flows.commands import (
+    ShardOption,
+    parse_instant,
+    parse_shard,
+    require_stored_plan,
+    run_flow,
+)
 from mailops.cli import JsonFlag, output
 from mailops.report.escape import terminal_text
 
@@ -52,6 +58,9 @@ def cleanup(
     output.json = output.json or json_output
     instant = parse_instant(as_of)
     part = parse_shard(shard)
+    from mailops.contacts import JOB
+
+    require_stored_plan(JOB, resume)
     from flows.contact_cleanup import contact_cleanup
 
     outcome = run_flow(
@@ -72,6 +81,10 @@ def undo(
 ) -> None:
     """Revert every change of one cleanup run (a contact changed since is left alone)."""
     output.json = output.json or json_output
+    from mailops.contacts import JOB, UNDO_JOB
+
+    require_stored_plan(JOB, run_id, option="RUN_ID")
+    require_stored_plan(UNDO_JOB, resume)
     from flows.contact_undo import contact_undo
 
     outcome = run_flow(contact_undo, run_id=run_id, undo_run_id=resume)

@@ -68,6 +68,14 @@ def _summary(result: dict[str, Any]) -> str:
         f"{len(result['domains'])} domains collected, {len(alerts)} alerts "
         f"({critical} critical).",
     ]
+    spool = result.get("spool") or {}
+    if spool.get("imported"):
+        lines.append(f"Imported {len(spool['imported'])} spooled day(s) first: "
+                     + ", ".join(spool["imported"]) + ".")
+    for line in spool.get("unreadable", []):
+        lines.append(f"Spool file left in place, it cannot be imported: {terminal_text(line)}")
+    if spool.get("written"):
+        lines.append(f"Not stored (the store failed): the day is kept in {spool['written']}.")
     if result.get("notification"):
         lines.append(f"Report sent to {result['notification']}.")
     for alert in alerts[:MAX_ALERT_LINES]:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.commands import parse_instant, run_flow
+from flows.commands import parse_instant, require_stored_plan, run_flow
 from mailops.cli import JsonFlag, output
 from mailops.report.escape import terminal_text
 from mailops.secrets import redact
@@ -61,6 +61,9 @@ def accept(
     """Plan (default) or apply the accepts of quarantined mail from whitelisted contacts."""
     as_json = output.json or json_output
     instant = parse_instant(as_of)
+    from mailops.quarantine import JOB
+
+    require_stored_plan(JOB, resume)
     from flows.quarantine_accept import quarantine_accept
 
     outcome = run_flow(

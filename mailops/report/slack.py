@@ -6,11 +6,13 @@ Delivery goes through slack-sdk (incoming webhook, or bot token and channel) wit
 handlers for rate limits and server errors, and for connections that could not be made; a
 post whose answer was lost is not sent again (Slack may have shown it: a resend would post it
 twice). With no Slack configured, or when Slack fails, the payload is written to a file under
-the data folder instead (the outbox), so nothing is lost.
+the data folder instead (the outbox), so nothing is lost: one file per message, named by
+the caller (job, day or week, shard, run id), never overwritten.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -154,6 +156,7 @@ def daily_health_message(report: HealthReport, *, max_teams: int = 20) -> dict[s
 
 
 MAX_RETRY_AFTER_SECONDS = 10  # Slack asking for a longer wait is not waited for
+MAX_OUTBOX_NAMES = 100  # files one message name may take in the outbox (then an error)
 
 
 def _retry_after(response: HttpResponse | None) -> float | None:
@@ -295,16 +298,33 @@ class SlackNotifier:
         return Delivery("Slack channel", self._channel or "")
 
     def _write_outbox(self, message: dict[str, Any], name: str) -> Delivery:
+        """Keep the message in a file of its own: `<name>.json`, or, when a message of that
+        name is already kept, `<name>-<hash>.json` (then `-2`, `-3`, ...). Files are
+        created exclusively ('x'): a message kept earlier is never overwritten."""
         safe_name = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
+        body = json.dumps(message, indent=2, ensure_ascii=False)
+        digest = hashlib.sha256(body.encode("utf-8")).hexdigest()[:8]
+        stems = [safe_name, f"{safe_name}-{digest}"]
         path = self._outbox / f"{safe_name}.json"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(message, indent=2, ensure_ascii=False), encoding="utf-8")
+            for attempt in range(1, MAX_OUTBOX_NAMES + 1):
+                stem = stems[attempt - 1] if attempt <= 2 else f"{stems[1]}-{attempt - 1}"
+                path = self._outbox / f"{stem}.json"
+                try:
+                    with path.open("x", encoding="utf-8") as file:
+                        file.write(body)
+                except FileExistsError:
+                    continue
+                return Delivery("file (no Slack configured)", str(path))
         except OSError as exc:
             raise NotificationError(
                 f"cannot write the Slack payload to {path}: {exc.strerror}"
             ) from None
-        return Delivery("file (no Slack configured)", str(path))
+        raise NotificationError(
+            f"cannot write the Slack payload: {MAX_OUTBOX_NAMES} files named {safe_name} "
+            f"are already kept in {self._outbox}"
+        )
 
 
 # --- contact-cleanup --------------------------------------------------------------------------

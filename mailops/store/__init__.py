@@ -282,6 +282,11 @@ class Store:
         return list(plans.plan_of_run(self.engine, run_id, status))
 
     @_explained
+    def plan_jobs(self, run_id: str) -> list[str]:
+        """The jobs whose plan is stored under `run_id` (empty: no such plan)."""
+        return plans.jobs_of_run(self.engine, run_id)
+
+    @_explained
     def plan_counts(self, run_id: str) -> dict[tuple[str, str], int]:
         """How many changes of each (action, status) a run's plan holds."""
         return plans.plan_counts(self.engine, run_id)

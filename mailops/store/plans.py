@@ -94,6 +94,14 @@ def plan_of_run(
             )
 
 
+def jobs_of_run(engine: Engine, run_id: str) -> list[str]:
+    """The jobs that stored a plan under `run_id` (none when no plan has that id)."""
+    query = (select(planned_changes.c.job).where(planned_changes.c.run_id == run_id)
+             .distinct().order_by(planned_changes.c.job))
+    with engine.connect() as conn:
+        return [job for (job,) in conn.execute(query)]
+
+
 def plan_counts(engine: Engine, run_id: str) -> dict[tuple[str, str], int]:
     """How many changes of each (action, status) a run's plan holds."""
     query = (
