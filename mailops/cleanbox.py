@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 
 from mailops.http import ApiClient
 from mailops.settings import Settings, TeamCredential
+from mailops.text import STORABLE, ApiText
 
 API_NAME = "Cleanbox"
 MAX_ACCEPT_BATCH = 100
@@ -23,7 +24,7 @@ MessageStatus = Literal["delivered", "failed", "denied", "quarantined"]
 SortDirection = Literal["asc", "desc"]
 # An id the store keeps in a change's target: a longer one is an unusable item, not a write
 # that fails for the whole plan.
-Uuid = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Uuid = Annotated[str, StringConstraints(min_length=1, max_length=128), STORABLE]
 
 
 class _Model(BaseModel):
@@ -53,17 +54,17 @@ class WeeklyUsage(_Model):
 class Team(_Model):
     usage: WeeklyUsage
     limits: TeamLimits
-    name: str | None = None
+    name: ApiText | None = None
 
 
 class Category(_Model):
     uuid: Uuid
-    name: str
+    name: ApiText
 
 
 class Contact(_Model):
     uuid: Uuid
-    email: str
+    email: ApiText
     email_count: int
     state: ContactState
     category: Category | None
@@ -73,17 +74,17 @@ class Contact(_Model):
 
 class QuarantinedMessage(_Model):
     uuid: Uuid
-    sender: str = Field(alias="from")
-    to: str
-    subject: str
+    sender: ApiText = Field(alias="from")
+    to: ApiText
+    subject: ApiText
     received_at: datetime
     spam_score: float | None
 
 
 class Message(_Model):
     uuid: Uuid
-    sender: str = Field(alias="from")
-    to: str
+    sender: ApiText = Field(alias="from")
+    to: ApiText
     status: MessageStatus
     spam_score: float | None
     received_at: datetime

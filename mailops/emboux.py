@@ -16,6 +16,7 @@ from mailops.errors import BadNameError
 from mailops.http import ApiClient
 from mailops.secrets import register_secret
 from mailops.settings import Settings
+from mailops.text import STORABLE, ApiText
 
 API_NAME = "EmBoux"
 
@@ -24,10 +25,11 @@ OutboundStatus = Literal["active", "suspended"]
 Enforcement = Literal["soft", "hard"]
 WarmupProfile = Literal["fast", "standard", "conservative"]
 # Bounds on what the store keeps of an answer: an answer past them is unusable (a clear
-# error for that domain) instead of a write that fails for every domain of the day.
-DomainName = Annotated[str, StringConstraints(min_length=1, max_length=253)]
-PartnerRef = Annotated[str, StringConstraints(max_length=255)]
-Word = Annotated[str, StringConstraints(max_length=16)]  # a status, tier, provider...
+# error for that domain) instead of a write that fails for every domain of the day. Every
+# str field is ApiText (mailops.text): a character no database stores becomes U+FFFD.
+DomainName = Annotated[str, StringConstraints(min_length=1, max_length=253), STORABLE]
+PartnerRef = Annotated[str, StringConstraints(max_length=255), STORABLE]
+Word = Annotated[str, StringConstraints(max_length=16), STORABLE]  # status, tier, provider
 
 
 class _Model(BaseModel):
@@ -37,7 +39,7 @@ class _Model(BaseModel):
 class DomainSummary(_Model):
     name: DomainName
     partner_ref: PartnerRef | None
-    status: str
+    status: ApiText
 
 
 class Outbound(_Model):
@@ -75,23 +77,23 @@ class OutboundUpdate(BaseModel):
 
 
 class IncrementResult(_Model):
-    name: str
+    name: ApiText
     outbound_sent_today: int
     outbound_sent_month: int
     allowed: bool
-    reason: str | None = None
+    reason: ApiText | None = None
 
 
 class DnsRecord(_Model):
-    type: str
-    name: str
-    value: str
+    type: ApiText
+    name: ApiText
+    value: ApiText
 
 
 class VerifyResponse(_Model):
-    name: str
-    verification_token: str | None = None
-    dkim_tokens: list[str] = Field(default_factory=list)
+    name: ApiText
+    verification_token: ApiText | None = None
+    dkim_tokens: list[ApiText] = Field(default_factory=list)
     verified: bool
     dns_records: list[DnsRecord]
     provider: Word
@@ -101,19 +103,19 @@ class VerifyStatus(_Model):
     name: DomainName
     verified: bool
     verification_status: Word
-    dkim_status: str | None = None
+    dkim_status: ApiText | None = None
     provider: Word
 
 
 class ProviderCredential(_Model):
     """A fresh provider credential; the password is shown by the API once and kept secret."""
 
-    domain: str
-    provider: str
-    login: str
-    password: SecretStr
-    patterns_installed: list[str]
-    sasl_path: str
+    domain: ApiText
+    provider: ApiText
+    login: ApiText
+    password: SecretStr  # kept exactly as given: a credential, never stored in the database
+    patterns_installed: list[ApiText]
+    sasl_path: ApiText
 
     @field_validator("password")
     @classmethod
@@ -123,7 +125,7 @@ class ProviderCredential(_Model):
 
 
 class CredentialRemoval(_Model):
-    domain: str | None = None
+    domain: ApiText | None = None
     patterns_removed: int
 
 

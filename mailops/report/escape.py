@@ -9,6 +9,8 @@ from __future__ import annotations
 import html
 import re
 
+from mailops.text import UNSTORABLE
+
 _MRKDWN = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 # Slack turns these words into mentions only inside <!...>, which the escaping above
 # prevents; an @-word on its own is still shown defused so nobody is paged by text.
@@ -34,13 +36,13 @@ def csv_cell(value: object) -> object:
     return value
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 
 
 def terminal_text(text: object) -> str:
-    """Text safe to print on a terminal: no escape sequences or other control characters."""
-    return _CONTROL.sub("?", str(text))
+    """Text safe to print on a terminal: no escape sequences, other control characters or
+    lone surrogates (the store's rule, mailops.text, with a plain `?`)."""
+    return UNSTORABLE.sub("?", str(text))
 
 
 def markdown_text(text: object) -> str:
