@@ -90,15 +90,15 @@ class KeyedCall:
                 "nothing sent. After checking the counters, run again with --force: it "
                 "reconciles first and calls only if the counters show no reset"
             )
-        elif claim.holder and claim.holder.startswith(HolderState.UNKNOWN.value):
+        elif claim.holder is HolderState.UNKNOWN:
             message = (
                 f"run {entry.run_id} has held the {self.what} of {key} since "
-                f"{entry.started_at:%Y-%m-%d %H:%M} UTC and {claim.holder.split(': ', 1)[1]}; "
+                f"{entry.started_at:%Y-%m-%d %H:%M} UTC and {claim.holder_reason}; "
                 "nothing sent. If that run crashed, run again with --force: it reconciles "
                 "from the counters first"
             )
         else:
-            why = claim.holder.split(": ", 1)[1] if claim.holder else "it has not finished"
+            why = claim.holder_reason or "it has not finished"
             message = (
                 f"run {entry.run_id} is making the {self.what} of {key} ({why}); nothing "
                 "sent. A run whose holder died is retaken by the next run"

@@ -92,7 +92,8 @@ class KeyClaim:
     won: bool
     entry: LedgerEntry
     previous: LedgerEntry | None = None
-    holder: str | None = None
+    holder: HolderState | None = None
+    holder_reason: str | None = None
 
 
 def _holder_of(entry: LedgerEntry, me: Holder, now: datetime) -> tuple[HolderState, str]:
@@ -120,13 +121,13 @@ async def claim_key(job: str, key: str, run_id: str, force: bool) -> KeyClaim:
             return KeyClaim(claim.won, claim.entry, claim.previous)
         state, why = _holder_of(claim.entry, me, now)
         if state is HolderState.ALIVE or (state is HolderState.UNKNOWN and not force):
-            return KeyClaim(False, claim.entry, holder=f"{state.value}: {why}")
+            return KeyClaim(False, claim.entry, holder=state, holder_reason=why)
         taken = store.claim(job, key, run_id, holder=me, lease_until=now + LEASE,
                             retake=frozenset({LedgerStatus.STARTED}), expect=claim.entry)
     get_run_logger().warning("%s %s: run %s held the key and %s; %s", job, key,
                              claim.entry.run_id, why,
                              "retaken" if taken.won else "another run retook it first")
-    return KeyClaim(taken.won, taken.entry, taken.previous, holder=f"{state.value}: {why}")
+    return KeyClaim(taken.won, taken.entry, taken.previous, holder=state, holder_reason=why)
 
 
 @task(cache_policy=NO_CACHE, retry_condition_fn=_only_transient, **_READ_RETRIES)
