@@ -193,8 +193,7 @@ async def outbound_reset_daily(
 async def _due(key: str, slot: datetime | None, now: datetime) -> Due:
     """Whether a scheduled run resets today, from the ledger of yesterday and today."""
     yesterday = (date.fromisoformat(key) - timedelta(days=1)).isoformat()
-    before = await outbound.ledger_entry(JOB, yesterday)
-    today = await outbound.ledger_entry(JOB, key)
+    before, today = await outbound.ledger_entries(JOB, [yesterday, key])
     return daily_reset_due(
         Trigger.SCHEDULED, slot, now,
         previous_day_done=before is not None and before.status is LedgerStatus.DONE,

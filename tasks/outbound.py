@@ -131,11 +131,11 @@ async def claim_key(job: str, key: str, run_id: str, force: bool) -> KeyClaim:
 
 
 @task(cache_policy=NO_CACHE, retry_condition_fn=_only_transient, **_READ_RETRIES)
-async def ledger_entry(job: str, key: str) -> LedgerEntry | None:
-    """The ledger's row for a job's key, if any."""
+async def ledger_entries(job: str, keys: list[str]) -> list[LedgerEntry | None]:
+    """The ledger's rows for a job's keys (None where there is none), in one store session."""
     with Store(current_settings().database_url) as store:
         store.upgrade()
-        return store.ledger_entry(job, key)
+        return [store.ledger_entry(job, key) for key in keys]
 
 
 @task(cache_policy=NO_CACHE, retry_condition_fn=_only_transient, **_READ_RETRIES)
