@@ -7,7 +7,9 @@ Only a month that has ended is billed (at any time in the month after it), never
    evidence a reconciliation needs), then mark the claim as calling;
 3. call reset-monthly once (a 429 or 503 is retried by the HTTP layer: not processed);
 4. store its frozen rows as the period's billing rows, with the ledger's done, in one
-   transaction.
+   transaction; when the store cannot take them, keep them in a spool file
+   (`<data>/spool/billing-freeze-<period>-<run id>.json`), which the next run imports
+   before it claims anything, marking the period done.
 When the answer is lost, the counters decide: all lowered (only a reset lowers them) means it
 was applied and the snapshot becomes the billing rows; all unchanged or grown means it was not,
 and it is called once more; anything else is marked unknown, alerted, and left to `force`.
@@ -24,7 +26,7 @@ from prefect.states import State
 
 import tasks.outbound as outbound
 from flows.keyed_call import KeyedCall
-from mailops.errors import ConfigError, MailopsError
+from mailops.errors import ConfigError, MailopsError, StoreError
 from mailops.rules.resets import (
     MonthCounters,
     ResetOutcome,
@@ -64,7 +66,7 @@ async def billing_freeze(
     result: dict[str, Any] = {
         "job": JOB, "period": period, "run_id": run_id, "forced": force,
         "status": "not_started", "calls": 0, "sent": False, "reconciled": False,
-        "source": None, "domains": None, "billing_rows": None, "detail": None,
+        "source": None, "domains": None, "billing_rows": None, "detail": None, "spool": None,
     }
     claimed = False
 
@@ -73,15 +75,32 @@ async def billing_freeze(
         await outbound.finish_key(JOB, key, run_id, status, detail)
         claimed = False
 
-    async def done_from_snapshot(rows: list[dict[str, Any]], why: str) -> dict[str, Any]:
+    async def billed(
+        rows: list[dict[str, Any]], source: str, detail: str
+    ) -> dict[str, Any] | State:
+        """Store the billing rows with the ledger's done; when the store cannot take them,
+        keep them in the spool (the reset was applied: they exist nowhere else)."""
         nonlocal claimed
-        billed = [{**row, "source": "snapshot"} for row in rows]
-        detail = f"{why}; billed {len(billed)} domains from the snapshot"
-        await outbound.complete_freeze(key, run_id, billed, detail)
+        try:
+            await outbound.complete_freeze(key, run_id, rows, detail)
+        except StoreError as exc:
+            claimed = False  # the claim is left as it is: importing the spool settles it
+            spool_file = await outbound.spool_freeze(key, run_id, rows, detail)
+            result.update(status="spooled", source=source, billing_rows=len(rows),
+                          detail=detail, spool=spool_file)
+            return await CALL.failed(result, (
+                f"the monthly reset of {key} was applied, but the store could not take its "
+                f"{len(rows)} billing rows ({exc}); they are kept in {spool_file}, which the "
+                "next billing-freeze run with a working store imports"))
         claimed = False
-        result.update(status="done", source="snapshot", billing_rows=len(billed), detail=detail)
-        logger.info("billing-freeze %s: done from the snapshot (%s)", key, why)
+        result.update(status="done", source=source, billing_rows=len(rows), detail=detail)
+        logger.info("billing-freeze %s: %s", key, detail)
         return await CALL.published(result)
+
+    async def done_from_snapshot(rows: list[dict[str, Any]], why: str) -> dict[str, Any] | State:
+        billed_rows = [{**row, "source": "snapshot"} for row in rows]
+        detail = f"{why}; billed {len(billed_rows)} domains from the snapshot"
+        return await billed(billed_rows, "snapshot", detail)
 
     try:
         try:
@@ -90,6 +109,10 @@ async def billing_freeze(
             raise ConfigError(str(exc)) from None
         result["period"] = key
         outbound.require_emboux_token()
+        spooled = await outbound.import_spooled_freezes()
+        if spooled.describe():
+            result["spool"] = spooled.as_json()
+            logger.info("billing-freeze: %s", spooled.describe())
         claim = await outbound.claim_key(JOB, key, run_id, force)
         if not claim.won:
             return await CALL.not_claimed(result, claim, lambda: _billed(key))
@@ -131,12 +154,7 @@ async def billing_freeze(
                 if answer["outcome"] == outbound.APPLIED:
                     rows = _frozen_rows(answer["frozen"], snapshot)
                     detail = f"froze {len(rows)} domains from the reset-monthly answer"
-                    await outbound.complete_freeze(key, run_id, rows, detail)
-                    claimed = False
-                    result.update(status="done", source="reset", billing_rows=len(rows),
-                                  detail=detail)
-                    logger.info("billing-freeze %s: %s", key, detail)
-                    return await CALL.published(result)
+                    return await billed(rows, "reset", detail)
                 logger.warning(
                     "billing-freeze %s: %s; not resent, reconciling from the counters",
                     key, answer["error"],

@@ -42,6 +42,7 @@ from mailops.rules.alerts import Alert, Severity
 from mailops.rules.resets import HolderState, holder_state
 from mailops.store import BillingRow, Holder, LedgerEntry, LedgerStatus, Store
 from tasks.context import current_settings
+from tasks.spool import SpoolImport, import_pending, spool_folder
 
 JOB_DAILY = "outbound-reset-daily"
 JOB_MONTHLY = "billing-freeze"
@@ -283,6 +284,33 @@ async def complete_freeze(
         return store.complete_billing_freeze(
             JOB_MONTHLY, period, run_id, [BillingRow.from_dict(r) for r in rows], detail
         )
+
+
+FREEZE_SPOOL_VERSION = 1  # the shape of a spooled reset-monthly answer
+
+
+@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+async def spool_freeze(period: str, run_id: str, rows: list[dict[str, Any]], detail: str) -> str:
+    """Keep a period's billing rows the store could not take in a spool file (the reset was
+    applied: these rows exist nowhere else); returns its path."""
+    payload = {"version": FREEZE_SPOOL_VERSION, "job": JOB_MONTHLY, "period": period,
+               "run_id": run_id, "detail": detail, "rows": rows}
+    return str(spool_folder().write(JOB_MONTHLY, f"{period}-{run_id}", payload))
+
+
+def _import_freeze(store: Store, payload: dict[str, Any]) -> None:
+    if payload.get("version") != FREEZE_SPOOL_VERSION or payload.get("job") != JOB_MONTHLY:
+        raise ValueError(f"not a {JOB_MONTHLY} spool of version {FREEZE_SPOOL_VERSION}")
+    rows = [BillingRow.from_dict(row) for row in payload["rows"]]
+    detail = f"{payload['detail']} (imported from the spool)"
+    store.import_billing_freeze(JOB_MONTHLY, payload["period"], payload["run_id"], rows, detail)
+
+
+@task(cache_policy=NO_CACHE)
+async def import_spooled_freezes() -> SpoolImport:
+    """Import the billing rows of every freeze whose store write failed, before claiming:
+    its period becomes done, so no run reconciles or calls it again."""
+    return import_pending(JOB_MONTHLY, _import_freeze)
 
 
 @task(cache_policy=NO_CACHE, retry_condition_fn=_only_transient, **_READ_RETRIES)

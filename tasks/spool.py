@@ -22,8 +22,9 @@ from mailops.store.spool import Spool
 from tasks.context import current_settings
 
 # What `load` raises for a payload that is JSON but not the job's shape (a field missing, a
-# value of the wrong type; pydantic's ValidationError is a ValueError).
-UNUSABLE = (SpoolError, KeyError, TypeError, ValueError, AttributeError)
+# value of the wrong type, a ledger claim that is not there; pydantic's ValidationError is a
+# ValueError; KeyError is a LookupError).
+UNUSABLE = (SpoolError, LookupError, TypeError, ValueError, AttributeError)
 
 
 def spool_folder() -> Spool:

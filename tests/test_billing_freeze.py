@@ -205,3 +205,61 @@ def test_a_dead_run_whose_freeze_was_applied_is_billed_from_its_snapshot_without
     assert outcome.result["status"] == "done" and outcome.result["source"] == "snapshot"
     assert resets_env.reset_calls() == (0, 1)
     assert billed(store, month) == before
+
+
+def test_an_answer_the_store_cannot_take_is_spooled_and_billed_by_the_next_run(
+    resets_env, monkeypatch
+):
+    # Given a store that breaks while reset-monthly is being applied (the sandbox holds the
+    # answer back; meanwhile the SQLite file is backed up, then overwritten with garbage)
+    import sqlite3
+    import threading
+    import time
+    from pathlib import Path
+
+    import tasks.outbound as outbound
+
+    monkeypatch.setenv("MAILOPS_HTTP__READ_TIMEOUT", "10")
+    monkeypatch.setattr(outbound, "complete_freeze",
+                        outbound.complete_freeze.with_options(retry_delay_seconds=0))
+    path = Path(resets_env.store.engine.url.database)
+    backup = path.with_name("backup.sqlite")
+    month, before = period(), month_of(resets_env.counters())
+    resets_env.sandbox.inject_fault(RESET_MONTHLY, "hold", hang_seconds=2, count=1)
+
+    def break_the_store_once_applied() -> None:
+        while resets_env.reset_calls() == (0, 0):
+            time.sleep(0.05)
+        live, copy = sqlite3.connect(path), sqlite3.connect(backup)
+        live.backup(copy)
+        live.close()  # closed before the garbage: a last WAL connection checkpoints on close
+        copy.close()
+        resets_env.store.engine.dispose()
+        for leftover in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            leftover.unlink(missing_ok=True)
+        path.write_bytes(b"this is not a database\x00\xff" * 512)
+
+    breaker = threading.Thread(target=break_the_store_once_applied)
+    breaker.start()
+    # When the freeze runs
+    outcome = run_freeze()
+    breaker.join()
+    # Then it fails saying the reset was applied and where its billing rows are kept
+    assert not outcome.ok and outcome.result["status"] == "spooled"
+    spool_file = Path(outcome.result["spool"])
+    assert spool_file.is_file() and str(spool_file) in outcome.message
+    assert "was applied" in outcome.message
+    # When the store works again and the next run starts
+    path.write_bytes(backup.read_bytes())
+    again = run_freeze()
+    # Then it imported the spool first: the month is done, billed from the answer, no second
+    # reset, and the spool file moved under imported/
+    assert again.ok, again.message
+    assert again.result["status"] == "already_done"
+    assert again.result["spool"]["imported"] == [spool_file.name]
+    assert not spool_file.exists() and (spool_file.parent / "imported" / spool_file.name).exists()
+    assert resets_env.reset_calls() == (0, 1)
+    assert billed(resets_env.store, month) == before
+    assert {r.source for r in resets_env.store.billing_rows(month)} == {"reset"}
+    entry = resets_env.store.ledger_entry(JOB, month)
+    assert entry.status is LedgerStatus.DONE and "imported from the spool" in entry.detail

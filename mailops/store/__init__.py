@@ -447,6 +447,18 @@ class Store:
         )
 
     @_explained
+    def import_billing_freeze(
+        self,
+        job: str,
+        period: str,
+        run_id: str,
+        rows: Sequence[BillingRow],
+        detail: str | None = None,
+    ) -> int:
+        """A spooled reset-monthly answer: its rows, and the ledger's `done` by its run."""
+        return billing_store.import_freeze(self.engine, job, period, run_id, rows, detail)
+
+    @_explained
     def billing_rows(self, period: str) -> list[BillingRow]:
         return billing_store.rows_of(self.engine, period)
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, delete, insert, select
 
-from mailops.store.ledger import LedgerStatus, finish_on
+from mailops.store.ledger import LedgerStatus, finish_on, settle_on
 from mailops.store.schema import billing_rows, billing_snapshot
 
 Source = Literal["reset", "snapshot"]
@@ -60,6 +60,19 @@ def _replace_period(conn: Connection, table: Any, period: str, rows: list[dict])
     conn.execute(delete(table).where(table.c.period == period))
     if rows:
         conn.execute(insert(table), rows)
+
+
+def _billed(
+    rows: Sequence[BillingRow], period: str, run_id: str, moment: datetime
+) -> list[dict[str, Any]]:
+    """The billing_rows values of a freeze; ValueError for a source that is not known."""
+    for row in rows:
+        if row.source not in SOURCES:
+            raise ValueError(f"unknown billing source {row.source!r}")
+    return [
+        {**row.as_dict(), "period": period, "run_id": run_id, "frozen_at": moment}
+        for row in rows
+    ]
 
 
 def save_snapshot(
@@ -121,16 +134,31 @@ def complete_freeze(
     Raises LookupError (and writes nothing) when `run_id` does not hold the claim.
     """
     moment = now or datetime.now(UTC)
-    for row in rows:
-        if row.source not in SOURCES:
-            raise ValueError(f"unknown billing source {row.source!r}")
-    values = [
-        {**row.as_dict(), "period": period, "run_id": run_id, "frozen_at": moment}
-        for row in rows
-    ]
+    values = _billed(rows, period, run_id, moment)
     with engine.begin() as conn:
         _replace_period(conn, billing_rows, period, values)
         finish_on(conn, job, period, run_id, LedgerStatus.DONE, detail, now=moment)
+    return len(values)
+
+
+def import_freeze(
+    engine: Engine,
+    job: str,
+    period: str,
+    run_id: str,
+    rows: Sequence[BillingRow],
+    detail: str | None = None,
+    *,
+    now: datetime | None = None,
+) -> int:
+    """Store a reset-monthly answer that was spooled because the store was down: its rows
+    replace the period's (an answer beats a later run's snapshot), and the ledger's entry
+    becomes `done` by `run_id`, whoever holds it now: the answer proves the reset applied."""
+    moment = now or datetime.now(UTC)
+    values = _billed(rows, period, run_id, moment)
+    with engine.begin() as conn:
+        _replace_period(conn, billing_rows, period, values)
+        settle_on(conn, job, period, run_id, LedgerStatus.DONE, detail, now=moment)
     return len(values)
 
 

@@ -227,6 +227,30 @@ def finish_on(
         raise LookupError(f"run {run_id} holds no ledger claim on {job} {key}")
 
 
+def settle_on(
+    conn: Connection,
+    job: str,
+    key: str,
+    run_id: str,
+    status: LedgerStatus,
+    detail: str | None = None,
+    *,
+    now: datetime | None = None,
+) -> None:
+    """Record an outcome proven after the fact (a spooled answer imported later) whoever
+    holds the claim now: the key's entry names `run_id`, the run whose call it was."""
+    if status is LedgerStatus.STARTED:
+        raise ValueError("settle records an outcome: done, failed or unknown")
+    changed = conn.execute(
+        update(run_ledger)
+        .where(run_ledger.c.job == job, run_ledger.c.key == key)
+        .values(run_id=run_id, status=status.value, finished_at=now or datetime.now(UTC),
+                detail=detail, lease_until=None)
+    ).rowcount
+    if changed != 1:
+        raise LookupError(f"the ledger has no claim on {job} {key}")
+
+
 def get_entry(engine: Engine, job: str, key: str) -> LedgerEntry | None:
     with engine.connect() as conn:
         row = conn.execute(
