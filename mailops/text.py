@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import BeforeValidator
 
 REPLACEMENT = "\ufffd"
 # Cc without tab (U+0009) and newline (U+000A), and the surrogates.
@@ -35,9 +35,15 @@ def storable(text: str, max_length: int | None = None) -> str:
     return clean[: max_length - 1] + ELLIPSIS if max_length > 0 else ""
 
 
+def _storable_input(value: object) -> object:
+    return storable(value) if isinstance(value, str) else value
+
+
 # The rule as a pydantic validator: every str field of the clients' models is ApiText, or a
-# bounded str with STORABLE after its StringConstraints (so a bound's error still says
-# "String should have at most N characters"). Applied where an answer is parsed, nothing past
-# the clients carries an unstorable character.
-STORABLE = AfterValidator(storable)
+# bounded str with STORABLE among its metadata. It runs *before* pydantic's own str check,
+# which refuses a lone surrogate outright ("unable to parse raw data as a unicode string"),
+# and replaces one character for one, so a bound's error still says "String should have at
+# most N characters". Applied where an answer is parsed, nothing past the clients carries an
+# unstorable character.
+STORABLE = BeforeValidator(_storable_input)
 ApiText = Annotated[str, STORABLE]

@@ -9,6 +9,8 @@ import typing
 from typing import Annotated, Any, Literal, Union
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import BaseModel, SecretStr
 
 from mailops import cleanbox, emboux
@@ -106,3 +108,21 @@ def test_every_str_field_of_the_client_models_is_made_storable():
         if (model, name) not in EXACT and _bare_strings(field.annotation, list(field.metadata))
     ]
     assert bare == []
+
+
+def test_a_lone_surrogate_in_an_answer_is_replaced_not_refused():
+    # pydantic's own str check refuses a lone surrogate; the rule runs before it
+    summary = emboux.DomainSummary.model_validate(
+        {"name": "acme.example", "partner_ref": "p\ud800\x00", "status": "active\udfff"})
+    assert (summary.partner_ref, summary.status) == ("p\ufffd\ufffd", "active\ufffd")
+
+
+@given(st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=()),
+               max_size=255))
+def test_any_text_in_a_bounded_field_parses_to_the_storable_text(text: str):
+    contact = cleanbox.Contact.model_validate({
+        "uuid": "u-1", "email": text, "email_count": 1, "state": "unset", "category": None,
+        "created_at": "2026-01-01T00:00:00Z", "has_subscriptions": False})
+    partner = emboux.DomainSummary.model_validate(
+        {"name": "acme.example", "partner_ref": text, "status": "active"}).partner_ref
+    assert contact.email == storable(text) == partner

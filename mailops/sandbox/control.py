@@ -23,7 +23,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse as _JSONResponse
 
 from mailops.sandbox.faults import FaultInjector
 from mailops.sandbox.journal import record_collection
@@ -32,6 +32,14 @@ from mailops.sandbox.traffic import advance
 from mailops.sandbox.world import World
 
 MAX_ADVANCE_DAYS = 400
+
+
+class JSONResponse(_JSONResponse):
+    """JSON with every non-ASCII character escaped: a fault rule may hold a lone surrogate
+    (a `rewrite` serving what a stranger's server could), which UTF-8 cannot encode."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False).encode("ascii")
 
 
 def info(world: World) -> dict[str, Any]:

@@ -5,8 +5,8 @@ for one team's key or one domain: fields missing, wrong types, nulls, a page far
 asked, and a `total_pages` that lies. A client or job meeting one must give a clear error that
 names what was wrong, or skip it and count the skip, and go on with every other team and
 domain. `HOSTILE_SENDERS` and `HOSTILE_DOMAINS` are real data of the corpus world (unicode and
-IDN addresses, Slack mrkdwn, HTML, CSV formulas, very long names): they must be handled and
-come out escaped wherever they are shown.
+IDN addresses, Slack mrkdwn, HTML, CSV formulas, very long names, NUL, bidi and terminal
+controls): they must be stored and come out escaped wherever they are shown.
 """
 
 from __future__ import annotations
@@ -109,6 +109,11 @@ HOSTILE_SENDERS: tuple[str, ...] = (
     "用户@例子.广告",
     "info@xn--bcher-kva.example",
     f"{LONG_NAME}@long.example",
+    # A stranger's unstorable and invisible characters: a NUL (PostgreSQL refuses it), a
+    # right-to-left override (an address that reads as another), a terminal escape.
+    "nul\x00byte@evil.example",
+    "\u202egnp.exe@rtl.example",
+    "\x1b[2Jansi@term.example",
 )
 HOSTILE_SUBJECT = "<!here> <https://evil.example|click> <b>bold</b> =1+1 " + "y" * 4_000
 HOSTILE_DOMAINS: tuple[str, ...] = (

@@ -11,6 +11,7 @@ only by the server's event loop thread.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -96,6 +97,9 @@ class Sandbox:
     # --- controls, over HTTP -----------------------------------------------------------------
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        if "json" in kwargs:  # as \u escapes, so a rule can carry a lone surrogate or a NUL
+            kwargs["content"] = json.dumps(kwargs.pop("json"), ensure_ascii=True)
+            kwargs["headers"] = {"content-type": "application/json"}
         response = self._control.request(method, path, **kwargs)
         response.raise_for_status()
         return response.json()

@@ -26,6 +26,8 @@ from sqlalchemy import (
     TypeDecorator,
 )
 
+from mailops.text import storable
+
 
 def as_utc(moment: datetime) -> datetime:
     """The same instant in UTC; a naive moment is taken to be UTC already."""
@@ -48,6 +50,29 @@ class UtcDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         return None if value is None else as_utc(value)
 
+class StoredText(TypeDecorator[str]):
+    """Unbounded text (TEXT) as every database can store it: `mailops.text.storable` at bind
+    time, so one stranger's NUL or lone surrogate never fails a write (PostgreSQL refuses the
+    first, every driver the second), on SQLite as on PostgreSQL. The clients' models apply
+    the same rule; this is the store's own backstop for text that came any other way."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if not isinstance(value, str):
+            return value
+        return storable(value, getattr(self.impl, "length", None))
+
+
+class StoredString(StoredText):
+    """Bounded text (VARCHAR(n)): `storable`, and a longer value cut to n with an ellipsis
+    (PostgreSQL refuses it; SQLite would keep it whole, so both now store the same)."""
+
+    impl = String
+    cache_ok = True
+
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -62,7 +87,7 @@ team_daily = Table(
     "team_daily",
     metadata,
     Column("day", Date, primary_key=True),
-    Column("team", String(NAME), primary_key=True),
+    Column("team", StoredString(NAME), primary_key=True),
     Column("weekly_used", Integer, nullable=False),
     Column("weekly_limit", Integer, nullable=False),
     Column("usage_pct", Float, nullable=False),
@@ -80,21 +105,21 @@ domain_daily = Table(
     "domain_daily",
     metadata,
     Column("day", Date, primary_key=True),
-    Column("domain", String(NAME), primary_key=True),
-    Column("partner_ref", String(NAME)),
-    Column("outbound_tier", String(32), nullable=False),
-    Column("outbound_status", String(32), nullable=False),
+    Column("domain", StoredString(NAME), primary_key=True),
+    Column("partner_ref", StoredString(NAME)),
+    Column("outbound_tier", StoredString(32), nullable=False),
+    Column("outbound_status", StoredString(32), nullable=False),
     Column("outbound_daily_limit", Integer, nullable=False),
     Column("outbound_monthly_limit", Integer, nullable=False),
     Column("outbound_sent_today", Integer, nullable=False),
     Column("outbound_sent_month", Integer, nullable=False),
-    Column("outbound_enforcement", String(16), nullable=False),
+    Column("outbound_enforcement", StoredString(16), nullable=False),
     Column("bounce_count", Integer, nullable=False),
     Column("complaint_count", Integer, nullable=False),
     Column("bounce_rate", Float, nullable=False),
     Column("complaint_rate", Float, nullable=False),
     Column("ses_verified", Boolean, nullable=False),
-    Column("warmup_profile", String(32), nullable=False),
+    Column("warmup_profile", StoredString(32), nullable=False),
     Column("spike_max_multiplier", Float, nullable=False),
     Column("collected_at", UtcDateTime(), nullable=False),
 )
@@ -102,35 +127,35 @@ domain_daily = Table(
 run_ledger = Table(
     "run_ledger",
     metadata,
-    Column("job", String(64), primary_key=True),
-    Column("key", String(64), primary_key=True),
-    Column("status", String(16), nullable=False),
-    Column("run_id", String(64)),
+    Column("job", StoredString(64), primary_key=True),
+    Column("key", StoredString(64), primary_key=True),
+    Column("status", StoredString(16), nullable=False),
+    Column("run_id", StoredString(64)),
     Column("attempts", Integer, nullable=False, default=1),
     Column("started_at", UtcDateTime(), nullable=False),
     Column("finished_at", UtcDateTime()),
-    Column("detail", Text),
-    Column("holder_host", String(255)),
+    Column("detail", StoredText()),
+    Column("holder_host", StoredString(255)),
     Column("holder_pid", Integer),
-    Column("holder_token", String(64)),
+    Column("holder_token", StoredString(64)),
     Column("lease_until", UtcDateTime()),
     Column("called_at", UtcDateTime()),
-    Column("evidence", Text),
+    Column("evidence", StoredText()),
 )
 
 audit_log = Table(
     "audit_log",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("run_id", String(64), nullable=False),
-    Column("job", String(64), nullable=False),
-    Column("target", String(512), nullable=False),
-    Column("field", String(64), nullable=False),
-    Column("old_value", Text),
-    Column("new_value", Text),
-    Column("reason", Text, nullable=False),
+    Column("run_id", StoredString(64), nullable=False),
+    Column("job", StoredString(64), nullable=False),
+    Column("target", StoredString(512), nullable=False),
+    Column("field", StoredString(64), nullable=False),
+    Column("old_value", StoredText()),
+    Column("new_value", StoredText()),
+    Column("reason", StoredText(), nullable=False),
     Column("changed_at", UtcDateTime(), nullable=False),
-    Column("label", Text),  # what a person recognises: an address, a sender (a stranger's text)
+    Column("label", StoredText()),  # what a person recognises: an address, a sender
     Index("ix_audit_log_run_id", "run_id"),
     Index("ix_audit_log_target", "target"),
 )
@@ -139,25 +164,25 @@ team_top_senders = Table(
     "team_top_senders",
     metadata,
     Column("day", Date, primary_key=True),
-    Column("team", String(NAME), primary_key=True),
+    Column("team", StoredString(NAME), primary_key=True),
     Column("rank", Integer, primary_key=True),
-    Column("email", Text, nullable=False),
+    Column("email", StoredText(), nullable=False),
     Column("email_count", Integer, nullable=False),
-    Column("state", String(16), nullable=False),
-    Column("category", Text),  # the API's name for it
+    Column("state", StoredString(16), nullable=False),
+    Column("category", StoredText()),  # the API's name for it
 )
 
 alerts = Table(
     "alerts",
     metadata,
     Column("day", Date, primary_key=True),
-    Column("job", String(64), primary_key=True),
-    Column("key", String(64), primary_key=True),
-    Column("subject", String(512), primary_key=True),
-    Column("severity", String(16), nullable=False),
+    Column("job", StoredString(64), primary_key=True),
+    Column("key", StoredString(64), primary_key=True),
+    Column("subject", StoredString(512), primary_key=True),
+    Column("severity", StoredString(16), nullable=False),
     Column("value", Float),
     Column("threshold", Float),
-    Column("message", Text, nullable=False),
+    Column("message", StoredText(), nullable=False),
     Column("raised_at", UtcDateTime(), nullable=False),
 )
 
@@ -167,17 +192,17 @@ alerts = Table(
 billing_snapshot = Table(
     "billing_snapshot",
     metadata,
-    Column("period", String(7), primary_key=True),
-    Column("domain", String(NAME), primary_key=True),
-    Column("partner_ref", String(NAME)),
+    Column("period", StoredString(7), primary_key=True),
+    Column("domain", StoredString(NAME), primary_key=True),
+    Column("partner_ref", StoredString(NAME)),
     Column("outbound_sent_month", Integer, nullable=False),
     Column("outbound_monthly_limit", Integer, nullable=False),
-    Column("outbound_enforcement", String(16)),
+    Column("outbound_enforcement", StoredString(16)),
     Column("bounce_count", Integer, nullable=False),
     Column("complaint_count", Integer, nullable=False),
     Column("bounce_rate", Float, nullable=False),
     Column("complaint_rate", Float, nullable=False),
-    Column("run_id", String(64), nullable=False),
+    Column("run_id", StoredString(64), nullable=False),
     Column("taken_at", UtcDateTime(), nullable=False),
 )
 
@@ -186,36 +211,36 @@ billing_snapshot = Table(
 billing_rows = Table(
     "billing_rows",
     metadata,
-    Column("period", String(7), primary_key=True),
-    Column("domain", String(NAME), primary_key=True),
-    Column("partner_ref", String(NAME)),
+    Column("period", StoredString(7), primary_key=True),
+    Column("domain", StoredString(NAME), primary_key=True),
+    Column("partner_ref", StoredString(NAME)),
     Column("outbound_sent_month", Integer, nullable=False),
     Column("outbound_monthly_limit", Integer, nullable=False),
-    Column("outbound_enforcement", String(16)),
+    Column("outbound_enforcement", StoredString(16)),
     Column("bounce_count", Integer, nullable=False),
     Column("complaint_count", Integer, nullable=False),
     Column("bounce_rate", Float, nullable=False),
     Column("complaint_rate", Float, nullable=False),
-    Column("source", String(16), nullable=False),
-    Column("run_id", String(64), nullable=False),
+    Column("source", StoredString(16), nullable=False),
+    Column("run_id", StoredString(64), nullable=False),
     Column("frozen_at", UtcDateTime(), nullable=False),
 )
 
 planned_changes = Table(
     "planned_changes",
     metadata,
-    Column("run_id", String(64), primary_key=True),
+    Column("run_id", StoredString(64), primary_key=True),
     Column("seq", Integer, primary_key=True),
-    Column("job", String(64), nullable=False),
-    Column("target", String(512), nullable=False),
-    Column("label", Text, nullable=False),
-    Column("field", String(64), nullable=False),
-    Column("old_value", Text),
-    Column("new_value", Text),
-    Column("action", String(32), nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("detail", Text),
+    Column("job", StoredString(64), nullable=False),
+    Column("target", StoredString(512), nullable=False),
+    Column("label", StoredText(), nullable=False),
+    Column("field", StoredString(64), nullable=False),
+    Column("old_value", StoredText()),
+    Column("new_value", StoredText()),
+    Column("action", StoredString(32), nullable=False),
+    Column("reason", StoredText(), nullable=False),
+    Column("status", StoredString(16), nullable=False),
+    Column("detail", StoredText()),
     Column("planned_at", UtcDateTime(), nullable=False),
     Column("applied_at", UtcDateTime()),
     Index("ix_planned_changes_run_id_status", "run_id", "status"),
@@ -228,10 +253,10 @@ planned_changes = Table(
 guard_mailboxes = Table(
     "guard_mailboxes",
     metadata,
-    Column("name", String(NAME), primary_key=True),
-    Column("group_name", String(NAME), nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("reason", Text, nullable=False),
+    Column("name", StoredString(NAME), primary_key=True),
+    Column("group_name", StoredString(NAME), nullable=False),
+    Column("status", StoredString(16), nullable=False),
+    Column("reason", StoredText(), nullable=False),
     Column("group_paused", Boolean, nullable=False),
     Column("window_sends", Float, nullable=False),
     Column("window_bounces", Float, nullable=False),
@@ -246,7 +271,7 @@ guard_mailboxes = Table(
     Column("last_bounce_count", Integer),
     Column("suspended_by_guard", Boolean, nullable=False),
     Column("hands_off", Boolean, nullable=False),
-    Column("notified_status", String(16)),
+    Column("notified_status", StoredString(16)),
     Column("updated_at", UtcDateTime(), nullable=False),
 )
 
@@ -254,9 +279,9 @@ guard_mailboxes = Table(
 guard_groups = Table(
     "guard_groups",
     metadata,
-    Column("name", String(NAME), primary_key=True),
-    Column("status", String(16), nullable=False),
-    Column("notified_status", String(16)),
+    Column("name", StoredString(NAME), primary_key=True),
+    Column("status", StoredString(16), nullable=False),
+    Column("notified_status", StoredString(16)),
     Column("updated_at", UtcDateTime(), nullable=False),
 )
 
@@ -266,16 +291,16 @@ guard_groups = Table(
 onboarded_domains = Table(
     "onboarded_domains",
     metadata,
-    Column("name", String(NAME), primary_key=True),
-    Column("parent", String(NAME)),
-    Column("provider", String(32), nullable=False),
-    Column("dns_records", Text, nullable=False),
-    Column("status", String(32), nullable=False),
+    Column("name", StoredString(NAME), primary_key=True),
+    Column("parent", StoredString(NAME)),
+    Column("provider", StoredString(32), nullable=False),
+    Column("dns_records", StoredText(), nullable=False),
+    Column("status", StoredString(32), nullable=False),
     Column("verified", Boolean, nullable=False),
     Column("onboarded_at", UtcDateTime(), nullable=False),
     Column("verified_at", UtcDateTime()),
     Column("checked_at", UtcDateTime()),
-    Column("credential_location", String(512)),
+    Column("credential_location", StoredString(512)),
     Column("credential_rotated_at", UtcDateTime()),
 )
 
@@ -284,8 +309,8 @@ domain_status_history = Table(
     "domain_status_history",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("name", String(NAME), nullable=False),
-    Column("status", String(32), nullable=False),
+    Column("name", StoredString(NAME), nullable=False),
+    Column("status", StoredString(32), nullable=False),
     Column("verified", Boolean, nullable=False),
     Column("observed_at", UtcDateTime(), nullable=False),
     Index("ix_domain_status_history_name", "name"),
