@@ -12,6 +12,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 
+from mailops.counts import Count
 from mailops.http import ApiClient
 from mailops.settings import Settings, TeamCredential
 from mailops.text import STORABLE, ApiText
@@ -32,8 +33,8 @@ class _Model(BaseModel):
 
 
 class UsedLimit(_Model):
-    used: int
-    limit: int
+    used: Count
+    limit: Count
 
 
 class TeamLimits(_Model):
@@ -42,8 +43,8 @@ class TeamLimits(_Model):
 
 
 class WeeklyUsage(_Model):
-    weekly_used: int
-    weekly_limit: int
+    weekly_used: Count
+    weekly_limit: Count
 
     @property
     def percent(self) -> float:
@@ -65,7 +66,7 @@ class Category(_Model):
 class Contact(_Model):
     uuid: Uuid
     email: ApiText
-    email_count: int
+    email_count: Count
     state: ContactState
     category: Category | None
     created_at: datetime
@@ -95,7 +96,7 @@ class _CategoryList(_Model):
 
 
 class _AcceptResult(_Model):
-    accepted: int
+    accepted: Count
 
 
 class CleanboxClient:

@@ -12,6 +12,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator
 
+from mailops.counts import Count
 from mailops.errors import BadNameError
 from mailops.http import ApiClient
 from mailops.secrets import register_secret
@@ -48,13 +49,13 @@ class Outbound(_Model):
     name: DomainName
     outbound_tier: Word
     outbound_status: Word
-    outbound_daily_limit: int
-    outbound_monthly_limit: int
-    outbound_sent_today: int
-    outbound_sent_month: int
+    outbound_daily_limit: Count
+    outbound_monthly_limit: Count
+    outbound_sent_today: Count
+    outbound_sent_month: Count
     outbound_enforcement: Word
-    bounce_count: int
-    complaint_count: int
+    bounce_count: Count
+    complaint_count: Count
     bounce_rate: float
     complaint_rate: float
     ses_verified: bool
@@ -78,8 +79,8 @@ class OutboundUpdate(BaseModel):
 
 class IncrementResult(_Model):
     name: ApiText
-    outbound_sent_today: int
-    outbound_sent_month: int
+    outbound_sent_today: Count
+    outbound_sent_month: Count
     allowed: bool
     reason: ApiText | None = None
 
@@ -126,11 +127,11 @@ class ProviderCredential(_Model):
 
 class CredentialRemoval(_Model):
     domain: ApiText | None = None
-    patterns_removed: int
+    patterns_removed: Count
 
 
 class ResetDaily(_Model):
-    reset_count: int
+    reset_count: Count
 
 
 class FrozenCounters(_Model):
@@ -138,17 +139,17 @@ class FrozenCounters(_Model):
 
     name: DomainName
     partner_ref: PartnerRef | None
-    outbound_sent_month: int
-    outbound_monthly_limit: int
-    bounce_count: int
-    complaint_count: int
+    outbound_sent_month: Count
+    outbound_monthly_limit: Count
+    bounce_count: Count
+    complaint_count: Count
     bounce_rate: float
     complaint_rate: float
 
 
 class ResetMonthly(_Model):
     frozen: list[FrozenCounters]
-    reset_count: int
+    reset_count: Count
 
 
 class EmbouxClient:

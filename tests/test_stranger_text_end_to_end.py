@@ -83,3 +83,23 @@ def test_a_nul_in_a_frozen_row_still_bills_the_month_on_postgresql(postgres_rese
     assert storable(PARTNER) in {row.partner_ref for row in rows}
     assert env.store.ledger_entry("billing-freeze", month).status is LedgerStatus.DONE
     assert env.reset_calls() == (0, 1)
+
+
+def test_a_counter_beyond_an_integer_column_is_that_domains_error_on_postgresql(postgres_env):
+    # Given one domain answers a month's sends that no INTEGER column holds
+    from flows.daily_health import daily_health
+
+    sandbox = postgres_env.sandbox
+    first_domain = sandbox.world.emboux.domain_names()[0]
+    sandbox.inject_fault(f"GET /emboux/domains/{first_domain}/outbound", "rewrite",
+                         set={"outbound_sent_month": 2**40})
+    # When daily-health runs
+    outcome = run_flow(daily_health, as_of=sandbox.now())
+    # Then that domain is a clear one-line error naming the field, every other one is stored
+    assert not outcome.ok and "'outbound_sent_month'" in outcome.message
+    assert first_domain in outcome.message and "\n" not in outcome.message
+    with Store(postgres_env.database_url) as store, store.engine.connect() as conn:
+        stored = set(conn.execute(select(domain_daily.c.domain)).scalars())
+        teams = conn.execute(select(team_daily.c.team)).scalars().all()
+    assert stored == set(sandbox.world.emboux.domain_names()) - {first_domain}
+    assert sorted(teams) == sorted(sandbox.team_keys)
