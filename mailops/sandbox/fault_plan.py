@@ -115,8 +115,17 @@ def chaos_plan(
 ) -> list[dict[str, Any]]:
     """The whole plan: the bursts first (a burst wins over any other fault), then each kind
     once per API, then the background rates (times `rate_scale`)."""
-    return (burst_rules(start, days, seed) + every_kind_once(start, days, seed)
-            + background_rules(rate_scale))
+    return (burst_rules(start, days, seed) + [last_midnight_reset_outage(start, days)]
+            + every_kind_once(start, days, seed) + background_rules(rate_scale))
+
+
+def last_midnight_reset_outage(start: datetime, days: int) -> dict[str, Any]:
+    """The resets down across the run's last midnight: that day's 00:00 reset is refused
+    (503, "not processed"), so only its catch-up run can reset the day, and the run must
+    give it one (seed 42 once ended on such a day with no reset at all)."""
+    night = _midnights(start, days)[-1]
+    return {"target": RESETS, "kind": "down", "retry_after": BURST_RETRY_AFTER,
+            "sim_from": (night - BURST / 2).isoformat(), "sim_hours": BURST / timedelta(hours=1)}
 
 
 def api_of(target: str) -> str:
