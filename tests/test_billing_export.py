@@ -187,3 +187,17 @@ def test_a_nul_never_reaches_the_csv():
     cells = [cell for r in csv.reader(io.StringIO(text)) for cell in r]
     assert "nul\ufffdbyte.example" in cells
     assert not any(cell.lstrip()[:1] in ("=", "+", "-", "@", "|") for cell in cells)
+
+
+def test_a_failure_naming_a_strangers_text_shows_its_bidi_control_on_the_terminal(
+    billed_store, tmp_path, cli
+):
+    # Given an output path whose name carries a right-to-left override, and is a folder
+    out = tmp_path / "billing\u202evsc.exe"
+    out.mkdir()
+    # When the month is exported to it
+    result = CliRunner().invoke(cli, ["billing", "export", "--period", PERIOD, "--out", str(out)])
+    # Then the one-line error names it with the override shown as its marker
+    assert result.exit_code == 1
+    assert "\u202e" not in result.output
+    assert "billing<U+202E>vsc.exe: Is a directory" in result.output
