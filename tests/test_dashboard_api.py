@@ -150,17 +150,35 @@ def test_the_dashboard_only_reads(run_dashboard):
 
 
 @pytest.mark.parametrize("path", ["/", "/trends", "/activity"])
-def test_hostile_names_are_shown_as_text(run_dashboard, path):
+def test_hostile_names_are_shown_as_text_with_their_bidi_controls_visible(run_dashboard, path):
+    # Given names with markup and a bidi control in front (conftest's hostile names)
     dash = run_dashboard()
+    # When each page is read
     page = get(f"{dash.url}{path}").text
-    for raw in (HOSTILE_DOMAIN, HOSTILE_TEAM, HOSTILE_SENDER, "<img", "<script>alert", "<b>"):
+    # Then no markup and no bidi control reaches it raw
+    for raw in (HOSTILE_DOMAIN, HOSTILE_TEAM, HOSTILE_SENDER, "<img", "<script>alert", "<b>",
+                "\u202e", "\u2067"):
         assert raw not in page
+    # And each name is shown escaped, its control as a visible marker
     expected = {
-        "/": "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;.evil.test",
-        "/trends": "acme &amp; co &lt;script&gt;alert(&#39;t&#39;)&lt;/script&gt;",
-        "/activity": "&lt;b&gt;spam&lt;/b&gt;@junk.xyz",
+        "/": "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&lt;U+202E&gt;.evil.test",
+        "/trends": "acme &amp; co &lt;U+2067&gt;&lt;script&gt;alert(&#x27;t&#x27;)&lt;/script&gt;",
+        "/activity": "&lt;b&gt;spam&lt;/b&gt;&lt;U+202E&gt;@junk.xyz",
     }[path]
     assert expected in page
+
+
+@pytest.mark.parametrize("path", ["/api/health", "/api/trends", "/api/activity"])
+def test_the_json_keeps_names_as_written_and_the_pages_poll_gets_them_visible(run_dashboard,
+                                                                               path):
+    # Given names with a bidi control in front
+    dash = run_dashboard()
+    # When an endpoint is read as scripts read it, and as the page's own poll does
+    raw, shown = get(f"{dash.url}{path}").text, get(f"{dash.url}{path}?visible=1").text
+    # Then scripts get the stored text, and the page the text it shows
+    assert "\u202e" in raw or "\u2067" in raw
+    assert "\u202e" not in shown and "\u2067" not in shown
+    assert "<U+202E>" in shown or "<U+2067>" in shown
 
 
 def test_pages_forbid_inline_and_foreign_scripts(run_dashboard):

@@ -57,8 +57,8 @@ def test_health_page_in_a_browser(live, tmp_path):
     # the groups, redrawn by the poll, worst first, and the hostile name as text only
     assert dom.index('data-group="acme"') < dom.index('data-group="beta"')
     assert "66.7 %" in dom and "5/80" in dom and "3/40" in dom
-    assert "&lt;img src=x onerror=\"alert(1)\"&gt;.evil.test" in dom
-    assert "<img" not in dom
+    assert "&lt;img src=x onerror=\"alert(1)\"&gt;&lt;U+202E&gt;.evil.test" in dom
+    assert "<img" not in dom and "\u202e" not in dom
     assert 'id="poll-state" class="poll-state">· refreshes every 2 s' in dom
 
 
@@ -75,8 +75,8 @@ def test_trends_page_in_a_browser(live, tmp_path):
     assert polled(dom) >= 1
     assert dom.count("<polyline") >= 5  # team and domain metrics drawn as lines
     assert "+50.0 %" in dom and "+100.0 %" in dom
-    assert "acme &amp; co &lt;script&gt;" in dom
-    assert HOSTILE_TEAM not in dom
+    assert "acme &amp; co &lt;U+2067&gt;&lt;script&gt;" in dom
+    assert HOSTILE_TEAM not in dom and "\u2067" not in dom
 
 
 def test_activity_page_in_a_browser(live, tmp_path):
@@ -85,7 +85,8 @@ def test_activity_page_in_a_browser(live, tmp_path):
     assert "<code>mailops contacts undo run-cleanup-1</code>" in dom
     assert "run-quarantine-1" in dom and "run-guard-2" in dom
     assert "run-reset-1" in dom and "run-freeze-1" in dom
-    assert "&lt;b&gt;spam&lt;/b&gt;@junk.xyz" in dom and HOSTILE_SENDER not in dom
+    assert "&lt;b&gt;spam&lt;/b&gt;&lt;U+202E&gt;@junk.xyz" in dom and HOSTILE_SENDER not in dom
+    assert "\u202e" not in dom
     assert HOSTILE_DOMAIN not in dom
 
 

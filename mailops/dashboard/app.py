@@ -19,11 +19,14 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup
 from starlette.middleware.base import RequestResponseEndpoint
 
 from mailops import __version__
 from mailops.dashboard import queries
 from mailops.dashboard.charts import line_chart
+from mailops.report.escape import html_text, visible_values
 from mailops.rules.health import Status
 from mailops.settings import GuardSettings
 from mailops.store import Store
@@ -58,6 +61,20 @@ def session_value(token: str) -> str:
 
 def _same(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def shown(value: object) -> Markup:
+    """Every `{{ ... }}` of the templates (Jinja2's finalize): escaped by the escaper the weekly
+    report uses, so invisible characters show as their markers too; autoescape alone would
+    let a U+202E through. A macro's or a filter's Markup is already shown and passes as is."""
+    return value if isinstance(value, Markup) else Markup(html_text(value))
+
+
+def _templates() -> Jinja2Templates:
+    """The pages' templates: autoescape on, and every expression through `shown`."""
+    env = Environment(loader=FileSystemLoader(HERE / "templates"),
+                      autoescape=True, finalize=shown)
+    return Jinja2Templates(env=env)
 
 
 def _when(value: str | None) -> str:
@@ -112,7 +129,7 @@ def create_app(
     app = FastAPI(title="mailops dashboard", version=__version__, docs_url=None,
                   redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    templates = Jinja2Templates(directory=HERE / "templates")  # autoescape on for .html
+    templates = _templates()
     templates.env.filters["when"] = _when
     templates.env.filters["number"] = _number
     templates.env.globals.update(version=__version__, refresh=refresh_seconds,
@@ -152,6 +169,11 @@ def create_app(
             response.headers.setdefault(name, value)
         return response
 
+    def as_asked(request: Request, data: dict[str, Any]) -> dict[str, Any]:
+        """The JSON as stored; with `?visible=1` (the page's own poll) as the page shows it,
+        every string with its invisible characters as markers."""
+        return visible_values(data) if request.query_params.get("visible") else data
+
     def health_data(request: Request) -> dict[str, Any]:
         params = request.query_params
         return queries.health(store, rules, _status(params.get("status")), params.get("q"))
@@ -174,8 +196,10 @@ def create_app(
     def page(request: Request, name: str, data: dict[str, Any], **extra: Any) -> HTMLResponse:
         query = request.url.query
         api = f"/api/{name}" + (f"?{query}" if query else "")
+        poll = api + ("&" if query else "?") + "visible=1"
         return templates.TemplateResponse(
-            request, f"{name}.html", {"page": name, "data": data, "api": api, **extra}
+            request, f"{name}.html",
+            {"page": name, "data": data, "api": api, "poll": poll, **extra},
         )
 
     @app.get("/", response_class=HTMLResponse)
@@ -204,15 +228,15 @@ def create_app(
 
     @app.get("/api/health")
     def health_api(request: Request) -> dict[str, Any]:
-        return health_data(request)
+        return as_asked(request, health_data(request))
 
     @app.get("/api/trends")
     def trends_api(request: Request) -> dict[str, Any]:
-        return trends_data(request)
+        return as_asked(request, trends_data(request))
 
     @app.get("/api/activity")
     def activity_api(request: Request) -> dict[str, Any]:
-        return activity_data(request)
+        return as_asked(request, activity_data(request))
 
     @app.get("/api/ping")
     def ping() -> dict[str, Any]:
