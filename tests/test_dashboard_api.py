@@ -253,6 +253,11 @@ def test_a_wrong_token_posted_gets_the_form_again_and_no_cookie(run_dashboard):
         assert 'action="/login"' in answer.text and 'value="/trends"' in answer.text
         assert "set-cookie" not in answer.headers and "acme" not in answer.text
         assert client.get("/trends").status_code == 401
+        # and a body larger than the form can be, or not a form, is no login either
+        form = {"content-type": "application/x-www-form-urlencoded"}
+        padded = f"token={TOKEN}&pad={'x' * 5000}".encode()
+        assert client.post("/login", content=padded, headers=form).status_code == 401
+        assert client.post("/login", json={"token": TOKEN}).status_code == 401
 
 
 @pytest.mark.parametrize("path", ["/", "/trends", "/login", "/api/health"])

@@ -107,11 +107,18 @@ def local_page(raw: str | None) -> str:
 async def _form(request: Request) -> dict[str, str]:
     """The fields of a posted urlencoded form (the first value of each), at most
     MAX_FORM_BYTES; an empty dict for anything else."""
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES or not request.headers.get("content-type", "").startswith(
+    if not request.headers.get("content-type", "").startswith(
             "application/x-www-form-urlencoded"):
         return {}
-    fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10)
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return {}
+    try:
+        fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10)
+    except ValueError:  # more fields than any form of ours has
+        return {}
     return {name: values[0] for name, values in fields.items()}
 
 
