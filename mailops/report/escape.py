@@ -109,9 +109,15 @@ def csv_cell(value: object) -> object:
     """
     if not isinstance(value, str):
         return value
-    guard = value.startswith(_CONTROL_FIRST) or value.lstrip().startswith(_FORMULA_FIRST)
     text = visible(storable(value))
-    return "'" + text if guard else text
+    return "'" + text if runs_as_formula(value) else text
+
+
+def runs_as_formula(text: str) -> bool:
+    """Whether a spreadsheet could read `text` as a formula by OWASP's rule (see csv_cell):
+    it starts with a tab, CR or LF, or its first non-blank character is `=`, `+`, `-`, `@`
+    or `|`."""
+    return text.startswith(_CONTROL_FIRST) or text.lstrip().startswith(_FORMULA_FIRST)
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
