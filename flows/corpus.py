@@ -11,6 +11,8 @@ long names) goes through every job and must come out escaped in Slack, HTML and 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
@@ -30,12 +32,15 @@ from mailops.sandbox.cleanbox_state import KIND_LEGIT, KIND_SPAM, QUARANTINED, U
 from mailops.sandbox.corpus import (
     BAD_ANSWERS,
     DOMAIN,
+    FORMULA_PARTNERS,
     HOSTILE_DOMAINS,
     HOSTILE_SENDERS,
     HOSTILE_SUBJECT,
     HTML_DOMAIN,
     ITEM,
     RAW_MARKUP,
+    RTL_DOMAIN,
+    RTL_SENDER,
     TEAM,
     WHOLE,
     BadAnswer,
@@ -61,8 +66,8 @@ def hostile_world(seed: int) -> World:
                      f"info@{team.domain}", HOSTILE_SUBJECT, QUARANTINED, 5.5, now - 60)
     partner = next(iter(world.customer_tokens))
     for name in HOSTILE_DOMAINS:
-        world.emboux.add_domain(name, partner, daily_limit=100, monthly_limit=10,
-                                enforcement="soft")
+        world.emboux.add_domain(name, FORMULA_PARTNERS.get(name, partner), daily_limit=100,
+                                monthly_limit=10, enforcement="soft")
         for n in range(20):
             world.emboux.increment(name, f"user{n}@example.com")
     return world
@@ -236,10 +241,30 @@ def _report_html(outcome: FlowOutcome) -> str:
     return ""
 
 
+def _raw_invisible(text: str) -> list[str]:
+    """The invisible characters (escape.invisible) `text` shows raw, as U+XXXX; the zero-width
+    space mrkdwn itself puts after an @ to defuse a broadcast word is not one of them."""
+    from mailops.report.escape import invisible
+
+    return sorted({f"U+{ord(c):04X}" for i, c in enumerate(text)
+                   if invisible(c) and not (c == "\u200b" and text[i - 1:i] == "@")})
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
 def escaping_differences(payloads: list[Any], html: str, csv_text: str) -> list[Difference]:
-    """Hostile text never shown raw: no Slack markup, no HTML tag, no CSV formula; and the
-    busiest hostile senders did reach Slack, escaped (else nothing was checked)."""
-    from mailops.report.escape import html_text, mrkdwn
+    """Hostile text never shown raw: no Slack markup, no HTML tag, no CSV formula (OWASP's
+    rule, behind blanks and controls too), no bidi control or other invisible character in
+    any of the three; and the hostile names did reach each output, escaped (else nothing was
+    checked): the busiest senders and the right-to-left one in Slack, the HTML and the
+    right-to-left domain in the weekly HTML, the formula and right-to-left names in the CSV."""
+    from mailops.report.escape import csv_cell, html_text, mrkdwn, runs_as_formula
 
     found = []
     texts = [json.dumps(payload, ensure_ascii=False) for payload in payloads]
@@ -247,7 +272,9 @@ def escaping_differences(payloads: list[Any], html: str, csv_text: str) -> list[
         for raw in RAW_MARKUP:
             if raw in text:
                 found.append(Difference("corpus", f"Slack post {n}", f"shows {raw!r} raw"))
-    for sender in HOSTILE_SENDERS[:3]:
+        found += [Difference("corpus", f"Slack post {n}", f"shows {code} raw")
+                  for code in _raw_invisible(text)]
+    for sender in (*HOSTILE_SENDERS[:3], RTL_SENDER):
         shown = json.dumps(mrkdwn(sender), ensure_ascii=False)[1:-1]
         if not any(shown in text for text in texts):
             found.append(Difference("corpus", "Slack", f"{sender[:30]!r} was never shown, "
@@ -258,14 +285,24 @@ def escaping_differences(payloads: list[Any], html: str, csv_text: str) -> list[
         if "<" in hostile and hostile in html:
             found.append(Difference("corpus", "weekly report HTML",
                                     f"shows {hostile[:40]!r} unescaped"))
+    found += [Difference("corpus", "weekly report HTML", f"shows {code} raw")
+              for code in _raw_invisible(html)]
     if html and html_text(HTML_DOMAIN) not in html:
         found.append(Difference("corpus", "weekly report HTML", "lacks the hostile domain"))
-    for line in csv_text.splitlines():
-        for cell in line.split(","):
-            if cell.strip('"').startswith(("=", "+", "@")):
-                found.append(Difference("corpus", "billing CSV", f"a formula cell {cell!r}"))
-    if "'=cmd-calc.example" not in csv_text:
-        found.append(Difference("corpus", "billing CSV", "lacks the hostile domain, escaped"))
+    if html and html_text(RTL_DOMAIN) not in html:
+        found.append(Difference("corpus", "weekly report HTML",
+                                f"lacks {RTL_DOMAIN!r}, made visible"))
+    cells = [cell for row in csv.reader(io.StringIO(csv_text)) for cell in row]
+    found += [Difference("corpus", "billing CSV", f"a formula cell {cell!r}")
+              for cell in cells if runs_as_formula(cell) and not _is_number(cell)]
+    found += [Difference("corpus", "billing CSV", f"shows {code} raw")
+              for code in _raw_invisible(csv_text)]
+    guarded = ("=cmd-calc.example", "|cmd-pipe.example", *FORMULA_PARTNERS,
+               *FORMULA_PARTNERS.values())
+    found += [Difference("corpus", "billing CSV", f"lacks {hostile!r}, escaped")
+              for hostile in guarded if csv_cell(hostile) not in cells]
+    if csv_cell(RTL_DOMAIN) not in cells:
+        found.append(Difference("corpus", "billing CSV", f"lacks {RTL_DOMAIN!r}, made visible"))
     return found
 
 

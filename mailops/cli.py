@@ -17,6 +17,7 @@ import typer
 
 from mailops import __version__
 from mailops.errors import ConfigError, MailopsError
+from mailops.report.escape import terminal_text
 from mailops.secrets import install_log_redaction, redact
 from mailops.settings import load_settings
 from mailops.store import Store
@@ -67,7 +68,7 @@ class _Output:
         else:
             typer.echo(summary)
             if error is not None:
-                typer.echo(f"mailops: {redact(error)}", err=True)
+                typer.echo(f"mailops: {terminal_text(redact(error))}", err=True)
         if error is not None:
             raise SystemExit(EXIT_FAILED)
 
@@ -76,7 +77,7 @@ class _Output:
         if self.json or "--json" in sys.argv[1:]:
             typer.echo(json.dumps({"ok": False, "error": message}))
         else:
-            typer.echo(f"mailops: {message}", err=True)
+            typer.echo(f"mailops: {terminal_text(message)}", err=True)
         raise SystemExit(code)
 
 

@@ -36,7 +36,7 @@ from mailops.errors import (
     UnavailableError,
 )
 from mailops.gate import save_plan
-from mailops.report.escape import markdown_text
+from mailops.report.escape import markdown_text, visible_values
 from mailops.report.slack import SlackNotifier, contact_cleanup_message
 from mailops.store import Store
 from tasks.context import configured_teams, current_settings
@@ -141,8 +141,8 @@ def publish_artifacts(result: dict[str, Any]) -> None:
     """The top of the plan as a table and the counts as markdown, in the Prefect UI."""
     create_table_artifact(
         key="contact-cleanup-plan",
-        table=[{k: a[k] for k in ("team", "email", "action", "reason")}
-               for a in result["actions"]],
+        table=visible_values([{k: a[k] for k in ("team", "email", "action", "reason")}
+                              for a in result["actions"]]),
         description=f"Top of the contact-cleanup plan of run {result['run_id']}",
     )
     lines = [f"# Contact cleanup {markdown_text(result['run_id'])}", "",

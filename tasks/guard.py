@@ -14,6 +14,7 @@ from mailops.errors import ConfigError, NotificationError
 from mailops.gate import ApplyResult, apply_plan, save_plan
 from mailops.guard import JOB, GuardRun, apply_change, evaluate, mailbox_json
 from mailops.health import Collected, collect_domains
+from mailops.report.escape import visible_values
 from mailops.report.slack import SlackNotifier, outbound_guard_message
 from mailops.rules.health import group_of
 from mailops.rules.shard import Shard
@@ -87,12 +88,12 @@ def publish_artifacts(run: GuardRun, as_of: datetime) -> None:
     rows = [mailbox_json(state, run.rules) for state in run.mailboxes()]
     create_table_artifact(
         key="outbound-guard-mailboxes",
-        table=rows or [{"name": "(no domains)"}],
+        table=visible_values(rows or [{"name": "(no domains)"}]),
         description=f"outbound-guard mailboxes at {as_of.isoformat()}",
     )
     create_table_artifact(
         key="outbound-guard-groups",
-        table=[g.as_json() for g in run.groups] or [{"group": "(no groups)"}],
+        table=visible_values([g.as_json() for g in run.groups] or [{"group": "(no groups)"}]),
         description=f"outbound-guard groups at {as_of.isoformat()}",
     )
 

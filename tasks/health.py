@@ -22,7 +22,7 @@ from mailops.health import (
     collect_domains,
     collect_teams,
 )
-from mailops.report.escape import markdown_text
+from mailops.report.escape import markdown_text, visible_values
 from mailops.report.slack import SlackNotifier, daily_health_message
 from mailops.rules.alerts import Alert, Severity
 from mailops.rules.daily_health import (
@@ -198,10 +198,10 @@ def publish_artifacts(report: HealthReport) -> None:
     """Show the day's metrics and alerts in the Prefect UI."""
     create_table_artifact(
         key="daily-health-teams",
-        table=[
+        table=visible_values([
             {k: v for k, v in team.as_json().items() if k != "top_senders"}
             for team in report.teams
-        ],
+        ]),
         description=f"Cleanbox teams on {report.day.isoformat()}",
     )
     lines = [f"# Daily health {report.day.isoformat()}", ""]

@@ -38,6 +38,7 @@ from mailops.errors import (
     UnavailableError,
 )
 from mailops.process import start_marker, this_holder
+from mailops.report.escape import visible_values
 from mailops.rules.alerts import Alert, Severity
 from mailops.rules.resets import HolderState, holder_state
 from mailops.store import BillingRow, Holder, LedgerEntry, LedgerStatus, Store
@@ -340,4 +341,4 @@ async def publish_outcome(key: str, description: str, summary: dict[str, Any]) -
         for name, value in summary.items()
         if not isinstance(value, list | dict)
     ]
-    await acreate_table_artifact(key=key, table=rows, description=description)
+    await acreate_table_artifact(key=key, table=visible_values(rows), description=description)

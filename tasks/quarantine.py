@@ -25,7 +25,7 @@ from mailops.quarantine import (
     plan_teams,
     stored_team_plans,
 )
-from mailops.report.escape import markdown_text
+from mailops.report.escape import markdown_text, visible_values
 from mailops.report.slack import SlackNotifier, quarantine_accept_message
 from mailops.store import Store
 from tasks.contacts import _only_transient
@@ -91,9 +91,9 @@ def publish_artifacts(result: dict[str, Any]) -> None:
     """Backlog before and after, accepted and kept per team, and the accepted senders."""
     create_table_artifact(
         key="quarantine-accept-plan",
-        table=[{"team": t["team"], "uuid": m["uuid"], "from": m["from"],
-                "subject": m["subject"], "reason": m["reason"]}
-               for t in result["teams"] for m in t["top"]],
+        table=visible_values([{"team": t["team"], "uuid": m["uuid"], "from": m["from"],
+                               "subject": m["subject"], "reason": m["reason"]}
+                              for t in result["teams"] for m in t["top"]]),
         description=f"Accepted (or planned) messages of quarantine-accept run {result['run_id']}",
     )
     mode = "dry run" if result["dry_run"] else "apply"

@@ -597,9 +597,10 @@ from mailops.rules.health import MailboxState, Status, Window  # noqa: E402
 from mailops.store import Change, GuardRecord, LedgerStatus, domain_daily, team_daily  # noqa: E402
 from mailops.store.plans import PlannedChange  # noqa: E402
 
-HOSTILE_DOMAIN = '<img src=x onerror="alert(1)">.evil.test'
-HOSTILE_TEAM = "acme & co <script>alert('t')</script>"
-HOSTILE_SENDER = "<b>spam</b>@junk.xyz"
+# Markup, and a bidi control that makes the rest read as something else.
+HOSTILE_DOMAIN = '<img src=x onerror="alert(1)">\u202e.evil.test'
+HOSTILE_TEAM = "acme & co \u2067<script>alert('t')</script>"
+HOSTILE_SENDER = "<b>spam</b>\u202e@junk.xyz"
 DASHBOARD_NOW = datetime(2026, 9, 30, 12, 0, tzinfo=UTC)
 TREND_LAST_DAY = date(2026, 9, 30)
 

@@ -152,3 +152,52 @@ def test_a_domain_added_mid_month_is_billed_for_its_part_of_the_month(
     expected = sum(d["outbound_sent_month"] for d in before.values() if d["partner_ref"] == partner)
     assert int(total["outbound_sent_month"]) == expected
     assert len([r for r in table if r["row_type"] == "domain"]) == len(before) == 51
+
+
+def test_csv_cells_that_hide_a_formula_behind_blanks_controls_or_a_pipe_are_guarded(
+    any_store, monkeypatch, cli
+):
+    # Given the cells issue 19 saw written unguarded: a formula behind a space, a newline or a
+    # tab, a DDE pipe, and a NUL
+    monkeypatch.setenv("MAILOPS_DATABASE_URL", any_store.url)
+    hostile = (' =HYPERLINK("http://x.test","pay")', "\n=1+1", "\t=", "|cmd '/C calc'!A0")
+    freeze(any_store, PERIOD, [
+        row(f"d{n}.example", partner, 10, 0, "hard") for n, partner in enumerate(hostile)
+    ])
+    # When the month is exported as CSV
+    result = CliRunner().invoke(cli, ["billing", "export", "--period", PERIOD])
+    # Then each of them is read back as the same text behind a single quote
+    assert result.exit_code == 0, result.output
+    table = list(csv.DictReader(io.StringIO(result.stdout)))
+    refs = {r["partner_ref"] for r in table if r["row_type"] == "domain"}
+    assert refs == {"'" + partner for partner in hostile}
+    # And the numbers stay numbers
+    assert table[-1]["outbound_sent_month"] == "40"
+
+
+def test_a_nul_never_reaches_the_csv():
+    from mailops.report.billing import build_export, render_csv
+
+    # Given a billing row whose partner and domain carry a NUL (as no store keeps them)
+    rows = [row("nul\x00byte.example", "\x00=1+1", 10, 0, "hard")]
+    # When it is rendered as CSV
+    text = render_csv(build_export(PERIOD, rows))
+    # Then no NUL is written, and the formula behind it does not start a cell
+    assert "\x00" not in text
+    cells = [cell for r in csv.reader(io.StringIO(text)) for cell in r]
+    assert "nul\ufffdbyte.example" in cells
+    assert not any(cell.lstrip()[:1] in ("=", "+", "-", "@", "|") for cell in cells)
+
+
+def test_a_failure_naming_a_strangers_text_shows_its_bidi_control_on_the_terminal(
+    billed_store, tmp_path, cli
+):
+    # Given an output path whose name carries a right-to-left override, and is a folder
+    out = tmp_path / "billing\u202evsc.exe"
+    out.mkdir()
+    # When the month is exported to it
+    result = CliRunner().invoke(cli, ["billing", "export", "--period", PERIOD, "--out", str(out)])
+    # Then the one-line error names it with the override shown as its marker
+    assert result.exit_code == 1
+    assert "\u202e" not in result.output
+    assert "billing<U+202E>vsc.exe: Is a directory" in result.output

@@ -150,17 +150,35 @@ def test_the_dashboard_only_reads(run_dashboard):
 
 
 @pytest.mark.parametrize("path", ["/", "/trends", "/activity"])
-def test_hostile_names_are_shown_as_text(run_dashboard, path):
+def test_hostile_names_are_shown_as_text_with_their_bidi_controls_visible(run_dashboard, path):
+    # Given names with markup and a bidi control in front (conftest's hostile names)
     dash = run_dashboard()
+    # When each page is read
     page = get(f"{dash.url}{path}").text
-    for raw in (HOSTILE_DOMAIN, HOSTILE_TEAM, HOSTILE_SENDER, "<img", "<script>alert", "<b>"):
+    # Then no markup and no bidi control reaches it raw
+    for raw in (HOSTILE_DOMAIN, HOSTILE_TEAM, HOSTILE_SENDER, "<img", "<script>alert", "<b>",
+                "\u202e", "\u2067"):
         assert raw not in page
+    # And each name is shown escaped, its control as a visible marker
     expected = {
-        "/": "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;.evil.test",
-        "/trends": "acme &amp; co &lt;script&gt;alert(&#39;t&#39;)&lt;/script&gt;",
-        "/activity": "&lt;b&gt;spam&lt;/b&gt;@junk.xyz",
+        "/": "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&lt;U+202E&gt;.evil.test",
+        "/trends": "acme &amp; co &lt;U+2067&gt;&lt;script&gt;alert(&#x27;t&#x27;)&lt;/script&gt;",
+        "/activity": "&lt;b&gt;spam&lt;/b&gt;&lt;U+202E&gt;@junk.xyz",
     }[path]
     assert expected in page
+
+
+@pytest.mark.parametrize("path", ["/api/health", "/api/trends", "/api/activity"])
+def test_the_json_keeps_names_as_written_and_the_pages_poll_gets_them_visible(run_dashboard,
+                                                                               path):
+    # Given names with a bidi control in front
+    dash = run_dashboard()
+    # When an endpoint is read as scripts read it, and as the page's own poll does
+    raw, shown = get(f"{dash.url}{path}").text, get(f"{dash.url}{path}?visible=1").text
+    # Then scripts get the stored text, and the page the text it shows
+    assert "\u202e" in raw or "\u2067" in raw
+    assert "\u202e" not in shown and "\u2067" not in shown
+    assert "<U+202E>" in shown or "<U+2067>" in shown
 
 
 def test_pages_forbid_inline_and_foreign_scripts(run_dashboard):
@@ -187,6 +205,7 @@ def test_with_a_token_every_page_and_endpoint_asks_for_it(run_dashboard):
                headers={"Authorization": "Bearer nope"}).status_code == 401
     page = get(f"{dash.url}/trends")
     assert page.status_code == 401 and 'name="token"' in page.text
+    assert 'method="post"' in page.text
     assert HOSTILE_DOMAIN not in page.text and "acme" not in page.text
     ok = get(f"{dash.url}/api/health", headers={"Authorization": f"Bearer {TOKEN}"})
     assert ok.status_code == 200 and ok.json()["summary"]["mailboxes"] == 4
@@ -194,21 +213,124 @@ def test_with_a_token_every_page_and_endpoint_asks_for_it(run_dashboard):
     assert get(f"{dash.url}/static/dashboard.css").status_code == 200
 
 
-def test_the_token_form_sets_an_httponly_cookie_that_is_not_the_token(run_dashboard):
+def login(client: httpx.Client, token: str, next_page: str = "/") -> httpx.Response:
+    """Submit the login form as a browser does: a POST of the token and the page asked for."""
+    return client.post("/login", data={"token": token, "next": next_page})
+
+
+def test_the_login_form_posts_the_token_and_sets_a_strict_httponly_cookie_that_is_not_it(
+    run_dashboard
+):
+    # Given a dashboard with a token, and a browser asking for a filtered page without it
     dash = run_dashboard(token=TOKEN)
     with httpx.Client(base_url=dash.url, trust_env=False, timeout=10) as client:
-        assert client.get("/activity", params={"token": "wrong"}).status_code == 401
-        answer = client.get("/activity", params={"token": TOKEN, "job": "contact-cleanup"})
-        # a redirect to the same page without the token in its address
+        asked = client.get("/activity", params={"job": "contact-cleanup"})
+        # Then it gets the login form, which posts the token and the page asked for
+        assert asked.status_code == 401
+        assert '<form method="post" action="/login"' in asked.text
+        assert 'name="next" value="/activity?job=contact-cleanup"' in asked.text
+        # When the form is submitted with the token
+        answer = login(client, TOKEN, "/activity?job=contact-cleanup")
+        # Then a 303 leads to the page asked for, with no token in its address
         assert answer.status_code == 303
         assert answer.headers["location"] == "/activity?job=contact-cleanup"
+        # And the cookie is HttpOnly, SameSite=Strict, not Secure over http, and not the token
         cookie = answer.headers["set-cookie"]
-        assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
-        assert TOKEN not in cookie
-        assert client.cookies.get(COOKIE)
+        flags = {part.strip().lower() for part in cookie.split(";")[1:]}
+        assert {"httponly", "samesite=strict", "path=/"} <= flags and "secure" not in flags
+        assert TOKEN not in cookie and client.cookies.get(COOKIE)
+        # And the cookie opens the pages and the JSON
         page = client.get("/activity", params={"job": "contact-cleanup"})
         assert page.status_code == 200 and "run-cleanup-1" in page.text
         assert client.get("/api/activity").status_code == 200
+
+
+def test_a_wrong_token_posted_gets_the_form_again_and_no_cookie(run_dashboard):
+    dash = run_dashboard(token=TOKEN)
+    with httpx.Client(base_url=dash.url, trust_env=False, timeout=10) as client:
+        answer = login(client, "wrong", "/trends")
+        assert answer.status_code == 401 and "wrong token" in answer.text
+        assert 'action="/login"' in answer.text and 'value="/trends"' in answer.text
+        assert "set-cookie" not in answer.headers and "acme" not in answer.text
+        assert client.get("/trends").status_code == 401
+        # and a body larger than the form can be, or not a form, is no login either
+        form = {"content-type": "application/x-www-form-urlencoded"}
+        padded = f"token={TOKEN}&pad={'x' * 5000}".encode()
+        assert client.post("/login", content=padded, headers=form).status_code == 401
+        assert client.post("/login", json={"token": TOKEN}).status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/", "/trends", "/login", "/api/health"])
+def test_a_token_in_a_query_string_is_refused_and_never_repeated(run_dashboard, path, caplog):
+    # Given a dashboard with a token
+    dash = run_dashboard(token=TOKEN)
+    caplog.set_level("DEBUG")
+    for offered in (TOKEN, "wrong"):
+        # When the token comes in the address (browser history, proxy logs)
+        answer = get(f"{dash.url}{path}", params={"token": offered, "q": "acme"})
+        # Then it is refused, saying to use the form or the header, and sets nothing
+        assert answer.status_code == 400
+        assert "form" in answer.text and "Authorization: Bearer" in answer.text
+        assert "set-cookie" not in answer.headers and "location" not in answer.headers
+        # And the token is never repeated: not in the answer, not in a log
+        assert offered not in answer.text
+        assert "run-cleanup-1" not in answer.text and HOSTILE_DOMAIN not in answer.text
+    server_side = [r.getMessage() for r in caplog.records
+                   if not r.name.startswith(("httpx", "httpcore"))]  # the test's own client
+    assert not any(TOKEN in message for message in server_side)
+    assert dashboard_server._config(None, "127.0.0.1", 0).access_log is False  # type: ignore[arg-type]
+
+
+def test_the_header_keeps_opening_every_endpoint_for_scrapers(run_dashboard):
+    dash = run_dashboard(token=TOKEN)
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    for path in ("/api/health", "/api/trends", "/api/activity", "/"):
+        assert get(f"{dash.url}{path}", headers=bearer).status_code == 200
+
+
+def test_logout_clears_the_cookie(run_dashboard):
+    # Given a browser logged in
+    dash = run_dashboard(token=TOKEN)
+    with httpx.Client(base_url=dash.url, trust_env=False, timeout=10) as client:
+        assert login(client, TOKEN).status_code == 303
+        assert client.get("/").status_code == 200
+        # When it logs out
+        answer = client.post("/logout")
+        # Then the cookie is cleared and it is back at the login form
+        assert answer.status_code == 303 and answer.headers["location"] == "/login"
+        assert f'{COOKIE}=""' in answer.headers["set-cookie"]
+        assert "max-age=0" in answer.headers["set-cookie"].lower()
+        assert client.cookies.get(COOKIE) is None
+        assert client.get("/").status_code == 401
+        assert client.get("/login").status_code == 200
+
+
+def test_the_cookie_is_secure_when_the_dashboard_is_served_over_https(dashboard_store):
+    import asyncio
+
+    from mailops.dashboard.app import create_app
+
+    # Given the dashboard reached over https (uvicorn serving TLS itself)
+    transport = httpx.ASGITransport(app=create_app(dashboard_store, token=TOKEN))
+
+    async def submit() -> httpx.Response:
+        async with httpx.AsyncClient(transport=transport, base_url="https://dash.example") as c:
+            return await c.post("/login", data={"token": TOKEN, "next": "/"})
+
+    # When the form is submitted
+    answer = asyncio.run(submit())
+    # Then the cookie is marked Secure: a browser sends it over https only
+    assert answer.status_code == 303
+    assert "secure" in {p.strip().lower() for p in answer.headers["set-cookie"].split(";")}
+
+
+@pytest.mark.parametrize("next_page", ["https://evil.example/", "//evil.example/x",
+                                       "/\\evil.example", "javascript:alert(1)", "", "/logout"])
+def test_login_only_leads_to_a_page_of_the_dashboard(run_dashboard, next_page):
+    dash = run_dashboard(token=TOKEN)
+    with httpx.Client(base_url=dash.url, trust_env=False, timeout=10) as client:
+        answer = login(client, TOKEN, next_page)
+    assert answer.status_code == 303 and answer.headers["location"] == "/"
 
 
 def test_the_token_is_a_secret_setting(monkeypatch):

@@ -2,20 +2,27 @@
 script polls its JSON endpoint, and the rendered DOM is checked. Screenshots go to
 data/screenshots/ for a person to look at.
 
-Chromium is Debian's `chromium` package (`make test` installs it); without it this test
-fails rather than skips, so CI always runs it.
+The login is driven over Chromium's DevTools protocol (a form typed into and submitted, the
+history and cookies read back). Chromium is Debian's `chromium` package (`make test` installs
+it); without it this test fails rather than skips, so CI always runs it.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import json
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 from conftest import HOSTILE_DOMAIN, HOSTILE_SENDER, HOSTILE_TEAM
+from websockets.sync.client import ClientConnection
 
+from mailops.dashboard.app import COOKIE
 from mailops.dashboard.server import Dashboard
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "data" / "screenshots"
@@ -57,8 +64,8 @@ def test_health_page_in_a_browser(live, tmp_path):
     # the groups, redrawn by the poll, worst first, and the hostile name as text only
     assert dom.index('data-group="acme"') < dom.index('data-group="beta"')
     assert "66.7 %" in dom and "5/80" in dom and "3/40" in dom
-    assert "&lt;img src=x onerror=\"alert(1)\"&gt;.evil.test" in dom
-    assert "<img" not in dom
+    assert "&lt;img src=x onerror=\"alert(1)\"&gt;&lt;U+202E&gt;.evil.test" in dom
+    assert "<img" not in dom and "\u202e" not in dom
     assert 'id="poll-state" class="poll-state">· refreshes every 2 s' in dom
 
 
@@ -75,8 +82,8 @@ def test_trends_page_in_a_browser(live, tmp_path):
     assert polled(dom) >= 1
     assert dom.count("<polyline") >= 5  # team and domain metrics drawn as lines
     assert "+50.0 %" in dom and "+100.0 %" in dom
-    assert "acme &amp; co &lt;script&gt;" in dom
-    assert HOSTILE_TEAM not in dom
+    assert "acme &amp; co &lt;U+2067&gt;&lt;script&gt;" in dom
+    assert HOSTILE_TEAM not in dom and "\u2067" not in dom
 
 
 def test_activity_page_in_a_browser(live, tmp_path):
@@ -85,16 +92,130 @@ def test_activity_page_in_a_browser(live, tmp_path):
     assert "<code>mailops contacts undo run-cleanup-1</code>" in dom
     assert "run-quarantine-1" in dom and "run-guard-2" in dom
     assert "run-reset-1" in dom and "run-freeze-1" in dom
-    assert "&lt;b&gt;spam&lt;/b&gt;@junk.xyz" in dom and HOSTILE_SENDER not in dom
+    assert "&lt;b&gt;spam&lt;/b&gt;&lt;U+202E&gt;@junk.xyz" in dom and HOSTILE_SENDER not in dom
+    assert "\u202e" not in dom
     assert HOSTILE_DOMAIN not in dom
 
 
-def test_token_in_a_browser(run_dashboard, tmp_path):
+class Browser:
+    """A headless Chromium driven over the DevTools protocol (its websocket), for what a
+    one-shot --dump-dom cannot do: type into a form, submit it, read the history and cookies.
+    DevTools' own evaluations are not bound by the page's Content-Security-Policy."""
+
+    def __init__(self, profile: Path) -> None:
+        chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+        assert chromium, "chromium is missing: `make test` installs it"
+        self.process = subprocess.Popen(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--remote-debugging-port=0", f"--user-data-dir={profile}",
+             "--window-size=1280,900", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        self._ids = 0
+        try:
+            self.socket = self._connect()
+        except BaseException:
+            self.close()
+            raise
+
+    def _connect(self) -> ClientConnection:
+        import httpx
+        from websockets.sync.client import connect
+
+        assert self.process.stderr is not None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = self.process.stderr.readline()
+            found = re.search(r"DevTools listening on ws://127.0.0.1:(\d+)/", line)
+            if found:
+                port = found.group(1)
+                break
+        else:
+            raise AssertionError("chromium did not open its DevTools port")
+        pages = httpx.get(f"http://127.0.0.1:{port}/json/list", trust_env=False).json()
+        target = next(p for p in pages if p["type"] == "page")
+        return connect(target["webSocketDebuggerUrl"], max_size=None, open_timeout=30)
+
+    def call(self, method: str, **params: object) -> dict:
+        """One DevTools command and its result (events in between are skipped)."""
+        self._ids += 1
+        self.socket.send(json.dumps({"id": self._ids, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.socket.recv(timeout=30))
+            if message.get("id") == self._ids:
+                assert "error" not in message, message
+                return message["result"]
+
+    def evaluate(self, expression: str) -> object:
+        return self.call("Runtime.evaluate", expression=expression,
+                         returnByValue=True)["result"].get("value")
+
+    def wait_for(self, expression: str, seconds: float = 20) -> None:
+        deadline = time.monotonic() + seconds
+        while not self.evaluate(expression):
+            assert time.monotonic() < deadline, f"never true: {expression}"
+            time.sleep(0.1)
+
+    def screenshot(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(self.call("Page.captureScreenshot")["data"]))
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.socket.close()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def test_the_token_form_in_a_browser_logs_in_by_post_and_leaves_no_token_in_history(
+    run_dashboard, tmp_path
+):
+    # Given a dashboard with a token, and a browser asking for a filtered page
     dash = run_dashboard(token=TOKEN, refresh_seconds=2)
-    refused = render(f"{dash.url}/", SCREENSHOTS / "token-form.png", tmp_path / "a")
-    assert 'name="token"' in refused and "acme" not in refused
-    # the form's ?token= sets the cookie, and the poll runs on it
-    dom = render(f"{dash.url}/?token={TOKEN}", SCREENSHOTS / "health-with-token.png",
-                 tmp_path / "b")
-    assert polled(dom) >= 1 and 'data-group="acme"' in dom
-    assert TOKEN not in dom
+    browser = Browser(tmp_path / "profile")
+    try:
+        browser.call("Page.navigate", url=f"{dash.url}/trends?q=plain")
+        browser.wait_for("document.readyState === 'complete' && "
+                         "!!document.querySelector('input[name=token]')")
+        assert "acme" not in browser.evaluate("document.body.innerText")
+        browser.screenshot(SCREENSHOTS / "token-form.png")
+        # When the token is typed into the form and the form is submitted
+        browser.evaluate(f"document.querySelector('input[name=token]').value = '{TOKEN}'; "
+                         "document.querySelector('.login button').click()")
+        # Then the page asked for opens, and its poll runs on the cookie
+        browser.wait_for("location.pathname === '/trends' && "
+                         "Number(document.body.dataset.polled || 0) >= 1")
+        assert browser.evaluate("location.search") == "?q=plain"
+        browser.screenshot(SCREENSHOTS / "trends-after-login.png")
+        # And no address the browser visited carries the token
+        history = browser.call("Page.getNavigationHistory")["entries"]
+        assert [e["url"] for e in history][-1] == f"{dash.url}/trends?q=plain"
+        assert not any(TOKEN in e["url"] for e in history)
+        # And the cookie is HttpOnly (no script reads it), SameSite=Strict, not the token
+        [cookie] = [c for c in browser.call("Network.getCookies")["cookies"]
+                    if c["name"] == COOKIE]
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        assert TOKEN not in cookie["value"]
+        assert browser.evaluate("document.cookie") == ""
+        # When the browser logs out
+        browser.evaluate("document.querySelector('form.logout button').click()")
+        browser.wait_for("location.pathname === '/login' && "
+                         "!!document.querySelector('input[name=token]')")
+        # Then the cookie is gone
+        names = [c["name"] for c in browser.call("Network.getCookies")["cookies"]]
+        assert COOKIE not in names
+    finally:
+        browser.close()
+
+
+def test_a_token_in_the_address_is_refused_in_a_browser(run_dashboard, tmp_path):
+    dash = run_dashboard(token=TOKEN, refresh_seconds=2)
+    dom = render(f"{dash.url}/?token={TOKEN}", SCREENSHOTS / "token-in-address.png",
+                 tmp_path / "profile")
+    assert "Authorization: Bearer" in dom and 'name="token"' in dom
+    assert TOKEN not in dom and 'data-group="acme"' not in dom

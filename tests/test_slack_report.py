@@ -165,3 +165,16 @@ def test_a_webhook_that_cannot_be_reached_is_kept_in_the_outbox(tmp_path):
 def test_a_bot_token_needs_a_channel():
     with pytest.raises(NotificationError, match="MAILOPS_SLACK_CHANNEL"):
         SlackNotifier(bot_token=SecretStr("xoxb-123456"))
+
+
+def test_a_right_to_left_override_in_a_sender_is_shown_as_a_marker_in_the_payload():
+    # Given a team and an alert naming a sender whose U+202E makes it read as another address
+    sender = "\u202egnp.exe@rtl.example"
+    alert = Alert("unset_high_volume_sender", Severity.WARNING, f"acme / {sender}",
+                  f"High-volume unset contact: {sender} (99 emails)", 99, 50)
+    # When the daily report is rendered for Slack
+    message = daily_health_message(report([team(f"team {sender}")], [alert]))
+    # Then no text of the payload carries the override, and each place shows its marker
+    payload = json.dumps(message, ensure_ascii=False)
+    assert "\u202e" not in payload
+    assert payload.count("&lt;U+202E&gt;gnp.exe@rtl.example") == 3

@@ -68,6 +68,30 @@ def test_html_is_self_contained_with_embedded_charts(report):
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
+def test_a_right_to_left_override_in_a_name_is_shown_as_a_marker_in_every_format():
+    from conftest import TrendRows
+
+    from mailops.report import render_weekly
+
+    # Given five weeks of a team whose name carries a right-to-left override
+    rows, teams = TrendRows(), []
+    for offset in range(35):
+        day = date(2026, 10, 19) + timedelta(days=offset)
+        teams.append(rows.team(day, "\u202egnp.exe", quarantine_backlog=10 + 2 * (offset // 7)))
+    report = build_report("2026-W47", pd.DataFrame(teams), pd.DataFrame(
+        [rows.domain(date(2026, 11, 16), "plain.example")]), NO_ALERTS, NO_AUDIT,
+        ReportSettings())
+    # When the report is rendered as markdown, HTML, its charts' legends and the Slack digest
+    markdown, html = render_markdown(report), render_html(report, charts=False)
+    digest = str(weekly_report_message(report.as_json(), location="weekly.html"))
+    # Then none of them carries the override, and each shows its marker
+    for text in (markdown, html, digest):
+        assert "\u202e" not in text
+    assert "&lt;U\\+202E&gt;gnp\\.exe" in markdown
+    assert "&lt;U+202E&gt;gnp.exe" in html and "&lt;U+202E&gt;gnp.exe" in digest
+    assert render_weekly._plain_label("\u202egnp.exe") == "<U+202E>gnp.exe"
+
+
 def test_every_format_renders(report):
     import json
 

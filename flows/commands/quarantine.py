@@ -77,7 +77,7 @@ def accept(
     if as_json and len(teams) > 1:
         typer.echo(json.dumps(teams, default=str))
         if error is not None:
-            typer.echo(f"mailops: {redact(error)}", err=True)
+            typer.echo(f"mailops: {terminal_text(redact(error))}", err=True)
             raise SystemExit(1)
         return
     output.finish(_summary(result), teams[0] if teams else {}, error=error,

@@ -1,9 +1,18 @@
 """The monitoring dashboard: FastAPI with server-side Jinja2 templates over the store.
 
 Three pages (health, trends, activity), each with its JSON twin under /api for the page's
-own poll, Grafana or scripts. Read-only: GET routes only, nothing remote is called. With a
-token, every page and endpoint asks for it: `Authorization: Bearer`, or `?token=` once,
-which sets an HttpOnly cookie holding a digest of it (never the token itself).
+own poll, Grafana or scripts. Read-only: nothing remote is called, and the only POSTs are the
+login and the logout. With a token, every page and endpoint asks for it:
+
+- scripts and scrapers (Prometheus-style) send `Authorization: Bearer <token>`;
+- a browser gets the login page, whose form POSTs the token to `/login`; the answer sets an
+  HttpOnly, SameSite=Strict cookie holding a digest of the token (never the token itself) and
+  leads (303) to the page asked for; `POST /logout` clears it. The cookie is marked Secure
+  when the request came over https (uvicorn serving TLS itself); behind a TLS proxy mailops
+  sees http, since it trusts no X-Forwarded-Proto, and the proxy adds the flag;
+- a token in a query string is refused (400, saying to use the form or the header), right or
+  wrong, and never repeated: an address stays in browser history and proxy logs. The server
+  writes no access log.
 """
 
 from __future__ import annotations
@@ -13,17 +22,20 @@ import hmac
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup
 from starlette.middleware.base import RequestResponseEndpoint
 
 from mailops import __version__
 from mailops.dashboard import queries
 from mailops.dashboard.charts import line_chart
+from mailops.report.escape import html_text, visible_values
 from mailops.rules.health import Status
 from mailops.settings import GuardSettings
 from mailops.store import Store
@@ -40,6 +52,13 @@ METRIC_TITLES = {
     "bounce_rate": "bounce rate", "complaint_rate": "complaint rate",
     "bounce_count": "bounces", "complaint_count": "complaints",
 }
+LOGIN_PATHS = ("/login", "/logout")
+MAX_FORM_BYTES = 4096  # a token and a page address; anything larger is not our form
+TOKEN_IN_ADDRESS = (
+    "a token in the address is refused: addresses stay in browser history and proxy logs "
+    "(change the token if that was the real one). Log in with the form below, which posts "
+    "it, or send the header Authorization: Bearer <token>"
+)
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -58,6 +77,49 @@ def session_value(token: str) -> str:
 
 def _same(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def shown(value: object) -> Markup:
+    """Every `{{ ... }}` of the templates (Jinja2's finalize): escaped by the escaper the weekly
+    report uses, so invisible characters show as their markers too; autoescape alone would
+    let a U+202E through. A macro's or a filter's Markup is already shown and passes as is."""
+    return value if isinstance(value, Markup) else Markup(html_text(value))
+
+
+def _templates() -> Jinja2Templates:
+    """The pages' templates: autoescape on, and every expression through `shown`."""
+    env = Environment(loader=FileSystemLoader(HERE / "templates"),
+                      autoescape=True, finalize=shown)
+    return Jinja2Templates(env=env)
+
+
+def local_page(raw: str | None) -> str:
+    """`raw` when it is a page of this dashboard (a path from its root), else "/": a login
+    never leads to another site (`//host`, `/\\host`, a scheme, blanks a browser drops) nor
+    back to the login."""
+    if (not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw
+            or any(c.isspace() or not c.isprintable() for c in raw)
+            or raw.split("?", 1)[0] in LOGIN_PATHS):
+        return "/"
+    return raw
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """The fields of a posted urlencoded form (the first value of each), at most
+    MAX_FORM_BYTES; an empty dict for anything else."""
+    if not request.headers.get("content-type", "").startswith(
+            "application/x-www-form-urlencoded"):
+        return {}
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return {}
+    try:
+        fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10)
+    except ValueError:  # more fields than any form of ours has
+        return {}
+    return {name: values[0] for name, values in fields.items()}
 
 
 def _when(value: str | None) -> str:
@@ -112,45 +174,55 @@ def create_app(
     app = FastAPI(title="mailops dashboard", version=__version__, docs_url=None,
                   redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    templates = Jinja2Templates(directory=HERE / "templates")  # autoescape on for .html
+    templates = _templates()
     templates.env.filters["when"] = _when
     templates.env.filters["number"] = _number
     templates.env.globals.update(version=__version__, refresh=refresh_seconds,
                                  statuses=[s.value for s in Status], jobs=JOBS,
-                                 metric_titles=METRIC_TITLES)
+                                 metric_titles=METRIC_TITLES, login_required=bool(token))
     session = session_value(token) if token else None
 
     @app.middleware("http")
     async def protect(request: Request, call_next: RequestResponseEndpoint) -> Response:
-        if token and session and not request.url.path.startswith("/static/"):
-            offered = request.query_params.get("token")
-            if offered is not None:
-                if not _same(offered, token):
-                    return _denied(request, "wrong token")
-                rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
-                target = request.url.path + (f"?{urlencode(rest)}" if rest else "")
-                response: Response = RedirectResponse(target, status_code=303)
-                response.set_cookie(COOKIE, session, httponly=True, samesite="strict",
-                                    path="/")
-                return _secured(response)
+        path = request.url.path
+        if path.startswith("/static/"):
+            return _secured(await call_next(request))
+        if "token" in request.query_params:
+            rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
+            return _denied(request, TOKEN_IN_ADDRESS, 400,
+                           path + (f"?{urlencode(rest)}" if rest else ""))
+        if token and session and path not in LOGIN_PATHS:
             header = request.headers.get("authorization", "")
             bearer = header[7:] if header[:7].lower() == "bearer " else None
             if not (_same(bearer, token) or _same(request.cookies.get(COOKIE), session)):
-                return _denied(request, "this dashboard asks for its token")
+                query = request.url.query
+                return _denied(request, "this dashboard asks for its token", 401,
+                               path + (f"?{query}" if query else ""))
         return _secured(await call_next(request))
 
-    def _denied(request: Request, why: str) -> Response:
+    def _denied(request: Request, why: str, status: int, asked: str) -> Response:
+        """The refusal: JSON under /api (with the Bearer challenge on a 401), else the login
+        form, which leads back to the page `asked` for."""
         if request.url.path.startswith("/api/"):
-            return _secured(JSONResponse({"ok": False, "error": why}, status_code=401,
-                                         headers={"WWW-Authenticate": "Bearer"}))
-        page = templates.TemplateResponse(request, "login.html", {"why": why, "page": "login"},
-                                          status_code=401)
-        return _secured(page)
+            challenge = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+            return _secured(JSONResponse({"ok": False, "error": why}, status_code=status,
+                                         headers=challenge))
+        return _secured(login_form(request, why, local_page(asked), status))
+
+    def login_form(request: Request, why: str, next_page: str, status: int) -> HTMLResponse:
+        return templates.TemplateResponse(
+            request, "login.html", {"why": why, "page": "login", "next": next_page},
+            status_code=status)
 
     def _secured(response: Response) -> Response:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
+
+    def as_asked(request: Request, data: dict[str, Any]) -> dict[str, Any]:
+        """The JSON as stored; with `?visible=1` (the page's own poll) as the page shows it,
+        every string with its invisible characters as markers."""
+        return visible_values(data) if request.query_params.get("visible") else data
 
     def health_data(request: Request) -> dict[str, Any]:
         params = request.query_params
@@ -174,9 +246,42 @@ def create_app(
     def page(request: Request, name: str, data: dict[str, Any], **extra: Any) -> HTMLResponse:
         query = request.url.query
         api = f"/api/{name}" + (f"?{query}" if query else "")
+        poll = api + ("&" if query else "?") + "visible=1"
         return templates.TemplateResponse(
-            request, f"{name}.html", {"page": name, "data": data, "api": api, **extra}
+            request, f"{name}.html",
+            {"page": name, "data": data, "api": api, "poll": poll, **extra},
         )
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_page(request: Request) -> Response:
+        """The login form (pages asked for without the token show it too)."""
+        next_page = local_page(request.query_params.get("next"))
+        if not token:
+            return RedirectResponse(next_page, status_code=303)
+        return login_form(request, "this dashboard asks for its token", next_page, 200)
+
+    @app.post("/login", response_class=HTMLResponse)
+    async def login(request: Request) -> Response:
+        """The form's POST: with the right token, the session cookie and a 303 to the page
+        asked for; with a wrong one, the form again (401) and no cookie."""
+        form = await _form(request)
+        next_page = local_page(form.get("next"))
+        if not token or not session:
+            return RedirectResponse(next_page, status_code=303)
+        if not _same(form.get("token"), token):
+            return login_form(request, "wrong token", next_page, 401)
+        response = RedirectResponse(next_page, status_code=303)
+        response.set_cookie(COOKIE, session, httponly=True, samesite="strict", path="/",
+                            secure=request.url.scheme == "https")
+        return response
+
+    @app.post("/logout")
+    def logout(request: Request) -> Response:
+        """Clear the session cookie and go back to the login form."""
+        response = RedirectResponse("/login" if token else "/", status_code=303)
+        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict",
+                               secure=request.url.scheme == "https")
+        return response
 
     @app.get("/", response_class=HTMLResponse)
     def health_page(request: Request) -> HTMLResponse:
@@ -204,15 +309,15 @@ def create_app(
 
     @app.get("/api/health")
     def health_api(request: Request) -> dict[str, Any]:
-        return health_data(request)
+        return as_asked(request, health_data(request))
 
     @app.get("/api/trends")
     def trends_api(request: Request) -> dict[str, Any]:
-        return trends_data(request)
+        return as_asked(request, trends_data(request))
 
     @app.get("/api/activity")
     def activity_api(request: Request) -> dict[str, Any]:
-        return activity_data(request)
+        return as_asked(request, activity_data(request))
 
     @app.get("/api/ping")
     def ping() -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """What the dashboard shows, as JSON-ready dicts: the same data feeds the pages and /api.
 
-Strings in here are raw (a sender or domain name is a stranger's text): the templates
-escape them (Jinja2 autoescape), the page's script sets them with textContent, and JSON
-consumers get them as JSON strings.
+Strings in here are raw (a sender or domain name is a stranger's text): the templates show
+them through escape.html_text (their finalize: escaped, invisible characters as markers), the
+page's poll asks for them made visible (`?visible=1`) and sets them with textContent, and JSON
+consumers get them as stored, as JSON strings.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Running the dashboard: blocking (`mailops dashboard`) or in a background thread (tests).
 
-The access log stays off: a `?token=` in a URL must never reach a log.
+The access log stays off: a `?token=` someone puts in an address is refused by the app, and
+must not reach a log either.
 """
 
 from __future__ import annotations

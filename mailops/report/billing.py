@@ -1,21 +1,20 @@
 """The billing export of one month: a row per domain, a total per partner, and a grand total.
 
 Overage is billed only for soft-enforced domains (seed 002: a soft monthly limit allows the
-send and bills it; a hard one refuses it). CSV cells are neutralised against formula
-injection (partner references and domain names come from the API, not from us).
+send and bills it; a hard one refuses it). CSV goes through `escape.csv_text`, which guards
+every cell against formula injection (partner references and domain names come from the API,
+not from us).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from mailops.report.escape import csv_cell
+from mailops.report.escape import csv_text
 from mailops.rules.resets import overage
 from mailops.store.billing import BillingRow
 
@@ -121,13 +120,8 @@ def build_export(period: str, rows: Sequence[BillingRow]) -> BillingExport:
 
 
 def render_csv(export: BillingExport) -> str:
-    """CSV with a header; every text cell neutralised against spreadsheet formulas."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for row in export.rows():
-        writer.writerow(["" if row[c] is None else csv_cell(row[c]) for c in COLUMNS])
-    return buffer.getvalue()
+    """CSV with a header; every text cell guarded against spreadsheet formulas (csv_text)."""
+    return csv_text(COLUMNS, ([row[c] for c in COLUMNS] for row in export.rows()))
 
 
 def render_json(export: BillingExport) -> str:

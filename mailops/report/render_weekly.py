@@ -2,7 +2,8 @@
 page whose charts are embedded PNGs (data: URIs), so it opens without a network.
 
 Every name in a report came from an API (teams, domains, contact emails, alert subjects): it
-passes through `markdown_text` or `html_text` here, and charts draw it as plain text.
+passes through `markdown_text` or `html_text` here, and charts draw it as plain text; all
+three show invisible characters as their markers (escape.visible).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import base64
 import io
 from collections.abc import Callable, Sequence
 
-from mailops.report.escape import html_text, markdown_text
+from mailops.report.escape import html_text, markdown_text, visible
 from mailops.report.weekly import (
     CHART_METRICS,
     ActionSample,
@@ -269,7 +270,9 @@ def _series(report: WeeklyReport, scope: str, metric: str) -> dict[str, list[tup
 
 
 def _plain_label(text: str) -> str:
-    """A legend label matplotlib shows literally (no mathtext), cut to a sane length."""
+    """A legend label matplotlib shows literally (no mathtext, invisible characters as their
+    markers), cut to a sane length."""
+    text = visible(text)
     label = text if len(text) <= 40 else text[:39] + "…"
     if label.startswith("_"):  # matplotlib leaves such labels out of the legend
         label = "\u200b" + label

@@ -36,7 +36,7 @@ from slack_sdk.webhook import WebhookClient
 
 from mailops.errors import NotificationError
 from mailops.health import HealthReport, TeamHealth
-from mailops.report.escape import mrkdwn
+from mailops.report.escape import mrkdwn, visible
 from mailops.rules.alerts import Alert, Severity
 from mailops.rules.daily_health import alert_owner
 from mailops.secrets import redact, register_secret
@@ -57,7 +57,9 @@ Block = dict[str, Any]
 
 
 def header(text: str) -> Block:
-    return {"type": "header", "text": {"type": "plain_text", "text": text[:MAX_HEADER_TEXT]}}
+    """A header block: plain text (no markup to escape), invisible characters as markers."""
+    return {"type": "header",
+            "text": {"type": "plain_text", "text": visible(text)[:MAX_HEADER_TEXT]}}
 
 
 def section(text: str) -> Block:
@@ -605,7 +607,7 @@ def domain_onboarding_message(result: dict[str, Any]) -> dict[str, Any]:
     status = mrkdwn(result.get("status", ""))
     records = result.get("dns_records", [])
     return {
-        "text": f"Domain {result.get('domain', '')} onboarded: {result.get('status', '')}",
+        "text": f"Domain {name} onboarded: {status}",
         "blocks": [
             header(f":globe_with_meridians: Domain onboarded: {result.get('domain', '')}"),
             section(f"*{name}*: {how} with {mrkdwn(result.get('provider', ''))}; "

@@ -5,8 +5,9 @@ for one team's key or one domain: fields missing, wrong types, nulls, a page far
 asked, and a `total_pages` that lies. A client or job meeting one must give a clear error that
 names what was wrong, or skip it and count the skip, and go on with every other team and
 domain. `HOSTILE_SENDERS` and `HOSTILE_DOMAINS` are real data of the corpus world (unicode and
-IDN addresses, Slack mrkdwn, HTML, CSV formulas, very long names, NUL, bidi and terminal
-controls): they must be stored and come out escaped wherever they are shown.
+IDN addresses, Slack mrkdwn, HTML, CSV formulas (behind blanks and controls too), very long
+names, NUL, bidi and terminal controls): they must be stored and come out escaped wherever
+they are shown, bidi controls as visible markers.
 """
 
 from __future__ import annotations
@@ -103,19 +104,28 @@ BAD_ANSWERS: tuple[BadAnswer, ...] = (
 )
 
 LONG_NAME = "very-long-" + "x" * 5_000
+# A right-to-left override: shown raw, each reads as another ("elpmaxe.ltr@exe.png").
+RTL_SENDER = "\u202egnp.exe@rtl.example"
+RTL_DOMAIN = "\u202egnp.exe.rtl.example"
+# Partner references a spreadsheet would run (issue 19): a formula behind a space, a newline
+# and a tab; the domains they bill start with a formula character of their own.
+FORMULA_PARTNERS: dict[str, str] = {
+    "-minus.example": ' =HYPERLINK("http://evil.example","pay")',
+    "+plus.example": "\n=1+1",
+    "@at.example": "\t=",
+}
 HOSTILE_SENDERS: tuple[str, ...] = (
     "<!channel>@alert.top",
     "<script>alert(1)</script>@evil.click",
     "=HYPERLINK(\"http://evil.example\",\"open\")@formula.xyz",
+    RTL_SENDER,  # busy enough to reach the Slack posts' top lines, before the long name
     "*bold* _it_ ~s~ `c`@markdown.example",
     "josé.müller@bücher.example",
     "用户@例子.广告",
     "info@xn--bcher-kva.example",
     f"{LONG_NAME}@long.example",
-    # A stranger's unstorable and invisible characters: a NUL (PostgreSQL refuses it), a
-    # right-to-left override (an address that reads as another), a terminal escape.
+    # A stranger's unstorable characters: a NUL (PostgreSQL refuses it), a terminal escape.
     "nul\x00byte@evil.example",
-    "\u202egnp.exe@rtl.example",
     "\x1b[2Jansi@term.example",
 )
 HOSTILE_SUBJECT = "<!here> <https://evil.example|click> <b>bold</b> =1+1 " + "y" * 4_000
@@ -125,6 +135,9 @@ HOSTILE_DOMAINS: tuple[str, ...] = (
     "<b>bold</b>.example",  # a slash: no request can name it, so it is reported, never read
     "bücher.example",
     f"{'z' * 60}.{'long' * 40}.example",
+    RTL_DOMAIN,
+    "|cmd-pipe.example",  # a DDE payload's pipe
+    *FORMULA_PARTNERS,
 )
 HTML_DOMAIN = HOSTILE_DOMAINS[1]
 # What must never come out unescaped where API text is shown.

@@ -115,8 +115,8 @@ def chaos_plan(
 ) -> list[dict[str, Any]]:
     """The whole plan: the bursts first (a burst wins over any other fault), then each kind
     once per API, then the background rates (times `rate_scale`)."""
-    return (burst_rules(start, days, seed) + [last_midnight_reset_outage(start, days)]
-            + every_kind_once(start, days, seed) + background_rules(rate_scale))
+    return [*burst_rules(start, days, seed), last_midnight_reset_outage(start, days),
+            *every_kind_once(start, days, seed), *background_rules(rate_scale)]
 
 
 def last_midnight_reset_outage(start: datetime, days: int) -> dict[str, Any]:

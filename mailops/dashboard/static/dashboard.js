@@ -1,6 +1,8 @@
 // mailops dashboard: polls the page's JSON twin and redraws its tables in place.
 // Every string from the API goes in with textContent (never innerHTML): a sender or
-// domain name is a stranger's text.
+// domain name is a stranger's text. The poll asks for ?visible=1 (the body's data-api), so
+// the server has already shown each invisible character (U+202E...) as its marker, as on the
+// page it rendered: the rule lives in one place, mailops/report/escape.py.
 "use strict";
 
 (function () {
