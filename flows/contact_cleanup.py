@@ -33,7 +33,6 @@ async def contact_cleanup(
     max_actions: int | None = None,
     as_of: datetime | None = None,
     resume_run_id: str | None = None,
-    require_approval: bool | None = None,
     approval_timeout_seconds: int = 3600,
     approval_poll_seconds: int = 10,
     notify: bool = True,
@@ -45,9 +44,9 @@ async def contact_cleanup(
     teams: only these configured teams (all when empty). max_actions: the cap on changes
     (default `[contacts] max_actions_per_run`, 100). as_of: the instant contact ages are
     measured at (now by default). resume_run_id: apply the stored plan of that earlier run
-    instead of planning anew. require_approval: ask in the Prefect UI (default: under a
-    deployment); no answer within approval_timeout_seconds means no change (the answer is
-    looked for every approval_poll_seconds). shard: `i/n` to clean only the teams of
+    instead of planning anew. Under a deployment, apply asks for approval in the Prefect
+    UI; no answer within approval_timeout_seconds means no change (the answer is looked for
+    every approval_poll_seconds). shard: `i/n` to clean only the teams of
     shard i of n (all when empty).
     """
     logger = get_run_logger()
@@ -77,7 +76,7 @@ async def contact_cleanup(
         refusal = None
         if apply:
             refusal = await gate_refusal(
-                summary.changes, cap, requested=require_approval,
+                summary.changes, cap,
                 plan_markdown=_approval_markdown(result, cap),
                 timeout_seconds=approval_timeout_seconds,
                 poll_interval_seconds=approval_poll_seconds,

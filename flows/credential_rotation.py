@@ -28,14 +28,13 @@ async def credential_rotation(
     domains: list[str] | None = None,
     apply: bool = False,
     as_of: datetime | None = None,
-    require_approval: bool | None = None,
     approval_timeout_seconds: int = 3600,
     approval_poll_seconds: int = 10,
 ) -> dict[str, Any] | State:
     """Rotate the provider credential of `domains` (default: every one mailops installed).
 
     apply: rotate (a dry run lists what it would do otherwise). as_of: the instant taken as
-    now. require_approval: ask in the Prefect UI first (default: under a deployment).
+    now. Under a deployment, apply asks for approval in the Prefect UI first.
     """
     logger = get_run_logger()
     run_id = current_run_id()
@@ -58,7 +57,7 @@ async def credential_rotation(
             result["status"] = "planned" if targets else "nothing_to_do"
             logger.info("credential-rotation (dry run): %d domain(s)", len(targets))
             return result
-        if approval_required(require_approval):
+        if approval_required():
             plan = "\n".join(f"- rotate `{p['domain']}` into {p['store_in']}"
                              for p in result["planned"])
             approved, note = await request_approval(

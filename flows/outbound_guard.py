@@ -38,7 +38,6 @@ def _plan_markdown(run: GuardRun) -> str:
 async def outbound_guard(
     apply: bool = False,
     max_actions: int | None = None,
-    approve: bool | None = None,
     as_of: datetime | None = None,
     notify: bool = True,
     shard: str | None = None,
@@ -46,8 +45,8 @@ async def outbound_guard(
     """Poll EmBoux, update every mailbox and group, plan (and with `apply`, make) changes.
 
     apply: make the planned suspends and resumes (dry run otherwise). max_actions: the cap
-    (default `[guard] max_actions_per_run`). approve: ask for approval in the Prefect UI
-    (default: only under a deployment). as_of: the instant of the poll (now by default; the
+    (default `[guard] max_actions_per_run`); under a deployment, apply asks for approval in
+    the Prefect UI. as_of: the instant of the poll (now by default; the
     sandbox's clock in tests). notify: post status changes to Slack. shard: `i/n` to guard
     only the groups of shard i of n (whole groups: the ratio needs every member).
     """
@@ -71,7 +70,7 @@ async def outbound_guard(
         if apply and run.actions:
             cap = max_actions if max_actions is not None else settings.guard.max_actions_per_run
             refusal = await gate_refusal(
-                len(run.actions), cap, requested=approve, plan_markdown=_plan_markdown(run),
+                len(run.actions), cap, plan_markdown=_plan_markdown(run),
                 timeout_seconds=settings.guard.approval_timeout_seconds,
             )
             if refusal is not None:

@@ -34,7 +34,6 @@ async def quarantine_accept(
     max_actions: int | None = None,
     as_of: datetime | None = None,
     resume_run_id: str | None = None,
-    require_approval: bool | None = None,
     approval_timeout_seconds: int = 3600,
     approval_poll_seconds: int = 10,
     notify: bool = True,
@@ -46,7 +45,7 @@ async def quarantine_accept(
     scoring at least this (default `[quarantine] max_spam_score`, off). max_actions: the cap
     on accepts per run (default `[quarantine] max_actions_per_run`). as_of: the instant the
     report is stamped with (now by default). resume_run_id: apply the stored plan of that
-    earlier run. require_approval: ask in the Prefect UI (default: under a deployment).
+    earlier run. Under a deployment, apply asks for approval in the Prefect UI.
     """
     logger = get_run_logger()
     result: dict[str, Any] = {}
@@ -72,7 +71,7 @@ async def quarantine_accept(
         refusal = None
         if apply and total:
             refusal = await gate_refusal(
-                total, cap, requested=require_approval,
+                total, cap,
                 plan_markdown=_approval_markdown(result),
                 timeout_seconds=approval_timeout_seconds,
                 poll_interval_seconds=approval_poll_seconds,

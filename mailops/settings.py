@@ -262,6 +262,19 @@ class GuardSettings(_Section):
         return self
 
 
+class ApprovalSettings(_Section):
+    """Approval in the Prefect UI before a gated job applies its plan.
+
+    Under a deployment (a scheduled run, the UI's Run button) an apply always waits for it,
+    whatever is set here; these settings can only ask for it in more places.
+    """
+
+    always: bool = Field(
+        False, description="ask in the Prefect UI before every apply, a command line's "
+        "`--apply` too (otherwise that is the approval of the person typing it)",
+    )
+
+
 def checked_base_url(value: str) -> str:
     """An API root as an http(s) URL with a host and a valid port, or a ValueError saying
     what is wrong. Credentials in the URL are refused without repeating them: they would
@@ -317,6 +330,7 @@ class Settings(BaseSettings):
     guard: GuardSettings = Field(default_factory=GuardSettings)
     quarantine: QuarantineRules = Field(default_factory=QuarantineRules)
     report: ReportSettings = Field(default_factory=ReportSettings)
+    approval: ApprovalSettings = Field(default_factory=ApprovalSettings)
 
     @field_validator("cleanbox_base_url", "emboux_base_url")
     @classmethod

@@ -22,13 +22,14 @@ class Approval(RunInput):
     note: str = ""
 
 
-def approval_required(requested: bool | None) -> bool:
-    """Ask for approval when requested, or by default when running under a deployment.
+def approval_required() -> bool:
+    """Whether applying must first be approved by a person in the Prefect UI.
 
-    A run started from the command line is approved by its own `--apply`; a scheduled or
-    UI-started run of a deployment has nobody at a terminal, so a person approves it.
+    Always under a deployment: a scheduled or UI-started run has nobody at a terminal, and no
+    parameter can turn that off. A run started from the command line is approved by its own
+    `--apply`, unless `[approval] always` asks for the UI's approval there too.
     """
-    return requested if requested is not None else deployment.id is not None
+    return deployment.id is not None or current_settings().approval.always
 
 
 async def request_approval(
@@ -53,7 +54,6 @@ async def gate_refusal(
     planned: int,
     cap: int,
     *,
-    requested: bool | None,
     plan_markdown: str,
     timeout_seconds: int,
     poll_interval_seconds: int = 10,
@@ -61,7 +61,7 @@ async def gate_refusal(
     """Why a plan of `planned` changes may not be applied, or None: over the cap, or not
     approved (asked only when approval is required and there is something to change)."""
     refusal = refusal_over_cap(planned, cap)
-    if refusal is None and planned and approval_required(requested):
+    if refusal is None and planned and approval_required():
         approved, note = await request_approval(
             plan_markdown, timeout_seconds=timeout_seconds,
             poll_interval_seconds=poll_interval_seconds,

@@ -74,6 +74,23 @@ def test_no_answer_before_the_timeout_means_no():
     assert not approved and "no approval within 2 s" in note
 
 
-def test_approval_is_asked_under_a_deployment_or_when_requested():
-    assert approval_required(True) and not approval_required(False)
-    assert not approval_required(None)  # no deployment in a test run
+DEPLOYMENT_ID = "PREFECT__RUNTIME__DEPLOYMENT__ID"  # how prefect.runtime is faked
+
+
+def test_given_a_command_line_run_when_nothing_asks_then_its_apply_is_the_approval():
+    assert not approval_required()
+
+
+def test_given_a_deployment_run_when_the_setting_is_off_then_approval_is_still_required(
+    monkeypatch,
+):
+    monkeypatch.setenv(DEPLOYMENT_ID, "0b6f3c1e-5f1d-4a51-9a8e-3d0e6f7a2b10")
+    monkeypatch.setenv("MAILOPS_APPROVAL__ALWAYS", "false")
+    assert approval_required()
+
+
+def test_given_the_always_setting_when_run_from_the_command_line_then_approval_is_required(
+    monkeypatch,
+):
+    monkeypatch.setenv("MAILOPS_APPROVAL__ALWAYS", "true")
+    assert approval_required()

@@ -186,9 +186,10 @@ def test_a_change_whose_answer_was_lost_and_whose_retry_failed_is_still_audited_
     assert len(audited) == len(made) == 1
 
 
-def test_no_approval_before_the_timeout_means_no_change(contacts_env):
+def test_no_approval_before_the_timeout_means_no_change(contacts_env, monkeypatch):
+    monkeypatch.setenv("MAILOPS_APPROVAL__ALWAYS", "true")
     before = contacts_env.states()
-    outcome = run(contacts_env, apply=True, require_approval=True, approval_timeout_seconds=2,
+    outcome = run(contacts_env, apply=True, approval_timeout_seconds=2,
                   approval_poll_seconds=1)
     # Prefect itself ends a run whose pause timed out as failed ("never resumed")
     assert not outcome.ok
@@ -284,12 +285,13 @@ def test_the_job_name():
 # --- approval, several teams, odd listings, the spam-score check -------------------------------
 
 
-def test_an_approved_plan_is_applied(contacts_env):
+def test_an_approved_plan_is_applied(contacts_env, monkeypatch):
     from test_approval import answer_when_paused
 
+    monkeypatch.setenv("MAILOPS_APPROVAL__ALWAYS", "true")
     seen: list = []
     watcher = answer_when_paused({"approve": True, "note": "looked fine"}, seen)
-    outcome = run(contacts_env, apply=True, require_approval=True, approval_timeout_seconds=30,
+    outcome = run(contacts_env, apply=True, approval_timeout_seconds=30,
                   approval_poll_seconds=1)
     watcher.join(timeout=30)
     assert seen and outcome.ok, outcome.message

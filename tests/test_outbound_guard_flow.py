@@ -154,10 +154,11 @@ def test_a_rejected_approval_changes_nothing(guard_env, monkeypatch):
         return False, "the plan was rejected in the Prefect UI: nothing was changed"
 
     monkeypatch.setattr(module, "request_approval", rejected)
+    monkeypatch.setenv("MAILOPS_APPROVAL__ALWAYS", "true")
     monkeypatch.setenv("MAILOPS_GUARD__GROUP_WARNING_PCT", "1")
     monkeypatch.setenv("MAILOPS_GUARD__GROUP_PAUSE_PCT", "1")
     before = {n: r["outbound_status"] for n, r in guard_env.domains().items()}
-    outcome = run_flow(outbound_guard, apply=True, approve=True,
+    outcome = run_flow(outbound_guard, apply=True,
                        as_of=guard_env.sandbox.now(), notify=False)
     assert not outcome.ok and "rejected" in (outcome.message or "")
     assert {n: r["outbound_status"] for n, r in guard_env.domains().items()} == before
