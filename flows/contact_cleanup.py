@@ -33,10 +33,7 @@ async def contact_cleanup(
     max_actions: int | None = None,
     as_of: datetime | None = None,
     resume_run_id: str | None = None,
-    approval_timeout_seconds: int = 3600,
-    approval_poll_seconds: int = 10,
     notify: bool = True,
-    per_page: int = 100,
     shard: str | None = None,
 ) -> dict[str, Any] | State:
     """Classify every unset contact and store the plan; change states only with `apply`.
@@ -45,8 +42,7 @@ async def contact_cleanup(
     (default `[contacts] max_actions_per_run`, 100). as_of: the instant contact ages are
     measured at (now by default). resume_run_id: apply the stored plan of that earlier run
     instead of planning anew. Under a deployment, apply asks for approval in the Prefect
-    UI; no answer within approval_timeout_seconds means no change (the answer is looked for
-    every approval_poll_seconds). shard: `i/n` to clean only the teams of
+    UI (`[approval]` settings). shard: `i/n` to clean only the teams of
     shard i of n (all when empty).
     """
     logger = get_run_logger()
@@ -70,7 +66,7 @@ async def contact_cleanup(
             require_stored_plan(JOB, resume_run_id)
         run_id = resume_run_id or current_run_id()
         moment = (as_of or datetime.now(UTC)).astimezone(UTC)
-        summary = await contact_tasks.plan_cleanup(run_id, names, moment, per_page, str(part))
+        summary = await contact_tasks.plan_cleanup(run_id, names, moment, str(part))
         result = {**_result(summary, dry_run=not apply), "shard": str(part)}
         cap = max_actions if max_actions is not None else settings.contacts.max_actions_per_run
         refusal = None
@@ -78,8 +74,6 @@ async def contact_cleanup(
             refusal = await gate_refusal(
                 summary.changes, cap,
                 plan_markdown=_approval_markdown(result, cap),
-                timeout_seconds=approval_timeout_seconds,
-                poll_interval_seconds=approval_poll_seconds,
             )
         result["refused"] = refusal
         if apply and refusal is None and summary.changes:

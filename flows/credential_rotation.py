@@ -28,8 +28,6 @@ async def credential_rotation(
     domains: list[str] | None = None,
     apply: bool = False,
     as_of: datetime | None = None,
-    approval_timeout_seconds: int = 3600,
-    approval_poll_seconds: int = 10,
 ) -> dict[str, Any] | State:
     """Rotate the provider credential of `domains` (default: every one mailops installed).
 
@@ -60,10 +58,7 @@ async def credential_rotation(
         if approval_required():
             plan = "\n".join(f"- rotate `{p['domain']}` into {p['store_in']}"
                              for p in result["planned"])
-            approved, note = await request_approval(
-                f"# Credential rotation\n\n{plan}", timeout_seconds=approval_timeout_seconds,
-                poll_interval_seconds=approval_poll_seconds,
-            )
+            approved, note = await request_approval(f"# Credential rotation\n\n{plan}")
             if not approved:
                 result["status"] = "rejected"
                 return Failed(message=note, data=result)

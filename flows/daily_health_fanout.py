@@ -36,16 +36,12 @@ async def daily_health_fanout(
     as_of: datetime | None = None,
     notify: bool = True,
     teams: list[str] | None = None,
-    shard_timeout_seconds: int = 4 * 3600,
-    poll_seconds: float = 5,
-    deployment: str = SHARD_DEPLOYMENT,
 ) -> dict[str, Any] | State:
     """Run daily-health as `shards` parallel runs of its shard deployment, then post one
     report merged from the store.
 
-    day, as_of, teams: as daily-health's (every shard gets the same). shard_timeout_seconds:
-    how long to wait for the shards. poll_seconds: how often their states are read.
-    deployment: the shard deployment (`flow/deployment`), daily-health's `daily-health-shard`.
+    day, as_of, teams: as daily-health's (every shard gets the same). How long and how often
+    it waits for the shards: `[fanout]` settings.
     """
     logger = get_run_logger()
     try:
@@ -55,8 +51,8 @@ async def daily_health_fanout(
         day = day or as_of.astimezone(settings.zone).date()
         run_id = current_run_id()
         runs = await asyncio.gather(*(
-            _run_shard(deployment, part, run_id, day, as_of, teams, shard_timeout_seconds,
-                       poll_seconds)
+            _run_shard(SHARD_DEPLOYMENT, part, run_id, day, as_of, teams,
+                       settings.fanout.shard_timeout_seconds, settings.fanout.poll_seconds)
             for part in parts
         ))
         report = health_tasks.stored_report(day, as_of)

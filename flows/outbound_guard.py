@@ -69,10 +69,7 @@ async def outbound_guard(
         problems = [f"{f.subject}: {f.message}" for f in collected.failures]
         if apply and run.actions:
             cap = max_actions if max_actions is not None else settings.guard.max_actions_per_run
-            refusal = await gate_refusal(
-                len(run.actions), cap, plan_markdown=_plan_markdown(run),
-                timeout_seconds=settings.guard.approval_timeout_seconds,
-            )
+            refusal = await gate_refusal(len(run.actions), cap, plan_markdown=_plan_markdown(run))
             if refusal is not None:
                 logger.error(refusal)
                 result["dry_run"] = True

@@ -34,8 +34,6 @@ async def quarantine_accept(
     max_actions: int | None = None,
     as_of: datetime | None = None,
     resume_run_id: str | None = None,
-    approval_timeout_seconds: int = 3600,
-    approval_poll_seconds: int = 10,
     notify: bool = True,
 ) -> dict[str, Any] | State:
     """Plan (and with `apply`, make) the accepts of whitelisted senders' quarantined mail.
@@ -73,8 +71,6 @@ async def quarantine_accept(
             refusal = await gate_refusal(
                 total, cap,
                 plan_markdown=_approval_markdown(result),
-                timeout_seconds=approval_timeout_seconds,
-                poll_interval_seconds=approval_poll_seconds,
             )
         result["refused"] = refusal
         if apply and total and refusal is None:

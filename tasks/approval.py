@@ -32,40 +32,30 @@ def approval_required() -> bool:
     return deployment.id is not None or current_settings().approval.always
 
 
-async def request_approval(
-    plan_markdown: str, *, timeout_seconds: int, poll_interval_seconds: int = 10
-) -> tuple[bool, str]:
-    """Pause until someone approves or rejects the plan; no answer in time means no."""
+async def request_approval(plan_markdown: str) -> tuple[bool, str]:
+    """Pause until someone approves or rejects the plan; no answer within `[approval]
+    timeout_seconds` means no."""
+    settings = current_settings().approval
     try:
         answer = await pause_flow_run(
             wait_for_input=Approval.with_initial_data(description=plan_markdown),
-            timeout=timeout_seconds,
-            poll_interval=poll_interval_seconds,
+            timeout=settings.timeout_seconds,
+            poll_interval=settings.poll_seconds,
         )
     except FlowPauseTimeout:
-        return False, f"no approval within {timeout_seconds} s: nothing was changed"
+        return False, f"no approval within {settings.timeout_seconds} s: nothing was changed"
     if answer is None or not answer.approve:
         note = f" ({answer.note})" if answer is not None and answer.note else ""
         return False, f"the plan was rejected in the Prefect UI{note}: nothing was changed"
     return True, answer.note
 
 
-async def gate_refusal(
-    planned: int,
-    cap: int,
-    *,
-    plan_markdown: str,
-    timeout_seconds: int,
-    poll_interval_seconds: int = 10,
-) -> str | None:
+async def gate_refusal(planned: int, cap: int, *, plan_markdown: str) -> str | None:
     """Why a plan of `planned` changes may not be applied, or None: over the cap, or not
     approved (asked only when approval is required and there is something to change)."""
     refusal = refusal_over_cap(planned, cap)
     if refusal is None and planned and approval_required():
-        approved, note = await request_approval(
-            plan_markdown, timeout_seconds=timeout_seconds,
-            poll_interval_seconds=poll_interval_seconds,
-        )
+        approved, note = await request_approval(plan_markdown)
         refusal = None if approved else note
     return refusal
 

@@ -22,10 +22,16 @@ from tasks.approval import approval_required, request_approval
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
+@pytest.fixture(autouse=True)
+def quick_approval(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The answer looked for every second, for at most 30 s."""
+    monkeypatch.setenv("MAILOPS_APPROVAL__POLL_SECONDS", "1")
+    monkeypatch.setenv("MAILOPS_APPROVAL__TIMEOUT_SECONDS", "30")
+
+
 @flow
-async def gated_job(timeout_seconds: int = 30) -> tuple[bool, str]:
-    return await request_approval("## 3 contacts to block", timeout_seconds=timeout_seconds,
-                                  poll_interval_seconds=1)
+async def gated_job() -> tuple[bool, str]:
+    return await request_approval("## 3 contacts to block")
 
 
 def answer_when_paused(run_input: dict, seen: list, within_seconds: float = 60) -> threading.Thread:
@@ -69,8 +75,9 @@ def test_a_rejected_plan_changes_nothing_and_says_so():
     assert not approved and "rejected in the Prefect UI (too many)" in note
 
 
-def test_no_answer_before_the_timeout_means_no():
-    approved, note = asyncio.run(gated_job(timeout_seconds=2))
+def test_no_answer_before_the_timeout_means_no(monkeypatch):
+    monkeypatch.setenv("MAILOPS_APPROVAL__TIMEOUT_SECONDS", "2")
+    approved, note = asyncio.run(gated_job())
     assert not approved and "no approval within 2 s" in note
 
 
