@@ -28,22 +28,27 @@ CHANGE_ACTIONS = ("block", "whitelist", "mute")
 
 @flow(name="contact-cleanup", log_prints=False)
 async def contact_cleanup(
-    teams: list[str] | None = None,
+    teams: tuple[str, ...] = (),
     apply: bool = False,
     max_actions: int | None = None,
     as_of: datetime | None = None,
-    resume_run_id: str | None = None,
+    resume_run_id: str = "",
     notify: bool = True,
-    shard: str | None = None,
+    shard: str = "",
 ) -> dict[str, Any] | State:
     """Classify every unset contact and store the plan; change states only with `apply`.
 
-    teams: only these configured teams (all when empty). max_actions: the cap on changes
-    (default `[contacts] max_actions_per_run`, 100). as_of: the instant contact ages are
-    measured at (now by default). resume_run_id: apply the stored plan of that earlier run
-    instead of planning anew. Under a deployment, apply asks for approval in the Prefect
-    UI (`[approval]` settings). shard: `i/n` to clean only the teams of
-    shard i of n (all when empty).
+    Args:
+        teams: Only these configured Cleanbox teams; empty cleans every team.
+        apply: Change the contacts' states. Under a deployment the run first pauses until a
+            person approves the plan in the Prefect UI; off, the run only plans.
+        max_actions: Refuse to apply a plan of more changes than this; by default the
+            `[contacts] max_actions_per_run` setting (100).
+        as_of: The instant contact ages are measured at; by default now.
+        resume_run_id: Apply the stored plan of this earlier run (a dry run a person
+            reviewed, or an apply to finish) instead of planning anew; empty plans anew.
+        notify: Post the Slack summary.
+        shard: `i/n` cleans only the teams of shard i of n; empty cleans every team.
     """
     logger = get_run_logger()
     result: dict[str, Any] = {}

@@ -25,14 +25,18 @@ from tasks.context import current_run_id, current_settings
 
 @flow(name="credential-rotation", log_prints=False)
 async def credential_rotation(
-    domains: list[str] | None = None,
+    domains: tuple[str, ...] = (),
     apply: bool = False,
     as_of: datetime | None = None,
 ) -> dict[str, Any] | State:
-    """Rotate the provider credential of `domains` (default: every one mailops installed).
+    """Rotate EmBoux provider credentials into Prefect Secret blocks, never showing them.
 
-    apply: rotate (a dry run lists what it would do otherwise). as_of: the instant taken as
-    now. Under a deployment, apply asks for approval in the Prefect UI first.
+    Args:
+        domains: The domains whose credential to rotate; empty rotates every domain whose
+            credential mailops installed before.
+        apply: Rotate. Under a deployment the run first pauses until a person approves the
+            list in the Prefect UI; off, a dry run lists what it would do.
+        as_of: The instant taken as now (for the audit rows and alerts); by default now.
     """
     logger = get_run_logger()
     run_id = current_run_id()

@@ -35,13 +35,18 @@ async def daily_health_fanout(
     day: date | None = None,
     as_of: datetime | None = None,
     notify: bool = True,
-    teams: list[str] | None = None,
+    teams: tuple[str, ...] = (),
 ) -> dict[str, Any] | State:
-    """Run daily-health as `shards` parallel runs of its shard deployment, then post one
-    report merged from the store.
+    """Run daily-health as parallel shard runs, then post one report merged from the store.
 
-    day, as_of, teams: as daily-health's (every shard gets the same). How long and how often
-    it waits for the shards: `[fanout]` settings.
+    Args:
+        shards: How many runs of the daily-health-shard deployment share the teams and
+            domains (1 to 1024), on whatever workers serve it.
+        day: The day every shard stores its rows under; by default today in the operator's
+            time zone.
+        as_of: The collection instant every shard uses; by default now.
+        notify: Post the merged Slack report.
+        teams: Only these configured Cleanbox teams; empty collects every team.
     """
     logger = get_run_logger()
     try:
@@ -85,7 +90,7 @@ async def _run_shard(
     parent_run_id: str,
     day: date,
     as_of: datetime,
-    teams: list[str] | None,
+    teams: tuple[str, ...],
     timeout_seconds: int,
     poll_seconds: float,
 ) -> FlowRun:
@@ -95,7 +100,7 @@ async def _run_shard(
         return await arun_deployment(
             deployment,
             parameters={"shard": str(part), "day": day.isoformat(), "as_of": as_of.isoformat(),
-                        "notify": False, "teams": teams},
+                        "notify": False, "teams": list(teams)},
             flow_run_name=f"daily-health-{day.isoformat()}-shard-{part.index}-of-{part.count}",
             idempotency_key=f"{parent_run_id}:shard:{part}",
             timeout=timeout_seconds,

@@ -40,15 +40,19 @@ async def outbound_guard(
     max_actions: int | None = None,
     as_of: datetime | None = None,
     notify: bool = True,
-    shard: str | None = None,
+    shard: str = "",
 ) -> dict[str, Any] | State:
-    """Poll EmBoux, update every mailbox and group, plan (and with `apply`, make) changes.
+    """Poll EmBoux, update every mailbox's and group's status, plan suspends and resumes.
 
-    apply: make the planned suspends and resumes (dry run otherwise). max_actions: the cap
-    (default `[guard] max_actions_per_run`); under a deployment, apply asks for approval in
-    the Prefect UI. as_of: the instant of the poll (now by default; the
-    sandbox's clock in tests). notify: post status changes to Slack. shard: `i/n` to guard
-    only the groups of shard i of n (whole groups: the ratio needs every member).
+    Args:
+        apply: Make the planned suspends and resumes. Under a deployment the run first pauses
+            until a person approves them in the Prefect UI; off, a dry run.
+        max_actions: Refuse to apply more changes than this; by default the `[guard]
+            max_actions_per_run` setting (100).
+        as_of: The instant of the poll; by default now.
+        notify: Post status changes to Slack.
+        shard: `i/n` guards only the groups of shard i of n (whole groups: the ratio needs
+            every member); empty guards every domain.
     """
     logger = get_run_logger()
     result: dict[str, Any] = {}
