@@ -77,7 +77,7 @@ async def contact_cleanup(
         refusal = None
         if apply:
             refusal = await gate_refusal(
-                summary.changes, cap,
+                summary.changes, cap, job=JOB, run_id=run_id,
                 plan_markdown=_approval_markdown(result, cap),
             )
         result["refused"] = refusal

@@ -19,7 +19,7 @@ from prefect.utilities.annotations import quote
 import tasks.guard as guard_tasks
 from flows.ending import end_with
 from mailops.errors import MailopsError
-from mailops.guard import GuardRun
+from mailops.guard import JOB, GuardRun
 from mailops.rules.shard import Shard
 from tasks.approval import gate_refusal
 from tasks.context import current_run_id, current_settings
@@ -73,7 +73,8 @@ async def outbound_guard(
         problems = [f"{f.subject}: {f.message}" for f in collected.failures]
         if apply and run.actions:
             cap = max_actions if max_actions is not None else settings.guard.max_actions_per_run
-            refusal = await gate_refusal(len(run.actions), cap, plan_markdown=_plan_markdown(run))
+            refusal = await gate_refusal(len(run.actions), cap, job=JOB, run_id=run_id,
+                                         plan_markdown=_plan_markdown(run))
             if refusal is not None:
                 logger.error(refusal)
                 result["dry_run"] = True

@@ -77,7 +77,7 @@ async def quarantine_accept(
         refusal = None
         if apply and total:
             refusal = await gate_refusal(
-                total, cap,
+                total, cap, job=JOB, run_id=run_id,
                 plan_markdown=_approval_markdown(result),
             )
         result["refused"] = refusal

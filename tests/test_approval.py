@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
+from typing import Any
 
 import pytest
 from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    ArtifactFilterKey,
     FlowRunFilter,
     FlowRunFilterState,
     FlowRunFilterStateType,
@@ -29,9 +34,26 @@ def quick_approval(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MAILOPS_APPROVAL__TIMEOUT_SECONDS", "30")
 
 
+PLAN = [{"change": f"spam{i}@junk.xyz", "action": "block", "from": "unset", "to": "blocked",
+         "reason": "junk TLD .xyz"} for i in range(3)]
+
+
 @flow
 async def gated_job() -> tuple[bool, str]:
-    return await request_approval("## 3 contacts to block")
+    return await request_approval("contact-cleanup", "## 3 contacts to block", PLAN)
+
+
+def approval_artifact(run_id: Any, key: str) -> list[dict[str, Any]]:
+    """The rows of the approval artifact `key` of one flow run (an error when there is none)."""
+
+    async def read() -> list[dict[str, Any]]:
+        async with get_client() as client:
+            [artifact] = await client.read_artifacts(artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[key]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[run_id])))
+        return json.loads(artifact.data)
+
+    return asyncio.run(read())
 
 
 def answer_when_paused(run_input: dict, seen: list, within_seconds: float = 60) -> threading.Thread:
@@ -65,6 +87,21 @@ def test_an_approved_plan_goes_on():
     approved, note = asyncio.run(gated_job())
     watcher.join(timeout=30)
     assert seen and approved and note == "checked"
+
+
+def test_given_a_paused_run_when_it_is_opened_then_it_shows_the_plan_and_what_to_do(caplog):
+    # Given a plan waiting for approval
+    seen: list = []
+    watcher = answer_when_paused({"approve": False}, seen)
+    # When the run pauses (and is answered)
+    with caplog.at_level("INFO", logger="prefect.flow_runs"):
+        asyncio.run(gated_job())
+    watcher.join(timeout=30)
+    # Then the paused run holds the plan as its table artifact, change by change
+    assert approval_artifact(seen[0], "contact-cleanup-approval") == PLAN
+    # ...and its log names the artifact and the answer to give
+    [line] = [r.getMessage() for r in caplog.records if "waiting for approval" in r.getMessage()]
+    assert "contact-cleanup-approval" in line and "Resume" in line and "Approve on" in line
 
 
 def test_a_rejected_plan_changes_nothing_and_says_so():

@@ -17,7 +17,7 @@ from deployments import JOBS, Job
 from deployments.build import job_flow
 from flows.commands import run_flow
 from flows.contact_cleanup import contact_cleanup
-from tasks.approval import approval_required, gate_refusal
+from tasks.approval import PLAN_ROWS_SHOWN, approval_required, gate_refusal
 
 # How the machinery waits, pages and polls: settings, never a field of the form.
 INTERNAL_KNOBS = {
@@ -77,7 +77,8 @@ def test_given_any_parameters_when_approval_is_decided_then_none_of_them_is_cons
     # The decision takes nothing from the run's parameters, and the gate no flag that could
     # turn it off: only the plan's size, the cap and what the approver reads.
     assert inspect.signature(approval_required).parameters == {}
-    assert set(inspect.signature(gate_refusal).parameters) == {"planned", "cap", "plan_markdown"}
+    assert set(inspect.signature(gate_refusal).parameters) == {
+        "planned", "cap", "job", "run_id", "plan_markdown"}
 
 
 @pytest.mark.parametrize("always", ["true", "false"])
@@ -93,7 +94,7 @@ def test_given_a_deployment_run_when_approval_is_decided_then_it_is_required_wha
 def test_given_a_deployment_run_when_cleanup_is_applied_then_it_waits_for_a_person(
     contacts_env, monkeypatch
 ):
-    from test_approval import answer_when_paused
+    from test_approval import answer_when_paused, approval_artifact
 
     # Given a run under a deployment (nothing else asks for approval), with changes to make
     monkeypatch.setenv(DEPLOYMENT_ID, "5d3c8a8e-2b7e-4c1f-9f4e-1d2a3b4c5d6e")
@@ -111,3 +112,6 @@ def test_given_a_deployment_run_when_cleanup_is_applied_then_it_waits_for_a_pers
     assert "rejected in the Prefect UI (not this week)" in outcome.result["refused"]
     assert sum(outcome.result["applied"].values()) == 0
     assert contacts_env.states() == before
+    # ...having read the plan that was stored, as the paused run's artifact
+    shown = approval_artifact(seen[0], "contact-cleanup-approval")
+    assert len(shown) == min(outcome.result["actions_total"], PLAN_ROWS_SHOWN)
