@@ -63,7 +63,8 @@ async def credential_rotation(
             plan = "\n".join(f"- rotate `{p['domain']}` into {p['store_in']}"
                              for p in result["planned"])
             approved, note = await request_approval(
-                domain_tasks.ROTATION, f"# Credential rotation\n\n{plan}", result["planned"])
+                domain_tasks.ROTATION, run_id, f"# Credential rotation\n\n{plan}",
+                result["planned"])
             if not approved:
                 result["status"] = "rejected"
                 return Failed(message=note, data=result)

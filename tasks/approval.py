@@ -16,10 +16,11 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from prefect.runtime import deployment
 from prefect.settings import PREFECT_UI_URL
+from pydantic import Field
 
-from mailops.gate import check_stored_plan, refusal_over_cap
+from mailops.gate import approval_audit, check_stored_plan, refusal_over_cap
 from mailops.store import Store
-from tasks.context import current_settings
+from tasks.context import current_run_id, current_settings
 
 PLAN_ROWS_SHOWN = 500  # changes listed in the approval artifact; the store holds them all
 
@@ -27,8 +28,11 @@ PLAN_ROWS_SHOWN = 500  # changes listed in the approval artifact; the store hold
 class Approval(RunInput):
     """The form behind the Resume button: approve the plan shown above it, or not."""
 
-    approve: bool = False
-    note: str = ""
+    approve: bool = Field(False, description="On applies the plan; off changes nothing.")
+    note: str = Field("", description="Why: kept with the decision in the audit log.")
+    approver: str = Field(
+        "", description="Who decides (Prefect's server does not record who resumed a run)."
+    )
 
 
 def approval_required() -> bool:
@@ -42,12 +46,18 @@ def approval_required() -> bool:
 
 
 async def request_approval(
-    job: str, plan_markdown: str, rows: list[dict[str, Any]], total: int | None = None
+    job: str,
+    run_id: str,
+    plan_markdown: str,
+    rows: list[dict[str, Any]],
+    total: int | None = None,
 ) -> tuple[bool, str]:
     """Show the plan as the run's artifact, say in the log how to answer, then pause until
     someone approves or rejects it; no answer within `[approval] timeout_seconds` means no.
+    The answer (note, time, who) is audited under the plan's `run_id`.
 
     `rows` are the plan's changes (at most PLAN_ROWS_SHOWN of them), `total` how many it holds.
+    Returns whether it was approved, and the note, or why nothing may change.
     """
     settings = current_settings().approval
     key = f"{job}-approval"
@@ -76,11 +86,25 @@ async def request_approval(
             poll_interval=settings.poll_seconds,
         )
     except FlowPauseTimeout:
+        _record_decision(job, run_id, "expired", Approval())
         return False, f"no approval within {settings.timeout_seconds} s: nothing was changed"
-    if answer is None or not answer.approve:
-        note = f" ({answer.note})" if answer is not None and answer.note else ""
+    answer = answer or Approval()
+    _record_decision(job, run_id, "approved" if answer.approve else "rejected", answer)
+    if not answer.approve:
+        note = f" ({answer.note})" if answer.note else ""
         return False, f"the plan was rejected in the Prefect UI{note}: nothing was changed"
     return True, answer.note
+
+
+def _record_decision(job: str, run_id: str, decision: str, answer: Approval) -> None:
+    """Audit the answer before anything is applied (a StoreError stops the run), and log it."""
+    with Store(current_settings().database_url) as store:
+        store.upgrade()
+        store.record_changes(run_id, job, [approval_audit(
+            run_id, decision, answer.note, answer.approver, current_run_id())])
+    who = f" by {answer.approver}" if answer.approver else ""
+    get_run_logger().info("%s plan %s %s%s: %s", job, run_id, decision, who,
+                          answer.note or "no note")
 
 
 async def gate_refusal(
@@ -92,7 +116,7 @@ async def gate_refusal(
     refusal = refusal_over_cap(planned, cap)
     if refusal is None and planned and approval_required():
         rows = stored_plan_rows(run_id)
-        approved, note = await request_approval(job, plan_markdown, rows, total=planned)
+        approved, note = await request_approval(job, run_id, plan_markdown, rows, total=planned)
         refusal = None if approved else note
     return refusal
 

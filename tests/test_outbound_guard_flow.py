@@ -149,7 +149,8 @@ def test_the_command_prints_the_dashboard_as_json(guard_env, cli):
 def test_a_rejected_approval_changes_nothing(guard_env, monkeypatch):
     import tasks.approval as module
 
-    async def rejected(job: str, markdown: str, rows: list, **_: object) -> tuple[bool, str]:
+    async def rejected(job: str, run_id: str, markdown: str, rows: list, **_: object
+                       ) -> tuple[bool, str]:
         assert job == "outbound-guard" and "| domain | action | reason |" in markdown
         assert rows and {"change", "action", "reason"} <= set(rows[0])
         return False, "the plan was rejected in the Prefect UI: nothing was changed"
