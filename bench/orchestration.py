@@ -55,7 +55,7 @@ async def plain(as_of: datetime, artifacts: bool = False) -> None:
     from tasks.context import configured_teams, current_settings
 
     settings = current_settings()
-    teams = [team.name for team in configured_teams(settings, None)]
+    teams = [team.name for team in configured_teams(settings)]
     day = as_of.astimezone(settings.zone).date()
     cleanbox, emboux = await asyncio.gather(
         health_tasks.collect_cleanbox.fn(teams, as_of), health_tasks.collect_emboux.fn()

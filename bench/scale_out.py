@@ -148,6 +148,7 @@ def cluster(folder: Path, workers: int) -> Iterator[Cluster]:
         node.environment = {
             **os.environ,
             "MAILOPS_DATABASE_URL": node.store_url,
+            "MAILOPS_FANOUT__POLL_SECONDS": "1",  # the fan-out reads its shards' states
             "PREFECT_HOME": str(folder / "prefect-home"),
             "PREFECT_API_URL": api_url,
             "PREFECT_API_DATABASE_CONNECTION_URL": prefect_db,
@@ -210,7 +211,7 @@ def run_fanout(
         started = time.perf_counter()
         parent = run_deployment(
             f"{FANOUT}/{FANOUT}", parameters={"shards": shards, "as_of": as_of.isoformat(),
-                                "day": day.isoformat(), "poll_seconds": 1},
+                                "day": day.isoformat()},
             timeout=3600, poll_interval=1, as_subflow=False,
         )
         wall = time.perf_counter() - started

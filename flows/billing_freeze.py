@@ -47,7 +47,7 @@ MAX_CALLS = 2  # the first, and one more only when the counters prove it was not
 
 @flow(name="billing-freeze", log_prints=False)
 async def billing_freeze(
-    period: str | None = None, force: bool = False, as_of: datetime | None = None
+    period: str = "", force: bool = False, as_of: datetime | None = None
 ) -> dict[str, Any] | State:
     """Freeze the monthly counters for billing and zero them, once for the month just ended.
 
@@ -104,7 +104,7 @@ async def billing_freeze(
 
     try:
         try:
-            key = monthly_key(period, as_of or datetime.now(UTC))
+            key = monthly_key(period or None, as_of or datetime.now(UTC))
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         result["period"] = key

@@ -28,27 +28,27 @@ CHANGE_ACTIONS = ("block", "whitelist", "mute")
 
 @flow(name="contact-cleanup", log_prints=False)
 async def contact_cleanup(
-    teams: list[str] | None = None,
+    teams: tuple[str, ...] = (),
     apply: bool = False,
     max_actions: int | None = None,
     as_of: datetime | None = None,
-    resume_run_id: str | None = None,
-    require_approval: bool | None = None,
-    approval_timeout_seconds: int = 3600,
-    approval_poll_seconds: int = 10,
+    resume_run_id: str = "",
     notify: bool = True,
-    per_page: int = 100,
-    shard: str | None = None,
+    shard: str = "",
 ) -> dict[str, Any] | State:
     """Classify every unset contact and store the plan; change states only with `apply`.
 
-    teams: only these configured teams (all when empty). max_actions: the cap on changes
-    (default `[contacts] max_actions_per_run`, 100). as_of: the instant contact ages are
-    measured at (now by default). resume_run_id: apply the stored plan of that earlier run
-    instead of planning anew. require_approval: ask in the Prefect UI (default: under a
-    deployment); no answer within approval_timeout_seconds means no change (the answer is
-    looked for every approval_poll_seconds). shard: `i/n` to clean only the teams of
-    shard i of n (all when empty).
+    Args:
+        teams: Only these configured Cleanbox teams; empty cleans every team.
+        apply: Change the contacts' states. Under a deployment the run first pauses until a
+            person approves the plan in the Prefect UI; off, the run only plans.
+        max_actions: Refuse to apply a plan of more changes than this; by default the
+            `[contacts] max_actions_per_run` setting (100).
+        as_of: The instant contact ages are measured at; by default now.
+        resume_run_id: Apply the stored plan of this earlier run (a dry run a person
+            reviewed, or an apply to finish) instead of planning anew; empty plans anew.
+        notify: Post the Slack summary.
+        shard: `i/n` cleans only the teams of shard i of n; empty cleans every team.
     """
     logger = get_run_logger()
     result: dict[str, Any] = {}
@@ -71,16 +71,14 @@ async def contact_cleanup(
             require_stored_plan(JOB, resume_run_id)
         run_id = resume_run_id or current_run_id()
         moment = (as_of or datetime.now(UTC)).astimezone(UTC)
-        summary = await contact_tasks.plan_cleanup(run_id, names, moment, per_page, str(part))
+        summary = await contact_tasks.plan_cleanup(run_id, names, moment, str(part))
         result = {**_result(summary, dry_run=not apply), "shard": str(part)}
         cap = max_actions if max_actions is not None else settings.contacts.max_actions_per_run
         refusal = None
         if apply:
             refusal = await gate_refusal(
-                summary.changes, cap, requested=require_approval,
+                summary.changes, cap, job=JOB, run_id=run_id,
                 plan_markdown=_approval_markdown(result, cap),
-                timeout_seconds=approval_timeout_seconds,
-                poll_interval_seconds=approval_poll_seconds,
             )
         result["refused"] = refusal
         if apply and refusal is None and summary.changes:

@@ -22,9 +22,11 @@ from tasks.context import current_run_id
 
 @flow(name="contact-undo", log_prints=False)
 async def contact_undo(run_id: str, undo_run_id: str | None = None) -> dict[str, Any] | State:
-    """Revert the applied changes of contact-cleanup run `run_id`.
+    """Revert the applied changes of one contact-cleanup run.
 
-    undo_run_id: finish an earlier undo of it (default: this flow run's id).
+    Args:
+        run_id: The contact-cleanup run whose changes to revert.
+        undo_run_id: Finish this earlier undo of it; by default a new undo (this run's id).
     """
     logger = get_run_logger()
     try:

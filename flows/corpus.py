@@ -176,11 +176,9 @@ class CorpusRun:
         self.sandbox.record_collection(self.day.isoformat())
         runs = {
             "daily-health": self.flow("daily-health", day=self.day),
-            "contact-cleanup": self.flow("contact-cleanup", apply=True, max_actions=100_000,
-                                         require_approval=False),
-            "quarantine-accept": self.flow("quarantine-accept", apply=True,
-                                           require_approval=False),
-            "outbound-guard": self.flow("outbound-guard", apply=True, approve=False),
+            "contact-cleanup": self.flow("contact-cleanup", apply=True, max_actions=100_000),
+            "quarantine-accept": self.flow("quarantine-accept", apply=True),
+            "outbound-guard": self.flow("outbound-guard", apply=True),
         }
         week = self.day.isocalendar()
         runs["weekly-report"] = run_flow(weekly_report, week=f"{week.year}-W{week.week:02d}",

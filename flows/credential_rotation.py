@@ -25,17 +25,18 @@ from tasks.context import current_run_id, current_settings
 
 @flow(name="credential-rotation", log_prints=False)
 async def credential_rotation(
-    domains: list[str] | None = None,
+    domains: tuple[str, ...] = (),
     apply: bool = False,
     as_of: datetime | None = None,
-    require_approval: bool | None = None,
-    approval_timeout_seconds: int = 3600,
-    approval_poll_seconds: int = 10,
 ) -> dict[str, Any] | State:
-    """Rotate the provider credential of `domains` (default: every one mailops installed).
+    """Rotate EmBoux provider credentials into Prefect Secret blocks, never showing them.
 
-    apply: rotate (a dry run lists what it would do otherwise). as_of: the instant taken as
-    now. require_approval: ask in the Prefect UI first (default: under a deployment).
+    Args:
+        domains: The domains whose credential to rotate; empty rotates every domain whose
+            credential mailops installed before.
+        apply: Rotate. Under a deployment the run first pauses until a person approves the
+            list in the Prefect UI; off, a dry run lists what it would do.
+        as_of: The instant taken as now (for the audit rows and alerts); by default now.
     """
     logger = get_run_logger()
     run_id = current_run_id()
@@ -58,13 +59,12 @@ async def credential_rotation(
             result["status"] = "planned" if targets else "nothing_to_do"
             logger.info("credential-rotation (dry run): %d domain(s)", len(targets))
             return result
-        if approval_required(require_approval):
+        if approval_required():
             plan = "\n".join(f"- rotate `{p['domain']}` into {p['store_in']}"
                              for p in result["planned"])
             approved, note = await request_approval(
-                f"# Credential rotation\n\n{plan}", timeout_seconds=approval_timeout_seconds,
-                poll_interval_seconds=approval_poll_seconds,
-            )
+                domain_tasks.ROTATION, run_id, f"# Credential rotation\n\n{plan}",
+                result["planned"])
             if not approved:
                 result["status"] = "rejected"
                 return Failed(message=note, data=result)

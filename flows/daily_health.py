@@ -28,26 +28,29 @@ from tasks.context import configured_teams, current_settings
 
 @flow(name="daily-health", log_prints=False)
 async def daily_health(
-    teams: list[str] | None = None,
+    teams: tuple[str, ...] = (),
     day: date | None = None,
     as_of: datetime | None = None,
     notify: bool = True,
-    shard: str | None = None,
+    shard: str = "",
 ) -> dict[str, Any] | State:
     """Collect Cleanbox teams and EmBoux domains into the trend tables and post one report.
 
-    teams: only these configured teams (all when empty). day: the row's day (today in the
-    operator's time zone by default). as_of: the collection instant that ends the 24-hour
-    window of failed and denied counts (now by default). notify: post the Slack report.
-    shard: `i/n` to collect only the teams and domains of shard i of n (all when empty);
-    daily-health-fanout starts the n shards and posts their merged report.
+    Args:
+        teams: Only these configured Cleanbox teams; empty collects every team.
+        day: The day the rows are stored under; by default today in the operator's time zone.
+        as_of: The collection instant, which ends the 24-hour window of failed and denied
+            counts; by default now.
+        notify: Post the Slack report.
+        shard: `i/n` collects only the teams and domains of shard i of n (daily-health-fanout
+            starts the n shards and posts their merged report); empty collects everything.
     """
     logger = get_run_logger()
     try:
         part = Shard.parse(shard)
         settings = current_settings()
-        teams = [team.name for team in configured_teams(settings, teams)]
-        if not teams and settings.emboux_api_key is None:
+        names = [team.name for team in configured_teams(settings, teams)]
+        if not names and settings.emboux_api_key is None:
             raise ConfigError(
                 "nothing to collect: set MAILOPS_CLEANBOX_API_KEY (or list teams in "
                 "mailops.toml) and/or MAILOPS_EMBOUX_API_KEY"
@@ -56,7 +59,7 @@ async def daily_health(
         day = day or as_of.astimezone(settings.zone).date()
         spooled_before = health_tasks.import_spooled_days()
         cleanbox, emboux = await asyncio.gather(
-            health_tasks.collect_cleanbox(teams, as_of, str(part)),
+            health_tasks.collect_cleanbox(names, as_of, str(part)),
             health_tasks.collect_emboux(str(part)),
         )
         failures = cleanbox.failures + emboux.failures

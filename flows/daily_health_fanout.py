@@ -35,17 +35,18 @@ async def daily_health_fanout(
     day: date | None = None,
     as_of: datetime | None = None,
     notify: bool = True,
-    teams: list[str] | None = None,
-    shard_timeout_seconds: int = 4 * 3600,
-    poll_seconds: float = 5,
-    deployment: str = SHARD_DEPLOYMENT,
+    teams: tuple[str, ...] = (),
 ) -> dict[str, Any] | State:
-    """Run daily-health as `shards` parallel runs of its shard deployment, then post one
-    report merged from the store.
+    """Run daily-health as parallel shard runs, then post one report merged from the store.
 
-    day, as_of, teams: as daily-health's (every shard gets the same). shard_timeout_seconds:
-    how long to wait for the shards. poll_seconds: how often their states are read.
-    deployment: the shard deployment (`flow/deployment`), daily-health's `daily-health-shard`.
+    Args:
+        shards: How many runs of the daily-health-shard deployment share the teams and
+            domains (1 to 1024), on whatever workers serve it.
+        day: The day every shard stores its rows under; by default today in the operator's
+            time zone.
+        as_of: The collection instant every shard uses; by default now.
+        notify: Post the merged Slack report.
+        teams: Only these configured Cleanbox teams; empty collects every team.
     """
     logger = get_run_logger()
     try:
@@ -55,8 +56,8 @@ async def daily_health_fanout(
         day = day or as_of.astimezone(settings.zone).date()
         run_id = current_run_id()
         runs = await asyncio.gather(*(
-            _run_shard(deployment, part, run_id, day, as_of, teams, shard_timeout_seconds,
-                       poll_seconds)
+            _run_shard(SHARD_DEPLOYMENT, part, run_id, day, as_of, teams,
+                       settings.fanout.shard_timeout_seconds, settings.fanout.poll_seconds)
             for part in parts
         ))
         report = health_tasks.stored_report(day, as_of)
@@ -89,7 +90,7 @@ async def _run_shard(
     parent_run_id: str,
     day: date,
     as_of: datetime,
-    teams: list[str] | None,
+    teams: tuple[str, ...],
     timeout_seconds: int,
     poll_seconds: float,
 ) -> FlowRun:
@@ -99,7 +100,7 @@ async def _run_shard(
         return await arun_deployment(
             deployment,
             parameters={"shard": str(part), "day": day.isoformat(), "as_of": as_of.isoformat(),
-                        "notify": False, "teams": teams},
+                        "notify": False, "teams": list(teams)},
             flow_run_name=f"daily-health-{day.isoformat()}-shard-{part.index}-of-{part.count}",
             idempotency_key=f"{parent_run_id}:shard:{part}",
             timeout=timeout_seconds,

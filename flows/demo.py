@@ -162,7 +162,7 @@ class Simulation:
             sandbox.advance(hours=STEP.total_seconds() / 3600)
             now = sandbox.now()
             on_step(step, steps, f"{now:%a %Y-%m-%d %H:%M}")
-            job("outbound-guard", outbound_guard, now, apply=True, approve=False, as_of=now)
+            job("outbound-guard", outbound_guard, now, apply=True, as_of=now)
             if now.hour != 0:
                 # The resets run hourly: a later run sends nothing unless the day's failed.
                 self.resets(now)
@@ -170,9 +170,8 @@ class Simulation:
             yesterday = (now - timedelta(days=1)).date()
             # The day's figures are read before midnight's reset zeroes today's sends.
             job("daily-health", daily_health, now, day=yesterday, as_of=now)
-            # Hourly in production; once a simulated day here, applied (the demo's approval).
-            job("quarantine-accept", quarantine_accept, now, apply=True,
-                require_approval=False, as_of=now)
+            # Hourly in production; once a simulated day here, applied (the demo's --apply).
+            job("quarantine-accept", quarantine_accept, now, apply=True, as_of=now)
             watch = job("verification-watch", verification_watch, now, as_of=now)
             if watch.ok and isinstance(watch.result, dict):
                 for name in watch.result.get("verified", []):
@@ -182,7 +181,7 @@ class Simulation:
                 # The first Monday is the dry run a person reviews; later ones apply it.
                 dry_run = self.review_first_cleanup and summary.runs["contact-cleanup"] == 0
                 job("contact-cleanup", contact_cleanup, now, apply=not dry_run,
-                    max_actions=REVIEWED_CAP, require_approval=False, as_of=now)
+                    max_actions=REVIEWED_CAP, as_of=now)
                 week = yesterday.isocalendar()
                 report = job("weekly-report", weekly_report, now,
                              week=f"{week.year}-W{week.week:02d}", format="html")

@@ -23,10 +23,14 @@ from mailops.rules.domains import normalise, parent_of
 async def domain_onboarding(
     name: str, apply: bool = False, as_of: datetime | None = None, notify: bool = True
 ) -> dict[str, Any] | State:
-    """Onboard one domain or subdomain (3+ labels: registered under its parent).
+    """Start verification of one domain, store the DNS records to publish and post them.
 
-    apply: make the call (a dry run shows it otherwise). as_of: the instant taken as now
-    (the sandbox's simulated clock in the demo). notify: post the records to Slack.
+    Args:
+        name: The domain or subdomain to onboard; a name of 3+ labels (news.example.com) is
+            registered as a subdomain of its parent.
+        apply: Make the call to EmBoux; off, a dry run shows the call.
+        as_of: The instant taken as now; by default now.
+        notify: Post the DNS records to Slack.
     """
     logger = get_run_logger()
     result: dict[str, Any] = {"domain": name, "apply": apply, "status": "not_started"}

@@ -19,7 +19,7 @@ from prefect.utilities.annotations import quote
 import tasks.guard as guard_tasks
 from flows.ending import end_with
 from mailops.errors import MailopsError
-from mailops.guard import GuardRun
+from mailops.guard import JOB, GuardRun
 from mailops.rules.shard import Shard
 from tasks.approval import gate_refusal
 from tasks.context import current_run_id, current_settings
@@ -38,18 +38,21 @@ def _plan_markdown(run: GuardRun) -> str:
 async def outbound_guard(
     apply: bool = False,
     max_actions: int | None = None,
-    approve: bool | None = None,
     as_of: datetime | None = None,
     notify: bool = True,
-    shard: str | None = None,
+    shard: str = "",
 ) -> dict[str, Any] | State:
-    """Poll EmBoux, update every mailbox and group, plan (and with `apply`, make) changes.
+    """Poll EmBoux, update every mailbox's and group's status, plan suspends and resumes.
 
-    apply: make the planned suspends and resumes (dry run otherwise). max_actions: the cap
-    (default `[guard] max_actions_per_run`). approve: ask for approval in the Prefect UI
-    (default: only under a deployment). as_of: the instant of the poll (now by default; the
-    sandbox's clock in tests). notify: post status changes to Slack. shard: `i/n` to guard
-    only the groups of shard i of n (whole groups: the ratio needs every member).
+    Args:
+        apply: Make the planned suspends and resumes. Under a deployment the run first pauses
+            until a person approves them in the Prefect UI; off, a dry run.
+        max_actions: Refuse to apply more changes than this; by default the `[guard]
+            max_actions_per_run` setting (100).
+        as_of: The instant of the poll; by default now.
+        notify: Post status changes to Slack.
+        shard: `i/n` guards only the groups of shard i of n (whole groups: the ratio needs
+            every member); empty guards every domain.
     """
     logger = get_run_logger()
     result: dict[str, Any] = {}
@@ -70,10 +73,8 @@ async def outbound_guard(
         problems = [f"{f.subject}: {f.message}" for f in collected.failures]
         if apply and run.actions:
             cap = max_actions if max_actions is not None else settings.guard.max_actions_per_run
-            refusal = await gate_refusal(
-                len(run.actions), cap, requested=approve, plan_markdown=_plan_markdown(run),
-                timeout_seconds=settings.guard.approval_timeout_seconds,
-            )
+            refusal = await gate_refusal(len(run.actions), cap, job=JOB, run_id=run_id,
+                                         plan_markdown=_plan_markdown(run))
             if refusal is not None:
                 logger.error(refusal)
                 result["dry_run"] = True

@@ -27,26 +27,31 @@ from tasks.context import configured_teams, current_run_id, current_settings
 
 @flow(name="quarantine-accept", log_prints=False)
 async def quarantine_accept(
-    teams: list[str] | None = None,
+    teams: tuple[str, ...] = (),
     apply: bool = False,
     threshold: int | None = None,
     max_spam_score: float | None = None,
     max_actions: int | None = None,
     as_of: datetime | None = None,
-    resume_run_id: str | None = None,
-    require_approval: bool | None = None,
-    approval_timeout_seconds: int = 3600,
-    approval_poll_seconds: int = 10,
+    resume_run_id: str = "",
     notify: bool = True,
 ) -> dict[str, Any] | State:
-    """Plan (and with `apply`, make) the accepts of whitelisted senders' quarantined mail.
+    """Plan the accepts of whitelisted senders' quarantined mail; make them only with `apply`.
 
-    teams: only these configured teams (all when empty). threshold: act only when a team's
-    backlog exceeds it (default `[quarantine] threshold`, 10). max_spam_score: keep messages
-    scoring at least this (default `[quarantine] max_spam_score`, off). max_actions: the cap
-    on accepts per run (default `[quarantine] max_actions_per_run`). as_of: the instant the
-    report is stamped with (now by default). resume_run_id: apply the stored plan of that
-    earlier run. require_approval: ask in the Prefect UI (default: under a deployment).
+    Args:
+        teams: Only these configured Cleanbox teams; empty acts on every team.
+        apply: Accept the planned messages. Under a deployment the run first pauses until a
+            person approves the plan in the Prefect UI; off, the run only plans.
+        threshold: Act only on a team whose quarantine backlog exceeds this many messages;
+            by default the `[quarantine] threshold` setting (10).
+        max_spam_score: Keep a message scoring at least this (0 to 10) even from a
+            whitelisted sender; by default the `[quarantine] max_spam_score` setting (off).
+        max_actions: Refuse to apply a plan of more accepts than this; by default the
+            `[quarantine] max_actions_per_run` setting (500).
+        as_of: The instant the report is stamped with; by default now.
+        resume_run_id: Apply the stored plan of this earlier run (a dry run a person
+            reviewed, or an apply to finish) instead of planning anew; empty plans anew.
+        notify: Post the Slack summary.
     """
     logger = get_run_logger()
     result: dict[str, Any] = {}
@@ -72,10 +77,8 @@ async def quarantine_accept(
         refusal = None
         if apply and total:
             refusal = await gate_refusal(
-                total, cap, requested=require_approval,
+                total, cap, job=JOB, run_id=run_id,
                 plan_markdown=_approval_markdown(result),
-                timeout_seconds=approval_timeout_seconds,
-                poll_interval_seconds=approval_poll_seconds,
             )
         result["refused"] = refusal
         if apply and total and refusal is None:

@@ -21,11 +21,14 @@ from tasks.context import current_settings
 async def verification_watch(
     as_of: datetime | None = None, pending_alert_days: int = 3, notify: bool = True
 ) -> dict[str, Any] | State:
-    """Poll `verify-status` of unverified domains.
+    """Poll the verification of every onboarded domain not yet verified, alert on laggards.
 
-    as_of: the instant taken as now (the sandbox's simulated clock in the demo).
-    pending_alert_days: alert on a domain still unverified this many days after onboarding.
-    notify: post verified domains and alerts to Slack (nothing is posted when neither).
+    Args:
+        as_of: The instant taken as now; by default now.
+        pending_alert_days: Alert on a domain still unverified this many days after it was
+            onboarded.
+        notify: Post newly verified domains and alerts to Slack (nothing is posted when
+            there are neither).
     """
     logger = get_run_logger()
     moment = (as_of or datetime.now(UTC)).astimezone(UTC)

@@ -22,21 +22,26 @@ from tasks.context import current_settings
 
 @flow(name="weekly-report", log_prints=False)
 async def weekly_report(
-    week: str | None = None,
-    team: str | None = None,
+    week: str = "",
+    team: str = "",
     format: Literal["md", "html", "json"] = "md",
-    out: str | None = None,
+    out: str = "",
     notify: bool = True,
 ) -> dict[str, Any] | State:
-    """The weekly trend report of one ISO week.
+    """Report one ISO week's trends, drifts and forecasts as a file, an artifact and Slack.
 
-    week: `YYYY-Www` (the last complete week in the operator's time zone by default).
-    team: only this team (and the domains whose partner_ref is its name). format: md, html
-    or json. out: the file to write (default `<data dir>/reports/weekly-YYYY-Www.<format>`).
-    notify: post the Slack digest.
+    Args:
+        week: The ISO week `YYYY-Www`; empty is the last complete week in the operator's
+            time zone.
+        team: Only this team (and the EmBoux domains whose partner_ref is its name); empty
+            reports everything and stores the forecast alerts.
+        format: The file's format: md, html (with charts) or json.
+        out: The file to write; empty writes `<data dir>/reports/weekly-YYYY-Www.<format>`.
+        notify: Post the Slack digest.
     """
     logger = get_run_logger()
-    result: dict[str, Any] = {"week": week, "team_filter": team, "format": format}
+    result: dict[str, Any] = {"week": week or None, "team_filter": team or None,
+                              "format": format}
     try:
         settings = current_settings()
         week = week or last_complete_week(datetime.now(UTC), settings.zone)
@@ -47,10 +52,10 @@ async def weekly_report(
             raise ConfigError(f"week: {exc}") from None
         if format not in FORMATS:
             raise ConfigError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
-        report = report_tasks.compute_report(week, team)
-        if team is None:
+        report = report_tasks.compute_report(week, team or None)
+        if not team:
             report_tasks.store_forecast_alerts(report)
-        path = report_tasks.write_report(report, format, out)
+        path = report_tasks.write_report(report, format, out or None)
     except MailopsError as exc:
         logger.error("weekly-report stopped: %s", exc)
         return Failed(message=str(exc), data=result)

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from mailops.errors import MailopsError, UnknownPlanError
-from mailops.store import Store
+from mailops.store import Change, Store
 from mailops.store.plans import ChangeStatus, Outcome, PlannedChange, StoredChange
 
 ApplyOne = Callable[[PlannedChange], Awaitable[None]]
@@ -36,6 +36,18 @@ def refusal_over_cap(planned: int, cap: int, option: str = "--max-actions") -> s
         f"the plan has {planned} changes, more than the cap of {cap}: nothing was changed; "
         f"review the plan, then raise the cap with {option} {planned} if it is right"
     )
+
+
+def approval_audit(
+    run_id: str, decision: str, note: str, approver: str, flow_run_id: str
+) -> Change:
+    """The audit row of a person's answer to the plan stored under `run_id` (`approved`,
+    `rejected`, or `expired` when nobody answered): target `plan:<run id>`, field `approval`,
+    the note as its reason, who answered as its label; the flow run that asked is named when
+    it is not the plan's own (a resumed plan)."""
+    asked = "" if flow_run_id == run_id else f" (asked in flow run {flow_run_id})"
+    return Change(f"plan:{run_id}", "approval", "waiting", decision,
+                  f"{note or 'no note'}{asked}", approver or "(name not given)")
 
 
 def check_stored_plan(store: Store, run_id: str, job: str, *, option: str = "--resume") -> None:

@@ -175,6 +175,7 @@ class ContactRules(_Section):
     mute_categories: list[str] = Field(default_factory=list)
     min_age_days: int = Field(7, ge=0)
     max_actions_per_run: int = Field(100, ge=1)
+    per_page: int = Field(100, ge=1, le=100, description="contacts read per request")
     # Seed 001's "combine with messages data": a high-volume sender whose recent messages all
     # score below `low_spam_score` (0-10) is kept, not blocked. Off by default: it costs one
     # request per high-volume contact.
@@ -251,7 +252,6 @@ class GuardSettings(_Section):
     )
     group_by: Literal["partner_ref", "parent_domain"] = "partner_ref"
     max_actions_per_run: int = Field(100, ge=1)
-    approval_timeout_seconds: int = Field(3600, ge=1)
 
     @model_validator(mode="after")
     def _tiers_in_order(self) -> Self:
@@ -260,6 +260,32 @@ class GuardSettings(_Section):
         if self.group_warning_pct > self.group_pause_pct:
             raise ValueError("group_warning_pct must not exceed group_pause_pct")
         return self
+
+
+class ApprovalSettings(_Section):
+    """Approval in the Prefect UI before a gated job applies its plan.
+
+    Under a deployment (a scheduled run, the UI's Run button) an apply always waits for it,
+    whatever is set here; these settings can only ask for it in more places.
+    """
+
+    always: bool = Field(
+        False, description="ask in the Prefect UI before every apply, a command line's "
+        "`--apply` too (otherwise that is the approval of the person typing it)",
+    )
+    timeout_seconds: int = Field(
+        3600, ge=1, description="no answer within this many seconds means no change"
+    )
+    poll_seconds: float = Field(10.0, gt=0, le=600, description="how often the answer is read")
+
+
+class FanoutSettings(_Section):
+    """daily-health-fanout: how long and how often it waits for its shards."""
+
+    shard_timeout_seconds: int = Field(
+        4 * 3600, ge=1, description="a shard not finished by then is named as missing"
+    )
+    poll_seconds: float = Field(5.0, gt=0, le=600, description="how often shard states are read")
 
 
 def checked_base_url(value: str) -> str:
@@ -317,6 +343,8 @@ class Settings(BaseSettings):
     guard: GuardSettings = Field(default_factory=GuardSettings)
     quarantine: QuarantineRules = Field(default_factory=QuarantineRules)
     report: ReportSettings = Field(default_factory=ReportSettings)
+    approval: ApprovalSettings = Field(default_factory=ApprovalSettings)
+    fanout: FanoutSettings = Field(default_factory=FanoutSettings)
 
     @field_validator("cleanbox_base_url", "emboux_base_url")
     @classmethod

@@ -53,8 +53,7 @@ def _only_transient(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) 
 @task(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_only_transient,
       cache_policy=NO_CACHE)
 async def plan_cleanup(
-    run_id: str, team_names: list[str], as_of: datetime, per_page: int = 100,
-    shard: str | None = None,
+    run_id: str, team_names: list[str], as_of: datetime, shard: str | None = None
 ) -> PlanSummary:
     """Read every unset contact of the teams, classify, and store the plan under `run_id`.
 
@@ -71,7 +70,7 @@ async def plan_cleanup(
         teams = configured_teams(settings, team_names)
         async with CleanboxClient.from_settings(settings) as client:
             batches = plan_batches(client, teams, settings.contacts, as_of, summary,
-                                   per_page=per_page)
+                                   per_page=settings.contacts.per_page)
             await save_streamed_plan(store, run_id, JOB, batches)
     return summary
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from prefect.blocks.system import Secret
@@ -64,7 +65,7 @@ def load_secret_block(name: str) -> str:
     return str(value)
 
 
-def configured_teams(settings: Settings, names: list[str] | None = None) -> list[TeamCredential]:
+def configured_teams(settings: Settings, names: Sequence[str] = ()) -> list[TeamCredential]:
     """The Cleanbox teams with their keys; only `names` when given (unknown names refused)."""
     from mailops.errors import ConfigError
 

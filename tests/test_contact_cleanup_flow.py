@@ -108,16 +108,17 @@ def test_the_default_cap_is_100():
     assert ContactRules().max_actions_per_run == 100
 
 
-def test_pages_shifting_under_changes_hide_no_contact(contacts_env):
+def test_pages_shifting_under_changes_hide_no_contact(contacts_env, monkeypatch):
     # Small pages: applying while paging (the seed's way) would skip a contact per change,
     # since each blocked contact leaves the unset listing and the next page moves up.
+    monkeypatch.setenv("MAILOPS_CONTACTS__PER_PAGE", "7")
     expected = expected_plan(contacts_env)
-    first = run(contacts_env, apply=True, per_page=7)
+    first = run(contacts_env, apply=True)
     assert first.ok, first.message
     assert sum(first.result["applied"].values()) == len(expected)
     after = contacts_env.states()
     assert {u: after[u] for u in expected} == expected
-    second = run(contacts_env, per_page=7)
+    second = run(contacts_env)
     assert second.ok and second.result["actions_total"] == 0
 
 
@@ -186,10 +187,12 @@ def test_a_change_whose_answer_was_lost_and_whose_retry_failed_is_still_audited_
     assert len(audited) == len(made) == 1
 
 
-def test_no_approval_before_the_timeout_means_no_change(contacts_env):
+def test_no_approval_before_the_timeout_means_no_change(contacts_env, monkeypatch):
+    monkeypatch.setenv("MAILOPS_APPROVAL__ALWAYS", "true")
+    monkeypatch.setenv("MAILOPS_APPROVAL__TIMEOUT_SECONDS", "2")
+    monkeypatch.setenv("MAILOPS_APPROVAL__POLL_SECONDS", "1")
     before = contacts_env.states()
-    outcome = run(contacts_env, apply=True, require_approval=True, approval_timeout_seconds=2,
-                  approval_poll_seconds=1)
+    outcome = run(contacts_env, apply=True)
     # Prefect itself ends a run whose pause timed out as failed ("never resumed")
     assert not outcome.ok
     assert contacts_env.states() == before
@@ -284,13 +287,14 @@ def test_the_job_name():
 # --- approval, several teams, odd listings, the spam-score check -------------------------------
 
 
-def test_an_approved_plan_is_applied(contacts_env):
+def test_an_approved_plan_is_applied(contacts_env, monkeypatch):
     from test_approval import answer_when_paused
 
+    monkeypatch.setenv("MAILOPS_APPROVAL__ALWAYS", "true")
+    monkeypatch.setenv("MAILOPS_APPROVAL__POLL_SECONDS", "1")
     seen: list = []
     watcher = answer_when_paused({"approve": True, "note": "looked fine"}, seen)
-    outcome = run(contacts_env, apply=True, require_approval=True, approval_timeout_seconds=30,
-                  approval_poll_seconds=1)
+    outcome = run(contacts_env, apply=True)
     watcher.join(timeout=30)
     assert seen and outcome.ok, outcome.message
     plan = stored_plan(contacts_env, outcome.result["run_id"])

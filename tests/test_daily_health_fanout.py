@@ -21,13 +21,16 @@ def shard_deployment(serve_deployments):
     return serve_deployments(deployment)
 
 
-def test_the_fanout_runs_two_shards_and_posts_one_merged_report(mailops_env, shard_deployment):
+def test_the_fanout_runs_two_shards_and_posts_one_merged_report(
+    mailops_env, shard_deployment, monkeypatch
+):
     # Given the sandbox's teams and domains, and no Slack post yet
     sandbox = mailops_env.sandbox
     domains = set(sandbox.world.emboux.domain_names())
+    monkeypatch.setenv("MAILOPS_FANOUT__POLL_SECONDS", "1")
+    monkeypatch.setenv("MAILOPS_FANOUT__SHARD_TIMEOUT_SECONDS", "300")
     # When the fan-out runs in two shards
-    outcome = run_flow(daily_health_fanout, shards=2, as_of=sandbox.now(), poll_seconds=1,
-                       shard_timeout_seconds=300)
+    outcome = run_flow(daily_health_fanout, shards=2, as_of=sandbox.now())
     # Then both shards ran to completion as their own flow runs
     assert outcome.ok, outcome.message
     result = outcome.result
@@ -48,9 +51,12 @@ def test_the_fanout_runs_two_shards_and_posts_one_merged_report(mailops_env, sha
     assert f"{len(sandbox.team_keys)} teams, {len(domains)} domains" in str(posts[0])
 
 
-def test_the_fanout_without_its_shard_deployment_fails_in_words(mailops_env, prefect_harness):
+def test_the_fanout_without_its_shard_deployment_fails_in_words(
+    mailops_env, prefect_harness, monkeypatch
+):
+    monkeypatch.setattr("flows.daily_health_fanout.SHARD_DEPLOYMENT", "daily-health/not-deployed")
     outcome = run_flow(daily_health_fanout, shards=2, as_of=mailops_env.sandbox.now(),
-                       deployment="daily-health/not-deployed", notify=False)
+                       notify=False)
     assert not outcome.ok
     assert "no deployment 'daily-health/not-deployed'" in outcome.message
     assert "mailops serve" in outcome.message

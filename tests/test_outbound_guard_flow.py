@@ -149,15 +149,18 @@ def test_the_command_prints_the_dashboard_as_json(guard_env, cli):
 def test_a_rejected_approval_changes_nothing(guard_env, monkeypatch):
     import tasks.approval as module
 
-    async def rejected(markdown: str, **_: object) -> tuple[bool, str]:
-        assert "| domain | action | reason |" in markdown
+    async def rejected(job: str, run_id: str, markdown: str, rows: list, **_: object
+                       ) -> tuple[bool, str]:
+        assert job == "outbound-guard" and "| domain | action | reason |" in markdown
+        assert rows and {"change", "action", "reason"} <= set(rows[0])
         return False, "the plan was rejected in the Prefect UI: nothing was changed"
 
     monkeypatch.setattr(module, "request_approval", rejected)
+    monkeypatch.setenv("MAILOPS_APPROVAL__ALWAYS", "true")
     monkeypatch.setenv("MAILOPS_GUARD__GROUP_WARNING_PCT", "1")
     monkeypatch.setenv("MAILOPS_GUARD__GROUP_PAUSE_PCT", "1")
     before = {n: r["outbound_status"] for n, r in guard_env.domains().items()}
-    outcome = run_flow(outbound_guard, apply=True, approve=True,
+    outcome = run_flow(outbound_guard, apply=True,
                        as_of=guard_env.sandbox.now(), notify=False)
     assert not outcome.ok and "rejected" in (outcome.message or "")
     assert {n: r["outbound_status"] for n, r in guard_env.domains().items()} == before

@@ -181,15 +181,16 @@ def test_a_plan_over_the_cap_is_refused_and_accepts_nothing(quarantine_env):
     assert outcome.result["refused"] and quarantine_env.held() == before
 
 
-def test_an_approved_plan_is_applied(quarantine_env):
+def test_an_approved_plan_is_applied(quarantine_env, monkeypatch):
     from test_approval import answer_when_paused
 
+    monkeypatch.setenv("MAILOPS_APPROVAL__ALWAYS", "true")
+    monkeypatch.setenv("MAILOPS_APPROVAL__POLL_SECONDS", "1")
     planned = whitelisted_mail(quarantine_env, 5)
     quarantine_env.start()
     seen: list = []
     watcher = answer_when_paused({"approve": True, "note": "fine"}, seen)
-    outcome = run(quarantine_env, apply=True, require_approval=True,
-                  approval_timeout_seconds=30, approval_poll_seconds=1)
+    outcome = run(quarantine_env, apply=True)
     watcher.join(timeout=30)
     assert seen and outcome.ok, outcome.message
     assert not quarantine_env.held() & set(planned)

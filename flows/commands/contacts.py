@@ -64,8 +64,8 @@ def cleanup(
     from flows.contact_cleanup import contact_cleanup
 
     outcome = run_flow(
-        contact_cleanup, teams=team or None, apply=apply, max_actions=max_actions,
-        as_of=instant, resume_run_id=resume, notify=not no_notify, shard=part,
+        contact_cleanup, teams=tuple(team or ()), apply=apply, max_actions=max_actions,
+        as_of=instant, resume_run_id=resume or "", notify=not no_notify, shard=part or "",
     )
     result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
     output.finish(_summary(result), result, error=None if outcome.ok else outcome.message,

@@ -106,8 +106,7 @@ def rotate_credential(
     instant = parse_instant(as_of)
     from flows.credential_rotation import credential_rotation
 
-    outcome = run_flow(credential_rotation, domains=[name], apply=apply, as_of=instant,
-                       require_approval=False)
+    outcome = run_flow(credential_rotation, domains=(name,), apply=apply, as_of=instant)
     result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
     if result.get("status") == "planned":
         lines = ["Dry run: would rotate"]

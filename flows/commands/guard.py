@@ -42,7 +42,7 @@ def guard(
     from flows.outbound_guard import outbound_guard
 
     outcome = run_flow(outbound_guard, apply=apply, max_actions=max_actions, as_of=instant,
-                       notify=not no_notify, shard=part)
+                       notify=not no_notify, shard=part or "")
     result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
     output.finish(_summary(result), result, error=None if outcome.ok else outcome.message)
 

@@ -45,11 +45,11 @@ def health(
 
     outcome = run_flow(
         daily_health,
-        teams=team or None,
+        teams=tuple(team or ()),
         day=day.date() if day else None,
         as_of=instant,
         notify=not no_notify,
-        shard=part,
+        shard=part or "",
     )
     result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
     output.finish(

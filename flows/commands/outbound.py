@@ -70,7 +70,7 @@ def freeze_month(
     load_settings()
     from flows.billing_freeze import billing_freeze
 
-    outcome = run_flow(billing_freeze, period=period, force=force)
+    outcome = run_flow(billing_freeze, period=period or "", force=force)
     if not outcome.ok:
         output.fail(outcome.message or "billing-freeze failed", EXIT_FAILED)
     result: dict[str, Any] = outcome.result

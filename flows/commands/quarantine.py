@@ -67,9 +67,9 @@ def accept(
     from flows.quarantine_accept import quarantine_accept
 
     outcome = run_flow(
-        quarantine_accept, teams=team or None, apply=apply, threshold=threshold,
+        quarantine_accept, teams=tuple(team or ()), apply=apply, threshold=threshold,
         max_spam_score=max_spam_score, max_actions=max_actions, as_of=instant,
-        resume_run_id=resume, notify=not no_notify,
+        resume_run_id=resume or "", notify=not no_notify,
     )
     result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
     error = None if outcome.ok else outcome.message

@@ -51,7 +51,7 @@ def weekly(
     from flows.weekly_report import weekly_report
 
     outcome = run_flow(
-        weekly_report, week=week, team=team, format=fmt, out=str(out) if out else None,
+        weekly_report, week=week or "", team=team or "", format=fmt, out=str(out or ""),
         notify=not no_notify,
     )
     result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
