@@ -1,12 +1,14 @@
 """The jobs' `mailops` commands, registered through the `mailops.commands` entry points.
 
 Each module here has `register(app)`, which adds its commands to the typer app of
-`mailops.cli`; a command imports its flow (and so Prefect) only when it runs.
+`mailops.cli`; a command imports its flow (and so Prefect) only when it runs, through
+`run_job`, which checks the configuration first (exit 2 before anything starts).
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ import typer
 from mailops.cli import EXIT_CONFIG, EXIT_FAILED, output
 from mailops.errors import ConfigError, MailopsError
 from mailops.rules.shard import Shard
+from mailops.settings import load_settings
 
 # The simulations' options (demo, chaos).
 WeeksOption = Annotated[
@@ -35,7 +38,8 @@ class FlowOutcome:
     """What a flow run ended with: its result, and the failure message when it failed.
 
     `unexpected` is a run that raised instead of ending in its own one-line failure;
-    `run_id` is the Prefect flow run's id (its logs and artifacts are filed under it).
+    `config` a failure of the configuration (its command exits 2); `run_id` is the Prefect
+    flow run's id (its logs and artifacts are filed under it).
     """
 
     ok: bool
@@ -43,6 +47,7 @@ class FlowOutcome:
     message: str | None
     run_id: str | None = None
     unexpected: bool = False
+    config: bool = False
 
 
 def run_flow(flow: Callable[..., Coroutine[Any, Any, Any]], **parameters: Any) -> FlowOutcome:
@@ -52,13 +57,36 @@ def run_flow(flow: Callable[..., Coroutine[Any, Any, Any]], **parameters: Any) -
     a server down), so the command can print the partial result and one line, with no
     traceback.
     """
+    from flows.ending import CONFIG_ERROR
+
     state = asyncio.run(flow(**parameters, return_state=True))
     result = state.result(raise_on_failure=False)
     run_id = str(state.state_details.flow_run_id) if state.state_details.flow_run_id else None
     if isinstance(result, BaseException):
+        if isinstance(result, ConfigError):
+            return FlowOutcome(False, None, f"{CONFIG_ERROR}{result}", run_id, unexpected=True,
+                               config=True)
         return FlowOutcome(False, None, state.message or str(result), run_id, unexpected=True)
     ok = state.is_completed()
-    return FlowOutcome(ok, result, None if ok else state.message, run_id)
+    message = None if ok else state.message
+    return FlowOutcome(ok, result, message, run_id,
+                       config=bool(message and message.startswith(CONFIG_ERROR)))
+
+
+def run_job(flow: str, **parameters: Any) -> FlowOutcome:
+    """A job command's flow run (`flow` as "module:name", imported only once the
+    configuration is known good): a configuration error is one line and exit 2 before
+    Prefect is imported, or after the run when the flow found it."""
+    try:
+        load_settings()
+    except ConfigError as exc:
+        output.fail(f"configuration error: {exc}", EXIT_CONFIG)
+    module, name = flow.split(":")
+    job = getattr(importlib.import_module(module), name)
+    outcome = run_flow(job, **parameters)
+    if outcome.config:
+        output.fail(outcome.message or "configuration error", EXIT_CONFIG)
+    return outcome
 
 
 def parse_instant(text: str | None) -> datetime | None:

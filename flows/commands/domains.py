@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.commands import parse_instant, run_flow
+from flows.commands import parse_instant, run_job
 from mailops.cli import JsonFlag, output
 from mailops.report.escape import terminal_text
 
@@ -37,10 +37,8 @@ def onboard(
 ) -> None:
     """Start verification of a domain (a subdomain registers under its parent)."""
     instant = parse_instant(as_of)
-    from flows.domain_onboarding import domain_onboarding
-
-    outcome = run_flow(domain_onboarding, name=name, apply=apply, as_of=instant,
-                       notify=not no_notify)
+    outcome = run_job("flows.domain_onboarding:domain_onboarding", name=name, apply=apply,
+                      as_of=instant, notify=not no_notify)
     result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
     output.finish(_onboard_summary(result), result,
                   error=None if outcome.ok else outcome.message, local_json=json_output)
@@ -75,10 +73,8 @@ def watch(
 ) -> None:
     """Poll the verification of every onboarded domain not yet verified."""
     instant = parse_instant(as_of)
-    from flows.verification_watch import verification_watch
-
-    outcome = run_flow(verification_watch, as_of=instant, pending_alert_days=pending_days,
-                       notify=not no_notify)
+    outcome = run_job("flows.verification_watch:verification_watch", as_of=instant,
+                      pending_alert_days=pending_days, notify=not no_notify)
     result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
     lines = [
         f"Verification watch: {result.get('polled', 0)} polled, "
@@ -104,10 +100,8 @@ def rotate_credential(
 ) -> None:
     """Rotate a tenant's provider credential into a Secret block (or a 0600 file)."""
     instant = parse_instant(as_of)
-    from flows.credential_rotation import credential_rotation
-
-    outcome = run_flow(credential_rotation, domains=[name], apply=apply, as_of=instant,
-                       require_approval=False)
+    outcome = run_job("flows.credential_rotation:credential_rotation", domains=[name],
+                      apply=apply, as_of=instant, require_approval=False)
     result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
     if result.get("status") == "planned":
         lines = ["Dry run: would rotate"]

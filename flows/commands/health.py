@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.commands import ShardOption, parse_instant, parse_shard, run_flow
+from flows.commands import ShardOption, parse_instant, parse_shard, run_job
 from mailops.cli import JsonFlag, output
 from mailops.report.escape import terminal_text
 
@@ -41,10 +41,8 @@ def health(
     """Run daily-health now: collect, store, alert and report."""
     instant = parse_instant(as_of)
     part = parse_shard(shard)
-    from flows.daily_health import daily_health
-
-    outcome = run_flow(
-        daily_health,
+    outcome = run_job(
+        "flows.daily_health:daily_health",
         teams=team or None,
         day=day.date() if day else None,
         as_of=instant,

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.commands import parse_instant, require_stored_plan, run_flow
+from flows.commands import parse_instant, require_stored_plan, run_job
 from mailops.cli import JsonFlag, output
 from mailops.report.escape import terminal_text
 from mailops.secrets import redact
@@ -64,11 +64,9 @@ def accept(
     from mailops.quarantine import JOB
 
     require_stored_plan(JOB, resume)
-    from flows.quarantine_accept import quarantine_accept
-
-    outcome = run_flow(
-        quarantine_accept, teams=team or None, apply=apply, threshold=threshold,
-        max_spam_score=max_spam_score, max_actions=max_actions, as_of=instant,
+    outcome = run_job(
+        "flows.quarantine_accept:quarantine_accept", teams=team or None, apply=apply,
+        threshold=threshold, max_spam_score=max_spam_score, max_actions=max_actions, as_of=instant,
         resume_run_id=resume, notify=not no_notify,
     )
     result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
