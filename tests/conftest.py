@@ -30,12 +30,21 @@ from mailops.store import Store
 # --- environment and store -------------------------------------------------------------
 
 
+# A test runs its flows under `prefect_harness` (PREFECT_API_URL): a command that would find
+# or start the local Prefect server of hand runs instead fails with one line (exit 2). The
+# tests of that server say MAILOPS_PREFECT_SERVER=local themselves, and stop what they start.
+NO_LOCAL_PREFECT_SERVER = {"MAILOPS_PREFECT_SERVER": "none"}
+
+
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No MAILOPS_ variable of the developer's shell leaks into a test."""
+    """No MAILOPS_ variable of the developer's shell leaks into a test, and no command run by
+    a test (in this process or a child) starts a background Prefect server by accident."""
     for name in list(os.environ):
         if name.upper().startswith("MAILOPS_"):
             monkeypatch.delenv(name)
+    for name, value in NO_LOCAL_PREFECT_SERVER.items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture

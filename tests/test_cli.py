@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import NO_LOCAL_PREFECT_SERVER
 from typer.testing import CliRunner
 
 from mailops import __version__
@@ -17,9 +18,10 @@ runner = CliRunner()
 
 
 def run_mailops(*args: str, cwd: Path, env: dict[str, str] | None = None):
-    """Run the installed entry point as a user would, in a clean environment."""
+    """Run the installed entry point as a user would, in a clean environment (which starts
+    no local Prefect server: see NO_LOCAL_PREFECT_SERVER)."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("MAILOPS_")}
-    environment.update(env or {})
+    environment.update({**NO_LOCAL_PREFECT_SERVER, **(env or {})})
     return subprocess.run(
         [sys.executable, "-m", "mailops", *args],
         cwd=cwd, env=environment, capture_output=True, text=True, timeout=60,

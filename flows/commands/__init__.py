@@ -2,7 +2,8 @@
 
 Each module here has `register(app)`, which adds its commands to the typer app of
 `mailops.cli`; a command imports its flow (and so Prefect) only when it runs, through
-`run_job`, which checks the configuration first (exit 2 before anything starts).
+`run_job`: the configuration is checked first (exit 2 before anything starts), then the
+run is given a Prefect API (PREFECT_API_URL, else the local server of hand runs).
 """
 
 from __future__ import annotations
@@ -13,14 +14,18 @@ from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from mailops.cli import EXIT_CONFIG, EXIT_FAILED, output
-from mailops.errors import ConfigError, MailopsError
+from mailops.errors import ConfigError, MailopsError, PrefectServerError
 from mailops.rules.shard import Shard
-from mailops.settings import load_settings
+from mailops.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from mailops.prefect_server import LocalServer
 
 # The simulations' options (demo, chaos).
 WeeksOption = Annotated[
@@ -76,17 +81,68 @@ def run_flow(flow: Callable[..., Coroutine[Any, Any, Any]], **parameters: Any) -
 def run_job(flow: str, **parameters: Any) -> FlowOutcome:
     """A job command's flow run (`flow` as "module:name", imported only once the
     configuration is known good): a configuration error is one line and exit 2 before
-    Prefect is imported, or after the run when the flow found it."""
+    Prefect is imported, or after the run when the flow found it; the run gets a Prefect API
+    (`prefect_api`)."""
     try:
-        load_settings()
+        settings = load_settings()
     except ConfigError as exc:
         output.fail(f"configuration error: {exc}", EXIT_CONFIG)
     module, name = flow.split(":")
     job = getattr(importlib.import_module(module), name)
-    outcome = run_flow(job, **parameters)
+    with prefect_api(settings):
+        outcome = run_flow(job, **parameters)
     if outcome.config:
         output.fail(outcome.message or "configuration error", EXIT_CONFIG)
     return outcome
+
+
+@contextmanager
+def prefect_api(settings: Settings) -> Iterator[str | None]:
+    """Give the flow runs inside a Prefect API, and yield its URL (None: Prefect's
+    temporary server).
+
+    PREFECT_API_URL (environment, Prefect profile, or a test harness) wins. Otherwise, as
+    `prefect_server` says: the local server kept running under the data folder (found, or
+    started once, saying so), Prefect's temporary server, or none (a configuration error).
+    """
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    url = get_current_settings().api.url
+    if url:
+        yield url
+        return
+    if settings.prefect_server == "temporary":
+        yield None
+        return
+    if settings.prefect_server == "none":
+        output.fail(
+            "configuration error: PREFECT_API_URL is not set and MAILOPS_PREFECT_SERVER is "
+            "none: set PREFECT_API_URL to a Prefect server, or MAILOPS_PREFECT_SERVER to local",
+            EXIT_CONFIG,
+        )
+    server = local_prefect_server(Path(settings.data_dir))
+    with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+        yield server.api_url
+
+
+def local_prefect_server(data_dir: Path) -> LocalServer:
+    """The local Prefect server of hand runs, found or started (saying so on stderr once);
+    one line and exit 1 when it cannot start."""
+    from mailops import prefect_server
+
+    def starting(home: Path) -> None:
+        typer.echo(f"mailops: starting a local Prefect server for hand runs in {home} (the "
+                   "first start takes a minute or two)", err=True)
+
+    try:
+        server, started = prefect_server.ensure(data_dir, on_start=starting)
+    except PrefectServerError as exc:
+        output.fail(str(exc), EXIT_FAILED)
+    if started:
+        typer.echo(f"mailops: started a local Prefect server at {server.url} (its home is "
+                   f"{prefect_server.home_of(data_dir)}; `mailops server stop` ends it)",
+                   err=True)
+    return server
 
 
 def parse_instant(text: str | None) -> datetime | None:
