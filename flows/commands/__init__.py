@@ -177,14 +177,17 @@ def require_stored_plan(job: str, run_id: str | None, option: str = "--resume") 
     if run_id is None:
         return
     from mailops.gate import check_stored_plan
-    from mailops.settings import load_settings
     from mailops.store import Store
 
     try:
-        with Store(load_settings().database_url) as store:
+        settings = load_settings()
+    except ConfigError as exc:
+        output.fail(f"configuration error: {exc}", EXIT_CONFIG)
+    try:
+        with Store(settings.database_url) as store:
             store.upgrade()
             check_stored_plan(store, run_id, job, option=option)
-    except ConfigError as exc:
+    except ConfigError as exc:  # bad input: no such plan
         output.fail(str(exc), EXIT_CONFIG)
     except MailopsError as exc:
         output.fail(str(exc), EXIT_FAILED)
