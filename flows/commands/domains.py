@@ -36,6 +36,7 @@ def onboard(
     json_output: JsonFlag = False,
 ) -> None:
     """Start verification of a domain (a subdomain registers under its parent)."""
+    output.json = output.json or json_output  # failures too are one JSON object
     instant = parse_instant(as_of)
     outcome = run_job("flows.domain_onboarding:domain_onboarding", name=name, apply=apply,
                       as_of=instant, notify=not no_notify)
@@ -72,6 +73,7 @@ def watch(
     json_output: JsonFlag = False,
 ) -> None:
     """Poll the verification of every onboarded domain not yet verified."""
+    output.json = output.json or json_output  # failures too are one JSON object
     instant = parse_instant(as_of)
     outcome = run_job("flows.verification_watch:verification_watch", as_of=instant,
                       pending_alert_days=pending_days, notify=not no_notify)
@@ -99,6 +101,7 @@ def rotate_credential(
     json_output: JsonFlag = False,
 ) -> None:
     """Rotate a tenant's provider credential into a Secret block (or a 0600 file)."""
+    output.json = output.json or json_output  # failures too are one JSON object
     instant = parse_instant(as_of)
     outcome = run_job("flows.credential_rotation:credential_rotation", domains=[name],
                       apply=apply, as_of=instant, require_approval=False)

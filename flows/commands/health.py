@@ -39,6 +39,7 @@ def health(
     json_output: JsonFlag = False,
 ) -> None:
     """Run daily-health now: collect, store, alert and report."""
+    output.json = output.json or json_output  # failures too are one JSON object
     instant = parse_instant(as_of)
     part = parse_shard(shard)
     outcome = run_job(

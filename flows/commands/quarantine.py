@@ -60,6 +60,7 @@ def accept(
 ) -> None:
     """Plan (default) or apply the accepts of quarantined mail from whitelisted contacts."""
     as_json = output.json or json_output
+    output.json = as_json  # failures too are one JSON object
     instant = parse_instant(as_of)
     from mailops.quarantine import JOB
 
