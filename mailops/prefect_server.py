@@ -190,8 +190,10 @@ def _start(home: Path, timeout: float, port: int | None) -> LocalServer:
 
 def _spawn(home: Path, port: int) -> subprocess.Popen[bytes]:
     url = f"http://{HOST}:{port}"
+    # Only what is set here: none of the caller's Prefect settings (a database URL, a
+    # profile) may turn this server into another one.
     environment = {name: value for name, value in os.environ.items()
-                   if name != "PREFECT_API_URL"}
+                   if not name.startswith("PREFECT_")}
     environment.update({
         "PREFECT_HOME": str(home.resolve()),
         "PREFECT_SERVER_API_HOST": HOST,
@@ -215,10 +217,12 @@ def _spawn(home: Path, port: int) -> subprocess.Popen[bytes]:
             f"could not start a local Prefect server in {home} ({exc.strerror or exc}); "
             f"{_INSTEAD}"
         ) from None
-    _STARTED.append(process)  # kept: it outlives this process, and is not waited for
+    _STARTED.append(process)
     return process
 
 
+# The servers this process started: they outlive it and are never waited for; kept here so
+# that no Popen is collected (and warns) while they run.
 _STARTED: list[subprocess.Popen[bytes]] = []
 _INSTEAD = ("set PREFECT_API_URL to a running Prefect server, or MAILOPS_PREFECT_SERVER="
             "temporary for Prefect's temporary server in each run")
