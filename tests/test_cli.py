@@ -82,3 +82,24 @@ def test_a_bad_as_of_is_one_line_naming_the_option(cli):
                         ("2026-10-04T08:00", "needs a time zone")]:
         result = runner.invoke(cli, ["guard", "--as-of", value])
         assert result.exit_code == 2 and says in result.output
+
+
+def test_the_terminal_shows_a_runs_log_lines_only_for_a_bug():
+    import logging
+
+    from mailops.cli import RunLogsOnTerminal
+    from mailops.errors import AuthError
+
+    def record(name: str, level: int, error: BaseException | None = None) -> logging.LogRecord:
+        info = (type(error), error, None) if error else None
+        return logging.LogRecord(name, level, __file__, 1, "msg", None, info)
+
+    shown = RunLogsOnTerminal().filter
+    rejected = AuthError("rejected", api="EmBoux", method="GET", endpoint="/domains")
+    assert not shown(record("prefect.flow_runs", logging.INFO))
+    assert not shown(record("prefect.task_runs", logging.ERROR, rejected))
+    assert not shown(record("prefect.flow_runs", logging.WARNING))
+    assert not shown(record("EventsWorker", logging.WARNING))
+    assert shown(record("prefect.task_runs", logging.ERROR, ZeroDivisionError("a bug")))
+    assert shown(record("mailops.http", logging.WARNING))
+    assert shown(record("py.warnings", logging.WARNING))
