@@ -25,6 +25,7 @@ from prefect import flow, get_run_logger
 from prefect.states import State
 
 import tasks.outbound as outbound
+from flows.ending import stopped
 from flows.keyed_call import KeyedCall
 from mailops.errors import ConfigError, MailopsError, StoreError
 from mailops.rules.resets import (
@@ -182,7 +183,7 @@ async def billing_freeze(
             await finish(LedgerStatus.FAILED, message)
             return await CALL.failed(result, message)
     except MailopsError as exc:
-        message = f"billing-freeze stopped: {exc}"
+        message = stopped(exc, "billing-freeze")
         if claimed:
             message = await CALL.release(result, run_id, message)
         return await CALL.failed(result, message)

@@ -16,6 +16,7 @@ from prefect import flow, get_run_logger
 from prefect.states import Failed, State
 
 import tasks.contacts as contact_tasks
+from flows.ending import stopped
 from mailops.contacts import JOB, PlanSummary
 from mailops.errors import ConfigError, MailopsError
 from mailops.gate import refusal_over_cap
@@ -89,7 +90,7 @@ async def contact_cleanup(
             result["applied"] = _per_action({})
     except MailopsError as exc:
         logger.error("contact-cleanup stopped: %s", exc)
-        return Failed(message=str(exc), data=result or None)
+        return Failed(message=stopped(exc), data=result or None)
 
     contact_tasks.publish_artifacts(result)
     if notify:

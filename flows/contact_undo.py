@@ -14,6 +14,7 @@ from prefect import flow, get_run_logger
 from prefect.states import Failed, State
 
 import tasks.contacts as contact_tasks
+from flows.ending import stopped
 from mailops.contacts import JOB, UNDO_JOB
 from mailops.errors import MailopsError
 from tasks.approval import require_stored_plan
@@ -36,7 +37,7 @@ async def contact_undo(run_id: str, undo_run_id: str | None = None) -> dict[str,
         result = await contact_tasks.undo_cleanup(run_id, undo_run_id or current_run_id())
     except MailopsError as exc:
         logger.error("contact-undo stopped: %s", exc)
-        return Failed(message=str(exc))
+        return Failed(message=stopped(exc))
     logger.info(
         "contact-undo of %s: %d reverted, %d left alone (changed since), %d missing, "
         "%d failed", run_id, result["reverted"], len(result["left_alone"]),

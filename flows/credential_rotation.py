@@ -17,6 +17,7 @@ from prefect import flow, get_run_logger
 from prefect.states import Failed, State
 
 import tasks.domains as domain_tasks
+from flows.ending import stopped
 from mailops.errors import ConfigError, MailopsError
 from mailops.rules.domains import normalise
 from tasks.approval import approval_required, request_approval
@@ -75,7 +76,7 @@ async def credential_rotation(
         day = moment.astimezone(current_settings().zone).date()
         domain_tasks.alert_rotation(day, result["rotations"])
     except MailopsError as exc:
-        message = f"credential-rotation stopped: {exc}"
+        message = stopped(exc, "credential-rotation")
         logger.error(message)
         return Failed(message=message, data=result)
     domain_tasks.publish_rotation(result["rotations"])

@@ -18,7 +18,7 @@ from prefect.states import Failed, State
 from prefect.utilities.annotations import quote
 
 import tasks.health as health_tasks
-from flows.ending import end_with
+from flows.ending import end_with, stopped
 from mailops.errors import ConfigError, MailopsError, StoreError
 from mailops.health import CollectionFailure, DomainHealth, HealthReport, TeamHealth
 from mailops.rules.alerts import Alert
@@ -68,7 +68,7 @@ async def daily_health(
         )
     except MailopsError as exc:
         logger.error("daily-health stopped: %s", exc)
-        return Failed(message=str(exc))
+        return Failed(message=stopped(exc))
 
     report = HealthReport(day, as_of, cleanbox.teams, emboux.domains, alerts, failures)
     result = report.as_json()

@@ -21,7 +21,7 @@ from prefect.states import Failed, State
 from prefect.utilities.annotations import quote
 
 import tasks.health as health_tasks
-from flows.ending import end_with
+from flows.ending import end_with, stopped
 from mailops.errors import ConfigError, MailopsError
 from mailops.rules.shard import Shard
 from tasks.context import current_run_id, current_settings
@@ -63,7 +63,7 @@ async def daily_health_fanout(
         report = health_tasks.stored_report(day, as_of)
     except MailopsError as exc:
         logger.error("daily-health-fanout stopped: %s", exc)
-        return Failed(message=str(exc))
+        return Failed(message=stopped(exc))
 
     outcomes = [_outcome(part, run) for part, run in zip(parts, runs, strict=True)]
     result = report.as_json()

@@ -14,6 +14,7 @@ from prefect import flow, get_run_logger
 from prefect.states import Failed, State
 
 import tasks.domains as domain_tasks
+from flows.ending import stopped
 from mailops.domains import planned_calls
 from mailops.errors import ConfigError, MailopsError
 from mailops.rules.domains import normalise, parent_of
@@ -52,7 +53,7 @@ async def domain_onboarding(
         except MailopsError as exc:
             raise MailopsError(domain_tasks.explain(exc, result["calls"][0])) from None
     except MailopsError as exc:
-        message = f"domain-onboarding stopped: {exc}"
+        message = stopped(exc, "domain-onboarding")
         logger.error(message)
         return Failed(message=message, data=result)
     result.update(record)

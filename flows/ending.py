@@ -8,6 +8,20 @@ from typing import Any
 
 from prefect.states import Failed, State
 
+from mailops.errors import ConfigError, MailopsError
+
+# How a run's failure message starts when its configuration is wrong: the command that ran
+# it exits 2, as for any other configuration error (flows.commands.run_job).
+CONFIG_ERROR = "configuration error: "
+
+
+def stopped(exc: MailopsError, job: str | None = None) -> str:
+    """Why a run stopped, in one line: `job stopped: ...` (or the error alone), and for a
+    configuration error `configuration error: ...`, so that a hand run exits 2 on it."""
+    if isinstance(exc, ConfigError):
+        return f"{CONFIG_ERROR}{exc}"
+    return f"{job} stopped: {exc}" if job else str(exc)
+
 
 def end_with(
     result: dict[str, Any], problems: Sequence[str], logger: Logger | LoggerAdapter[Any]

@@ -17,7 +17,7 @@ from prefect.states import Failed, State
 from prefect.utilities.annotations import quote
 
 import tasks.guard as guard_tasks
-from flows.ending import end_with
+from flows.ending import end_with, stopped
 from mailops.errors import MailopsError
 from mailops.guard import JOB, GuardRun
 from mailops.rules.shard import Shard
@@ -84,7 +84,7 @@ async def outbound_guard(
             problems += [f"{label}: {message}" for label, message in outcome.failed]
     except MailopsError as exc:
         logger.error("outbound-guard stopped: %s", exc)
-        return Failed(message=str(exc), data=result or None)
+        return Failed(message=stopped(exc), data=result or None)
 
     if notify:
         shown = applied if apply else result["actions"]

@@ -23,6 +23,7 @@ from prefect import flow, get_run_logger
 from prefect.states import State
 
 import tasks.outbound as outbound
+from flows.ending import stopped
 from flows.keyed_call import KeyedCall
 from mailops.errors import MailopsError
 from mailops.rules.resets import (
@@ -184,7 +185,7 @@ async def outbound_reset_daily(
                 return await _unknown(result, key, run_id, decision.reason, finish)
             raise AssertionError("unreachable: every call ends the loop")
     except MailopsError as exc:
-        message = f"outbound-reset-daily stopped: {exc}"
+        message = stopped(exc, "outbound-reset-daily")
         if claimed:
             message = await CALL.release(result, run_id, message)
         return await CALL.failed(result, message)

@@ -17,6 +17,7 @@ from prefect import flow, get_run_logger
 from prefect.states import Failed, State
 
 import tasks.quarantine as quarantine_tasks
+from flows.ending import stopped
 from mailops.errors import ConfigError, MailopsError
 from mailops.gate import refusal_over_cap
 from mailops.quarantine import JOB
@@ -92,7 +93,7 @@ async def quarantine_accept(
                 team["backlog_after"] = after.get(team["team"], team["backlog"])
     except MailopsError as exc:
         logger.error("quarantine-accept stopped: %s", exc)
-        return Failed(message=str(exc), data=result or None)
+        return Failed(message=stopped(exc), data=result or None)
 
     quarantine_tasks.publish_artifacts(result)
     if notify:

@@ -11,7 +11,7 @@ from prefect import flow, get_run_logger
 from prefect.states import Failed, State
 
 import tasks.domains as domain_tasks
-from flows.ending import end_with
+from flows.ending import end_with, stopped
 from mailops.errors import MailopsError
 from mailops.rules.domains import pending_alerts
 from tasks.context import current_settings
@@ -42,7 +42,7 @@ async def verification_watch(
         found = pending_alerts(polled["pending"], moment, pending_alert_days)
         domain_tasks.store_alerts(day, found)
     except MailopsError as exc:
-        message = f"verification-watch stopped: {exc}"
+        message = stopped(exc, "verification-watch")
         logger.error(message)
         return Failed(message=message, data=result)
     result.update(

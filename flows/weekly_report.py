@@ -14,6 +14,7 @@ from prefect import flow, get_run_logger
 from prefect.states import Failed, State
 
 import tasks.report as report_tasks
+from flows.ending import stopped
 from mailops.errors import ConfigError, MailopsError
 from mailops.report.render_weekly import FORMATS
 from mailops.report.weekly import last_complete_week, parse_week
@@ -58,7 +59,7 @@ async def weekly_report(
         path = report_tasks.write_report(report, format, out or None)
     except MailopsError as exc:
         logger.error("weekly-report stopped: %s", exc)
-        return Failed(message=str(exc), data=result)
+        return Failed(message=stopped(exc), data=result)
 
     data = report.as_json()
     result.update({

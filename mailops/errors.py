@@ -33,6 +33,11 @@ class LocalPostgresError(MailopsError):
     """A local PostgreSQL server (the tests' and demos' stand-in) cannot be found or started."""
 
 
+class PrefectServerError(MailopsError):
+    """The local Prefect server of hand runs cannot be started, reached or stopped; the
+    message says what to do instead."""
+
+
 class NotificationError(MailopsError):
     """A report could not be delivered to Slack (or written to its outbox file).
 

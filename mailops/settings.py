@@ -333,6 +333,10 @@ class Settings(BaseSettings):
     dashboard_token: SecretStr | None = None
     timezone: str = "UTC"
     data_dir: str = "data"
+    # How a hand run (`mailops <job>`) reaches Prefect when PREFECT_API_URL is not set: the
+    # local server it keeps running under the data folder, Prefect's temporary server for
+    # each run, or neither (PREFECT_API_URL is then required).
+    prefect_server: Literal["local", "temporary", "none"] = "local"
 
     teams: list[TeamConfig] = Field(default_factory=list)
     http: HttpSettings = Field(default_factory=HttpSettings)

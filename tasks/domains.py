@@ -8,6 +8,7 @@ task, so it is never a task's parameter or return value, nor in a log or artifac
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger, task
@@ -17,6 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.settings import PREFECT_API_URL
 from pydantic import SecretStr
 
+from mailops import prefect_server
 from mailops.domains import credential_file, onboard, poll, write_secret_file
 from mailops.emboux import EmbouxClient
 from mailops.errors import AuthError, ConfigError, MailopsError, OutcomeUnknownError
@@ -156,8 +158,13 @@ def notify_watch(result: dict[str, Any]) -> tuple[str | None, str | None]:
 
 
 def prefect_server_configured() -> bool:
-    """A Prefect server to keep Secret blocks in (PREFECT_API_URL set); else files."""
-    return bool(PREFECT_API_URL.value())
+    """A Prefect server to keep Secret blocks in (PREFECT_API_URL set); else files.
+
+    The local server of hand runs (mailops.prefect_server) is not one: its database is a
+    file any local user may read, so a hand run keeps the password in its 0600 file, as it
+    did before that server existed."""
+    url = PREFECT_API_URL.value()
+    return bool(url) and not prefect_server.serves(Path(current_settings().data_dir), url)
 
 
 def credential_location(domain: str) -> str:

@@ -7,6 +7,8 @@ import json
 import multiprocessing
 import os
 import random
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,12 +32,21 @@ from mailops.store import Store
 # --- environment and store -------------------------------------------------------------
 
 
+# A test runs its flows under `prefect_harness` (PREFECT_API_URL): a command that would find
+# or start the local Prefect server of hand runs instead fails with one line (exit 2). The
+# tests of that server say MAILOPS_PREFECT_SERVER=local themselves, and stop what they start.
+NO_LOCAL_PREFECT_SERVER = {"MAILOPS_PREFECT_SERVER": "none"}
+
+
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No MAILOPS_ variable of the developer's shell leaks into a test."""
+    """No MAILOPS_ variable of the developer's shell leaks into a test, and no command run by
+    a test (in this process or a child) starts a background Prefect server by accident."""
     for name in list(os.environ):
         if name.upper().startswith("MAILOPS_"):
             monkeypatch.delenv(name)
+    for name, value in NO_LOCAL_PREFECT_SERVER.items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture
@@ -189,6 +200,23 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture
+def mailops_process(prefect_harness: None) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run `mailops ARGS` in a process of its own, as a person does: this process's
+    environment (the test's MAILOPS_ variables, and `env`) and the harness's Prefect server
+    as PREFECT_API_URL, so that it pays no Prefect server's start."""
+    from prefect.settings import PREFECT_API_URL
+
+    def run(*args: str, env: dict[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        environment = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+                       **(env or {})}
+        return subprocess.run([sys.executable, "-m", "mailops", *args], env=environment,
+                              capture_output=True, text=True, timeout=timeout, check=False)
+
+    return run
 
 
 @dataclass

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import NO_LOCAL_PREFECT_SERVER
 from typer.testing import CliRunner
 
 from mailops import __version__
@@ -17,9 +18,10 @@ runner = CliRunner()
 
 
 def run_mailops(*args: str, cwd: Path, env: dict[str, str] | None = None):
-    """Run the installed entry point as a user would, in a clean environment."""
+    """Run the installed entry point as a user would, in a clean environment (which starts
+    no local Prefect server: see NO_LOCAL_PREFECT_SERVER)."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("MAILOPS_")}
-    environment.update(env or {})
+    environment.update({**NO_LOCAL_PREFECT_SERVER, **(env or {})})
     return subprocess.run(
         [sys.executable, "-m", "mailops", *args],
         cwd=cwd, env=environment, capture_output=True, text=True, timeout=60,
@@ -80,3 +82,24 @@ def test_a_bad_as_of_is_one_line_naming_the_option(cli):
                         ("2026-10-04T08:00", "needs a time zone")]:
         result = runner.invoke(cli, ["guard", "--as-of", value])
         assert result.exit_code == 2 and says in result.output
+
+
+def test_the_terminal_shows_a_runs_log_lines_only_for_a_bug():
+    import logging
+
+    from mailops.cli import RunLogsOnTerminal
+    from mailops.errors import AuthError
+
+    def record(name: str, level: int, error: BaseException | None = None) -> logging.LogRecord:
+        info = (type(error), error, None) if error else None
+        return logging.LogRecord(name, level, __file__, 1, "msg", None, info)
+
+    shown = RunLogsOnTerminal().filter
+    rejected = AuthError("rejected", api="EmBoux", method="GET", endpoint="/domains")
+    assert not shown(record("prefect.flow_runs", logging.INFO))
+    assert not shown(record("prefect.task_runs", logging.ERROR, rejected))
+    assert not shown(record("prefect.flow_runs", logging.WARNING))
+    assert not shown(record("EventsWorker", logging.WARNING))
+    assert shown(record("prefect.task_runs", logging.ERROR, ZeroDivisionError("a bug")))
+    assert shown(record("mailops.http", logging.WARNING))
+    assert shown(record("py.warnings", logging.WARNING))

@@ -1,23 +1,31 @@
 """The jobs' `mailops` commands, registered through the `mailops.commands` entry points.
 
 Each module here has `register(app)`, which adds its commands to the typer app of
-`mailops.cli`; a command imports its flow (and so Prefect) only when it runs.
+`mailops.cli`; a command imports its flow (and so Prefect) only when it runs, through
+`run_job`: the configuration is checked first (exit 2 before anything starts), then the
+run is given a Prefect API (PREFECT_API_URL, else the local server of hand runs).
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from mailops.cli import EXIT_CONFIG, EXIT_FAILED, output
-from mailops.errors import ConfigError, MailopsError
+from mailops.errors import ConfigError, MailopsError, PrefectServerError
 from mailops.rules.shard import Shard
+from mailops.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from mailops.prefect_server import LocalServer
 
 # The simulations' options (demo, chaos).
 WeeksOption = Annotated[
@@ -35,7 +43,8 @@ class FlowOutcome:
     """What a flow run ended with: its result, and the failure message when it failed.
 
     `unexpected` is a run that raised instead of ending in its own one-line failure;
-    `run_id` is the Prefect flow run's id (its logs and artifacts are filed under it).
+    `config` a failure of the configuration (its command exits 2); `run_id` is the Prefect
+    flow run's id (its logs and artifacts are filed under it).
     """
 
     ok: bool
@@ -43,6 +52,7 @@ class FlowOutcome:
     message: str | None
     run_id: str | None = None
     unexpected: bool = False
+    config: bool = False
 
 
 def run_flow(flow: Callable[..., Coroutine[Any, Any, Any]], **parameters: Any) -> FlowOutcome:
@@ -52,13 +62,87 @@ def run_flow(flow: Callable[..., Coroutine[Any, Any, Any]], **parameters: Any) -
     a server down), so the command can print the partial result and one line, with no
     traceback.
     """
+    from flows.ending import CONFIG_ERROR
+
     state = asyncio.run(flow(**parameters, return_state=True))
     result = state.result(raise_on_failure=False)
     run_id = str(state.state_details.flow_run_id) if state.state_details.flow_run_id else None
     if isinstance(result, BaseException):
+        if isinstance(result, ConfigError):
+            return FlowOutcome(False, None, f"{CONFIG_ERROR}{result}", run_id, unexpected=True,
+                               config=True)
         return FlowOutcome(False, None, state.message or str(result), run_id, unexpected=True)
     ok = state.is_completed()
-    return FlowOutcome(ok, result, None if ok else state.message, run_id)
+    message = None if ok else state.message
+    return FlowOutcome(ok, result, message, run_id,
+                       config=bool(message and message.startswith(CONFIG_ERROR)))
+
+
+def run_job(flow: str, **parameters: Any) -> FlowOutcome:
+    """A job command's flow run (`flow` as "module:name", imported only once the
+    configuration is known good): a configuration error is one line and exit 2 before
+    Prefect is imported, or after the run when the flow found it; the run gets a Prefect API
+    (`prefect_api`)."""
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        output.fail(f"configuration error: {exc}", EXIT_CONFIG)
+    module, name = flow.split(":")
+    job = getattr(importlib.import_module(module), name)
+    with prefect_api(settings):
+        outcome = run_flow(job, **parameters)
+    if outcome.config:
+        output.fail(outcome.message or "configuration error", EXIT_CONFIG)
+    return outcome
+
+
+@contextmanager
+def prefect_api(settings: Settings) -> Iterator[str | None]:
+    """Give the flow runs inside a Prefect API, and yield its URL (None: Prefect's
+    temporary server).
+
+    PREFECT_API_URL (environment, Prefect profile, or a test harness) wins. Otherwise, as
+    `prefect_server` says: the local server kept running under the data folder (found, or
+    started once, saying so), Prefect's temporary server, or none (a configuration error).
+    """
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    url = get_current_settings().api.url
+    if url:
+        yield url
+        return
+    if settings.prefect_server == "temporary":
+        yield None
+        return
+    if settings.prefect_server == "none":
+        output.fail(
+            "configuration error: PREFECT_API_URL is not set and MAILOPS_PREFECT_SERVER is "
+            "none: set PREFECT_API_URL to a Prefect server, or MAILOPS_PREFECT_SERVER to local",
+            EXIT_CONFIG,
+        )
+    server = local_prefect_server(Path(settings.data_dir))
+    with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+        yield server.api_url
+
+
+def local_prefect_server(data_dir: Path) -> LocalServer:
+    """The local Prefect server of hand runs, found or started (saying so on stderr once);
+    one line and exit 1 when it cannot start."""
+    from mailops import prefect_server
+
+    def starting(home: Path) -> None:
+        typer.echo(f"mailops: starting a local Prefect server for hand runs in {home} (the "
+                   "first start takes a minute or two)", err=True)
+
+    try:
+        server, started = prefect_server.ensure(data_dir, on_start=starting)
+    except PrefectServerError as exc:
+        output.fail(str(exc), EXIT_FAILED)
+    if started:
+        typer.echo(f"mailops: started a local Prefect server at {server.url} (its home is "
+                   f"{prefect_server.home_of(data_dir)}; `mailops server stop` ends it)",
+                   err=True)
+    return server
 
 
 def parse_instant(text: str | None) -> datetime | None:
@@ -93,14 +177,17 @@ def require_stored_plan(job: str, run_id: str | None, option: str = "--resume") 
     if run_id is None:
         return
     from mailops.gate import check_stored_plan
-    from mailops.settings import load_settings
     from mailops.store import Store
 
     try:
-        with Store(load_settings().database_url) as store:
+        settings = load_settings()
+    except ConfigError as exc:
+        output.fail(f"configuration error: {exc}", EXIT_CONFIG)
+    try:
+        with Store(settings.database_url) as store:
             store.upgrade()
             check_stored_plan(store, run_id, job, option=option)
-    except ConfigError as exc:
+    except ConfigError as exc:  # bad input: no such plan
         output.fail(str(exc), EXIT_CONFIG)
     except MailopsError as exc:
         output.fail(str(exc), EXIT_FAILED)

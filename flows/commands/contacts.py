@@ -11,7 +11,7 @@ from flows.commands import (
     parse_instant,
     parse_shard,
     require_stored_plan,
-    run_flow,
+    run_job,
 )
 from mailops.cli import JsonFlag, output
 from mailops.report.escape import terminal_text
@@ -61,11 +61,10 @@ def cleanup(
     from mailops.contacts import JOB
 
     require_stored_plan(JOB, resume)
-    from flows.contact_cleanup import contact_cleanup
-
-    outcome = run_flow(
-        contact_cleanup, teams=tuple(team or ()), apply=apply, max_actions=max_actions,
-        as_of=instant, resume_run_id=resume or "", notify=not no_notify, shard=part or "",
+    outcome = run_job(
+        "flows.contact_cleanup:contact_cleanup", teams=tuple(team or ()), apply=apply,
+        max_actions=max_actions, as_of=instant, resume_run_id=resume or "",
+        notify=not no_notify, shard=part or "",
     )
     result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
     output.finish(_summary(result), result, error=None if outcome.ok else outcome.message,
@@ -85,9 +84,7 @@ def undo(
 
     require_stored_plan(JOB, run_id, option="RUN_ID")
     require_stored_plan(UNDO_JOB, resume)
-    from flows.contact_undo import contact_undo
-
-    outcome = run_flow(contact_undo, run_id=run_id, undo_run_id=resume)
+    outcome = run_job("flows.contact_undo:contact_undo", run_id=run_id, undo_run_id=resume)
     result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
     summary = (
         f"Undo of {terminal_text(run_id)}: {result.get('reverted', 0)} contacts reverted, "

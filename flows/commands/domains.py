@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.commands import parse_instant, run_flow
+from flows.commands import parse_instant, run_job
 from mailops.cli import JsonFlag, output
 from mailops.report.escape import terminal_text
 
@@ -36,11 +36,10 @@ def onboard(
     json_output: JsonFlag = False,
 ) -> None:
     """Start verification of a domain (a subdomain registers under its parent)."""
+    output.json = output.json or json_output  # failures too are one JSON object
     instant = parse_instant(as_of)
-    from flows.domain_onboarding import domain_onboarding
-
-    outcome = run_flow(domain_onboarding, name=name, apply=apply, as_of=instant,
-                       notify=not no_notify)
+    outcome = run_job("flows.domain_onboarding:domain_onboarding", name=name, apply=apply,
+                      as_of=instant, notify=not no_notify)
     result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
     output.finish(_onboard_summary(result), result,
                   error=None if outcome.ok else outcome.message, local_json=json_output)
@@ -74,11 +73,10 @@ def watch(
     json_output: JsonFlag = False,
 ) -> None:
     """Poll the verification of every onboarded domain not yet verified."""
+    output.json = output.json or json_output  # failures too are one JSON object
     instant = parse_instant(as_of)
-    from flows.verification_watch import verification_watch
-
-    outcome = run_flow(verification_watch, as_of=instant, pending_alert_days=pending_days,
-                       notify=not no_notify)
+    outcome = run_job("flows.verification_watch:verification_watch", as_of=instant,
+                      pending_alert_days=pending_days, notify=not no_notify)
     result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
     lines = [
         f"Verification watch: {result.get('polled', 0)} polled, "
@@ -103,10 +101,10 @@ def rotate_credential(
     json_output: JsonFlag = False,
 ) -> None:
     """Rotate a tenant's provider credential into a Secret block (or a 0600 file)."""
+    output.json = output.json or json_output  # failures too are one JSON object
     instant = parse_instant(as_of)
-    from flows.credential_rotation import credential_rotation
-
-    outcome = run_flow(credential_rotation, domains=(name,), apply=apply, as_of=instant)
+    outcome = run_job("flows.credential_rotation:credential_rotation", domains=(name,),
+                      apply=apply, as_of=instant)
     result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
     if result.get("status") == "planned":
         lines = ["Dry run: would rotate"]

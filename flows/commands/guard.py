@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.commands import ShardOption, parse_instant, parse_shard, run_flow
+from flows.commands import ShardOption, parse_instant, parse_shard, run_job
 from mailops.cli import JsonFlag, output
 from mailops.report.escape import terminal_text
 
@@ -39,10 +39,9 @@ def guard(
     output.json = output.json or json_output
     instant = parse_instant(as_of)
     part = parse_shard(shard)
-    from flows.outbound_guard import outbound_guard
-
-    outcome = run_flow(outbound_guard, apply=apply, max_actions=max_actions, as_of=instant,
-                       notify=not no_notify, shard=part or "")
+    outcome = run_job("flows.outbound_guard:outbound_guard", apply=apply,
+                      max_actions=max_actions, as_of=instant, notify=not no_notify,
+                      shard=part or "")
     result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
     output.finish(_summary(result), result, error=None if outcome.ok else outcome.message)
 

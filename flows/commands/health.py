@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.commands import ShardOption, parse_instant, parse_shard, run_flow
+from flows.commands import ShardOption, parse_instant, parse_shard, run_job
 from mailops.cli import JsonFlag, output
 from mailops.report.escape import terminal_text
 
@@ -39,12 +39,11 @@ def health(
     json_output: JsonFlag = False,
 ) -> None:
     """Run daily-health now: collect, store, alert and report."""
+    output.json = output.json or json_output  # failures too are one JSON object
     instant = parse_instant(as_of)
     part = parse_shard(shard)
-    from flows.daily_health import daily_health
-
-    outcome = run_flow(
-        daily_health,
+    outcome = run_job(
+        "flows.daily_health:daily_health",
         teams=tuple(team or ()),
         day=day.date() if day else None,
         as_of=instant,

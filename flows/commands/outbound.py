@@ -11,10 +11,9 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.commands import run_flow
+from flows.commands import run_job
 from mailops.cli import EXIT_CONFIG, EXIT_FAILED, JsonFlag, output
 from mailops.rules.resets import monthly_key
-from mailops.settings import load_settings
 
 ForceFlag = Annotated[
     bool,
@@ -41,10 +40,7 @@ def register(app: typer.Typer) -> None:
 def reset_daily(force: ForceFlag = False, json_output: JsonFlag = False) -> None:
     """Reset the daily outbound counters, once for today's UTC day (the day on the clock)."""
     output.json = output.json or json_output  # failures too are one JSON object
-    load_settings()
-    from flows.outbound_reset_daily import outbound_reset_daily
-
-    outcome = run_flow(outbound_reset_daily, force=force)
+    outcome = run_job("flows.outbound_reset_daily:outbound_reset_daily", force=force)
     if not outcome.ok:
         output.fail(outcome.message or "outbound-reset-daily failed", EXIT_FAILED)
     result: dict[str, Any] = outcome.result
@@ -67,10 +63,7 @@ def freeze_month(
             monthly_key(period, datetime.now(UTC))
         except ValueError as exc:
             output.fail(f"--period: {exc}", EXIT_CONFIG)
-    load_settings()
-    from flows.billing_freeze import billing_freeze
-
-    outcome = run_flow(billing_freeze, period=period or "", force=force)
+    outcome = run_job("flows.billing_freeze:billing_freeze", period=period or "", force=force)
     if not outcome.ok:
         output.fail(outcome.message or "billing-freeze failed", EXIT_FAILED)
     result: dict[str, Any] = outcome.result

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.commands import parse_instant, require_stored_plan, run_flow
+from flows.commands import parse_instant, require_stored_plan, run_job
 from mailops.cli import JsonFlag, output
 from mailops.report.escape import terminal_text
 from mailops.secrets import redact
@@ -60,16 +60,15 @@ def accept(
 ) -> None:
     """Plan (default) or apply the accepts of quarantined mail from whitelisted contacts."""
     as_json = output.json or json_output
+    output.json = as_json  # failures too are one JSON object
     instant = parse_instant(as_of)
     from mailops.quarantine import JOB
 
     require_stored_plan(JOB, resume)
-    from flows.quarantine_accept import quarantine_accept
-
-    outcome = run_flow(
-        quarantine_accept, teams=tuple(team or ()), apply=apply, threshold=threshold,
-        max_spam_score=max_spam_score, max_actions=max_actions, as_of=instant,
-        resume_run_id=resume or "", notify=not no_notify,
+    outcome = run_job(
+        "flows.quarantine_accept:quarantine_accept", teams=tuple(team or ()), apply=apply,
+        threshold=threshold, max_spam_score=max_spam_score, max_actions=max_actions,
+        as_of=instant, resume_run_id=resume or "", notify=not no_notify,
     )
     result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
     error = None if outcome.ok else outcome.message

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.commands import run_flow
+from flows.commands import run_job
 from mailops.cli import EXIT_CONFIG, JsonFlag, output
 from mailops.report.escape import terminal_text
 
@@ -48,11 +48,9 @@ def weekly(
             output.fail(f"--week: {exc}", EXIT_CONFIG)
     if fmt not in ("md", "html", "json"):
         output.fail(f"--format must be one of md, html, json, not {fmt!r}", EXIT_CONFIG)
-    from flows.weekly_report import weekly_report
-
-    outcome = run_flow(
-        weekly_report, week=week or "", team=team or "", format=fmt, out=str(out or ""),
-        notify=not no_notify,
+    outcome = run_job(
+        "flows.weekly_report:weekly_report", week=week or "", team=team or "", format=fmt,
+        out=str(out or ""), notify=not no_notify,
     )
     result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
     output.finish(
