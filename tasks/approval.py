@@ -19,6 +19,7 @@ from prefect.settings import PREFECT_UI_URL
 from pydantic import Field
 
 from mailops.gate import approval_audit, check_stored_plan, refusal_over_cap
+from mailops.report.escape import visible_values
 from mailops.store import Store
 from tasks.context import current_run_id, current_settings
 
@@ -64,7 +65,7 @@ async def request_approval(
     total = len(rows) if total is None else total
     shown = f"all {total} changes" if total <= len(rows) else f"the first {len(rows)} of {total}"
     artifact_id = await acreate_table_artifact(
-        key=key, table=rows or [{"change": "(none)"}],
+        key=key, table=visible_values(rows or [{"change": "(none)"}]),
         description=f"The {job} plan waiting for approval: {shown}",
     )
     ui = PREFECT_UI_URL.value()
