@@ -131,8 +131,8 @@ def local_prefect_server(data_dir: Path) -> LocalServer:
     from mailops import prefect_server
 
     def starting(home: Path) -> None:
-        typer.echo(f"mailops: starting a local Prefect server for hand runs in {home} (the "
-                   "first start takes a minute or two)", err=True)
+        typer.echo(f"mailops: starting a local Prefect server for hand runs in {home} (up "
+                   "to a minute or two)", err=True)
 
     try:
         server, started = prefect_server.ensure(data_dir, on_start=starting)
