@@ -126,15 +126,17 @@ def ensure(
     *,
     timeout: float = STARTUP_TIMEOUT,
     on_start: Callable[[Path], None] | None = None,
+    on_wait: Callable[[Path], None] | None = None,
 ) -> tuple[LocalServer, bool]:
     """The local server, found or started: (server, whether this call started it).
 
     A recorded server that is alive is waited for (it may be starting, or slow on a loaded
-    machine); one that is gone is replaced. `on_start(home)` is called before a start, to
-    say why the command waits. Raises PrefectServerError saying what to do instead.
+    machine); one that is gone is replaced. `on_start(home)` is called before a start, and
+    `on_wait(home)` when another process holds the lock (it is starting the server), to say
+    why the command waits. Raises PrefectServerError saying what to do instead.
     """
     home = home_of(data_dir)
-    with _locked(home):
+    with _locked(home, on_wait):
         server = recorded(data_dir)
         if server is not None and server.alive():
             _wait_until_answering(server, None, timeout)
@@ -295,8 +297,9 @@ def _write_state(home: Path, server: LocalServer) -> None:
 
 
 @contextlib.contextmanager
-def _locked(home: Path) -> Iterator[None]:
-    """Hold the home's lock: one process at a time finds, starts or stops its server."""
+def _locked(home: Path, on_wait: Callable[[Path], None] | None = None) -> Iterator[None]:
+    """Hold the home's lock: one process at a time finds, starts or stops its server
+    (`on_wait(home)` is called when another holds it)."""
     try:
         home.mkdir(parents=True, exist_ok=True)
         handle = (home / LOCK_FILE).open("a")
@@ -306,5 +309,10 @@ def _locked(home: Path) -> Iterator[None]:
             f"MAILOPS_DATA_DIR to a writable folder, or {_INSTEAD}"
         ) from None
     with handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait(home)
+            fcntl.flock(handle, fcntl.LOCK_EX)
         yield
