@@ -172,6 +172,8 @@ def server_command(port: int) -> list[str]:
 
 
 def _start(home: Path, timeout: float, port: int | None) -> LocalServer:
+    """Start a server on `port` (its last one, when free) or a free port, and wait for it;
+    a port someone took meanwhile is tried again with another."""
     for attempt in range(_START_ATTEMPTS):
         chosen = port if port is not None and _port_is_free(port) else free_port()
         process = _spawn(home, chosen)
@@ -191,6 +193,7 @@ def _start(home: Path, timeout: float, port: int | None) -> LocalServer:
 
 
 def _spawn(home: Path, port: int) -> subprocess.Popen[bytes]:
+    """`prefect server start` in a session of its own, its output appended to the log."""
     url = f"http://{HOST}:{port}"
     # Only what is set here: none of the caller's Prefect settings (a database URL, a
     # profile) may turn this server into another one.
