@@ -39,6 +39,7 @@ SCENARIOS: dict[str, list[tuple[str, list[str], list[str]]]] = {
     "report": [("weekly_report.py", [], ["--domains", "500", "--days", "120", "--runs", "1"]),
                ("weekly_report.py", ["--history-weeks", "52"], [])],
     "orchestration": [("orchestration.py", [], ["--scale", "small", "--runs", "1"])],
+    "hand-runs": [("hand_runs.py", [], ["--runs", "1", "--idle-only"])],
     "scale-out": [("scale_out.py", ["bench"],
                    ["bench", "--scale", "medium", "--latency-ms", "10"])],
 }

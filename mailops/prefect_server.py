@@ -126,15 +126,17 @@ def ensure(
     *,
     timeout: float = STARTUP_TIMEOUT,
     on_start: Callable[[Path], None] | None = None,
+    on_wait: Callable[[Path], None] | None = None,
 ) -> tuple[LocalServer, bool]:
     """The local server, found or started: (server, whether this call started it).
 
     A recorded server that is alive is waited for (it may be starting, or slow on a loaded
-    machine); one that is gone is replaced. `on_start(home)` is called before a start, to
-    say why the command waits. Raises PrefectServerError saying what to do instead.
+    machine); one that is gone is replaced. `on_start(home)` is called before a start, and
+    `on_wait(home)` when another process holds the lock (it is starting the server), to say
+    why the command waits. Raises PrefectServerError saying what to do instead.
     """
     home = home_of(data_dir)
-    with _locked(home):
+    with _locked(home, on_wait):
         server = recorded(data_dir)
         if server is not None and server.alive():
             _wait_until_answering(server, None, timeout)
@@ -170,6 +172,8 @@ def server_command(port: int) -> list[str]:
 
 
 def _start(home: Path, timeout: float, port: int | None) -> LocalServer:
+    """Start a server on `port` (its last one, when free) or a free port, and wait for it;
+    a port someone took meanwhile is tried again with another."""
     for attempt in range(_START_ATTEMPTS):
         chosen = port if port is not None and _port_is_free(port) else free_port()
         process = _spawn(home, chosen)
@@ -189,6 +193,7 @@ def _start(home: Path, timeout: float, port: int | None) -> LocalServer:
 
 
 def _spawn(home: Path, port: int) -> subprocess.Popen[bytes]:
+    """`prefect server start` in a session of its own, its output appended to the log."""
     url = f"http://{HOST}:{port}"
     # Only what is set here: none of the caller's Prefect settings (a database URL, a
     # profile) may turn this server into another one.
@@ -267,6 +272,7 @@ def _port_is_free(port: int) -> bool:
     import socket
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
         try:
             probe.bind((HOST, port))
         except OSError:
@@ -295,8 +301,9 @@ def _write_state(home: Path, server: LocalServer) -> None:
 
 
 @contextlib.contextmanager
-def _locked(home: Path) -> Iterator[None]:
-    """Hold the home's lock: one process at a time finds, starts or stops its server."""
+def _locked(home: Path, on_wait: Callable[[Path], None] | None = None) -> Iterator[None]:
+    """Hold the home's lock: one process at a time finds, starts or stops its server
+    (`on_wait(home)` is called when another holds it)."""
     try:
         home.mkdir(parents=True, exist_ok=True)
         handle = (home / LOCK_FILE).open("a")
@@ -306,5 +313,10 @@ def _locked(home: Path) -> Iterator[None]:
             f"MAILOPS_DATA_DIR to a writable folder, or {_INSTEAD}"
         ) from None
     with handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait(home)
+            fcntl.flock(handle, fcntl.LOCK_EX)
         yield

@@ -59,6 +59,27 @@ def test_the_first_call_starts_a_server_and_the_next_finds_it(data_dir):
     assert "stand-in serving" in (data_dir / "prefect" / "server.log").read_text()
 
 
+def test_a_run_that_finds_the_server_being_started_says_it_waits(data_dir):
+    import fcntl
+    import threading
+
+    home = data_dir / "prefect"
+    home.mkdir(parents=True)
+    waited: list[Path] = []
+    found: list[tuple[prefect_server.LocalServer, bool]] = []
+    with (home / ".server.lock").open("a") as held:  # another hand run, starting it
+        fcntl.flock(held, fcntl.LOCK_EX)
+        other = threading.Thread(target=lambda: found.append(
+            prefect_server.ensure(data_dir, on_wait=waited.append)))
+        other.start()
+        deadline = time.monotonic() + 30
+        while not waited and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert waited == [home] and not found
+    other.join(30)
+    assert found and found[0][0].answers()
+
+
 def test_a_recorded_server_whose_process_is_gone_is_replaced(data_dir):
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()

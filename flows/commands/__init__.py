@@ -131,11 +131,15 @@ def local_prefect_server(data_dir: Path) -> LocalServer:
     from mailops import prefect_server
 
     def starting(home: Path) -> None:
-        typer.echo(f"mailops: starting a local Prefect server for hand runs in {home} (the "
-                   "first start takes a minute or two)", err=True)
+        typer.echo(f"mailops: starting a local Prefect server for hand runs in {home} (up "
+                   "to a minute or two)", err=True)
+
+    def waiting(home: Path) -> None:
+        typer.echo(f"mailops: waiting for the local Prefect server that another hand run is "
+                   f"starting in {home}", err=True)
 
     try:
-        server, started = prefect_server.ensure(data_dir, on_start=starting)
+        server, started = prefect_server.ensure(data_dir, on_start=starting, on_wait=waiting)
     except PrefectServerError as exc:
         output.fail(str(exc), EXIT_FAILED)
     if started:
