@@ -33,7 +33,6 @@ async def contact_cleanup(
     apply: bool = False,
     max_actions: int | None = None,
     as_of: datetime | None = None,
-    resume_run_id: str = "",
     notify: bool = True,
     shard: str = "",
 ) -> dict[str, Any] | State:
@@ -46,11 +45,50 @@ async def contact_cleanup(
         max_actions: Refuse to apply a plan of more changes than this; by default the
             `[contacts] max_actions_per_run` setting (100).
         as_of: The instant contact ages are measured at; by default now.
-        resume_run_id: Apply the stored plan of this earlier run (a dry run a person
-            reviewed, or an apply to finish) instead of planning anew; empty plans anew.
         notify: Post the Slack summary.
         shard: `i/n` cleans only the teams of shard i of n; empty cleans every team.
     """
+    return await _cleanup(teams, apply, max_actions, as_of, "", notify, shard)
+
+
+@flow(name="contact-cleanup", log_prints=False)
+async def resume_contact_cleanup(
+    resume_run_id: str,
+    teams: tuple[str, ...] = (),
+    apply: bool = True,
+    max_actions: int | None = None,
+    as_of: datetime | None = None,
+    notify: bool = True,
+    shard: str = "",
+) -> dict[str, Any] | State:
+    """Apply the stored plan of an earlier contact-cleanup run, skipping what is done.
+
+    `mailops contacts cleanup --apply --resume RUN_ID` runs it; it is not deployed, so a Run
+    form never asks for a run id. Under a deployment it would pause for approval as well.
+
+    Args:
+        resume_run_id: The earlier run whose stored plan is applied (a dry run a person
+            reviewed, or an apply to finish).
+        teams: Only these configured Cleanbox teams; empty applies every team's part.
+        apply: Apply it (off: show the stored plan again).
+        max_actions: Refuse a plan of more changes than this; by default the setting.
+        as_of: The instant the summary is stamped with; by default now.
+        notify: Post the Slack summary.
+        shard: `i/n` applies only the teams of shard i of n.
+    """
+    return await _cleanup(teams, apply, max_actions, as_of, resume_run_id, notify, shard)
+
+
+async def _cleanup(
+    teams: tuple[str, ...],
+    apply: bool,
+    max_actions: int | None,
+    as_of: datetime | None,
+    resume_run_id: str,
+    notify: bool,
+    shard: str,
+) -> dict[str, Any] | State:
+    """The cleanup itself: plan (or reuse `resume_run_id`'s stored plan), gate, apply."""
     logger = get_run_logger()
     result: dict[str, Any] = {}
     try:

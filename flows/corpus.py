@@ -240,7 +240,7 @@ def _report_html(outcome: FlowOutcome) -> str:
 
 
 def _raw_invisible(text: str) -> list[str]:
-    """The invisible characters (escape.invisible) `text` shows raw, as U+XXXX; the zero-width
+    """The invisible characters (escape.invisible) `text` shows raw, as U+hhhh; the zero-width
     space mrkdwn itself puts after an @ to defuse a broadcast word is not one of them."""
     from mailops.report.escape import invisible
 

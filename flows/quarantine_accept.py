@@ -34,7 +34,6 @@ async def quarantine_accept(
     max_spam_score: float | None = None,
     max_actions: int | None = None,
     as_of: datetime | None = None,
-    resume_run_id: str = "",
     notify: bool = True,
 ) -> dict[str, Any] | State:
     """Plan the accepts of whitelisted senders' quarantined mail; make them only with `apply`.
@@ -50,10 +49,53 @@ async def quarantine_accept(
         max_actions: Refuse to apply a plan of more accepts than this; by default the
             `[quarantine] max_actions_per_run` setting (500).
         as_of: The instant the report is stamped with; by default now.
-        resume_run_id: Apply the stored plan of this earlier run (a dry run a person
-            reviewed, or an apply to finish) instead of planning anew; empty plans anew.
         notify: Post the Slack summary.
     """
+    return await _accept(teams, apply, threshold, max_spam_score, max_actions, as_of, "",
+                         notify)
+
+
+@flow(name="quarantine-accept", log_prints=False)
+async def resume_quarantine_accept(
+    resume_run_id: str,
+    teams: tuple[str, ...] = (),
+    apply: bool = True,
+    threshold: int | None = None,
+    max_spam_score: float | None = None,
+    max_actions: int | None = None,
+    as_of: datetime | None = None,
+    notify: bool = True,
+) -> dict[str, Any] | State:
+    """Apply the stored plan of an earlier quarantine-accept run, skipping what is done.
+
+    `mailops quarantine accept --apply --resume RUN_ID` runs it; it is not deployed, so a Run
+    form never asks for a run id.
+
+    Args:
+        resume_run_id: The earlier run whose stored plan is applied.
+        teams: Only these configured Cleanbox teams; empty applies every team's part.
+        apply: Apply it (off: show the stored plan again).
+        threshold: As for quarantine-accept.
+        max_spam_score: As for quarantine-accept.
+        max_actions: Refuse a plan of more accepts than this; by default the setting.
+        as_of: The instant the report is stamped with; by default now.
+        notify: Post the Slack summary.
+    """
+    return await _accept(teams, apply, threshold, max_spam_score, max_actions, as_of,
+                         resume_run_id, notify)
+
+
+async def _accept(
+    teams: tuple[str, ...],
+    apply: bool,
+    threshold: int | None,
+    max_spam_score: float | None,
+    max_actions: int | None,
+    as_of: datetime | None,
+    resume_run_id: str,
+    notify: bool,
+) -> dict[str, Any] | State:
+    """The job itself: plan (or reuse `resume_run_id`'s stored plan), gate, accept."""
     logger = get_run_logger()
     result: dict[str, Any] = {}
     try:

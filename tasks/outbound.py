@@ -304,7 +304,8 @@ def _import_freeze(store: Store, payload: dict[str, Any]) -> None:
         raise ValueError(f"not a {JOB_MONTHLY} spool of version {FREEZE_SPOOL_VERSION}")
     rows = [BillingRow.from_dict(row) for row in payload["rows"]]
     detail = f"{payload['detail']} (imported from the spool)"
-    store.import_billing_freeze(JOB_MONTHLY, payload["period"], payload["run_id"], rows, detail)
+    store.complete_billing_freeze(JOB_MONTHLY, payload["period"], payload["run_id"], rows,
+                                  detail, whoever_holds=True)
 
 
 @task(cache_policy=NO_CACHE)

@@ -31,7 +31,11 @@ NOW_2026 = datetime(2026, 10, 1, tzinfo=UTC)
 
 
 def run(env, **params):
-    return run_flow(contact_cleanup, as_of=env.sandbox.now(), notify=False, **params)
+    """contact-cleanup, or its resume flow when `resume_run_id` is given (as the CLI does)."""
+    from flows.contact_cleanup import resume_contact_cleanup
+
+    flow = resume_contact_cleanup if params.get("resume_run_id") else contact_cleanup
+    return run_flow(flow, as_of=env.sandbox.now(), notify=False, **params)
 
 
 def expected_plan(env) -> dict[str, str]:

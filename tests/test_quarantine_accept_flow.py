@@ -25,7 +25,11 @@ WORLD_BACKLOG = 364
 
 
 def run(env, **params):
-    return run_flow(quarantine_accept, notify=False, **params)
+    """quarantine-accept, or its resume flow when `resume_run_id` is given (as the CLI does)."""
+    from flows.quarantine_accept import resume_quarantine_accept
+
+    flow = resume_quarantine_accept if params.get("resume_run_id") else quarantine_accept
+    return run_flow(flow, notify=False, **params)
 
 
 def whitelisted_mail(env, n: int, *, score: float = 1.0) -> list[str]:

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.commands import run_flow
-from flows.contact_cleanup import contact_cleanup
+from flows.contact_cleanup import contact_cleanup, resume_contact_cleanup
 from mailops.contacts import JOB as CLEANUP_JOB
 from mailops.contacts import parse_target
 from mailops.quarantine import JOB as QUARANTINE_JOB
@@ -61,11 +61,11 @@ def test_contact_cleanup_apply_with_a_bad_resume_id_changes_no_contact(contacts_
     assert audit_rows(contacts_env) == 0
 
 
-def test_contact_cleanup_flow_refuses_an_unknown_resume_id_from_the_ui(contacts_env):
-    # Given no plan stored under the id (a run started from the Prefect UI's form)
+def test_the_resume_flow_refuses_an_unknown_resume_id_itself(contacts_env):
+    # Given no plan stored under the id (a flow run that never passed the command's check)
     before = contacts_env.states()
-    # When the flow is applied with it
-    outcome = run_flow(contact_cleanup, apply=True, resume_run_id="typo", notify=False,
+    # When the resume flow is applied with it
+    outcome = run_flow(resume_contact_cleanup, apply=True, resume_run_id="typo", notify=False,
                        as_of=contacts_env.sandbox.now())
     # Then the run failed naming it, and nothing changed
     assert not outcome.ok and not outcome.unexpected

@@ -24,6 +24,7 @@ INTERNAL_KNOBS = {
     "approval_timeout_seconds", "approval_poll_seconds", "require_approval", "approve",
     "per_page", "page_size", "batch_size", "concurrency", "deployment", "poll_seconds",
     "poll_interval", "shard_timeout_seconds", "timeout_seconds",
+    "resume_run_id",  # a run id is typed at a terminal (--resume), by its own flow
 }
 # Fields whose default is the clock or a setting, so that no constant default fits.
 DEFAULT_FROM_CLOCK_OR_SETTINGS = {"as_of", "day", "max_actions", "threshold", "max_spam_score"}

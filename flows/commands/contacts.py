@@ -61,11 +61,13 @@ def cleanup(
     from mailops.contacts import JOB
 
     require_stored_plan(JOB, resume)
-    outcome = run_job(
-        "flows.contact_cleanup:contact_cleanup", teams=tuple(team or ()), apply=apply,
-        max_actions=max_actions, as_of=instant, resume_run_id=resume or "",
-        notify=not no_notify, shard=part or "",
-    )
+    common = {"teams": tuple(team or ()), "apply": apply, "max_actions": max_actions,
+              "as_of": instant, "notify": not no_notify, "shard": part or ""}
+    if resume:
+        outcome = run_job("flows.contact_cleanup:resume_contact_cleanup",
+                          resume_run_id=resume, **common)
+    else:
+        outcome = run_job("flows.contact_cleanup:contact_cleanup", **common)
     result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
     output.finish(_summary(result), result, error=None if outcome.ok else outcome.message,
                   local_json=json_output)

@@ -65,11 +65,14 @@ def accept(
     from mailops.quarantine import JOB
 
     require_stored_plan(JOB, resume)
-    outcome = run_job(
-        "flows.quarantine_accept:quarantine_accept", teams=tuple(team or ()), apply=apply,
-        threshold=threshold, max_spam_score=max_spam_score, max_actions=max_actions,
-        as_of=instant, resume_run_id=resume or "", notify=not no_notify,
-    )
+    common = {"teams": tuple(team or ()), "apply": apply, "threshold": threshold,
+              "max_spam_score": max_spam_score, "max_actions": max_actions, "as_of": instant,
+              "notify": not no_notify}
+    if resume:
+        outcome = run_job("flows.quarantine_accept:resume_quarantine_accept",
+                          resume_run_id=resume, **common)
+    else:
+        outcome = run_job("flows.quarantine_accept:quarantine_accept", **common)
     result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
     error = None if outcome.ok else outcome.message
     teams = [json_object(t) for t in result.get("teams", [])]

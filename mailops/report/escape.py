@@ -5,7 +5,7 @@ Sender addresses, subjects, team and domain names come from strangers; anything 
 from an API passes through one of these before it is shown.
 
 Invisible characters are made visible first, by every escaper here (`visible`): a character
-that shows nothing but changes how the text around it reads becomes the marker `<U+XXXX>`
+that shows nothing but changes how the text around it reads becomes the marker `<U+hhhh>`
 (its code point, four hex digits or more), so `\\u202egnp.exe@rtl.example`, which a screen
 shows as "elpmaxe.ltr@exe.png", is shown as `<U+202E>gnp.exe@rtl.example`. Each format then
 escapes the marker like any text (`&lt;U+202E&gt;` in HTML and mrkdwn, which Slack and a
@@ -55,7 +55,7 @@ def invisible(char: str) -> bool:
 
 
 def visible(text: object) -> str:
-    """`text` with every invisible character replaced by its marker `<U+XXXX>`; every other
+    """`text` with every invisible character replaced by its marker `<U+hhhh>`; every other
     character as written. Printable text has none (every Cf character is unprintable to
     `str.isprintable`), so it is returned at once."""
     value = str(text)

@@ -440,23 +440,12 @@ class Store:
         detail: str | None = None,
         *,
         now: datetime | None = None,
+        whoever_holds: bool = False,
     ) -> int:
         """The period's billing rows and the ledger's `done`, in one transaction."""
         return billing_store.complete_freeze(
-            self.engine, job, period, run_id, rows, detail, now=now
+            self.engine, job, period, run_id, rows, detail, now=now, whoever_holds=whoever_holds
         )
-
-    @_explained
-    def import_billing_freeze(
-        self,
-        job: str,
-        period: str,
-        run_id: str,
-        rows: Sequence[BillingRow],
-        detail: str | None = None,
-    ) -> int:
-        """A spooled reset-monthly answer: its rows, and the ledger's `done` by its run."""
-        return billing_store.import_freeze(self.engine, job, period, run_id, rows, detail)
 
     @_explained
     def billing_rows(self, period: str) -> list[BillingRow]:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, delete, insert, select
 
-from mailops.store.ledger import LedgerStatus, finish_on, settle_on
+from mailops.store.ledger import LedgerStatus, finish_on
 from mailops.store.schema import billing_rows, billing_snapshot
 
 Source = Literal["reset", "snapshot"]
@@ -128,37 +128,20 @@ def complete_freeze(
     detail: str | None = None,
     *,
     now: datetime | None = None,
+    whoever_holds: bool = False,
 ) -> int:
     """Store the period's billing rows and mark the ledger `done`, in one transaction.
 
-    Raises LookupError (and writes nothing) when `run_id` does not hold the claim.
+    Raises LookupError (and writes nothing) when `run_id` does not hold the claim; with
+    `whoever_holds` (a spooled reset-monthly answer, which proves the reset applied and beats
+    a later run's snapshot) whichever run holds it now.
     """
     moment = now or datetime.now(UTC)
     values = _billed(rows, period, run_id, moment)
     with engine.begin() as conn:
         _replace_period(conn, billing_rows, period, values)
-        finish_on(conn, job, period, run_id, LedgerStatus.DONE, detail, now=moment)
-    return len(values)
-
-
-def import_freeze(
-    engine: Engine,
-    job: str,
-    period: str,
-    run_id: str,
-    rows: Sequence[BillingRow],
-    detail: str | None = None,
-    *,
-    now: datetime | None = None,
-) -> int:
-    """Store a reset-monthly answer that was spooled because the store was down: its rows
-    replace the period's (an answer beats a later run's snapshot), and the ledger's entry
-    becomes `done` by `run_id`, whoever holds it now: the answer proves the reset applied."""
-    moment = now or datetime.now(UTC)
-    values = _billed(rows, period, run_id, moment)
-    with engine.begin() as conn:
-        _replace_period(conn, billing_rows, period, values)
-        settle_on(conn, job, period, run_id, LedgerStatus.DONE, detail, now=moment)
+        finish_on(conn, job, period, run_id, LedgerStatus.DONE, detail, now=moment,
+                  whoever_holds=whoever_holds)
     return len(values)
 
 

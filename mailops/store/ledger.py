@@ -209,46 +209,26 @@ def finish_on(
     detail: str | None = None,
     *,
     now: datetime | None = None,
+    whoever_holds: bool = False,
 ) -> None:
-    """`finish` inside the caller's transaction, so an outcome and its data commit together."""
+    """`finish` inside the caller's transaction, so an outcome and its data commit together.
+
+    With `whoever_holds`, an outcome proven after the fact (a spooled answer imported later)
+    is recorded whichever run holds the claim now, and the entry names `run_id`, the run
+    whose call it was; otherwise `run_id` must hold the claim (LookupError)."""
     if status is LedgerStatus.STARTED:
         raise ValueError("finish records an outcome: done, failed or unknown")
+    match = [run_ledger.c.job == job, run_ledger.c.key == key]
+    if not whoever_holds:
+        match.append(run_ledger.c.run_id == run_id)
     changed = conn.execute(
         update(run_ledger)
-        .where(
-            run_ledger.c.job == job,
-            run_ledger.c.key == key,
-            run_ledger.c.run_id == run_id,
-        )
-        .values(status=status.value, finished_at=now or datetime.now(UTC), detail=detail,
-                lease_until=None)
-    ).rowcount
-    if changed != 1:
-        raise LookupError(f"run {run_id} holds no ledger claim on {job} {key}")
-
-
-def settle_on(
-    conn: Connection,
-    job: str,
-    key: str,
-    run_id: str,
-    status: LedgerStatus,
-    detail: str | None = None,
-    *,
-    now: datetime | None = None,
-) -> None:
-    """Record an outcome proven after the fact (a spooled answer imported later) whoever
-    holds the claim now: the key's entry names `run_id`, the run whose call it was."""
-    if status is LedgerStatus.STARTED:
-        raise ValueError("settle records an outcome: done, failed or unknown")
-    changed = conn.execute(
-        update(run_ledger)
-        .where(run_ledger.c.job == job, run_ledger.c.key == key)
+        .where(*match)
         .values(run_id=run_id, status=status.value, finished_at=now or datetime.now(UTC),
                 detail=detail, lease_until=None)
     ).rowcount
     if changed != 1:
-        raise LookupError(f"the ledger has no claim on {job} {key}")
+        raise LookupError(f"run {run_id} holds no ledger claim on {job} {key}")
 
 
 def get_entry(engine: Engine, job: str, key: str) -> LedgerEntry | None:
