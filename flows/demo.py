@@ -27,6 +27,7 @@ from mailops.sandbox.server import Sandbox
 
 NEW_DOMAIN = "newcomer-demo.com"  # registered in EmBoux on day 1, onboarded by the demo
 STEP = timedelta(hours=12)  # the guard runs at every step; production runs it every 15 min
+CATCH_UP = timedelta(hours=1)  # the resets' production schedule: a failed one is retaken hourly
 REVIEWED_CAP = 100_000  # the cap a person raises to after reading the first dry run
 
 
@@ -122,8 +123,11 @@ class Simulation:
         self.after(job, now, outcome)
         return outcome
 
-    def resets(self, now: datetime) -> None:
-        """The daily reset, and on the 1st the billing freeze of the month before."""
+    def resets(self, now: datetime) -> bool:
+        """The daily reset, and on the 1st the billing freeze of the month before.
+
+        Answers whether both ended well (a run that found nothing to do ended well).
+        """
         from prefect import tags
 
         from flows.billing_freeze import billing_freeze
@@ -131,11 +135,29 @@ class Simulation:
         from tasks.context import SCHEDULED_TAG
 
         with tags(SCHEDULED_TAG):  # as Prefect's scheduler would start them
-            self.job("outbound-reset-daily", outbound_reset_daily, now, as_of=now)
+            ok = self.job("outbound-reset-daily", outbound_reset_daily, now, as_of=now).ok
             billed = now.date().replace(day=1) - timedelta(days=1)
             if now.day == 1 and billed >= self.started.date().replace(day=1):  # a month it saw
-                self.job("billing-freeze", billing_freeze, now, period=f"{billed:%Y-%m}",
-                         as_of=now)
+                ok = self.job("billing-freeze", billing_freeze, now, period=f"{billed:%Y-%m}",
+                              as_of=now).ok and ok
+        return ok
+
+    def resets_until_settled(self, now: datetime, until: datetime) -> None:
+        """The resets at `now` and, while they fail, once an hour until before `until`.
+
+        Production schedules the resets hourly; the simulation's steps are longer, so a failed
+        reset is retaken here on the hourly grid, as the production schedule would retake it.
+        """
+        while not self.resets(now) and now + CATCH_UP < until:
+            self.sandbox.advance(hours=CATCH_UP.total_seconds() / 3600)
+            now = self.sandbox.now()
+
+    def advance_to(self, moment: datetime) -> datetime:
+        """Advance the sandbox's clock to `moment` (a catch-up may have moved it part way)."""
+        left = moment - self.sandbox.now()
+        if left > timedelta(0):
+            self.sandbox.advance(hours=left.total_seconds() / 3600)
+        return self.sandbox.now()
 
     def run(self, days: int, on_step: Callable[[int, int, str], None]) -> None:
         """Onboard the new domain, then simulate `days` days of every job's schedule."""
@@ -159,13 +181,13 @@ class Simulation:
 
         steps = int(timedelta(days=days) / STEP)
         for step in range(steps):
-            sandbox.advance(hours=STEP.total_seconds() / 3600)
-            now = sandbox.now()
+            now = self.advance_to(start + (step + 1) * STEP)
+            following = start + (step + 2) * STEP
             on_step(step, steps, f"{now:%a %Y-%m-%d %H:%M}")
             job("outbound-guard", outbound_guard, now, apply=True, as_of=now)
             if now.hour != 0:
                 # The resets run hourly: a later run sends nothing unless the day's failed.
-                self.resets(now)
+                self.resets_until_settled(now, following)
                 continue
             yesterday = (now - timedelta(days=1)).date()
             # The day's figures are read before midnight's reset zeroes today's sends.
@@ -176,7 +198,6 @@ class Simulation:
             if watch.ok and isinstance(watch.result, dict):
                 for name in watch.result.get("verified", []):
                     summary.onboarded[name] = now.isoformat()
-            self.resets(now)
             if now.weekday() == 0:
                 # The first Monday is the dry run a person reviews; later ones apply it.
                 dry_run = self.review_first_cleanup and summary.runs["contact-cleanup"] == 0
@@ -187,12 +208,9 @@ class Simulation:
                              week=f"{week.year}-W{week.week:02d}", format="html")
                 if report.ok and isinstance(report.result, dict) and report.result.get("file"):
                     summary.reports.append(Path(report.result["file"]))
-        if steps and sandbox.now().hour == 0:
-            # The last day's catch-up: a reset refused at its 00:00 (an outage) is tried again
-            # by the later hourly runs, as in production; without this step the simulation
-            # would end before the last day had any.
-            sandbox.advance(hours=STEP.total_seconds() / 3600)
-            self.resets(sandbox.now())
+            # Last at midnight: its hourly retakes move the clock, and the jobs above ran at
+            # the slot's instant.
+            self.resets_until_settled(now, following)
         on_step(steps, steps, "done")
         summary.ended = sandbox.now()
 
