@@ -16,12 +16,12 @@ from prefect import flow, get_run_logger
 from prefect.states import Failed, State
 
 import tasks.contacts as contact_tasks
-from flows.ending import stopped
+from flows.ending import gated_end, stopped
 from mailops.contacts import JOB, PlanSummary
 from mailops.errors import ConfigError, MailopsError
-from mailops.gate import refusal_over_cap
+from mailops.gate import dry_run
 from mailops.rules.shard import Shard
-from tasks.approval import gate_refusal, require_stored_plan
+from tasks.approval import gate, require_stored_plan
 from tasks.context import configured_teams, current_run_id, current_settings
 
 CHANGE_ACTIONS = ("block", "whitelist", "mute")
@@ -113,19 +113,17 @@ async def _cleanup(
         summary = await contact_tasks.plan_cleanup(run_id, names, moment, str(part))
         result = {**_result(summary, dry_run=not apply), "shard": str(part)}
         cap = max_actions if max_actions is not None else settings.contacts.max_actions_per_run
-        refusal = None
+        decision = dry_run(summary.changes)
         if apply:
-            refusal = await gate_refusal(
+            decision = await gate(
                 summary.changes, cap, job=JOB, run_id=run_id,
                 plan_markdown=_approval_markdown(result, cap),
             )
-        result["refused"] = refusal
-        if apply and refusal is None and summary.changes:
+        result["refused"] = decision.refusal
+        if decision.applies:
             applied = await contact_tasks.apply_cleanup(run_id, names, str(part))
             result["applied"] = _per_action(applied["applied"])
             result["failed"] = applied["failed"]
-        elif apply and refusal is None:
-            result["applied"] = _per_action({})
     except MailopsError as exc:
         logger.error("contact-cleanup stopped: %s", exc)
         return Failed(message=stopped(exc), data=result or None)
@@ -139,26 +137,26 @@ async def _cleanup(
     logger.info(
         "contact-cleanup %s: planned %s, applied %s, %d skipped as invalid%s",
         run_id, result["planned"], result["applied"], result["skipped_invalid"],
-        f"; refused: {refusal}" if refusal else "",
+        f"; refused: {decision.refusal}" if decision.refusal else "",
     )
-    if refusal is not None and refusal_over_cap(summary.changes, cap) is not None:
-        return Failed(message=refusal, data=result)
+    return gated_end(result, decision, logger, failure=_failure(result, run_id))
+
+
+def _failure(result: dict[str, Any], run_id: str) -> str | None:
+    """Why the run must end Failed although it got through: teams not read whole, or changes
+    that failed (the same plan finishes them)."""
     if result["unreadable"]:
-        message = (
+        return (
             f"{len(result['unreadable'])} team(s) could not be read whole, the others were "
             "planned: " + "; ".join(f"{team}: {why}" for team, why in result["unreadable"].items())
         )
-        logger.error(message)
-        return Failed(message=message, data=result)
     if result["failed"]:
-        message = (
+        return (
             f"{len(result['failed'])} changes failed (first: {result['failed'][0]['email']}: "
             f"{result['failed'][0]['error']}); run again with the same plan to finish: "
             f"mailops contacts cleanup --apply --resume {run_id}"
         )
-        logger.error(message)
-        return Failed(message=message, data=result)
-    return result
+    return None
 
 
 def _per_action(counts: dict[str, int]) -> dict[str, int]:

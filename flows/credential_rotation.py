@@ -17,8 +17,9 @@ from prefect import flow, get_run_logger
 from prefect.states import Failed, State
 
 import tasks.domains as domain_tasks
-from flows.ending import stopped
+from flows.ending import gated_end, stopped
 from mailops.errors import ConfigError, MailopsError
+from mailops.gate import NOTHING, decide_without_asking, dry_run
 from mailops.rules.domains import normalise
 from tasks.approval import approval_required, request_approval
 from tasks.context import current_run_id, current_settings
@@ -59,16 +60,18 @@ async def credential_rotation(
         if not apply or not targets:
             result["status"] = "planned" if targets else "nothing_to_do"
             logger.info("credential-rotation (dry run): %d domain(s)", len(targets))
-            return result
-        if approval_required():
+            return gated_end(result, dry_run(len(targets)) if not apply else NOTHING, logger)
+        decision = decide_without_asking(len(targets), len(targets),
+                                         approval_required=approval_required())
+        if decision is None:
             plan = "\n".join(f"- rotate `{p['domain']}` into {p['store_in']}"
                              for p in result["planned"])
-            approved, note = await request_approval(
+            decision = await request_approval(
                 domain_tasks.ROTATION, run_id, f"# Credential rotation\n\n{plan}",
                 result["planned"])
-            if not approved:
+            if decision.refusal is not None:
                 result["status"] = "rejected"
-                return Failed(message=note, data=result)
+                return gated_end(result, decision, logger)
         for domain in targets:
             result["rotations"].append(
                 await domain_tasks.rotate_and_store(domain, run_id, moment)
@@ -85,11 +88,9 @@ async def credential_rotation(
     for outcome in result["rotations"]:
         logger.info("credential-rotation %s: %s (%s)", outcome["domain"], outcome["status"],
                     outcome.get("location") or "not stored")
-    if problems:
-        message = f"{len(problems)} rotation(s) need attention: " + "; ".join(problems)
-        logger.error(message)
-        return Failed(message=message, data=result)
-    return result
+    failure = (f"{len(problems)} rotation(s) need attention: " + "; ".join(problems)
+               if problems else None)
+    return gated_end(result, decision, logger, failure=failure)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""How a run that carried on past problems ends: its result, or Failed naming each one."""
+"""How a run ends: its result, or Failed naming each problem it carried on past; a gated
+run's verdict as its state's name (Applied, Rejected, Expired, Dry run, ...)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from collections.abc import Sequence
 from logging import Logger, LoggerAdapter
 from typing import Any
 
-from prefect.states import Failed, State
+from prefect.states import Completed, Failed, State
 
 from mailops.errors import ConfigError, MailopsError
+from mailops.gate import NEEDS_A_PERSON, GateDecision
 
 # How a run's failure message starts when its configuration is wrong: the command that ran
 # it exits 2, as for any other configuration error (flows.commands.run_job).
@@ -33,3 +35,28 @@ def end_with(
     message = f"{len(problems)} problem(s): " + "; ".join(problems)
     logger.error(message)
     return Failed(message=message, data=result)
+
+
+def gated_end(
+    result: dict[str, Any],
+    decision: GateDecision,
+    logger: Logger | LoggerAdapter[Any],
+    *,
+    problems: Sequence[str] = (),
+    failure: str | None = None,
+) -> State:
+    """A gated run's final state, named for its verdict (the runs list tells a rejected run
+    from an applied one) with the reason as its message and the result as its data: Failed
+    when the verdict needs a person, on a `failure` already worded in one line, or with
+    `problems`; otherwise Completed."""
+    if decision.verdict in NEEDS_A_PERSON:
+        logger.error(decision.reason)
+        return Failed(name=decision.verdict.value, message=decision.reason, data=result)
+    if failure:
+        logger.error(failure)
+        return Failed(message=failure, data=result)
+    ended = end_with(result, problems, logger)
+    if isinstance(ended, State):
+        return ended
+    logger.info("%s: %s", decision.verdict, decision.reason)
+    return Completed(name=decision.verdict.value, message=decision.reason, data=result)

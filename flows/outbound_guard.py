@@ -17,11 +17,12 @@ from prefect.states import Failed, State
 from prefect.utilities.annotations import quote
 
 import tasks.guard as guard_tasks
-from flows.ending import end_with, stopped
+from flows.ending import gated_end, stopped
 from mailops.errors import MailopsError
+from mailops.gate import dry_run
 from mailops.guard import JOB, GuardRun
 from mailops.rules.shard import Shard
-from tasks.approval import gate_refusal
+from tasks.approval import gate
 from tasks.context import current_run_id, current_settings
 
 
@@ -71,14 +72,15 @@ async def outbound_guard(
         guard_tasks.publish_artifacts(quote(run), as_of)
         applied: list[dict[str, str]] = []
         problems = [f"{f.subject}: {f.message}" for f in collected.failures]
-        if apply and run.actions:
+        decision = dry_run(len(run.actions))
+        if apply:
             cap = max_actions if max_actions is not None else settings.guard.max_actions_per_run
-            refusal = await gate_refusal(len(run.actions), cap, job=JOB, run_id=run_id,
-                                         plan_markdown=_plan_markdown(run))
-            if refusal is not None:
-                logger.error(refusal)
+            decision = await gate(len(run.actions), cap, job=JOB, run_id=run_id,
+                                  plan_markdown=_plan_markdown(run))
+            if decision.refusal is not None:
                 result["dry_run"] = True
-                return Failed(message=refusal, data=result)
+                return gated_end(result, decision, logger, problems=problems)
+        if decision.applies:
             outcome, applied = await guard_tasks.apply_guard_plan(run_id)
             result["applied"] = len(applied)
             problems += [f"{label}: {message}" for label, message in outcome.failed]
@@ -99,7 +101,7 @@ async def outbound_guard(
         as_of.isoformat(), len(run.records), len(run.groups), len(run.actions),
         "applied" if apply else "dry run",
     )
-    return end_with(result, problems, logger)
+    return gated_end(result, decision, logger, problems=problems)
 
 
 if __name__ == "__main__":

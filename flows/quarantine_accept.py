@@ -17,12 +17,12 @@ from prefect import flow, get_run_logger
 from prefect.states import Failed, State
 
 import tasks.quarantine as quarantine_tasks
-from flows.ending import stopped
+from flows.ending import gated_end, stopped
 from mailops.errors import ConfigError, MailopsError
-from mailops.gate import refusal_over_cap
+from mailops.gate import dry_run
 from mailops.quarantine import JOB
 from mailops.report.escape import markdown_text
-from tasks.approval import gate_refusal, require_stored_plan
+from tasks.approval import gate, require_stored_plan
 from tasks.context import configured_teams, current_run_id, current_settings
 
 
@@ -117,14 +117,14 @@ async def _accept(
         plans = await quarantine_tasks.plan_quarantine(run_id, names, limit, guard)
         result = _result(run_id, plans, dry_run=not apply, as_of=moment, cap=cap)
         total = sum(len(p["planned"]) for p in plans)
-        refusal = None
-        if apply and total:
-            refusal = await gate_refusal(
+        decision = dry_run(total)
+        if apply:
+            decision = await gate(
                 total, cap, job=JOB, run_id=run_id,
                 plan_markdown=_approval_markdown(result),
             )
-        result["refused"] = refusal
-        if apply and total and refusal is None:
+        result["refused"] = decision.refusal
+        if decision.applies:
             applied = await quarantine_tasks.apply_quarantine(run_id, names)
             for team in result["teams"]:
                 team["accepted"] = applied["applied"].get(team["team"], 0)
@@ -149,23 +149,23 @@ async def _accept(
                   f"{len(t['planned'])} planned, {t['accepted']} accepted"
                   for t in result["teams"]),
     )
-    if refusal is not None and refusal_over_cap(total, cap) is not None:
-        return Failed(message=refusal, data=result)
+    return gated_end(result, decision, logger, failure=_failure(result, run_id))
+
+
+def _failure(result: dict[str, Any], run_id: str) -> str | None:
+    """Why the run must end Failed although it got through: teams not planned, or messages
+    not accepted (the same plan finishes them)."""
     unplanned = [t for t in result["teams"] if t["error"]]
     if unplanned:
-        message = (f"{len(unplanned)} team(s) could not be planned, the others were: "
-                   + "; ".join(f"{t['team']}: {t['error']}" for t in unplanned))
-        logger.error(message)
-        return Failed(message=message, data=result)
+        return (f"{len(unplanned)} team(s) could not be planned, the others were: "
+                + "; ".join(f"{t['team']}: {t['error']}" for t in unplanned))
     if result["failed"]:
-        message = (
+        return (
             f"{len(result['failed'])} messages were not accepted (first: "
             f"{result['failed'][0]['from']}: {result['failed'][0]['error']}); run again with "
             f"the same plan to finish: mailops quarantine accept --apply --resume {run_id}"
         )
-        logger.error(message)
-        return Failed(message=message, data=result)
-    return result
+    return None
 
 
 def _result(

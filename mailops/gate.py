@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from mailops.errors import MailopsError, UnknownPlanError
 from mailops.store import Change, Store
@@ -26,6 +27,88 @@ Confirm = Callable[[PlannedChange], Awaitable[bool]]
 ApplyMany = Callable[[Sequence[PlannedChange]], Awaitable[Sequence[str | None]]]
 CHUNK = 100  # changes applied between two store writes
 BATCHES_AT_ONCE = 4  # batch calls in flight between two store writes
+
+
+class Verdict(StrEnum):
+    """How a gated run ended, as the Prefect runs list names its final state (the reason is
+    the state's message).
+
+    Each is a Completed state of that name, except those in `NEEDS_A_PERSON`: Failed
+    states of that name, since nothing was done that should have been and someone must look
+    (a cap too low for the plan, a plan nobody answered), so failure alerts see them.
+    """
+
+    DRY_RUN = "Dry run"
+    NOTHING_TO_APPLY = "Nothing to apply"
+    APPLIED = "Applied"  # approved in the Prefect UI, then applied
+    APPLIED_AT_TERMINAL = "Applied by --apply"  # the person typing --apply approved it
+    REJECTED = "Rejected"
+    EXPIRED = "Expired"  # nobody answered within [approval] timeout_seconds
+    OVER_CAP = "Over cap"
+
+
+NEEDS_A_PERSON = frozenset({Verdict.OVER_CAP, Verdict.EXPIRED})
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """What the gate decided about one plan, and why, in one line for the run's state."""
+
+    verdict: Verdict
+    reason: str
+
+    @property
+    def applies(self) -> bool:
+        """Whether the plan may now be applied."""
+        return self.verdict in (Verdict.APPLIED, Verdict.APPLIED_AT_TERMINAL)
+
+    @property
+    def refusal(self) -> str | None:
+        """Why nothing may change, or None when the plan may be applied (or was not asked)."""
+        refused = self.verdict in (Verdict.REJECTED, Verdict.EXPIRED, Verdict.OVER_CAP)
+        return self.reason if refused else None
+
+
+NOTHING = GateDecision(Verdict.NOTHING_TO_APPLY, "nothing to change")
+
+
+def dry_run(planned: int) -> GateDecision:
+    """A run that was not asked to apply its plan."""
+    return GateDecision(Verdict.DRY_RUN, f"dry run: {planned} change(s) planned, none made")
+
+
+def decide_without_asking(
+    planned: int, cap: int, *, approval_required: bool
+) -> GateDecision | None:
+    """The decision needing no person: nothing to change, over the cap, or approved by the
+    `--apply` of the person at the terminal; None when a person must approve in the UI."""
+    if not planned:
+        return NOTHING
+    refusal = refusal_over_cap(planned, cap)
+    if refusal is not None:
+        return GateDecision(Verdict.OVER_CAP, refusal)
+    if approval_required:
+        return None
+    return GateDecision(Verdict.APPLIED_AT_TERMINAL,
+                        f"{planned} change(s) approved by --apply at the terminal")
+
+
+def answered(approved: bool, planned: int, note: str, approver: str) -> GateDecision:
+    """The decision a person's answer in the Prefect UI makes."""
+    who = f" by {approver}" if approver else ""
+    if approved:
+        said = f": {note}" if note else ""
+        return GateDecision(Verdict.APPLIED,
+                            f"{planned} change(s) approved in the Prefect UI{who}{said}")
+    said = f" ({note})" if note else ""
+    return GateDecision(Verdict.REJECTED,
+                        f"the plan was rejected in the Prefect UI{who}{said}: nothing was changed")
+
+
+def expired(timeout_seconds: int) -> GateDecision:
+    """The decision when nobody answered in time: no."""
+    return GateDecision(Verdict.EXPIRED,
+                        f"no approval within {timeout_seconds} s: nothing was changed")
 
 
 def refusal_over_cap(planned: int, cap: int, option: str = "--max-actions") -> str | None:

@@ -7,10 +7,14 @@ on the run's page), linked from the dialog and from a log line saying how to ans
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
+from uuid import UUID
 
 from prefect import get_run_logger
 from prefect.artifacts import acreate_table_artifact
+from prefect.client.orchestration import get_client
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
@@ -18,11 +22,19 @@ from prefect.runtime import deployment
 from prefect.settings import PREFECT_UI_URL
 from pydantic import Field
 
-from mailops.gate import approval_audit, check_stored_plan, refusal_over_cap
+from mailops.gate import (
+    GateDecision,
+    answered,
+    approval_audit,
+    check_stored_plan,
+    decide_without_asking,
+    expired,
+)
 from mailops.report.escape import visible_values
 from mailops.store import Store
 from tasks.context import current_run_id, current_settings
 
+PAUSE_GRACE_SECONDS = 60  # Prefect's pause outlasts mailops' wait by this much
 PLAN_ROWS_SHOWN = 500  # changes listed in the approval artifact; the store holds them all
 
 
@@ -52,13 +64,13 @@ async def request_approval(
     plan_markdown: str,
     rows: list[dict[str, Any]],
     total: int | None = None,
-) -> tuple[bool, str]:
+) -> GateDecision:
     """Show the plan as the run's artifact, say in the log how to answer, then pause until
     someone approves or rejects it; no answer within `[approval] timeout_seconds` means no.
     The answer (note, time, who) is audited under the plan's `run_id`.
 
     `rows` are the plan's changes (at most PLAN_ROWS_SHOWN of them), `total` how many it holds.
-    Returns whether it was approved, and the note, or why nothing may change.
+    Returns the decision: applied (approved), rejected or expired, with who and the note.
     """
     settings = current_settings().approval
     key = f"{job}-approval"
@@ -77,24 +89,35 @@ async def request_approval(
         settings.timeout_seconds,
     )
     where = f"[{key}]({url})" if url else f"`{key}` (the run's Artifacts tab)"
+    # The pause itself lasts a little longer than mailops waits: once Prefect's own pause
+    # timeout passes, its server fails the run with its own message and refuses any other
+    # end, so mailops ends the wait first and then takes the run out of its pause itself.
+    pause = pause_flow_run(
+        wait_for_input=Approval.with_initial_data(description=(
+            f"{plan_markdown}\n\nThe plan change by change ({shown}): {where}.\n\n"
+            "Switch **Approve** on to apply it; submitted with Approve off, nothing "
+            "changes.")),
+        timeout=settings.timeout_seconds + PAUSE_GRACE_SECONDS,
+        poll_interval=settings.poll_seconds,
+    )
     try:
-        answer = await pause_flow_run(
-            wait_for_input=Approval.with_initial_data(description=(
-                f"{plan_markdown}\n\nThe plan change by change ({shown}): {where}.\n\n"
-                "Switch **Approve** on to apply it; submitted with Approve off, nothing "
-                "changes.")),
-            timeout=settings.timeout_seconds,
-            poll_interval=settings.poll_seconds,
-        )
-    except FlowPauseTimeout:
+        answer = await asyncio.wait_for(pause, settings.timeout_seconds)
+    except (TimeoutError, FlowPauseTimeout):
+        await _end_pause()
         _record_decision(job, run_id, "expired", Approval())
-        return False, f"no approval within {settings.timeout_seconds} s: nothing was changed"
+        return expired(settings.timeout_seconds)
     answer = answer or Approval()
     _record_decision(job, run_id, "approved" if answer.approve else "rejected", answer)
-    if not answer.approve:
-        note = f" ({answer.note})" if answer.note else ""
-        return False, f"the plan was rejected in the Prefect UI{note}: nothing was changed"
-    return True, answer.note
+    return answered(answer.approve, total, answer.note, answer.approver)
+
+
+async def _end_pause() -> None:
+    """Take this flow run out of its pause with no answer (the form's defaults: no), so it
+    can end under its own state; a person who answered at the deadline is ignored."""
+    async with get_client() as client:
+        with contextlib.suppress(Exception):  # already resumed, or the pause already ended
+            await client.resume_flow_run(UUID(current_run_id()),
+                                        run_input=Approval().model_dump())
 
 
 def _record_decision(job: str, run_id: str, decision: str, answer: Approval) -> None:
@@ -108,18 +131,18 @@ def _record_decision(job: str, run_id: str, decision: str, answer: Approval) -> 
                           answer.note or "no note")
 
 
-async def gate_refusal(
+async def gate(
     planned: int, cap: int, *, job: str, run_id: str, plan_markdown: str
-) -> str | None:
-    """Why a plan of `planned` changes may not be applied, or None: over the cap, or not
-    approved (asked only when approval is required and there is something to change; the
-    approver reads the plan stored under `run_id`)."""
-    refusal = refusal_over_cap(planned, cap)
-    if refusal is None and planned and approval_required():
+) -> GateDecision:
+    """Whether a plan of `planned` changes may be applied, and why: nothing to change, over
+    the cap, approved by the terminal's `--apply`, or a person's answer in the Prefect UI
+    (asked only when approval is required; the approver reads the plan stored under
+    `run_id`)."""
+    decision = decide_without_asking(planned, cap, approval_required=approval_required())
+    if decision is None:
         rows = stored_plan_rows(run_id)
-        approved, note = await request_approval(job, run_id, plan_markdown, rows, total=planned)
-        refusal = None if approved else note
-    return refusal
+        decision = await request_approval(job, run_id, plan_markdown, rows, total=planned)
+    return decision
 
 
 def stored_plan_rows(run_id: str) -> list[dict[str, Any]]:

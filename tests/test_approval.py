@@ -23,6 +23,7 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import StateType
 from prefect.flow_runs import resume_flow_run
 
+from mailops.gate import GateDecision, Verdict
 from mailops.settings import load_settings
 from mailops.store import Store
 from tasks.approval import approval_required, request_approval
@@ -46,7 +47,7 @@ PLAN_RUN = "plan-run-1"  # the run whose stored plan is approved
 
 
 @flow
-async def gated_job() -> tuple[bool, str]:
+async def gated_job() -> GateDecision:
     return await request_approval("contact-cleanup", PLAN_RUN, "## 3 contacts to block", PLAN)
 
 
@@ -98,9 +99,10 @@ def answer_when_paused(run_input: dict, seen: list, within_seconds: float = 60) 
 def test_an_approved_plan_goes_on():
     seen: list = []
     watcher = answer_when_paused({"approve": True, "note": "checked"}, seen)
-    approved, note = asyncio.run(gated_job())
+    decision = asyncio.run(gated_job())
     watcher.join(timeout=30)
-    assert seen and approved and note == "checked"
+    assert seen and decision.applies and decision.verdict is Verdict.APPLIED
+    assert decision.reason == "3 change(s) approved in the Prefect UI: checked"
 
 
 def test_given_an_answer_when_a_person_approves_then_the_note_and_who_are_audited_with_the_plan():
@@ -134,17 +136,18 @@ def test_given_a_paused_run_when_it_is_opened_then_it_shows_the_plan_and_what_to
 def test_a_rejected_plan_changes_nothing_and_says_so():
     seen: list = []
     watcher = answer_when_paused({"approve": False, "note": "too many"}, seen)
-    approved, note = asyncio.run(gated_job())
+    decision = asyncio.run(gated_job())
     watcher.join(timeout=30)
-    assert not approved and "rejected in the Prefect UI (too many)" in note
+    assert decision.verdict is Verdict.REJECTED and not decision.applies
+    assert "rejected in the Prefect UI (too many)" in (decision.refusal or "")
     assert [d[1:] for d in decisions()] == [
         ("rejected", f"too many (asked in flow run {seen[0]})", "(name not given)")]
 
 
 def test_no_answer_before_the_timeout_means_no(monkeypatch):
     monkeypatch.setenv("MAILOPS_APPROVAL__TIMEOUT_SECONDS", "2")
-    approved, note = asyncio.run(gated_job())
-    assert not approved and "no approval within 2 s" in note
+    decision = asyncio.run(gated_job())
+    assert decision.verdict is Verdict.EXPIRED and "no approval within 2 s" in decision.reason
     assert [d[1] for d in decisions()] == ["expired"]
 
 

@@ -64,6 +64,7 @@ def test_a_dry_run_stores_the_whole_plan_and_changes_nothing(contacts_env):
     before = contacts_env.states()
     outcome = run(contacts_env)
     assert outcome.ok, outcome.message
+    assert outcome.state == "Dry run"
     result = outcome.result
     assert contacts_env.states() == before
     assert result["dry_run"] and result["refused"] is None
@@ -81,6 +82,7 @@ def test_apply_sets_every_planned_state_once_and_audits_each(contacts_env):
     before = contacts_env.states()
     outcome = run(contacts_env, apply=True)
     assert outcome.ok, outcome.message
+    assert outcome.state == "Applied by --apply"
     result, after = outcome.result, contacts_env.states()
     plan = stored_plan(contacts_env, result["run_id"])
     assert {u: after[u] for u in plan} == plan
@@ -102,7 +104,7 @@ def test_apply_sets_every_planned_state_once_and_audits_each(contacts_env):
 def test_a_plan_over_the_cap_is_refused_and_changes_nothing(contacts_env):
     before = contacts_env.states()
     outcome = run(contacts_env, apply=True, max_actions=5)
-    assert not outcome.ok
+    assert (outcome.ok, outcome.state) == (False, "Over cap")
     assert "more than the cap of 5" in outcome.message and "--max-actions" in outcome.message
     assert outcome.result["refused"] == outcome.message
     assert contacts_env.states() == before
@@ -197,8 +199,10 @@ def test_no_approval_before_the_timeout_means_no_change(contacts_env, monkeypatc
     monkeypatch.setenv("MAILOPS_APPROVAL__POLL_SECONDS", "1")
     before = contacts_env.states()
     outcome = run(contacts_env, apply=True)
-    # Prefect itself ends a run whose pause timed out as failed ("never resumed")
-    assert not outcome.ok
+    # Then it ended under its own verdict, a failure a person must look at, not Prefect's own
+    # "paused and never resumed"
+    assert (outcome.ok, outcome.state) == (False, "Expired")
+    assert outcome.message == "no approval within 2 s: nothing was changed"
     assert contacts_env.states() == before
     with contacts_env.store() as store, store.engine.connect() as conn:
         from sqlalchemy import select
@@ -301,6 +305,7 @@ def test_an_approved_plan_is_applied(contacts_env, monkeypatch):
     outcome = run(contacts_env, apply=True)
     watcher.join(timeout=30)
     assert seen and outcome.ok, outcome.message
+    assert outcome.state == "Applied"
     plan = stored_plan(contacts_env, outcome.result["run_id"])
     after = contacts_env.states()
     assert plan and {u: after[u] for u in plan} == plan

@@ -5,7 +5,18 @@ from __future__ import annotations
 import pytest
 
 from mailops.errors import ApiError
-from mailops.gate import apply_plan, refusal_over_cap, save_plan, undo_plan
+from mailops.gate import (
+    NOTHING,
+    Verdict,
+    answered,
+    apply_plan,
+    decide_without_asking,
+    dry_run,
+    expired,
+    refusal_over_cap,
+    save_plan,
+    undo_plan,
+)
 from mailops.store import ChangeStatus, PlannedChange
 
 pytestmark = pytest.mark.anyio
@@ -76,3 +87,43 @@ async def test_undo_reverts_applied_changes_newest_first(fresh_store):
 def test_plan_counts_group_by_action_and_status(fresh_store):
     save_plan(fresh_store, "run-1", "contact-cleanup", [change(1), change(2)])
     assert fresh_store.plan_counts("run-1") == {("block", "planned"): 2}
+
+
+# --- the verdict a gated run ends under ---------------------------------------------------
+
+
+def test_given_no_changes_when_gated_then_there_is_nothing_to_apply_and_nobody_is_asked():
+    assert decide_without_asking(0, 10, approval_required=True) == NOTHING
+
+
+def test_given_a_plan_over_the_cap_when_gated_then_it_is_refused_before_anyone_is_asked():
+    decision = decide_without_asking(11, 10, approval_required=True)
+    assert decision is not None and decision.verdict is Verdict.OVER_CAP
+    assert decision.refusal == refusal_over_cap(11, 10) and not decision.applies
+
+
+def test_given_a_deployment_when_gated_then_a_person_must_answer():
+    assert decide_without_asking(3, 10, approval_required=True) is None
+
+
+def test_given_a_terminal_apply_when_gated_then_it_applies_and_says_whose_approval_it_was():
+    decision = decide_without_asking(3, 10, approval_required=False)
+    assert decision is not None and decision.verdict is Verdict.APPLIED_AT_TERMINAL
+    assert decision.applies and decision.refusal is None and "--apply" in decision.reason
+
+
+def test_given_an_answer_in_the_ui_when_decided_then_its_verdict_names_who_and_why():
+    approved = answered(True, 3, "looked fine", "ops-anna")
+    assert (approved.verdict, approved.applies) == (Verdict.APPLIED, True)
+    assert approved.reason == "3 change(s) approved in the Prefect UI by ops-anna: looked fine"
+    rejected = answered(False, 3, "too many", "")
+    assert rejected.verdict is Verdict.REJECTED and not rejected.applies
+    assert rejected.refusal == (
+        "the plan was rejected in the Prefect UI (too many): nothing was changed")
+
+
+def test_every_verdict_but_over_cap_is_named_apart_from_prefects_own_states():
+    # The runs list must tell them apart, and none may pass for Prefect's "Completed"
+    names = [v.value for v in Verdict]
+    assert len(set(names)) == len(names) and "Completed" not in names and "Failed" not in names
+    assert dry_run(4).verdict is Verdict.DRY_RUN and expired(60).verdict is Verdict.EXPIRED

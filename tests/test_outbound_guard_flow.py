@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from flows.commands import run_flow
 from flows.outbound_guard import outbound_guard
+from mailops.gate import GateDecision, answered
 from mailops.sandbox.server import Sandbox
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -150,10 +151,10 @@ def test_a_rejected_approval_changes_nothing(guard_env, monkeypatch):
     import tasks.approval as module
 
     async def rejected(job: str, run_id: str, markdown: str, rows: list, **_: object
-                       ) -> tuple[bool, str]:
+                       ) -> GateDecision:
         assert job == "outbound-guard" and "| domain | action | reason |" in markdown
         assert rows and {"change", "action", "reason"} <= set(rows[0])
-        return False, "the plan was rejected in the Prefect UI: nothing was changed"
+        return answered(False, len(rows), "", "")
 
     monkeypatch.setattr(module, "request_approval", rejected)
     monkeypatch.setenv("MAILOPS_APPROVAL__ALWAYS", "true")
@@ -162,5 +163,5 @@ def test_a_rejected_approval_changes_nothing(guard_env, monkeypatch):
     before = {n: r["outbound_status"] for n, r in guard_env.domains().items()}
     outcome = run_flow(outbound_guard, apply=True,
                        as_of=guard_env.sandbox.now(), notify=False)
-    assert not outcome.ok and "rejected" in (outcome.message or "")
+    assert outcome.state == "Rejected" and outcome.result["dry_run"]
     assert {n: r["outbound_status"] for n, r in guard_env.domains().items()} == before

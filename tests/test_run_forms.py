@@ -17,7 +17,7 @@ from deployments import JOBS, Job
 from deployments.build import job_flow
 from flows.commands import run_flow
 from flows.contact_cleanup import contact_cleanup
-from tasks.approval import PLAN_ROWS_SHOWN, approval_required, gate_refusal
+from tasks.approval import PLAN_ROWS_SHOWN, approval_required, gate
 
 # How the machinery waits, pages and polls: settings, never a field of the form.
 INTERNAL_KNOBS = {
@@ -78,7 +78,7 @@ def test_given_any_parameters_when_approval_is_decided_then_none_of_them_is_cons
     # The decision takes nothing from the run's parameters, and the gate no flag that could
     # turn it off: only the plan's size, the cap and what the approver reads.
     assert inspect.signature(approval_required).parameters == {}
-    assert set(inspect.signature(gate_refusal).parameters) == {
+    assert set(inspect.signature(gate).parameters) == {
         "planned", "cap", "job", "run_id", "plan_markdown"}
 
 
@@ -111,6 +111,7 @@ def test_given_a_deployment_run_when_cleanup_is_applied_then_it_waits_for_a_pers
     assert seen, "the run never paused"
     assert outcome.result["actions_total"] > 0
     assert "rejected in the Prefect UI (not this week)" in outcome.result["refused"]
+    assert outcome.state == "Rejected" and outcome.ok
     assert sum(outcome.result["applied"].values()) == 0
     assert contacts_env.states() == before
     # ...having read the plan that was stored, as the paused run's artifact

@@ -44,7 +44,8 @@ class FlowOutcome:
 
     `unexpected` is a run that raised instead of ending in its own one-line failure;
     `config` a failure of the configuration (its command exits 2); `run_id` is the Prefect
-    flow run's id (its logs and artifacts are filed under it).
+    flow run's id (its logs and artifacts are filed under it); `state` the final state's
+    name as the runs list shows it (a gated run's verdict: Applied, Rejected, Expired, ...).
     """
 
     ok: bool
@@ -53,6 +54,7 @@ class FlowOutcome:
     run_id: str | None = None
     unexpected: bool = False
     config: bool = False
+    state: str | None = None
 
 
 def run_flow(flow: Callable[..., Coroutine[Any, Any, Any]], **parameters: Any) -> FlowOutcome:
@@ -70,12 +72,14 @@ def run_flow(flow: Callable[..., Coroutine[Any, Any, Any]], **parameters: Any) -
     if isinstance(result, BaseException):
         if isinstance(result, ConfigError):
             return FlowOutcome(False, None, f"{CONFIG_ERROR}{result}", run_id, unexpected=True,
-                               config=True)
-        return FlowOutcome(False, None, state.message or str(result), run_id, unexpected=True)
+                               config=True, state=state.name)
+        return FlowOutcome(False, None, state.message or str(result), run_id, unexpected=True,
+                           state=state.name)
     ok = state.is_completed()
     message = None if ok else state.message
     return FlowOutcome(ok, result, message, run_id,
-                       config=bool(message and message.startswith(CONFIG_ERROR)))
+                       config=bool(message and message.startswith(CONFIG_ERROR)),
+                       state=state.name)
 
 
 def run_job(flow: str, **parameters: Any) -> FlowOutcome:
