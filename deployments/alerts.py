@@ -169,10 +169,11 @@ def failure_automation(block_id: UUID, destination: SlackDestination,
         name=AUTOMATION_NAME,
         description=(
             f"Set up by mailops (`mailops serve`, `mailops alerts setup`): a run of a "
-            f"deployment tagged '{PROJECT_TAG}' that ends Failed, TimedOut or Crashed (any "
-            f"{' or '.join(ALERT_STATE_TYPES)}-type state) posts to {destination.describe()} "
-            f"through the Webhook block '{BLOCK_NAME}'. Switch it off here; mailops keeps "
-            "it switched off."
+            f"deployment tagged '{PROJECT_TAG}' entering a {' or '.join(ALERT_STATE_TYPES)}"
+            f"-type state (Failed, TimedOut, Expired, Over cap, Crashed) posts to "
+            f"{destination.describe()} through the Webhook block '{BLOCK_NAME}'. The trigger "
+            "filters on the state's type, which the summary's 'enters any state' leaves out "
+            "(Edit shows it). Switch it off here; mailops leaves it off."
         ),
         enabled=enabled,
         tags=[PROJECT_TAG],
