@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 WORK_POOL = "mailops"
+# Every deployment carries this tag (and so does every flow run started from one): the failure
+# alert (deployments/alerts.py) matches on it, and the UI's filters find mailops' runs by it.
+PROJECT_TAG = "mailops"
 OPERATOR_ZONE = "operator"  # stands for MAILOPS_TIMEZONE in the table below
 DEFAULT_QUEUE = "default"
 FANOUT_QUEUE = "fanout"  # fan-out parents, which only wait for their shards
@@ -37,6 +40,11 @@ class Job:
     @property
     def entrypoint(self) -> str:
         return f"{self.module.replace('.', '/')}.py:{self.function}"
+
+    @property
+    def deployment_tags(self) -> tuple[str, ...]:
+        """The deployment's tags: the project's, then the job's own."""
+        return (PROJECT_TAG, *self.tags)
 
     @property
     def on_demand(self) -> bool:
@@ -147,6 +155,7 @@ def prefect_yaml(operator_zone: str) -> str:
         "# Rendered from deployments/__init__.py by `python -m deployments`; do not edit.",
         "# prefect work-pool create mailops --type process",
         "# prefect deploy --all    (from the project folder; workers run the flows from it)",
+        "# mailops alerts setup    (the Slack alert on a failed or crashed run; see README)",
         "# prefect worker start --pool mailops   (or --work-queue default / fanout: see README)",
         "name: mailops",
         "prefect-version: 3.9.1",
@@ -158,7 +167,7 @@ def prefect_yaml(operator_zone: str) -> str:
             f"  - name: {job.name}",
             f"    entrypoint: {job.entrypoint}",
             f"    description: \"{job.description}\"",
-            f"    tags: [{', '.join(job.tags)}]",
+            f"    tags: [{', '.join(job.deployment_tags)}]",
             f"    parameters: {_yaml_mapping(job.parameters)}",
             "    work_pool:",
             f"      name: {WORK_POOL}",

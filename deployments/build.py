@@ -38,7 +38,7 @@ def build_deployments(operator_zone: str) -> list[RunnerDeployment]:
                 ),
                 parameters=dict(job.parameters),
                 description=job.description,
-                tags=list(job.tags),
+                tags=list(job.deployment_tags),
                 concurrency_limit=limit,
             )
         )

@@ -235,44 +235,49 @@ class ServedDeployments:
         self.thread.join(60)
 
 
-@pytest.fixture
-def serve_deployments(prefect_harness: None) -> Iterator[Callable[..., ServedDeployments]]:
-    """Start serving deployments (RunnerDeployment objects) until the test ends."""
+def serve_in_thread(*deployments: Any, name: str, limit: int = 4) -> ServedDeployments:
+    """Serve deployments (RunnerDeployment objects) to the Prefect API of the current
+    settings with a Prefect runner in a thread, as `mailops serve` does; `stop()` ends it."""
     import asyncio
     import contextvars
     import threading
 
     from prefect.runner import Runner
 
+    runner = Runner(name=name, query_seconds=1, limit=limit, pause_on_shutdown=False)
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    failure: list[BaseException] = []
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            for deployment in deployments:
+                loop.run_until_complete(runner.aadd_deployment(deployment))
+        except BaseException as exc:
+            failure.append(exc)
+            return
+        finally:
+            ready.set()
+        loop.run_until_complete(runner.start())
+
+    # the harness's settings live in a context variable: the thread needs a copy
+    context = contextvars.copy_context()
+    thread = threading.Thread(target=context.run, args=(serve,), daemon=True)
+    thread.start()
+    ready.wait(60)
+    if failure:
+        raise failure[0]
+    return ServedDeployments(runner, loop, thread)
+
+
+@pytest.fixture
+def serve_deployments(prefect_harness: None) -> Iterator[Callable[..., ServedDeployments]]:
+    """Start serving deployments (RunnerDeployment objects) until the test ends."""
     served: list[ServedDeployments] = []
 
     def start(*deployments: Any, limit: int = 4) -> ServedDeployments:
-        runner = Runner(name=f"test-runner-{len(served)}", query_seconds=1, limit=limit,
-                        pause_on_shutdown=False)
-        loop = asyncio.new_event_loop()
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def serve() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                for deployment in deployments:
-                    loop.run_until_complete(runner.aadd_deployment(deployment))
-            except BaseException as exc:
-                failure.append(exc)
-                return
-            finally:
-                ready.set()
-            loop.run_until_complete(runner.start())
-
-        # the harness's settings live in a context variable: the thread needs a copy
-        context = contextvars.copy_context()
-        thread = threading.Thread(target=context.run, args=(serve,), daemon=True)
-        thread.start()
-        ready.wait(60)
-        if failure:
-            raise failure[0]
-        handle = ServedDeployments(runner, loop, thread)
+        handle = serve_in_thread(*deployments, name=f"test-runner-{len(served)}", limit=limit)
         served.append(handle)
         return handle
 

@@ -17,14 +17,19 @@ def serve_jobs() -> None:
     """Serve every job to the Prefect server (PREFECT_API_URL) until stopped with Ctrl-C.
 
     Schedules run in this process; the Prefect UI shows each deployment, its next runs, and a
-    Run button with a parameter form. Stopping the process pauses the schedules.
+    Run button with a parameter form. Stopping the process pauses the schedules. First it
+    sets up the Slack alert on a failed or crashed run (`mailops alerts setup`) and says in
+    one line whether failure alerts are on.
     """
     try:
-        zone = load_settings().timezone
+        settings = load_settings()
     except ConfigError as exc:
         output.fail(f"configuration error: {exc}", EXIT_CONFIG)
     from prefect import serve
 
     from deployments.build import build_deployments
+    from flows.commands.alerts import failure_alerts_line
 
-    serve(*build_deployments(zone))
+    deployments = build_deployments(settings.timezone)
+    typer.echo(failure_alerts_line(settings))
+    serve(*deployments)
