@@ -41,7 +41,7 @@ def render(template: str, *, state_name: str = "Failed", message: str | None = "
         render_user_template_sync,
         validate_user_template,
     )
-    from prefect.settings import PREFECT_UI_URL, temporary_settings
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
 
     register_user_template_filters(all_filters)
     validate_user_template(template)  # what the server checks when the automation is saved
@@ -51,7 +51,11 @@ def render(template: str, *, state_name: str = "Failed", message: str | None = "
     context: dict[str, object] = {"flow_run": run, "flow": flow}
     if deployment is not None:
         context["deployment"] = Deployment(name=deployment, flow_id=flow.id)
-    with temporary_settings({PREFECT_UI_URL: ui_url}):
+    # No UI URL is a server with neither setting: Prefect infers the UI's from the API's,
+    # which another test's harness may have set in this process.
+    settings = (temporary_settings(restore_defaults={PREFECT_UI_URL, PREFECT_API_URL})
+                if ui_url is None else temporary_settings({PREFECT_UI_URL: ui_url}))
+    with settings:
         body = render_user_template_sync(template, context)
     return json.loads(body), str(run.id)
 
