@@ -15,14 +15,12 @@ from prefect.states import Failed, State
 
 import tasks.report as report_tasks
 from flows.ending import stopped
-from flows.run_form import run_form
 from mailops.errors import ConfigError, MailopsError
 from mailops.report.render_weekly import FORMATS
 from mailops.report.weekly import last_complete_week, parse_week
 from tasks.context import current_settings
 
 
-@run_form
 @flow(name="weekly-report", log_prints=False)
 async def weekly_report(
     week: str = "",
