@@ -213,7 +213,12 @@ def test_an_operator_runs_reads_and_approves_a_cleanup_in_the_prefect_ui(console
         browser.wait_for(f"{_field('apply')}.querySelector('[role=switch]')"
                          ".getAttribute('aria-checked') === 'true'")
         browser.evaluate(f"{_button('Submit')}.click()")
-        [run] = _until("the run created", lambda: ui.runs_of(deployment["id"]), 60)
+        try:
+            [run] = _until("the run created", lambda: ui.runs_of(deployment["id"]), 60)
+        except AssertionError:
+            browser.screenshot(SCREENSHOTS / "prefect-run-not-created.png")
+            page = str(browser.evaluate("document.body.innerText"))[:1500]
+            raise AssertionError(f"the Run form created no run; the page: {page}") from None
         assert run["parameters"].get("apply") is True
 
         # Then the run pauses for approval, its plan an artifact on its page
@@ -224,8 +229,8 @@ def test_an_operator_runs_reads_and_approves_a_cleanup_in_the_prefect_ui(console
         with contextlib.suppress(AssertionError):  # the page is reopened below in any case
             _until("the approval's log line", lambda: any(
                 "waiting for approval" in line for line in ui.log_lines_of(run["id"])), 60)
-        shown = f"!!{_button('Resume')} && document.body.innerText.includes('{JOB}-approval')"
-        _open_until(browser, f"{ui.url}/runs/flow-run/{run['id']}", shown)
+        paused_page = f"!!{_button('Resume')} && document.body.innerText.includes('{JOB}-approval')"
+        _open_until(browser, f"{ui.url}/runs/flow-run/{run['id']}", paused_page)
         page = str(browser.evaluate("document.body.innerText"))
         assert "Paused" in page and "waiting for approval" in page
         assert f"/artifacts/artifact/{artifact['id']}" in page  # the log line links the plan
