@@ -32,6 +32,7 @@ class Browser:
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )
         self._ids = 0
+        self.failed_requests: list[str] = []
         try:
             self.socket = self._connect()
         except BaseException:
@@ -57,7 +58,8 @@ class Browser:
         return connect(target["webSocketDebuggerUrl"], max_size=None, open_timeout=30)
 
     def call(self, method: str, **params: object) -> dict:
-        """One DevTools command and its result (events in between are skipped)."""
+        """One DevTools command and its result (events in between are noted, see
+        `watch_requests`, or skipped)."""
         self._ids += 1
         self.socket.send(json.dumps({"id": self._ids, "method": method, "params": params}))
         while True:
@@ -65,6 +67,21 @@ class Browser:
             if message.get("id") == self._ids:
                 assert "error" not in message, message
                 return message["result"]
+            self._note(message)
+
+    def watch_requests(self) -> None:
+        """From now on, note in `failed_requests` every request of the page that got a 4xx
+        or 5xx answer or none: when a page says only "something went wrong", this says what."""
+        self.call("Network.enable")
+
+    def _note(self, event: dict) -> None:
+        params = event.get("params", {})
+        if event.get("method") == "Network.responseReceived":
+            response = params["response"]
+            if response["status"] >= 400:
+                self.failed_requests.append(f"{response['status']} {response['url']}")
+        elif event.get("method") == "Network.loadingFailed" and not params.get("canceled"):
+            self.failed_requests.append(f"{params.get('errorText')} ({params['requestId']})")
 
     def evaluate(self, expression: str) -> object:
         return self.call("Runtime.evaluate", expression=expression,

@@ -52,6 +52,15 @@ def _until(what: str, check: Any, seconds: float, every: float = 0.5) -> Any:
     raise AssertionError(f"{what}: not within {seconds:.0f} s")
 
 
+def without_session_prefect_settings() -> dict[str, str]:
+    """This process's environment without its PREFECT_* settings: the test session sets its
+    own (tasks/__init__ quiets the server's log, conftest turns the task run recorder off, the
+    demo command sets PREFECT_LOGGING_LEVEL=WARNING, a harness sets PREFECT_API_URL), and the
+    processes of this test run as an operator's do, with Prefect's defaults."""
+    return {name: value for name, value in os.environ.items()
+            if not name.startswith("PREFECT_")}
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
@@ -69,12 +78,14 @@ class PrefectUI:
         self.url = f"http://127.0.0.1:{port}"
         self.api = f"{self.url}/api"
         environment = {
-            **os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_UI_API_URL": self.api,
+            **without_session_prefect_settings(), "PREFECT_HOME": str(home),
+            "PREFECT_SERVER_UI_API_URL": self.api,
             # Only the run this test starts: no scheduled runs of the served deployments.
             "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            # The server's own errors in server.log (the session quiets them: tasks/__init__).
+            "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
         }
-        environment.pop("PREFECT_API_URL", None)
         self.log = home / "server.log"
         home.mkdir(parents=True, exist_ok=True)
         with self.log.open("wb") as log:
@@ -132,11 +143,8 @@ def console(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
         monkeypatch, sandbox, tmp_path, teams=1,
         CONTACTS__MAX_ACTIONS_PER_RUN="100000", APPROVAL__POLL_SECONDS="1")
     ui = PrefectUI(tmp_path / "prefect")
-    # The served process logs as an operator's does: another test of the session may have
-    # left its own logging settings (the demo command's PREFECT_LOGGING_LEVEL=WARNING) in
-    # this process's environment, and without INFO the run page never shows what to do.
-    environment = {name: value for name, value in os.environ.items()
-                   if not name.startswith("PREFECT_LOGGING_")}
+    # (without INFO logs, as the demo command leaves them, the run page never says what to do)
+    environment = without_session_prefect_settings()
     environment.update({"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": ui.api,
                         "PREFECT_UI_URL": ui.url, "PREFECT_RUNNER_POLL_FREQUENCY": "1"})
     with (tmp_path / "serve.log").open("wb") as log:
@@ -179,6 +187,7 @@ def test_an_operator_runs_reads_and_approves_a_cleanup_in_the_prefect_ui(console
     described = {name: field.get("description", "") for name, field
                  in deployment["parameter_openapi_schema"]["properties"].items()}
     browser = Browser(tmp_path / "profile")
+    browser.watch_requests()
     try:
         # Given the deployment's Run form, as the operator opens it
         browser.call("Page.navigate", url=f"{ui.url}/deployments/deployment/"
@@ -208,8 +217,11 @@ def test_an_operator_runs_reads_and_approves_a_cleanup_in_the_prefect_ui(console
             [run] = _until("the run created", lambda: ui.runs_of(deployment["id"]), 60)
         except AssertionError:
             browser.screenshot(SCREENSHOTS / "prefect-run-not-created.png")
-            page = str(browser.evaluate("document.body.innerText"))[:1500]
-            raise AssertionError(f"the Run form created no run; the page: {page}") from None
+            page = " ".join(str(browser.evaluate("document.body.innerText")).split())
+            server_log = (tmp_path / "prefect" / "server.log").read_text()[-3000:]
+            raise AssertionError(
+                f"the Run form created no run; requests that failed: {browser.failed_requests}"
+                f"; the page: {page[-600:]}; the server's log: {server_log}") from None
         assert run["parameters"].get("apply") is True
 
         # Then the run pauses for approval, its plan an artifact on its page
