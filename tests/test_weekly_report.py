@@ -74,7 +74,7 @@ def test_week_over_week_sums_counters_and_averages_levels(trend_rows):
     failed = change(found, "acme", "failed_24h")
     assert (failed.last_week, failed.this_week, failed.change) == (14, 21, 7)
     assert failed.change_pct == pytest.approx(50.0)
-    assert failed.in_words() == "+50.0% (+7)"
+    assert failed.in_words() == "+50% (+7)"
     backlog = change(found, "acme", "quarantine_backlog")
     assert (backlog.last_week, backlog.this_week, backlog.change_pct) == (10, 5, -50.0)
     used = change(found, "acme", "weekly_used")  # the week's peak

@@ -68,7 +68,7 @@ def test_the_command_prints_json_and_writes_the_file(weekly_env, cli, tmp_path):
     changes = {c["metric"]: c for c in written["changes"] if c["subject"] == "acme"}
     # failed messages: 6 a day in W47 against 5 in W46
     assert (changes["failed_24h"]["last_week"], changes["failed_24h"]["this_week"]) == (35, 42)
-    assert changes["failed_24h"]["in_words"] == "+20.0% (+7)"
+    assert changes["failed_24h"]["in_words"] == "+20% (+7)"
 
 
 def test_the_command_refuses_a_bad_week_and_reports_an_empty_one(weekly_env, cli):

@@ -10,6 +10,7 @@ import typer
 from flows.commands import run_job
 from mailops.cli import EXIT_CONFIG, JsonFlag, output
 from mailops.report.escape import terminal_text
+from mailops.report.numbers import number
 
 MAX_LINES = 10
 
@@ -74,7 +75,7 @@ def _summary(result: dict[str, Any]) -> str:
     for forecast in result.get("forecasts", [])[:MAX_LINES]:
         lines.append(
             f"  {terminal_text(forecast['subject'])}: {forecast['label']} "
-            f"{forecast['threshold']:.4g} crossed {forecast['in_words']}"
+            f"{number(forecast['threshold'])} crossed {forecast['in_words']}"
         )
     for drift in result.get("drifts", [])[:MAX_LINES]:
         lines.append(

@@ -36,6 +36,7 @@ from mailops import __version__
 from mailops.dashboard import queries
 from mailops.dashboard.charts import line_chart
 from mailops.report.escape import html_text, visible_values
+from mailops.report.numbers import number, signed
 from mailops.rules.health import Status
 from mailops.settings import GuardSettings
 from mailops.store import Store
@@ -129,10 +130,13 @@ def _when(value: str | None) -> str:
     return value[:16].replace("T", " ")
 
 
-def _number(value: float | None, digits: int = 2) -> str:
-    if value is None:
-        return ""
-    return f"{value:,.{digits}f}".rstrip("0").rstrip(".") if digits else f"{value:,.0f}"
+def _number(value: float | None) -> str:
+    """The report's figure for people (mailops.report.numbers); empty for none."""
+    return number(value, missing="")
+
+
+def _signed(value: float | None) -> str:
+    return signed(value, missing="")
 
 
 def _day(raw: str | None, name: str) -> date | None:
@@ -177,6 +181,7 @@ def create_app(
     templates = _templates()
     templates.env.filters["when"] = _when
     templates.env.filters["number"] = _number
+    templates.env.filters["signed"] = _signed
     templates.env.globals.update(version=__version__, refresh=refresh_seconds,
                                  statuses=[s.value for s in Status], jobs=JOBS,
                                  metric_titles=METRIC_TITLES, login_required=bool(token))

@@ -13,6 +13,7 @@ import io
 from collections.abc import Callable, Sequence
 
 from mailops.report.escape import html_text, markdown_text, visible
+from mailops.report.numbers import number, signed
 from mailops.report.weekly import (
     CHART_METRICS,
     ActionSample,
@@ -52,15 +53,6 @@ Escape = Callable[[object], str]
 
 def metric_label(metric: str) -> str:
     return METRIC_LABELS.get(metric, metric.replace("_", " "))
-
-
-def number(value: float | None) -> str:
-    """A figure for people: thousands separated, rates with a few significant digits."""
-    if value is None:
-        return "-"
-    if float(value).is_integer():
-        return f"{int(value):,}"
-    return f"{value:,.1f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
 def summary_line(report: WeeklyReport) -> str:
@@ -113,13 +105,13 @@ def _sections(report: WeeklyReport, esc: Escape) -> list[tuple[str, list[str], l
 
 def _forecast_row(f: Forecast, esc: Escape) -> list[str]:
     return [f.scope, esc(f.subject), esc(f.label) + f" ({number(f.threshold)})",
-            number(f.current), f"{f.slope_per_day:+.3g}", esc(f.in_words())]
+            number(f.current), signed(f.slope_per_day), esc(f.in_words())]
 
 
 def _drift_row(d: Drift, esc: Escape) -> list[str]:
-    pct = f" ({d.slope_pct:+.1f}%)" if d.slope_pct is not None else ""
+    pct = f" ({signed(d.slope_pct)}%)" if d.slope_pct is not None else ""
     return [d.scope, esc(d.subject), esc(metric_label(d.metric)), d.direction, str(d.weeks),
-            number(d.start_value), number(d.end_value), f"{d.slope_per_week:+.4g}{pct}"]
+            number(d.start_value), number(d.end_value), signed(d.slope_per_week) + pct]
 
 
 def _change_row(c: MetricChange, esc: Escape) -> list[str]:

@@ -37,6 +37,7 @@ from slack_sdk.webhook import WebhookClient
 from mailops.errors import NotificationError
 from mailops.health import HealthReport, TeamHealth
 from mailops.report.escape import mrkdwn, visible
+from mailops.report.numbers import number
 from mailops.rules.alerts import Alert, Severity
 from mailops.rules.daily_health import alert_owner
 from mailops.secrets import redact, register_secret
@@ -532,7 +533,8 @@ def weekly_report_message(
         _digest_section(
             "Forecasts",
             [f"• *{mrkdwn(f['subject'])}* ({f['scope']}): {mrkdwn(f['label'])} "
-             f"{f['threshold']:.4g} crossed {mrkdwn(f['in_words'])} (now {f['current']:.4g})"
+             f"{number(f['threshold'])} crossed {mrkdwn(f['in_words'])} "
+             f"(now {number(f['current'])})"
              for f in forecasts[:max_lines]],
             len(forecasts), "No threshold in sight at the current trends.",
         ),

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from mailops.errors import MailopsError
+from mailops.report.numbers import number, signed
 from mailops.rules.alerts import Alert, Severity
 from mailops.settings import ReportSettings
 
@@ -117,12 +118,12 @@ class MetricChange:
     note: str  # the change in words where a number cannot say it
 
     def in_words(self) -> str:
-        """`+25.0% (+5)`, or the note ("new this week", "no data last week", ...)."""
+        """`+25% (+5)`, or the note ("new this week", "no data last week", ...)."""
         if self.note:
             return self.note
         if self.change_pct is None or self.change is None:
             return "unchanged"
-        return f"{self.change_pct:+.1f}% ({self.change:+.4g})"
+        return f"{signed(self.change_pct)}% ({signed(self.change)})"
 
 
 @dataclass(frozen=True)
@@ -140,10 +141,10 @@ class Drift:
     slope_pct: float | None  # the slope as a share of the start value
 
     def in_words(self) -> str:
-        pct = f", {self.slope_pct:+.1f}% of its start a week" if self.slope_pct is not None else ""
+        pct = "" if self.slope_pct is None else f", {signed(self.slope_pct)}% of its start a week"
         return (
-            f"{self.direction} {self.weeks} weeks in a row: {self.start_value:.4g} -> "
-            f"{self.end_value:.4g}, {self.slope_per_week:+.4g} a week{pct}"
+            f"{self.direction} {self.weeks} weeks in a row: {number(self.start_value)} -> "
+            f"{number(self.end_value)}, {signed(self.slope_per_week)} a week{pct}"
         )
 
 
@@ -485,9 +486,9 @@ def forecast_alerts(forecasts: Sequence[Forecast], settings: ReportSettings) -> 
             f"forecast_{forecast.key}",
             Severity.CRITICAL if forecast.days <= 3 else Severity.WARNING,
             forecast.subject,
-            f"At the current trend the {forecast.label} ({forecast.threshold:.4g}) is crossed "
-            f"{forecast.in_words()} (now {forecast.current:.4g}, "
-            f"{forecast.slope_per_day:+.3g} a day)",
+            f"At the current trend the {forecast.label} ({number(forecast.threshold)}) is "
+            f"crossed {forecast.in_words()} (now {number(forecast.current)}, "
+            f"{signed(forecast.slope_per_day)} a day)",
             float(forecast.days),
             float(settings.alert_within_days),
         ))
