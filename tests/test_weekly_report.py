@@ -276,3 +276,25 @@ def test_the_report_is_plain_json(trend_rows):
     data = report(rows).as_json()
     assert json.loads(json.dumps(data, default=str))["week"] == WEEK
     assert data["changes"][0]["in_words"]
+
+
+def test_month_to_date_counters_are_neither_drifts_nor_movers(trend_rows):
+    # Given five weeks of a domain sending a flat 100 a day whose month-to-date counters
+    # (sends, bounces, complaints this month) grow every day
+    rows = []
+    for weeks_before in range(4, -1, -1):
+        for n, day in enumerate(days_of_week(weeks_before)):
+            to_date = (4 - weeks_before) * 7 + n + 1
+            rows.append(trend_rows.domain(
+                day, "mail.example", outbound_sent_today=100, outbound_sent_month=100 * to_date,
+                bounce_count=to_date, complaint_count=to_date,
+            ))
+    # When the report of the last week is computed
+    found = report(domains=rows)
+    # Then no drift or mover is a month-to-date counter, though week over week shows them
+    month_to_date = {"outbound_sent_month", "bounce_count", "complaint_count"}
+    assert not {d.metric for d in found.drifts} & month_to_date
+    assert not {m.metric for m in found.movers} & month_to_date
+    assert change(found, "mail.example", "outbound_sent_month").change_pct == pytest.approx(
+        (3500 - 2800) / 2800 * 100
+    )

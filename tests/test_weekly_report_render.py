@@ -112,3 +112,13 @@ def test_slack_digest_is_escaped_and_within_block_kit_limits(report):
         if block["type"] == "section":
             assert len(block["text"]["text"]) <= MAX_SECTION_TEXT
     assert any("more_" in b.get("text", {}).get("text", "") for b in message["blocks"])
+
+
+def test_month_to_date_counters_are_labelled_so(report):
+    # Given a report whose domain table holds seed 002's monthly counters
+    # When it is rendered as markdown
+    text = render_markdown(report)
+    # Then each says it counts from the start of the month
+    for label in ("sends, month to date", "bounces, month to date",
+                  "complaints, month to date"):
+        assert label in text

@@ -24,6 +24,7 @@ from mailops.report.weekly import (
     MetricChange,
     WeeklyReport,
 )
+from mailops.rules.report import is_month_to_date
 
 CHART_SUBJECTS = 6  # lines per chart: the largest this week
 METRIC_LABELS = {
@@ -40,9 +41,9 @@ METRIC_LABELS = {
     "outbound_sent_today": "sends (sum)",
     "bounce_rate": "bounce rate % (daily mean)",
     "complaint_rate": "complaint rate % (daily mean)",
-    "outbound_sent_month": "sends this month",
-    "bounce_count": "bounces this month",
-    "complaint_count": "complaints this month",
+    "outbound_sent_month": "sends",
+    "bounce_count": "bounces",
+    "complaint_count": "complaints",
     "outbound_daily_limit": "daily limit",
     "outbound_monthly_limit": "monthly limit",
     "spike_max_multiplier": "spike multiplier",
@@ -52,7 +53,9 @@ Escape = Callable[[object], str]
 
 
 def metric_label(metric: str) -> str:
-    return METRIC_LABELS.get(metric, metric.replace("_", " "))
+    """The metric's name for people; a month-to-date counter says it is one."""
+    label = METRIC_LABELS.get(metric, metric.replace("_", " "))
+    return f"{label}, month to date" if is_month_to_date(metric) else label
 
 
 def summary_line(report: WeeklyReport) -> str:

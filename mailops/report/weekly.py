@@ -22,6 +22,7 @@ import pandas as pd
 from mailops.errors import MailopsError
 from mailops.report.numbers import number, signed
 from mailops.rules.alerts import Alert, Severity
+from mailops.rules.report import can_drift
 from mailops.settings import ReportSettings
 
 JOB = "weekly-report"
@@ -319,10 +320,11 @@ def _change(
 
 
 def top_movers(changes: Sequence[MetricChange], count: int) -> list[MetricChange]:
-    """The largest percentage changes of behaviour (not of settings), either way."""
+    """The largest percentage changes of daily behaviour (not of settings nor of
+    month-to-date counters), either way."""
     movers = [
         c for c in changes
-        if c.change_pct is not None and c.change and c.metric not in SETTINGS_METRICS
+        if c.change_pct is not None and c.change and can_drift(c.metric, SETTINGS_METRICS)
     ]
     movers.sort(key=lambda c: (-abs(c.change_pct or 0), c.scope, c.subject.lower(), c.metric))
     return movers[:count]
@@ -335,8 +337,9 @@ def drifts(
     weekly: pd.DataFrame, scope: str, subject: str, metrics: Mapping[str, str], monday: date,
     min_weeks: int,
 ) -> list[Drift]:
-    """Metrics that moved the same way in each of at least `min_weeks` consecutive weeks
-    ending with the week of `monday` (a missing week or a flat week ends the run)."""
+    """Daily metrics that moved the same way in each of at least `min_weeks` consecutive
+    weeks ending with the week of `monday` (a missing week or a flat week ends the run;
+    settings and month-to-date counters never drift)."""
     if weekly.empty:
         return []
     found = []
@@ -350,7 +353,7 @@ def drifts(
         while start > 0 and (weeks[start] - weeks[start - 1]).days == 7:
             start -= 1
         for metric in metrics:
-            if metric not in rows.columns or metric in SETTINGS_METRICS:
+            if metric not in rows.columns or not can_drift(metric, SETTINGS_METRICS):
                 continue
             values = [float(v) for v in rows[metric].iloc[start:]]
             drift = _drift(scope, str(name), metric, values, min_weeks)
