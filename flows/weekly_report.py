@@ -9,15 +9,17 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger
-from prefect.states import Failed, State
+from prefect.states import Completed, Failed, State
 
 import tasks.report as report_tasks
 from flows.ending import stopped
 from mailops.errors import ConfigError, MailopsError
 from mailops.report.render_weekly import FORMATS
-from mailops.report.weekly import last_complete_week, parse_week
+from mailops.report.weekly import EmptyWeek, last_complete_week, parse_week
+from mailops.rules.report import week_without_data
 from tasks.context import current_settings
 
 
@@ -54,6 +56,8 @@ async def weekly_report(
         if format not in FORMATS:
             raise ConfigError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
         report = report_tasks.compute_report(week, team or None)
+        if isinstance(report, EmptyWeek):
+            return _without_data(result, report, settings.zone)
         if not team:
             report_tasks.store_forecast_alerts(report)
         path = report_tasks.write_report(report, format, out or None)
@@ -64,11 +68,11 @@ async def weekly_report(
     data = report.as_json()
     result.update({
         key: data[key]
-        for key in ("start", "end", "teams", "domains", "drifts", "forecasts", "movers",
+        for key in ("start", "end", "teams", "domains", "drifts", "forecasts", "crossed", "movers",
                     "alert_kinds", "actions", "alerts")
     })
     result["file"] = path
-    report_tasks.publish_artifact(report)
+    report_tasks.publish_artifact(report, path)
     problems = []
     if notify:
         delivered, error = report_tasks.notify(report, path)
@@ -76,15 +80,32 @@ async def weekly_report(
         if error is not None:
             problems.append(f"the digest was not sent ({error}); the report is in {path}")
     logger.info(
-        "weekly-report %s: %d teams, %d domains, %d drifts, %d forecasts, written to %s",
-        week, len(report.teams), len(report.domains), len(report.drifts),
-        len(report.forecasts), path,
+        "weekly-report %s: %d teams, %d domains, %d drifts, %d crossed, %d ahead, "
+        "written to %s", week, len(report.teams), len(report.domains), len(report.drifts),
+        len(report.crossed), len(report.forecasts), path,
     )
     if problems:
         message = "; ".join(problems)
         logger.error(message)
         return Failed(message=message, data=result)
     return result
+
+
+NOT_ENOUGH_DATA = "Not enough data"
+
+
+def _without_data(result: dict[str, Any], empty: EmptyWeek, zone: ZoneInfo) -> State:
+    """A week with no trend rows: before the store's first day, a Completed run named `Not
+    enough data` that says when the first report is due; otherwise Failed, naming the gap."""
+    logger = get_run_logger()
+    verdict = week_without_data(empty.week, parse_week(empty.week)[0], empty.first,
+                                empty.last, datetime.now(zone).date(), empty.team)
+    result["no_data"] = verdict.message
+    if verdict.failed:
+        logger.error("weekly-report stopped: %s", verdict.message)
+        return Failed(message=verdict.message, data=result)
+    logger.info("weekly-report: %s", verdict.message)
+    return Completed(name=NOT_ENOUGH_DATA, message=verdict.message, data=result)
 
 
 if __name__ == "__main__":

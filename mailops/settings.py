@@ -232,6 +232,10 @@ class ReportSettings(_Section):
     bounce_rate_suspension_pct: float = Field(0.5, gt=0, le=100)
     complaint_rate_suspension_pct: float = Field(0.1, gt=0, le=100)
     top_movers: int = Field(10, ge=1, le=100)
+    artifact_rows: int = Field(
+        10, ge=1, le=200,
+        description="rows of each table in the Prefect artifact; the file holds every row",
+    )
 
 
 class GuardSettings(_Section):

@@ -14,9 +14,16 @@ from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
 from mailops.errors import MailopsError, NotificationError, StoreError
-from mailops.report.render_weekly import as_text, render_markdown, summary_line
+from mailops.report.render_weekly import as_text, render_summary, summary_line
 from mailops.report.slack import SlackNotifier, weekly_report_message
-from mailops.report.weekly import JOB, NoReportData, WeeklyReport, build_report, parse_week
+from mailops.report.weekly import (
+    JOB,
+    EmptyWeek,
+    NoReportData,
+    WeeklyReport,
+    build_report,
+    parse_week,
+)
 from mailops.store import Store
 from tasks.context import current_settings, outbox_name
 
@@ -24,14 +31,15 @@ MAX_ARTIFACT_CHARS = 200_000
 
 
 def _only_store_errors(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
-    """Retry a locked or unreachable database; an empty week is an answer, not retried."""
+    """Retry a locked or unreachable database, nothing else."""
     return isinstance(state.data, StoreError)
 
 
 @task(retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=_only_store_errors,
       cache_policy=NO_CACHE)
-def compute_report(week: str, team: str | None) -> WeeklyReport:
-    """Load the weeks the report needs (one query per table) and compute it."""
+def compute_report(week: str, team: str | None) -> WeeklyReport | EmptyWeek:
+    """Load the weeks the report needs (one query per table) and compute it; a week without
+    trend data is an answer (EmptyWeek), not a failure of the task."""
     settings = current_settings()
     options = settings.report
     monday, sunday = parse_week(week)
@@ -51,10 +59,8 @@ def compute_report(week: str, team: str | None) -> WeeklyReport:
                 week, frames.teams, frames.domains, frames.alerts, frames.audit, options,
                 team=team,
             )
-        except NoReportData as exc:
-            first, last = store.trend_span()
-            held = f"the store holds {first} to {last}" if first else "the store is empty"
-            raise NoReportData(f"{exc} ({held})") from None
+        except NoReportData:
+            return EmptyWeek(week, team, *store.trend_span())
 
 
 @task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
@@ -85,11 +91,12 @@ def write_report(report: WeeklyReport, fmt: str, out: str | None) -> str:
 
 
 @task(cache_policy=NO_CACHE)
-def publish_artifact(report: WeeklyReport) -> None:
-    """The report as a markdown artifact in the Prefect UI."""
-    markdown = render_markdown(report)
+def publish_artifact(report: WeeklyReport, location: str) -> None:
+    """The report's summary as a markdown artifact in the Prefect UI; the whole report is
+    the file at `location`."""
+    markdown = render_summary(report, location, current_settings().report.artifact_rows)
     if len(markdown) > MAX_ARTIFACT_CHARS:
-        markdown = markdown[:MAX_ARTIFACT_CHARS] + "\n\n(cut: the file holds the whole report)"
+        markdown = markdown[:MAX_ARTIFACT_CHARS] + f"\n\n(cut: the file {location} holds it)"
     create_markdown_artifact(
         key="weekly-report", markdown=markdown,
         description=f"{report.week}: {summary_line(report)}",

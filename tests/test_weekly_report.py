@@ -200,15 +200,22 @@ def test_a_handful_of_sends_forecasts_nothing(trend_rows):
     found = report(domains=rows)
     assert found.forecasts == [] and found.alerts == []
     low = report(domains=rows, settings=ReportSettings(min_volume=50))
-    assert {f.key for f in low.forecasts} == {"daily_limit", "bounce_rate", "complaint_rate"}
+    assert {f.key for f in low.forecasts} == {"daily_limit"}
+    # (both rates are past their suspension thresholds already: 1.3 % against 0.5 %)
+    assert {f.key for f in low.crossed} == {"bounce_rate", "complaint_rate"}
 
 
-def test_an_already_crossed_threshold_is_shown_not_alerted(trend_rows):
+def test_an_already_crossed_threshold_is_shown_apart_from_the_forecasts_not_alerted(
+        trend_rows):
+    # Given a domain sending its whole daily limit every day
     rows = [trend_rows.domain(d, "hot.example", outbound_sent_today=300,
                               outbound_daily_limit=300) for d in two_weeks()]
-    (forecast,) = report(domains=rows).forecasts
+    # When the report is computed
+    found = report(domains=rows)
+    # Then the crossing is in its own list, not among the crossings ahead, and not an alert
+    (forecast,) = found.crossed
     assert (forecast.days, forecast.in_words()) == (None, "already crossed")
-    assert report(domains=rows).alerts == []
+    assert found.forecasts == [] and found.alerts == []
 
 
 def test_no_forecast_beyond_the_horizon_or_on_a_falling_trend(trend_rows):

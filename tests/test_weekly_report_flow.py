@@ -47,12 +47,39 @@ def test_the_flow_writes_the_report_stores_forecast_alerts_and_posts(weekly_env)
     assert "Weekly report 2026-W47" in digest.read_text()
 
 
-def test_a_week_without_data_fails_in_one_line(weekly_env):
+def test_a_week_before_the_first_collected_day_completes_as_not_enough_data(weekly_env):
+    # Given a store holding 2026-10-19 to 2026-11-22
+    # When the report of a week before it runs
     outcome = run_flow(weekly_report, week="2026-W30", notify=False)
+    # Then the run completes, named for it, and says which week is the first with data
+    assert outcome.ok and outcome.state == "Not enough data"
+    message = outcome.result["no_data"]
+    assert message.startswith("not enough data for 2026-W30 (2026-07-20 to 2026-07-26)")
+    assert "from 2026-10-19" in message and "the first week with data is 2026-W43" in message
+    assert "file" not in outcome.result
+
+
+def test_a_fresh_install_completes_saying_when_the_first_report_is_due(tmp_path, monkeypatch):
+    # Given an empty store, as on a fresh install
+    monkeypatch.setenv("MAILOPS_DATABASE_URL", f"sqlite:///{tmp_path / 'mailops.db'}")
+    monkeypatch.setenv("MAILOPS_DATA_DIR", str(tmp_path / "data"))
+    # When the scheduled run reports the last complete week
+    outcome = run_flow(weekly_report, notify=False)
+    # Then it completes and names the Monday of the first report (after this week)
+    assert outcome.ok and outcome.state == "Not enough data", outcome.message
+    message = outcome.result["no_data"]
+    assert "the store holds no trend data yet" in message
+    assert "the first report, of " in message and "is due on Monday " in message
+
+
+def test_a_week_without_data_after_the_first_collected_day_fails_naming_the_gap(weekly_env):
+    # Given a store holding 2026-10-19 to 2026-11-22, when a later week is reported
+    outcome = run_flow(weekly_report, week="2026-W49", notify=False)
+    # Then the run fails: daily-health collected nothing that week
     assert not outcome.ok
-    assert outcome.message.startswith("no trend data in 2026-W30 (2026-07-20 to 2026-07-26)")
-    assert "the store holds 2026-10-19 to 2026-11-22" in outcome.message
-    assert outcome.result["week"] == "2026-W30"
+    assert outcome.message.startswith("no trend data in 2026-W49 (2026-11-30 to 2026-12-06)")
+    assert "store holds 2026-10-19 to 2026-11-22" in outcome.message
+    assert "daily-health collected nothing that week" in outcome.message
 
 
 def test_the_command_prints_json_and_writes_the_file(weekly_env, cli, tmp_path):
@@ -74,7 +101,10 @@ def test_the_command_prints_json_and_writes_the_file(weekly_env, cli, tmp_path):
 def test_the_command_refuses_a_bad_week_and_reports_an_empty_one(weekly_env, cli):
     bad = CliRunner().invoke(cli, ["report", "weekly", "--week", "2026-47"])
     assert bad.exit_code == 2 and "ISO week" in bad.stderr
-    empty = CliRunner().invoke(cli, ["report", "weekly", "--week", "2026-W30", "--json"])
+    early = CliRunner().invoke(cli, ["report", "weekly", "--week", "2026-W30"])
+    assert early.exit_code == 0, early.output
+    assert early.stdout.startswith("weekly-report: not enough data for 2026-W30")
+    empty = CliRunner().invoke(cli, ["report", "weekly", "--week", "2026-W49", "--json"])
     assert empty.exit_code == 1
     body = json.loads(empty.stdout)
-    assert body["ok"] is False and body["error"].startswith("no trend data in 2026-W30")
+    assert body["ok"] is False and body["error"].startswith("no trend data in 2026-W49")

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from mailops.report.render_weekly import as_text, render_html, render_markdown
+from mailops.report.render_weekly import as_text, render_html, render_markdown, render_summary
 from mailops.report.slack import MAX_BLOCKS, MAX_SECTION_TEXT, weekly_report_message
 from mailops.report.weekly import build_report
 from mailops.settings import ReportSettings
@@ -122,3 +122,51 @@ def test_month_to_date_counters_are_labelled_so(report):
     for label in ("sends, month to date", "bounces, month to date",
                   "complaints, month to date"):
         assert label in text
+
+
+@pytest.fixture(scope="module")
+def busy_report():
+    """One week of 30 domains: each past its daily limit, and each heading for it, 15 of
+    them already past their bounce-rate threshold."""
+    from conftest import TrendRows
+
+    rows = TrendRows()
+    first = date(2026, 11, 9)
+    domains = []
+    for number in range(30):
+        for offset in range(14):
+            day = first + timedelta(days=offset)
+            domains.append(rows.domain(
+                day, f"d{number:02d}.example", outbound_sent_today=500 + number + 5 * offset,
+                outbound_daily_limit=600 + 10 * number, bounce_rate=1.0 if number < 15 else 0.1))
+    return build_report("2026-W47", pd.DataFrame(), pd.DataFrame(domains), NO_ALERTS,
+                        NO_AUDIT, ReportSettings())
+
+
+def test_crossings_already_past_have_their_own_section_in_every_format(busy_report):
+    # Given 15 domains past their bounce-rate threshold and 30 heading for their limit
+    assert len(busy_report.crossed) == 15 and busy_report.forecasts
+    # When the report is rendered as markdown, HTML and the Slack digest
+    text = render_markdown(busy_report)
+    page = render_html(busy_report, charts=False)
+    digest = str(weekly_report_message(busy_report.as_json()))
+    # Then "Already crossed" comes before the forecasts and holds no crossing ahead
+    crossed = text[text.index("## Already crossed"):text.index("## Forecasts")]
+    assert crossed.count("suspension (0.50)") == 15 and "in about" not in crossed
+    assert "already crossed" not in text[text.index("## Forecasts"):]
+    assert page.index("<h2>Already crossed</h2>") < page.index("<h2>Forecasts</h2>")
+    assert digest.index("*Already crossed*") < digest.index("*Forecasts*")
+
+
+def test_the_artifact_summary_shows_the_top_rows_and_points_at_the_file(busy_report):
+    # Given a report whose tables are longer than the artifact's 10 rows
+    # When its summary is rendered for the artifact
+    summary = render_summary(busy_report, "/data/reports/weekly-2026-W47.md", rows=10)
+    # Then each table shows its first 10 rows and how many more the file has
+    assert "…and 5 more in the file `/data/reports/weekly-2026-W47.md`" in summary
+    crossed = summary[summary.index("## Already crossed"):summary.index("## Forecasts")]
+    assert crossed.count("| domain |") == 10
+    # ...the per-domain week-over-week tables are only counted, and it is far smaller
+    assert "## Domains: this week against last week" not in summary
+    assert "Every team and domain week over week (270 rows)" in summary
+    assert len(summary) < len(render_markdown(busy_report)) / 3

@@ -61,18 +61,25 @@ def weekly(
 
 
 def _summary(result: dict[str, Any]) -> str:
+    if result.get("no_data"):
+        return f"weekly-report: {terminal_text(result['no_data'])}; no report written."
     if not result.get("file"):
         return f"weekly-report {result.get('week') or ''}: no report written."
-    ahead = [f for f in result.get("forecasts", []) if f.get("days") is not None]
+    crossed, ahead = result.get("crossed", []), result.get("forecasts", [])
     lines = [
         f"Weekly report {result['week']} ({result['start']} to {result['end']}): "
         f"{len(result['teams'])} teams, {len(result['domains'])} domains, "
-        f"{len(result['drifts'])} drifts, {len(ahead)} crossings ahead; written to "
-        f"{terminal_text(result['file'])}.",
+        f"{len(crossed)} thresholds already crossed, {len(ahead)} crossings ahead, "
+        f"{len(result['drifts'])} drifts; written to {terminal_text(result['file'])}.",
     ]
     if result.get("notification"):
         lines.append(f"Digest sent to {terminal_text(result['notification'])}.")
-    for forecast in result.get("forecasts", [])[:MAX_LINES]:
+    for forecast in crossed[:MAX_LINES]:
+        lines.append(
+            f"  {terminal_text(forecast['subject'])}: past its {forecast['label']} "
+            f"{number(forecast['threshold'])} (now {number(forecast['current'])})"
+        )
+    for forecast in ahead[:MAX_LINES]:
         lines.append(
             f"  {terminal_text(forecast['subject'])}: {forecast['label']} "
             f"{number(forecast['threshold'])} crossed {forecast['in_words']}"

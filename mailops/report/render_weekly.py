@@ -27,6 +27,7 @@ from mailops.report.weekly import (
 from mailops.rules.report import is_month_to_date
 
 CHART_SUBJECTS = 6  # lines per chart: the largest this week
+WEEK_OVER_WEEK = ": this week against last week"  # the titles of the per-subject tables
 METRIC_LABELS = {
     "weekly_used": "weekly usage (peak)",
     "usage_pct": "weekly usage % (peak)",
@@ -60,10 +61,10 @@ def metric_label(metric: str) -> str:
 
 def summary_line(report: WeeklyReport) -> str:
     """One sentence of the report's size (no API text in it)."""
-    ahead = sum(f.days is not None for f in report.forecasts)
     return (
-        f"{len(report.teams)} teams, {len(report.domains)} domains; {len(report.drifts)} "
-        f"gradual drifts, {ahead} threshold crossings ahead, "
+        f"{len(report.teams)} teams, {len(report.domains)} domains; "
+        f"{len(report.crossed)} thresholds already crossed, {len(report.forecasts)} "
+        f"crossings ahead, {len(report.drifts)} gradual drifts, "
         f"{sum(k.count for k in report.alert_kinds)} alerts, "
         f"{sum(a.count for a in report.actions)} contact and quarantine actions"
     )
@@ -79,6 +80,8 @@ def _title(report: WeeklyReport) -> str:
 def _sections(report: WeeklyReport, esc: Escape) -> list[tuple[str, list[str], list[list[str]]]]:
     """(title, header, rows) of every table; cells already escaped with `esc`."""
     sections = [
+        ("Already crossed", ["scope", "subject", "threshold", "now", "trend a day"],
+         [_forecast_row(f, esc)[:-1] for f in report.crossed]),
         ("Forecasts", ["scope", "subject", "threshold", "now", "trend a day", "crossed"],
          [_forecast_row(f, esc) for f in report.forecasts]),
         ("Gradual drifts", ["scope", "subject", "metric", "direction", "weeks", "from", "to",
@@ -90,7 +93,7 @@ def _sections(report: WeeklyReport, esc: Escape) -> list[tuple[str, list[str], l
     ]
     for scope, title in (("team", "Teams"), ("domain", "Domains")):
         sections.append((
-            f"{title}: this week against last week",
+            f"{title}{WEEK_OVER_WEEK}",
             [scope, "metric", "last week", "this week", "change"],
             [_change_row(c, esc) for c in report.changes_of(scope)],
         ))
@@ -136,7 +139,8 @@ def _sample_row(s: ActionSample, esc: Escape) -> list[str]:
 
 
 EMPTY = {
-    "Forecasts": "No threshold is crossed or in sight at the current trends.",
+    "Already crossed": "No team or domain is past a threshold.",
+    "Forecasts": "No threshold in sight at the current trends.",
     "Gradual drifts": "No metric moved the same way four weeks in a row.",
     "Top movers": "Nothing moved against last week.",
     "Alerts of the week by kind": "No alerts this week.",
@@ -149,11 +153,40 @@ EMPTY = {
 
 def render_markdown(report: WeeklyReport) -> str:
     """The report as markdown tables; every API string escaped."""
+    return _markdown(report, _sections(report, markdown_text))
+
+
+def render_summary(report: WeeklyReport, location: str, rows: int) -> str:
+    """The report's summary for the Prefect artifact: each table's first `rows` rows and how
+    many more the file at `location` holds. The week-over-week tables of every team and
+    domain (nine rows a domain) are left to the file: their largest changes are the top
+    movers."""
+    place = "`" + visible(location).replace("`", "'").replace("\n", " ") + "`"  # a code span
+    sections = []
+    for title, header, body in _sections(report, markdown_text):
+        if title.endswith(WEEK_OVER_WEEK):
+            continue
+        more = len(body) - rows
+        note = f"…and {more} more in the file {place}" if more > 0 else None
+        sections.append((title, header, body[:rows], note))
+    week_over_week = sum(len(body) for title, _, body in _sections(report, markdown_text)
+                         if title.endswith(WEEK_OVER_WEEK))
+    footer = (f"Every team and domain week over week ({week_over_week} rows) and every row "
+              f"above: the file {place}.")
+    return _markdown(report, sections, footer)
+
+
+def _markdown(
+    report: WeeklyReport,
+    sections: Sequence[tuple[str, list[str], list[list[str]]]
+                       | tuple[str, list[str], list[list[str]], str | None]],
+    footer: str | None = None,
+) -> str:
     lines = [f"# {_title(report)}", ""]
     if report.team_filter is not None:
         lines += [f"Team {markdown_text(report.team_filter)} only.", ""]
     lines += [summary_line(report) + ".", ""]
-    for title, header, rows in _sections(report, markdown_text):
+    for title, header, rows, *more in sections:
         if not rows and title not in EMPTY:
             continue
         lines += [f"## {title}", ""]
@@ -164,6 +197,10 @@ def render_markdown(report: WeeklyReport) -> str:
         lines.append("|" + "---|" * len(header))
         lines += ["| " + " | ".join(row) + " |" for row in rows]
         lines.append("")
+        if more and more[0]:
+            lines += [more[0], ""]
+    if footer:
+        lines += [footer, ""]
     return "\n".join(lines)
 
 

@@ -514,14 +514,15 @@ def _digest_section(title: str, lines: Sequence[str], total: int, empty: str) ->
 def weekly_report_message(
     result: dict[str, Any], *, location: str | None = None, max_lines: int = 10
 ) -> dict[str, Any]:
-    """The weekly report's digest (from `WeeklyReport.as_json()`): forecasts, drifts, top
+    """The weekly report's digest (from `WeeklyReport.as_json()`): thresholds crossed,
+    forecasts, drifts, top
     movers, alerts by kind and actions, every API string escaped, within Block Kit limits."""
     forecasts = result.get("forecasts", [])
+    crossed = result.get("crossed", [])
     drifts = result.get("drifts", [])
     movers = result.get("movers", [])
     kinds = result.get("alert_kinds", [])
     actions = result.get("actions", [])
-    ahead = [f for f in forecasts if f.get("days") is not None]
     blocks: list[Block] = [
         header(f":bar_chart: Weekly report {result.get('week', '')}"),
         context(
@@ -529,6 +530,13 @@ def weekly_report_message(
             f"{len(result.get('teams', []))} teams, {len(result.get('domains', []))} domains"
             + (f"; team {mrkdwn(result['team_filter'])} only"
                if result.get("team_filter") else "")
+        ),
+        _digest_section(
+            "Already crossed",
+            [f"• *{mrkdwn(f['subject'])}* ({f['scope']}): {mrkdwn(f['label'])} "
+             f"{number(f['threshold'])} (now {number(f['current'])})"
+             for f in crossed[:max_lines]],
+            len(crossed), "No team or domain is past a threshold.",
         ),
         _digest_section(
             "Forecasts",
@@ -566,8 +574,8 @@ def weekly_report_message(
     if location:
         blocks.append(context(f"Full report: {mrkdwn(location)}"))
     return {
-        "text": f"Weekly report {result.get('week', '')}: {len(ahead)} crossings ahead, "
-                f"{len(drifts)} drifts",
+        "text": f"Weekly report {result.get('week', '')}: {len(crossed)} thresholds already "
+                f"crossed, {len(forecasts)} crossings ahead, {len(drifts)} drifts",
         "blocks": blocks[:MAX_BLOCKS],
     }
 

@@ -70,6 +70,17 @@ class NoReportData(MailopsError):
     """The week asked for has no trend rows at all."""
 
 
+@dataclass(frozen=True)
+class EmptyWeek:
+    """A week with no trend rows (of the team asked for), and the days the store holds
+    (None: it holds none): what `week_without_data` decides on."""
+
+    week: str
+    team: str | None
+    first: date | None
+    last: date | None
+
+
 # --- weeks -------------------------------------------------------------------------------
 
 
@@ -224,7 +235,8 @@ class WeeklyReport:
     domains: list[str]
     changes: list[MetricChange]
     drifts: list[Drift]
-    forecasts: list[Forecast]
+    forecasts: list[Forecast]  # crossings ahead, the nearest first
+    crossed: list[Forecast]  # thresholds the subject is already past
     movers: list[MetricChange]
     alert_kinds: list[AlertKind]
     actions: list[ActionSummary]
@@ -249,6 +261,7 @@ class WeeklyReport:
             "changes": [{**asdict(c), "in_words": c.in_words()} for c in self.changes],
             "drifts": [{**asdict(d), "in_words": d.in_words()} for d in self.drifts],
             "forecasts": [{**asdict(f), "in_words": f.in_words()} for f in self.forecasts],
+            "crossed": [{**asdict(f), "in_words": f.in_words()} for f in self.crossed],
             "movers": [{**asdict(m), "in_words": m.in_words()} for m in self.movers],
             "alert_kinds": plain(self.alert_kinds),
             "actions": plain(self.actions),
@@ -604,17 +617,31 @@ def build_report(
     forecasts = team_forecasts(weekly_of["team"], monday, settings) + domain_forecasts(
         domain_rows, sunday, settings
     )
-    forecasts.sort(key=lambda f: (f.days is not None, f.days or 0, f.scope, f.subject.lower()))
+    forecasts.sort(key=lambda f: (f.days or 0, f.scope, f.subject.lower(), f.key))
+    ahead = [f for f in forecasts if f.days is not None]
     actions, samples = audited_actions(audit, team)
     return WeeklyReport(
         week=week, start=monday, end=sunday, team_filter=team,
         teams=subjects["team"], domains=subjects["domain"],
-        changes=changes, drifts=found_drifts, forecasts=forecasts,
+        changes=changes, drifts=sorted(found_drifts, key=_drift_size), forecasts=ahead,
+        crossed=sorted((f for f in forecasts if f.days is None), key=_past_threshold),
         movers=top_movers(changes, settings.top_movers),
         alert_kinds=alert_kinds(_alerts_of(alerts, team, set(subjects["domain"]))),
         actions=actions, action_samples=samples, history=history,
-        alerts=forecast_alerts(forecasts, settings),
+        alerts=forecast_alerts(ahead, settings),
     )
+
+
+def _drift_size(d: Drift) -> tuple[float, str, str, str]:
+    """The largest drifts first (as a share of their start; none last)."""
+    size = -abs(d.slope_pct) if d.slope_pct is not None else 0.0
+    return (size, d.scope, d.subject.lower(), d.metric)
+
+
+def _past_threshold(f: Forecast) -> tuple[float, str, str, str]:
+    """The furthest past its threshold first."""
+    return (-(f.current / f.threshold) if f.threshold else 0.0, f.scope, f.subject.lower(),
+            f.key)
 
 
 def _alerts_of(alerts: pd.DataFrame, team: str | None, domains: set[str]) -> pd.DataFrame:
