@@ -83,8 +83,12 @@ class PrefectUI:
             # Only the run this test starts: no scheduled runs of the served deployments.
             "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            # The server's own errors in server.log (the session quiets them: tasks/__init__).
-            "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+            # The server's own errors in server.log (the session quiets them: tasks/__init__),
+            # a locked database's too.
+            "PREFECT_SERVER_LOGGING_LEVEL": "WARNING", "PREFECT_API_LOG_RETRYABLE_ERRORS": "true",
+            # On a loaded machine SQLite stays locked past the default 10 s and the UI shows
+            # the 503 as "Oops. Something went wrong." (the README's advice to operators).
+            "PREFECT_SERVER_DATABASE_TIMEOUT": "60",
         }
         self.log = home / "server.log"
         home.mkdir(parents=True, exist_ok=True)
