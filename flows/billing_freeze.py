@@ -27,6 +27,7 @@ from prefect.states import State
 import tasks.outbound as outbound
 from flows.ending import stopped
 from flows.keyed_call import KeyedCall
+from flows.run_form import run_form
 from mailops.errors import ConfigError, MailopsError, StoreError
 from mailops.rules.resets import (
     MonthCounters,
@@ -46,6 +47,7 @@ MAX_CALLS = 2  # the first, and one more only when the counters prove it was not
 
 
 
+@run_form
 @flow(name="billing-freeze", log_prints=False)
 async def billing_freeze(
     period: str = "", force: bool = False, as_of: datetime | None = None

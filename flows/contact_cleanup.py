@@ -17,6 +17,7 @@ from prefect.states import Failed, State
 
 import tasks.contacts as contact_tasks
 from flows.ending import gated_end, stopped
+from flows.run_form import run_form
 from mailops.contacts import JOB, PlanSummary
 from mailops.errors import ConfigError, MailopsError
 from mailops.gate import dry_run
@@ -27,6 +28,7 @@ from tasks.context import configured_teams, current_run_id, current_settings
 CHANGE_ACTIONS = ("block", "whitelist", "mute")
 
 
+@run_form
 @flow(name="contact-cleanup", log_prints=False)
 async def contact_cleanup(
     teams: tuple[str, ...] = (),
@@ -51,6 +53,7 @@ async def contact_cleanup(
     return await _cleanup(teams, apply, max_actions, as_of, "", notify, shard)
 
 
+@run_form
 @flow(name="contact-cleanup", log_prints=False)
 async def resume_contact_cleanup(
     resume_run_id: str,

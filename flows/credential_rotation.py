@@ -18,6 +18,7 @@ from prefect.states import Failed, State
 
 import tasks.domains as domain_tasks
 from flows.ending import gated_end, stopped
+from flows.run_form import run_form
 from mailops.errors import ConfigError, MailopsError
 from mailops.gate import NOTHING, decide_without_asking, dry_run
 from mailops.rules.domains import normalise
@@ -25,6 +26,7 @@ from tasks.approval import approval_required, request_approval
 from tasks.context import current_run_id, current_settings
 
 
+@run_form
 @flow(name="credential-rotation", log_prints=False)
 async def credential_rotation(
     domains: tuple[str, ...] = (),

@@ -15,11 +15,13 @@ from prefect.states import Failed, State
 
 import tasks.domains as domain_tasks
 from flows.ending import stopped
+from flows.run_form import run_form
 from mailops.domains import planned_calls
 from mailops.errors import ConfigError, MailopsError
 from mailops.rules.domains import normalise, parent_of
 
 
+@run_form
 @flow(name="domain-onboarding", log_prints=False)
 async def domain_onboarding(
     name: str, apply: bool = False, as_of: datetime | None = None, notify: bool = True

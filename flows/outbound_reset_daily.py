@@ -25,6 +25,7 @@ from prefect.states import State
 import tasks.outbound as outbound
 from flows.ending import stopped
 from flows.keyed_call import KeyedCall
+from flows.run_form import run_form
 from mailops.errors import MailopsError
 from mailops.rules.resets import (
     Due,
@@ -64,6 +65,7 @@ def _witnessed(entry: LedgerEntry) -> dict[str, int]:
 
 
 
+@run_form
 @flow(name="outbound-reset-daily", log_prints=False)
 async def outbound_reset_daily(
     force: bool = False, as_of: datetime | None = None

@@ -18,6 +18,7 @@ from prefect.states import Failed, State
 
 import tasks.quarantine as quarantine_tasks
 from flows.ending import gated_end, stopped
+from flows.run_form import run_form
 from mailops.errors import ConfigError, MailopsError
 from mailops.gate import dry_run
 from mailops.quarantine import JOB
@@ -26,6 +27,7 @@ from tasks.approval import gate, require_stored_plan
 from tasks.context import configured_teams, current_run_id, current_settings
 
 
+@run_form
 @flow(name="quarantine-accept", log_prints=False)
 async def quarantine_accept(
     teams: tuple[str, ...] = (),
@@ -55,6 +57,7 @@ async def quarantine_accept(
                          notify)
 
 
+@run_form
 @flow(name="quarantine-accept", log_prints=False)
 async def resume_quarantine_accept(
     resume_run_id: str,

@@ -12,11 +12,13 @@ from prefect.states import Failed, State
 
 import tasks.domains as domain_tasks
 from flows.ending import end_with, stopped
+from flows.run_form import run_form
 from mailops.errors import MailopsError
 from mailops.rules.domains import pending_alerts
 from tasks.context import current_settings
 
 
+@run_form
 @flow(name="verification-watch", log_prints=False)
 async def verification_watch(
     as_of: datetime | None = None, pending_alert_days: int = 3, notify: bool = True

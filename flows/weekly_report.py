@@ -16,6 +16,7 @@ from prefect.states import Completed, Failed, State
 
 import tasks.report as report_tasks
 from flows.ending import stopped
+from flows.run_form import run_form
 from mailops.errors import ConfigError, MailopsError
 from mailops.report.render_weekly import FORMATS
 from mailops.report.weekly import EmptyWeek, last_complete_week, parse_week
@@ -23,6 +24,7 @@ from mailops.rules.report import week_without_data
 from tasks.context import current_settings
 
 
+@run_form
 @flow(name="weekly-report", log_prints=False)
 async def weekly_report(
     week: str = "",

@@ -209,6 +209,8 @@ def test_an_operator_runs_reads_and_approves_a_cleanup_in_the_prefect_ui(console
         browser.screenshot(SCREENSHOTS / "prefect-run-form.png")
         for name, text in shown.items():
             assert f"{name} (Optional)" in form and text in form, name
+        # ...an optional field (the clock, the cap) as an empty field of its type, no None
+        assert "Property is type" not in form
         # ...and no way around approval
         assert "require_approval" not in form and "approve" not in described
 
@@ -227,6 +229,7 @@ def test_an_operator_runs_reads_and_approves_a_cleanup_in_the_prefect_ui(console
                 f"the Run form created no run; requests that failed: {browser.failed_requests}"
                 f"; the page: {page[-600:]}; the server's log: {server_log}") from None
         assert run["parameters"].get("apply") is True
+        assert "as_of" not in run["parameters"] and "max_actions" not in run["parameters"]
 
         # Then the run pauses for approval, its plan an artifact on its page
         _until("the run paused", lambda: ui.run(run["id"])["state_type"] == "PAUSED", 120)

@@ -7,6 +7,7 @@ parameters) from its flow's parameter schema; the schema is read here as Prefect
 from __future__ import annotations
 
 import inspect
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -34,8 +35,9 @@ JOB_IDS = [job.name for job in JOBS]
 
 
 def form(job: Job) -> dict[str, Any]:
-    """The parameter schema of a job's deployment, as the Run form gets it."""
-    return parameter_schema(job_flow(job).fn).model_dump_for_openapi()
+    """The parameter schema of a job's deployment, as `mailops serve` and `prefect deploy`
+    build it from the flow (and the Run form gets it)."""
+    return parameter_schema(job_flow(job)).model_dump_for_openapi()
 
 
 def nullable(field: dict[str, Any]) -> bool:
@@ -62,8 +64,40 @@ def test_given_a_deployment_when_its_run_form_is_built_then_no_field_is_an_inter
 def test_given_a_deployment_when_its_run_form_is_built_then_each_field_has_a_real_default(job):
     schema = form(job)
     assert set(schema.get("required", [])) == REQUIRED_INPUTS.get(job.name, set())
-    assert {name for name, field in schema["properties"].items()
-            if nullable(field)} <= DEFAULT_FROM_CLOCK_OR_SETTINGS
+    fields = schema["properties"]
+    # a default from the clock or a setting is an empty field of its own type (the form
+    # leaves it out): no None to choose, no `"default": null` sent by an untouched form
+    assert [name for name, field in fields.items()
+            if nullable(field) or "type" not in field] == []
+    assert {name for name, field in fields.items() if "default" not in field} <= (
+        DEFAULT_FROM_CLOCK_OR_SETTINGS | REQUIRED_INPUTS.get(job.name, set()))
+    assert [name for name, field in fields.items()
+            if "default" in field and field["default"] is None] == []
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_given_an_optional_field_left_empty_when_the_run_starts_then_the_flow_default_holds():
+    from prefect import flow
+
+    from flows.run_form import run_form
+
+    @run_form
+    @flow
+    def cap_and_clock(cap: int | None = None, as_of: datetime | None = None,
+                      name: str = "x") -> tuple[int | None, datetime | None]:
+        return cap, as_of
+
+    # Given the form's schema: typed fields with no default, none required
+    schema = parameter_schema(cap_and_clock).model_dump_for_openapi()
+    assert schema["properties"]["cap"]["type"] == "integer" and not schema.get("required")
+    # When runs get the fields left out, or given, or None (the CLI's way)
+    at = datetime(2026, 12, 3, 6, tzinfo=UTC)
+    # Then the flow gets its own default, the value, or None
+    assert cap_and_clock() == (None, None)
+    assert cap_and_clock(cap=7, as_of=at) == (7, at)
+    assert cap_and_clock(cap=None, as_of=None) == (None, None)
+    with pytest.raises(ParameterTypeError):
+        cap_and_clock.validate_parameters({"cap": "many"})
 
 
 @pytest.mark.parametrize("bypass", [{"require_approval": False}, {"approve": False}])
