@@ -1,5 +1,6 @@
-"""The Prefect UI as an operator meets it: a real Prefect server from the venv, `mailops serve`
-against the sandbox, and headless Chromium on the UI's own pages.
+"""The Prefect UI as an operator meets it: a real Prefect server from the venv (on
+PostgreSQL, as in production), `mailops serve` against the sandbox, and headless Chromium on
+the UI's own pages.
 
 On contact-cleanup's deployment the Run form describes every field; a run started from it
 with `apply` on pauses with its plan as an artifact on the flow-run page; the operator
@@ -26,6 +27,7 @@ from conftest import point_at_sandbox
 from devtools_browser import Browser
 
 from mailops.contacts import parse_target
+from mailops.sandbox.postgres import LocalPostgres
 from mailops.sandbox.server import Sandbox
 from mailops.store import Store
 
@@ -73,7 +75,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 class PrefectUI:
     """A Prefect server of the test's own, its UI and API on one port."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, database_url: str) -> None:
         port = _free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.api = f"{self.url}/api"
@@ -84,11 +86,12 @@ class PrefectUI:
             "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             # The server's own errors in server.log (the session quiets them: tasks/__init__),
-            # a locked database's too.
+            # the ones it answers 503 to as well.
             "PREFECT_SERVER_LOGGING_LEVEL": "WARNING", "PREFECT_API_LOG_RETRYABLE_ERRORS": "true",
-            # On a loaded machine SQLite stays locked past the default 10 s and the UI shows
-            # the 503 as "Oops. Something went wrong." (the README's advice to operators).
-            "PREFECT_SERVER_DATABASE_TIMEOUT": "60",
+            # PostgreSQL, as the README advises operators: on SQLite, two of the server's
+            # writes at once get "database is locked" at once (no busy wait for a deferred
+            # transaction), a 503 that the UI shows as "Oops. Something went wrong.".
+            "PREFECT_API_DATABASE_CONNECTION_URL": database_url,
         }
         self.log = home / "server.log"
         home.mkdir(parents=True, exist_ok=True)
@@ -139,14 +142,25 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 @pytest.fixture
-def console(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
-            ) -> Iterator[tuple[PrefectUI, str]]:
+def prefect_database(local_postgres: LocalPostgres) -> Iterator[str]:
+    """A PostgreSQL database of the test's own for the Prefect server (asyncpg's URL)."""
+    name = "prefect_ui"
+    local_postgres.create_database(name)
+    try:
+        yield local_postgres.url(name, driver="asyncpg")
+    finally:
+        local_postgres.drop_database(name)
+
+
+@pytest.fixture
+def console(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch,
+            prefect_database: str) -> Iterator[tuple[PrefectUI, str]]:
     """The Prefect server and `mailops serve` against the sandbox (one team; a cap the plan
     fits under, so the default form applies it); yields the server and the store's URL."""
     database_url = point_at_sandbox(
         monkeypatch, sandbox, tmp_path, teams=1,
         CONTACTS__MAX_ACTIONS_PER_RUN="100000", APPROVAL__POLL_SECONDS="1")
-    ui = PrefectUI(tmp_path / "prefect")
+    ui = PrefectUI(tmp_path / "prefect", prefect_database)
     # (without INFO logs, as the demo command leaves them, the run page never says what to do)
     environment = without_session_prefect_settings()
     environment.update({"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": ui.api,
