@@ -30,8 +30,11 @@ postgres:
 	@command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql)
 
+# Two workers (pytest-xdist), each file's tests on one of them so its module fixtures start
+# once: the suite waits mostly on servers, subprocesses and a browser, so two workers overlap
+# well on CI's 2 cores. The ten slowest tests are listed, to keep the suite under 10 minutes.
 test: install lint browser postgres
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile --durations=10
 
 # The benchmarks (bench/, about 10 minutes on 2 vCPUs): every scenario against the sandbox on
 # 127.0.0.1, each row appended to BENCHMARKS.md. Not part of `make test`.
