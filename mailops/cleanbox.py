@@ -172,9 +172,6 @@ class CleanboxClient:
         )
         return self.api.parse(list[Contact], page.items[:limit], "GET", "/contacts")
 
-    async def count_contacts(self, *, state: ContactState | None = None) -> int:
-        return await self.api.count("/contacts", _contact_query(state, None, None))
-
     async def contact(self, uuid: str) -> Contact:
         """One contact as it is now (`GET /contacts/{uuid}`)."""
         path = f"/contacts/{quote(uuid, safe='')}"

@@ -173,10 +173,6 @@ class EmbouxClient:
         )
         return cls(api)
 
-    def for_token(self, token: SecretStr, subject: str) -> EmbouxClient:
-        """The same connection pool and bounds, acting with another token."""
-        return EmbouxClient(self.api.with_credential(token, subject))
-
     async def aclose(self) -> None:
         await self.api.aclose()
 

@@ -12,13 +12,12 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from mailops.report.escape import csv_text
 from mailops.rules.resets import overage
 from mailops.store.billing import BillingRow
 
-Format = Literal["csv", "json", "parquet"]
 FORMATS: tuple[str, ...] = ("csv", "json", "parquet")
 
 COLUMNS: tuple[str, ...] = (

@@ -71,4 +71,3 @@ class Shard:
         return [cls(index, count) for index in range(1, count + 1)]
 
 
-EVERYTHING = Shard(1, 1)
