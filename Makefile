@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install demo test lint browser postgres bench scale-demo chaos clean
+.PHONY: install demo test test-fast lint browser postgres bench scale-demo chaos clean
 
 install: $(VENV)/.installed
 
@@ -35,6 +35,10 @@ postgres:
 # well on CI's 2 cores. The ten slowest tests are listed, to keep the suite under 10 minutes.
 test: install lint browser postgres
 	$(BIN)/pytest -n 2 --dist loadfile --durations=10
+
+# The inner loop: everything but the tests marked slow (see pyproject.toml), on two workers.
+test-fast: install lint
+	$(BIN)/pytest -n 2 --dist loadfile -m "not slow"
 
 # The benchmarks (bench/, about 10 minutes on 2 vCPUs): every scenario against the sandbox on
 # 127.0.0.1, each row appended to BENCHMARKS.md. Not part of `make test`.

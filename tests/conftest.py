@@ -38,6 +38,15 @@ from mailops.store import Store
 NO_LOCAL_PREFECT_SERVER = {"MAILOPS_PREFECT_SERVER": "none"}
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test on the session's PostgreSQL server is `slow` (as the chaos run, the scale demo,
+    the demo and the browser tests are, by their modules' marks): `make test-fast` leaves
+    them out for the inner loop, `make test` (and CI) runs everything."""
+    for item in items:
+        if "local_postgres" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No MAILOPS_ variable of the developer's shell leaks into a test, and no command run by

@@ -18,7 +18,7 @@ import pytest
 from mailops.sandbox.corpus import BAD_ANSWERS
 from mailops.sandbox.fault_plan import RATES, TARGETS
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
 
 # Oct 31, Nov 1 (billing freeze) and Nov 2 (a Monday: contact cleanup, weekly report); seed
 # 2 puts EmBoux's outage on Oct 31, Cleanbox's on the 1st and Slack's on the Monday.

@@ -21,6 +21,8 @@ from devtools_browser import Browser
 from mailops.dashboard.app import COOKIE
 from mailops.dashboard.server import Dashboard
 
+pytestmark = pytest.mark.slow
+
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "data" / "screenshots"
 TOKEN = "browser-token-7d1e"
 

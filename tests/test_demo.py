@@ -8,7 +8,7 @@ import pytest
 
 from flows.demo import run_demo
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
 
 
 def test_one_simulated_week_runs_every_job_on_its_schedule(tmp_path, monkeypatch):

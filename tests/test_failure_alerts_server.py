@@ -31,6 +31,8 @@ from deployments.alerts import AUTOMATION_NAME, BLOCK_NAME, failure_trigger
 from mailops.sandbox.ports import free_port
 from mailops.sandbox.server import Sandbox
 
+pytestmark = pytest.mark.slow
+
 ALERT_WAIT = 60.0  # seconds for the run to fail and its alert to reach Slack
 # The run fails on a configuration error whose message quotes this value (text that must
 # reach Slack escaped).

@@ -31,6 +31,8 @@ from mailops.sandbox.postgres import LocalPostgres
 from mailops.sandbox.server import Sandbox
 from mailops.store import Store
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "data" / "screenshots"
 JOB = "contact-cleanup"
