@@ -9,9 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from prefect import Task, task
+from prefect import Task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
@@ -40,6 +39,7 @@ from mailops.report.escape import markdown_text, visible_values
 from mailops.report.slack import SlackNotifier, contact_cleanup_message
 from mailops.store import Store
 from tasks.context import configured_teams, current_settings
+from tasks.define import task
 
 _TRANSIENT = (UnavailableError, ServerError, RateLimitedError, StoreError)
 
@@ -50,8 +50,7 @@ def _only_transient(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) 
     return isinstance(state.data, _TRANSIENT)
 
 
-@task(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_only_transient,
-      cache_policy=NO_CACHE)
+@task(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_only_transient)
 async def plan_cleanup(
     run_id: str, team_names: list[str], as_of: datetime, shard: str | None = None
 ) -> PlanSummary:
@@ -87,8 +86,7 @@ def _stored_summary(store: Store, run_id: str, team_names: list[str]) -> PlanSum
     return summary
 
 
-@task(retries=1, retry_delay_seconds=5, retry_condition_fn=_only_transient,
-      cache_policy=NO_CACHE)
+@task(retries=1, retry_delay_seconds=5, retry_condition_fn=_only_transient)
 async def apply_cleanup(
     run_id: str, team_names: list[str], shard: str | None = None
 ) -> dict[str, Any]:
@@ -103,8 +101,7 @@ async def apply_cleanup(
             "failed": [{"email": label, "error": message} for label, message in result.failed]}
 
 
-@task(retries=1, retry_delay_seconds=5, retry_condition_fn=_only_transient,
-      cache_policy=NO_CACHE)
+@task(retries=1, retry_delay_seconds=5, retry_condition_fn=_only_transient)
 async def undo_cleanup(cleanup_run_id: str, undo_run_id: str) -> dict[str, Any]:
     """Revert what a cleanup run applied, where the contact still has the state it set.
 
@@ -135,7 +132,7 @@ async def undo_cleanup(cleanup_run_id: str, undo_run_id: str) -> dict[str, Any]:
     }
 
 
-@task(cache_policy=NO_CACHE)
+@task()
 def publish_artifacts(result: dict[str, Any]) -> None:
     """The top of the plan as a table and the counts as markdown, in the Prefect UI."""
     create_table_artifact(
@@ -158,7 +155,7 @@ def publish_artifacts(result: dict[str, Any]) -> None:
                              description="contact-cleanup counts per action and rule")
 
 
-@task(cache_policy=NO_CACHE)
+@task()
 def notify(result: dict[str, Any]) -> tuple[str | None, str | None]:
     """Post the summary to Slack (or the outbox file): (where it went, or why not)."""
     try:

@@ -11,10 +11,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from prefect import get_run_logger, task
+from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.blocks.system import Secret
-from prefect.cache_policies import NO_CACHE
 from prefect.settings import PREFECT_API_URL
 from pydantic import SecretStr
 
@@ -32,6 +31,7 @@ from mailops.rules.alerts import Alert, Severity
 from mailops.rules.domains import PendingDomain, secret_block_name
 from mailops.store import Change, DomainRecord, Store
 from tasks.context import current_settings, outbox_name
+from tasks.define import task
 
 ONBOARDING = "domain-onboarding"
 WATCH = "verification-watch"
@@ -56,7 +56,7 @@ def explain(exc: MailopsError, call: str) -> str:
 # --- domain-onboarding ----------------------------------------------------------------------
 
 
-@task(retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE)
+@task(retries=1, retry_delay_seconds=2)
 async def onboard_domain(name: str, as_of: datetime) -> dict[str, Any]:
     """Start verification (or register the subdomain) and store the records to publish.
 
@@ -71,7 +71,7 @@ async def onboard_domain(name: str, as_of: datetime) -> dict[str, Any]:
     return record.as_json()
 
 
-@task(cache_policy=NO_CACHE)
+@task()
 def publish_records(result: dict[str, Any]) -> None:
     """The records to publish as a table in the Prefect UI."""
     lines = [f"# DNS records for {markdown_text(result['domain'])}", "",
@@ -94,7 +94,7 @@ def _post(message: dict[str, Any], name: str) -> tuple[str | None, str | None]:
     return delivery.describe(), None
 
 
-@task(cache_policy=NO_CACHE)
+@task()
 def notify_onboarding(result: dict[str, Any]) -> tuple[str | None, str | None]:
     """Post the records table to Slack: (where it went, or why not)."""
     return _post(domain_onboarding_message(result), outbox_name(ONBOARDING, result["domain"]))
@@ -103,7 +103,7 @@ def notify_onboarding(result: dict[str, Any]) -> tuple[str | None, str | None]:
 # --- verification-watch ---------------------------------------------------------------------
 
 
-@task(retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE)
+@task(retries=1, retry_delay_seconds=2)
 async def poll_unverified(as_of: datetime) -> dict[str, Any]:
     """Poll every onboarded, unverified domain; store each status change once."""
     settings = current_settings()
@@ -142,14 +142,14 @@ def _still_pending(database_url: str, names: set[str]) -> list[DomainRecord]:
         return [d for d in store.onboarded_domains() if d.name in names and not d.verified]
 
 
-@task(cache_policy=NO_CACHE)
+@task()
 def store_alerts(day: date, found: list[Alert]) -> None:
     """Store the day's pending-too-long alerts (a re-run of the day replaces them)."""
     with Store(current_settings().database_url) as store:
         store.save_alerts(day, WATCH, found)
 
 
-@task(cache_policy=NO_CACHE)
+@task()
 def notify_watch(result: dict[str, Any]) -> tuple[str | None, str | None]:
     return _post(verification_watch_message(result), outbox_name(WATCH, str(result["day"])))
 
@@ -193,7 +193,7 @@ async def _keep(domain: str, password: SecretStr) -> tuple[str | None, str | Non
     return f"file:{path}", problem
 
 
-@task(retries=0, cache_policy=NO_CACHE)
+@task(retries=0)
 async def rotate_and_store(domain: str, run_id: str, as_of: datetime) -> dict[str, Any]:
     """Rotate the credential and store its password before anything else; never retried.
 
@@ -249,7 +249,7 @@ async def rotate_and_store(domain: str, run_id: str, as_of: datetime) -> dict[st
     return result
 
 
-@task(cache_policy=NO_CACHE)
+@task()
 def domains_with_credentials() -> list[str]:
     """The domains whose credential mailops installed (the API cannot list them)."""
     with Store(current_settings().database_url) as store:
@@ -257,7 +257,7 @@ def domains_with_credentials() -> list[str]:
         return [d.name for d in store.onboarded_domains() if d.credential_location]
 
 
-@task(cache_policy=NO_CACHE)
+@task()
 def alert_rotation(day: date, outcomes: list[dict[str, Any]]) -> None:
     """A critical alert for each domain whose rotation needs a person."""
     found = [
@@ -269,7 +269,7 @@ def alert_rotation(day: date, outcomes: list[dict[str, Any]]) -> None:
         store.save_alerts(day, ROTATION, found)
 
 
-@task(cache_policy=NO_CACHE)
+@task()
 def publish_rotation(outcomes: list[dict[str, Any]]) -> None:
     """What the rotation did, by domain (locations only, never a value)."""
     lines = ["| domain | status | stored in |", "|---|---|---|"]

@@ -5,9 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from prefect import task
 from prefect.artifacts import create_table_artifact
-from prefect.cache_policies import NO_CACHE
 
 from mailops.emboux import DomainSummary, EmbouxClient
 from mailops.errors import ConfigError, NotificationError
@@ -20,9 +18,10 @@ from mailops.rules.health import group_of
 from mailops.rules.shard import Shard
 from mailops.store import ChangeStatus, PlannedChange, Store
 from tasks.context import current_settings, outbox_name
+from tasks.define import task
 
 
-@task(retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
+@task(retries=1, retry_delay_seconds=5)
 async def read_domains(shard: str | None = None) -> Collected:
     """Every domain the token sees with its outbound counters, all at once (failures kept).
 
@@ -42,7 +41,7 @@ async def read_domains(shard: str | None = None) -> Collected:
         return await collect_domains(client, None if part.whole else in_shard)
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+@task(retries=2, retry_delay_seconds=[1, 5])
 def evaluate_and_remember(
     collected: Collected, as_of: datetime, run_id: str
 ) -> tuple[GuardRun, dict[str, tuple[str, str | None]]]:
@@ -60,7 +59,7 @@ def evaluate_and_remember(
     return run, notified
 
 
-@task(cache_policy=NO_CACHE)
+@task()
 async def apply_guard_plan(run_id: str) -> tuple[ApplyResult, list[dict[str, str]]]:
     """Apply the run's stored plan through the gate, then record which suspends are the
     guard's own (only those may be resumed later); answers the applied changes."""
@@ -82,7 +81,7 @@ async def apply_guard_plan(run_id: str) -> tuple[ApplyResult, list[dict[str, str
                     for c in applied]
 
 
-@task(cache_policy=NO_CACHE)
+@task()
 def publish_artifacts(run: GuardRun, as_of: datetime) -> None:
     """Seed 003's dashboard in the Prefect UI: mailboxes, and groups."""
     rows = [mailbox_json(state, run.rules) for state in run.mailboxes()]
@@ -98,7 +97,7 @@ def publish_artifacts(run: GuardRun, as_of: datetime) -> None:
     )
 
 
-@task(cache_policy=NO_CACHE)
+@task()
 def notify_transitions(
     run: GuardRun,
     notified_groups: dict[str, tuple[str, str | None]],

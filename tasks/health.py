@@ -6,9 +6,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import NO_CACHE
 
 from mailops.cleanbox import CleanboxClient
 from mailops.emboux import EmbouxClient
@@ -40,6 +38,7 @@ from tasks.context import (
     outbox_name,
     shard_label,
 )
+from tasks.define import task
 from tasks.spool import SpoolImport, import_pending, spool_folder
 
 JOB = "daily-health"
@@ -48,7 +47,7 @@ SPOOL_VERSION = 1  # the shape of a spooled day; an import refuses any other
 MAX_ARTIFACT_ALERTS = 100
 
 
-@task(retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
+@task(retries=1, retry_delay_seconds=5)
 async def collect_cleanbox(
     team_names: list[str] | None, as_of: datetime, shard: str | None = None
 ) -> Collected:
@@ -61,7 +60,7 @@ async def collect_cleanbox(
         return await collect_teams(client, teams, as_of, settings.alerts.top_senders)
 
 
-@task(retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
+@task(retries=1, retry_delay_seconds=5)
 async def collect_emboux(shard: str | None = None) -> Collected:
     """Collect every EmBoux domain of the shard that the configured token sees (failures
     kept per domain)."""
@@ -73,7 +72,7 @@ async def collect_emboux(shard: str | None = None) -> Collected:
         return await collect_domains(client, None if part.whole else lambda d: part.owns(d.name))
 
 
-@task(retries=3, retry_delay_seconds=[1, 5, 15], cache_policy=NO_CACHE)
+@task(retries=3, retry_delay_seconds=[1, 5, 15])
 def store_day(
     day: date, as_of: datetime, teams: list[TeamHealth], domains: list[DomainHealth]
 ) -> None:
@@ -83,7 +82,7 @@ def store_day(
         store.save_health_day(day, as_of, teams, domains)
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+@task(retries=2, retry_delay_seconds=[1, 5])
 def derive_alerts(
     day: date,
     teams: list[TeamHealth],
@@ -132,7 +131,7 @@ def alerts_without_store(
 # --- the spool: a day the store could not take --------------------------------------------
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+@task(retries=2, retry_delay_seconds=[1, 5])
 def spool_day(
     day: date,
     as_of: datetime,
@@ -170,7 +169,7 @@ def _import_day(store: Store, payload: dict[str, Any]) -> None:
     _store_alerts(store, day, teams, domains, failures, shard)
 
 
-@task(cache_policy=NO_CACHE)
+@task()
 def import_spooled_days() -> SpoolImport:
     """Import every day spooled by earlier runs, oldest first, before collecting: a store
     that still fails leaves them waiting and a file that cannot be read is left with a
@@ -178,7 +177,7 @@ def import_spooled_days() -> SpoolImport:
     return import_pending(JOB, _import_day)
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+@task(retries=2, retry_delay_seconds=[1, 5])
 def stored_report(day: date, as_of: datetime) -> HealthReport:
     """The day's report from what the store holds: the teams, domains and alerts every
     shard stored (the fan-out's merged report)."""
@@ -193,7 +192,7 @@ def _about(part: Shard) -> Callable[[str, str], bool]:
     return lambda key, subject: part.owns(alert_owner(key, subject))
 
 
-@task(cache_policy=NO_CACHE)
+@task()
 def publish_artifacts(report: HealthReport) -> None:
     """Show the day's metrics and alerts in the Prefect UI."""
     create_table_artifact(
@@ -224,7 +223,7 @@ def publish_artifacts(report: HealthReport) -> None:
     )
 
 
-@task(cache_policy=NO_CACHE)
+@task()
 def notify(report: HealthReport, shard: str | None = None) -> tuple[str | None, str | None]:
     """Post the day's report to Slack (or the outbox file): (where it went, or why not).
 

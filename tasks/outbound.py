@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from prefect import Task, get_run_logger, task
+from prefect import Task, get_run_logger
 from prefect.artifacts import acreate_table_artifact
-from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
@@ -43,6 +42,7 @@ from mailops.rules.alerts import Alert, Severity
 from mailops.rules.resets import HolderState, holder_state
 from mailops.store import BillingRow, Holder, LedgerEntry, LedgerStatus, Store
 from tasks.context import current_settings
+from tasks.define import task
 from tasks.spool import SpoolImport, import_pending, spool_folder
 
 JOB_DAILY = "outbound-reset-daily"
@@ -108,7 +108,7 @@ def _holder_of(entry: LedgerEntry, me: Holder, now: datetime) -> tuple[HolderSta
     )
 
 
-@task(retries=0, cache_policy=NO_CACHE)
+@task(retries=0)
 async def claim_key(job: str, key: str, run_id: str, force: bool) -> KeyClaim:
     """Claim the job's key in the ledger before the call. A failed key is retaken; a forced run
     retakes an unknown one; a key whose holder is dead (its process gone from this host, or
@@ -132,7 +132,7 @@ async def claim_key(job: str, key: str, run_id: str, force: bool) -> KeyClaim:
     return KeyClaim(taken.won, taken.entry, taken.previous, holder=state, holder_reason=why)
 
 
-@task(cache_policy=NO_CACHE, retry_condition_fn=_only_transient, **_READ_RETRIES)
+@task(retry_condition_fn=_only_transient, **_READ_RETRIES)
 async def ledger_entries(job: str, keys: list[str]) -> list[LedgerEntry | None]:
     """The ledger's rows for a job's keys (None where there is none), in one store session."""
     with Store(current_settings().database_url) as store:
@@ -140,7 +140,7 @@ async def ledger_entries(job: str, keys: list[str]) -> list[LedgerEntry | None]:
         return [store.ledger_entry(job, key) for key in keys]
 
 
-@task(cache_policy=NO_CACHE, retry_condition_fn=_only_transient, **_READ_RETRIES)
+@task(retry_condition_fn=_only_transient, **_READ_RETRIES)
 async def record_call(job: str, key: str, run_id: str, evidence: str | None) -> None:
     """Write, just before the request leaves, that it may be applied from now on and what
     tells whether it was (the counters read before it)."""
@@ -175,7 +175,7 @@ async def holding(job: str, key: str, run_id: str) -> AsyncIterator[None]:
             await renewer
 
 
-@task(cache_policy=NO_CACHE, retry_condition_fn=_only_transient, **_READ_RETRIES)
+@task(retry_condition_fn=_only_transient, **_READ_RETRIES)
 async def finish_key(job: str, key: str, run_id: str, status: str, detail: str) -> None:
     """Record the outcome of the claimed call: done, failed or unknown."""
     with Store(current_settings().database_url) as store:
@@ -195,7 +195,7 @@ async def _read_one(client: EmbouxClient, name: str) -> Outbound | None:
         return None
 
 
-@task(cache_policy=NO_CACHE, retry_condition_fn=_only_transient, **_READ_RETRIES)
+@task(retry_condition_fn=_only_transient, **_READ_RETRIES)
 async def read_counters(limit: int | None = None) -> list[dict[str, Any]]:
     """Every domain's outbound counters (or the first `limit` listed), read concurrently (the
     HTTP layer bounds it)."""
@@ -229,7 +229,7 @@ def _ambiguous(exc: MailopsError) -> bool:
     return isinstance(exc, OutcomeUnknownError | ResponseFormatError)
 
 
-@task(retries=0, cache_policy=NO_CACHE)
+@task(retries=0)
 async def post_reset_daily() -> dict[str, Any]:
     """Call `POST /outbound/reset-daily` once and say what is known of its outcome."""
     try:
@@ -242,7 +242,7 @@ async def post_reset_daily() -> dict[str, Any]:
     return {"outcome": APPLIED, "reset_count": answer.reset_count}
 
 
-@task(retries=0, cache_policy=NO_CACHE)
+@task(retries=0)
 async def post_reset_monthly() -> dict[str, Any]:
     """Call `POST /outbound/reset-monthly` once; when applied, answer the frozen rows."""
     try:
@@ -262,21 +262,21 @@ async def post_reset_monthly() -> dict[str, Any]:
 # --- billing store ------------------------------------------------------------------------
 
 
-@task(cache_policy=NO_CACHE, retry_condition_fn=_only_transient, **_READ_RETRIES)
+@task(retry_condition_fn=_only_transient, **_READ_RETRIES)
 async def save_snapshot(period: str, run_id: str, rows: list[dict[str, Any]]) -> int:
     """Keep the counters read before the monthly reset as the period's snapshot."""
     with Store(current_settings().database_url) as store:
         return store.save_billing_snapshot(period, run_id, [BillingRow.from_dict(r) for r in rows])
 
 
-@task(cache_policy=NO_CACHE, retry_condition_fn=_only_transient, **_READ_RETRIES)
+@task(retry_condition_fn=_only_transient, **_READ_RETRIES)
 async def stored_snapshot(period: str) -> list[dict[str, Any]]:
     """The period's snapshot as stored before its last call (a dead run's evidence)."""
     with Store(current_settings().database_url) as store:
         return [row.as_dict() for row in store.billing_snapshot(period)]
 
 
-@task(cache_policy=NO_CACHE, retry_condition_fn=_only_transient, **_READ_RETRIES)
+@task(retry_condition_fn=_only_transient, **_READ_RETRIES)
 async def complete_freeze(
     period: str, run_id: str, rows: list[dict[str, Any]], detail: str
 ) -> int:
@@ -290,7 +290,7 @@ async def complete_freeze(
 FREEZE_SPOOL_VERSION = 1  # the shape of a spooled reset-monthly answer
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+@task(retries=2, retry_delay_seconds=[1, 5])
 async def spool_freeze(period: str, run_id: str, rows: list[dict[str, Any]], detail: str) -> str:
     """Keep a period's billing rows the store could not take in a spool file (the reset was
     applied: these rows exist nowhere else); returns its path."""
@@ -308,14 +308,14 @@ def _import_freeze(store: Store, payload: dict[str, Any]) -> None:
                                   detail, whoever_holds=True)
 
 
-@task(cache_policy=NO_CACHE)
+@task()
 async def import_spooled_freezes() -> SpoolImport:
     """Import the billing rows of every freeze whose store write failed, before claiming:
     its period becomes done, so no run reconciles or calls it again."""
     return import_pending(JOB_MONTHLY, _import_freeze)
 
 
-@task(cache_policy=NO_CACHE, retry_condition_fn=_only_transient, **_READ_RETRIES)
+@task(retry_condition_fn=_only_transient, **_READ_RETRIES)
 async def billed_count(period: str) -> int:
     """How many billing rows a period has (for a run that finds it already done)."""
     with Store(current_settings().database_url) as store:
@@ -325,7 +325,7 @@ async def billed_count(period: str) -> int:
 # --- alerts and artifacts -----------------------------------------------------------------
 
 
-@task(cache_policy=NO_CACHE, retry_condition_fn=_only_transient, **_READ_RETRIES)
+@task(retry_condition_fn=_only_transient, **_READ_RETRIES)
 async def raise_alert(day: date, job: str, key: str, subject: str, message: str) -> None:
     """Store a critical alert: a reset's outcome is unknown and needs a person."""
     alert = Alert(key, Severity.CRITICAL, subject, message)
@@ -334,7 +334,7 @@ async def raise_alert(day: date, job: str, key: str, subject: str, message: str)
     get_run_logger().warning("alert %s for %s: %s", key, subject, message)
 
 
-@task(cache_policy=NO_CACHE)
+@task()
 async def publish_outcome(key: str, description: str, summary: dict[str, Any]) -> None:
     """Show the run's outcome as a table in the Prefect UI."""
     rows = [

@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import NO_CACHE
 
 from mailops.cleanbox import CleanboxClient
 from mailops.contacts import team_clients
@@ -30,10 +28,10 @@ from mailops.report.slack import SlackNotifier, quarantine_accept_message
 from mailops.store import Store
 from tasks.contacts import _only_transient
 from tasks.context import configured_teams, current_settings
+from tasks.define import task
 
 
-@task(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_only_transient,
-      cache_policy=NO_CACHE)
+@task(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_only_transient)
 async def plan_quarantine(
     run_id: str, team_names: list[str], threshold: int, max_spam_score: float | None
 ) -> list[dict[str, Any]]:
@@ -60,8 +58,7 @@ async def plan_quarantine(
     return [{**plan.as_json(), "reused_plan": False} for plan in found]
 
 
-@task(retries=1, retry_delay_seconds=5, retry_condition_fn=_only_transient,
-      cache_policy=NO_CACHE)
+@task(retries=1, retry_delay_seconds=5, retry_condition_fn=_only_transient)
 async def apply_quarantine(run_id: str, team_names: list[str]) -> dict[str, Any]:
     """Accept the stored plan's still-planned messages in batches; resumable, audited."""
     settings = current_settings()
@@ -74,8 +71,7 @@ async def apply_quarantine(run_id: str, team_names: list[str]) -> dict[str, Any]
             "failed": [{"from": label, "error": message} for label, message in result.failed]}
 
 
-@task(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_only_transient,
-      cache_policy=NO_CACHE)
+@task(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_only_transient)
 async def count_backlogs(team_names: list[str]) -> dict[str, int]:
     """Each team's exact quarantine backlog now."""
     settings = current_settings()
@@ -86,7 +82,7 @@ async def count_backlogs(team_names: list[str]) -> dict[str, int]:
     return dict(zip(clients, counts, strict=True))
 
 
-@task(cache_policy=NO_CACHE)
+@task()
 def publish_artifacts(result: dict[str, Any]) -> None:
     """Backlog before and after, accepted and kept per team, and the accepted senders."""
     create_table_artifact(
@@ -114,7 +110,7 @@ def publish_artifacts(result: dict[str, Any]) -> None:
                              description="quarantine-accept backlog and counts per team")
 
 
-@task(cache_policy=NO_CACHE)
+@task()
 def notify(result: dict[str, Any]) -> tuple[str | None, str | None]:
     """Post the summary to Slack (or the outbox file): (where it went, or why not)."""
     try:

@@ -7,9 +7,8 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from prefect import Task, task
+from prefect import Task
 from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
@@ -26,6 +25,7 @@ from mailops.report.weekly import (
 )
 from mailops.store import Store
 from tasks.context import current_settings, outbox_name
+from tasks.define import task
 
 MAX_ARTIFACT_CHARS = 200_000
 
@@ -35,8 +35,7 @@ def _only_store_errors(task: Task[Any, Any], task_run: TaskRun, state: State[Any
     return isinstance(state.data, StoreError)
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=_only_store_errors,
-      cache_policy=NO_CACHE)
+@task(retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=_only_store_errors)
 def compute_report(week: str, team: str | None) -> WeeklyReport | EmptyWeek:
     """Load the weeks the report needs (one query per table) and compute it; a week without
     trend data is an answer (EmptyWeek), not a failure of the task."""
@@ -63,7 +62,7 @@ def compute_report(week: str, team: str | None) -> WeeklyReport | EmptyWeek:
             return EmptyWeek(week, team, *store.trend_span())
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+@task(retries=2, retry_delay_seconds=[1, 5])
 def store_forecast_alerts(report: WeeklyReport) -> int:
     """Store the forecast alerts under the week's last day; a re-run replaces them."""
     with Store(current_settings().database_url) as store:
@@ -78,7 +77,7 @@ def default_path(week: str, fmt: str, team: str | None) -> Path:
     return Path(current_settings().data_dir) / "reports" / f"weekly-{week}{suffix}.{fmt}"
 
 
-@task(cache_policy=NO_CACHE)
+@task()
 def write_report(report: WeeklyReport, fmt: str, out: str | None) -> str:
     """Render the report in `fmt` and write it to `out` (or the default path)."""
     path = Path(out) if out else default_path(report.week, fmt, report.team_filter)
@@ -90,7 +89,7 @@ def write_report(report: WeeklyReport, fmt: str, out: str | None) -> str:
     return str(path)
 
 
-@task(cache_policy=NO_CACHE)
+@task()
 def publish_artifact(report: WeeklyReport, location: str) -> None:
     """The report's summary as a markdown artifact in the Prefect UI; the whole report is
     the file at `location`."""
@@ -103,7 +102,7 @@ def publish_artifact(report: WeeklyReport, location: str) -> None:
     )
 
 
-@task(cache_policy=NO_CACHE)
+@task()
 def notify(report: WeeklyReport, location: str) -> tuple[str | None, str | None]:
     """Post the digest to Slack (or the outbox file): (where it went, or why not)."""
     try:
