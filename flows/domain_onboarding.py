@@ -18,6 +18,7 @@ from flows.ending import stopped
 from flows.run_form import run_form
 from mailops.domains import planned_calls
 from mailops.errors import ConfigError, MailopsError
+from mailops.public_suffix import registrable_domain
 from mailops.rules.domains import normalise, parent_of
 
 
@@ -29,8 +30,9 @@ async def domain_onboarding(
     """Start verification of one domain, store the DNS records to publish and post them.
 
     Args:
-        name: The domain or subdomain to onboard; a name of 3+ labels (news.example.com) is
-            registered as a subdomain of its parent.
+        name: The domain or subdomain to onboard; a name longer than its registrable domain
+            by the Public Suffix List (news.example.com, not shop.co.uk) is registered as a
+            subdomain of its parent.
         apply: Make the call to EmBoux; off, a dry run shows the call.
         as_of: The instant taken as now; by default now.
         notify: Post the DNS records to Slack.
@@ -40,9 +42,10 @@ async def domain_onboarding(
     try:
         try:
             domain = normalise(name)
+            parent = parent_of(domain, registrable_domain)  # a public suffix is refused
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        result.update(domain=domain, parent=parent_of(domain), calls=planned_calls(domain))
+        result.update(domain=domain, parent=parent, calls=planned_calls(domain))
         domain_tasks.require_emboux_token()
         if not apply:
             result["status"] = "planned"

@@ -1,7 +1,8 @@
 """Domain onboarding, verification polling and credential files: the I/O around EmBoux.
 
-Decisions (subdomain or not, pending too long) live in `mailops.rules.domains`; the Prefect
-Secret block write lives in `tasks.domains` (no Prefect here).
+Decisions (subdomain or not, pending too long) live in `mailops.rules.domains`, given the
+Public Suffix List's lookup (`mailops.public_suffix`); the Prefect Secret block write lives
+in `tasks.domains` (no Prefect here).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from mailops.emboux import EmbouxClient, VerifyResponse, VerifyStatus
 from mailops.errors import MailopsError
+from mailops.public_suffix import registrable_domain
 from mailops.rules.domains import VERIFIED, parent_of
 from mailops.store import DomainRecord
 
@@ -24,7 +26,7 @@ POLL_CONCURRENCY = 8
 
 def planned_calls(name: str) -> list[str]:
     """What onboarding `name` would call, for the dry run."""
-    parent = parent_of(name)
+    parent = parent_of(name, registrable_domain)
     if parent is None:
         return [f"POST /domains/{name}/verify"]
     return [f"POST /domains/{name}/register-subdomain (inherits verification from {parent})"]
@@ -32,7 +34,7 @@ def planned_calls(name: str) -> list[str]:
 
 async def onboard(client: EmbouxClient, name: str, now: datetime) -> DomainRecord:
     """Start verification of a domain, or register a subdomain under its parent."""
-    parent = parent_of(name)
+    parent = parent_of(name, registrable_domain)
     answer: VerifyResponse
     if parent is None:
         answer = await client.verify(name)

@@ -16,6 +16,7 @@ from typing import Any
 
 from mailops.emboux import EmbouxClient, OutboundUpdate
 from mailops.health import DomainHealth
+from mailops.public_suffix import registrable_domain
 from mailops.rules.health import (
     GroupHealth,
     MailboxState,
@@ -103,7 +104,7 @@ def evaluate(
     new_periods: list[str] = []
     for domain in domains:
         outbound = domain.outbound
-        group = group_of(domain.name, domain.partner_ref, rules.group_by)
+        group = group_of(domain.name, domain.partner_ref, rules.group_by, registrable_domain)
         record = records.get(domain.name) or GuardRecord(MailboxState(domain.name, group))
         sends, bounces, new_period = counter_delta(
             record.last_sent_month, record.last_bounce_count,

@@ -12,6 +12,7 @@ from mailops.errors import ConfigError, NotificationError
 from mailops.gate import ApplyResult, apply_plan, save_plan
 from mailops.guard import JOB, GuardRun, apply_change, evaluate, mailbox_json
 from mailops.health import Collected, collect_domains
+from mailops.public_suffix import registrable_domain
 from mailops.report.escape import visible_values
 from mailops.report.slack import SlackNotifier, outbound_guard_message
 from mailops.rules.health import group_of
@@ -35,7 +36,7 @@ async def read_domains(shard: str | None = None) -> Collected:
     group_by = settings.guard.group_by
 
     def in_shard(domain: DomainSummary) -> bool:
-        return part.owns(group_of(domain.name, domain.partner_ref, group_by))
+        return part.owns(group_of(domain.name, domain.partner_ref, group_by, registrable_domain))
 
     async with EmbouxClient.from_settings(settings) as client:
         return await collect_domains(client, None if part.whole else in_shard)

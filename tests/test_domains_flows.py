@@ -102,6 +102,20 @@ def test_onboarding_a_subdomain_registers_it_under_its_parent(domains_env, cli):
         assert store.onboarded_domains(sub)[0].parent == parent
 
 
+def test_onboarding_a_public_suffix_is_refused_in_words_and_stores_nothing(domains_env, cli):
+    # Given com.sg, a public suffix, which nobody registers
+    # When it is onboarded
+    result = invoke(cli, "onboard", "com.sg", "--apply")
+    # Then the job stops with one line that says why (exit 2) and stores nothing
+    assert result.exit_code == 2, result.output
+    line = result.output.strip().splitlines()[-1]
+    assert line.startswith("mailops: configuration error: 'com.sg' is a public suffix")
+    assert "such as example.com.sg" in line
+    with domains_env.store() as store:
+        store.upgrade()
+        assert store.onboarded_domains() == []
+
+
 def test_dns_records_in_slack_are_escaped():
     from mailops.report.slack import domain_onboarding_message
 

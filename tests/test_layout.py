@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,3 +34,24 @@ def test_the_library_never_imports_prefect_tasks_or_flows():
 def test_tasks_never_import_flows():
     offenders = {p: n for p, n in imported_modules("tasks").items() if "flows" in n}
     assert offenders == {}
+
+
+def test_rules_import_only_the_standard_library_and_mailops():
+    # Issue 21: rules/ stays pure; a lookup in a package (the Public Suffix List) is passed in
+    allowed = sys.stdlib_module_names | {"mailops"}
+    offenders = {
+        path: names - allowed
+        for path, names in imported_modules("mailops/rules").items()
+        if names - allowed
+    }
+    assert offenders == {}
+
+
+def test_one_module_reads_the_public_suffix_list():
+    readers = {
+        path
+        for package in ("mailops", "tasks", "flows")
+        for path, names in imported_modules(package).items()
+        if "publicsuffixlist" in names
+    }
+    assert readers == {"mailops/public_suffix.py"}

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mailops.public_suffix import registrable_domain
 from mailops.rules.health import (
     MailboxState,
     Status,
@@ -187,10 +188,33 @@ def test_counters_that_went_down_mean_a_new_period():
 
 
 def test_groups_by_partner_or_parent_domain():
-    assert group_of("mail.acme.com", "p-acme", "partner_ref") == "p-acme"
-    assert group_of("mail.acme.com", "p-acme", "parent_domain") == "acme.com"
-    assert group_of("news.shop.co.uk", None, "parent_domain") == "shop.co.uk"
-    assert group_of("acme.io", None, "partner_ref") == "(no partner)"
+    assert group_of("mail.acme.com", "p-acme", "partner_ref", registrable_domain) == "p-acme"
+    assert group_of("mail.acme.com", "p-acme", "parent_domain", registrable_domain) == "acme.com"
+    assert group_of("news.shop.co.uk", None, "parent_domain", registrable_domain) == "shop.co.uk"
+    assert group_of("acme.io", None, "partner_ref", registrable_domain) == "(no partner)"
+
+
+def test_a_domain_and_its_subdomains_are_one_group_by_the_public_suffix_list():
+    # Given domains under com.sg, a public suffix of two labels,
+    # when grouped by parent domain, then each goes with its registrable domain
+    names = ["x.acme.com.sg", "acme.com.sg", "mail.x.acme.com.sg", "other.com.sg"]
+    groups = [group_of(name, None, "parent_domain", registrable_domain) for name in names]
+    assert groups == ["acme.com.sg", "acme.com.sg", "acme.com.sg", "other.com.sg"]
+
+
+def test_customers_of_one_platform_are_not_one_group():
+    # Given two sites on github.io, a public suffix of the list's private section,
+    # when grouped by parent domain, then each is a group of its own
+    assert group_of("Mail.Acme.GitHub.io.", None, "parent_domain", registrable_domain) == (
+        "acme.github.io")
+    assert group_of("beta.github.io", None, "parent_domain", registrable_domain) == (
+        "beta.github.io")
+
+
+def test_a_listed_public_suffix_is_a_group_of_its_own():
+    # Given a name with no registrable domain, when grouped by parent domain,
+    # then the poll goes on and the name is its own group
+    assert group_of("co.uk", None, "parent_domain", registrable_domain) == "co.uk"
 
 
 def test_transitions_are_changes_from_the_last_notified_status_only():

@@ -1,18 +1,24 @@
-"""Pure decisions of domain onboarding and verification: subdomain or not, pending too long."""
+"""Pure decisions of domain onboarding and verification: subdomain or not, pending too long.
+
+Subdomain or not follows the Public Suffix List (https://publicsuffix.org): a name is a
+subdomain exactly when it is longer than its registrable domain. The list itself is a
+lookup, not a decision, and lives outside the pure rules (`mailops.public_suffix`): the
+rules take it as an argument, a `RegistrableDomain`.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from mailops.rules.alerts import Alert, Severity
 
-# Registrable suffixes of two labels: "shop.co.uk" is a domain, not a subdomain of "co.uk".
-TWO_LABEL_SUFFIXES = frozenset({
-    "co.uk", "org.uk", "ac.uk", "gov.uk", "com.au", "net.au", "org.au", "co.nz", "co.jp",
-    "com.br", "com.mx", "co.za", "com.tr", "com.cn", "co.in",
-})
+RegistrableDomain = Callable[[str], str | None]
+"""A normalised name's registrable domain by the Public Suffix List, None for a public suffix:
+`mailops.public_suffix.registrable_domain`, or a stand-in in a test."""
+
 VERIFIED = "Success"
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
@@ -26,18 +32,28 @@ def normalise(name: str) -> str:
     return domain
 
 
-def parent_of(name: str) -> str | None:
-    """The parent a subdomain registers under (3+ labels), or None for a registrable domain."""
-    labels = normalise(name).split(".")
-    if len(labels) < 3:
+def parent_of(name: str, registrable_domain: RegistrableDomain) -> str | None:
+    """The parent a subdomain registers under (the name without its first label), or None
+    for a registrable domain.
+
+    By the Public Suffix List: `news.acme.com.sg` is a subdomain of `acme.com.sg`, while
+    `acme.com.sg` and `shop.co.uk` are registrable. ValueError when the name is not a domain
+    name or is itself a public suffix (`co.uk`), which nobody registers.
+    """
+    domain = normalise(name)
+    registrable = registrable_domain(domain)
+    if registrable is None:
+        raise ValueError(
+            f"{name!r} is a public suffix, under which domains are registered, not a domain: "
+            f"give one registered under it (such as example.{domain}) or a subdomain of one"
+        )
+    if domain == registrable:
         return None
-    if len(labels) == 3 and ".".join(labels[1:]) in TWO_LABEL_SUFFIXES:
-        return None
-    return ".".join(labels[1:])
+    return domain.split(".", 1)[1]
 
 
-def is_subdomain(name: str) -> bool:
-    return parent_of(name) is not None
+def is_subdomain(name: str, registrable_domain: RegistrableDomain) -> bool:
+    return parent_of(name, registrable_domain) is not None
 
 
 def secret_block_name(domain: str) -> str:

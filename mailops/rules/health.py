@@ -22,6 +22,8 @@ Decisions where the seed is silent (each lives here, once):
   itself by sending); any new pause trigger on its probation stretch pauses it again.
 - Healing ends after `healing_clean_sends` sends without a bounce (a batch with a bounce
   starts the count over) and only when the window no longer triggers a pause.
+- Grouped by parent domain, a domain's group is its registrable domain by the Public Suffix
+  List, which the caller passes in (`group_of`): the list is a lookup, kept out of rules/.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from mailops.rules.domains import RegistrableDomain
 from mailops.settings import GuardSettings
 
 
@@ -272,13 +275,20 @@ def counter_delta(
     return sent - last_sent, bounces - last_bounces, False
 
 
-def group_of(name: str, partner_ref: str | None, group_by: str) -> str:
-    """The group a domain belongs to: its partner, or its parent (registrable) domain."""
+def group_of(
+    name: str, partner_ref: str | None, group_by: str, registrable_domain: RegistrableDomain
+) -> str:
+    """The group a domain belongs to: its partner, or its registrable domain.
+
+    The registrable domain is the Public Suffix List's (https://publicsuffix.org), looked up
+    by `registrable_domain` (`mailops.public_suffix`): `x.acme.com.sg` and `acme.com.sg`
+    are one group. A name without one (a public suffix EmBoux should not list) is a group
+    of its own rather than a failed poll.
+    """
     if group_by == "partner_ref":
         return partner_ref or "(no partner)"
-    labels = name.lower().rstrip(".").split(".")
-    keep = 3 if len(labels) >= 3 and len(labels[-2]) <= 3 and len(labels[-1]) == 2 else 2
-    return ".".join(labels[-keep:])
+    domain = name.lower().rstrip(".")
+    return registrable_domain(domain) or domain
 
 
 def severity_rank(status: Status) -> int:
