@@ -28,6 +28,7 @@ import tasks.outbound as outbound
 from flows.ending import stopped
 from flows.keyed_call import KeyedCall
 from flows.run_form import run_form
+from mailops import jobs
 from mailops.errors import ConfigError, MailopsError, StoreError
 from mailops.rules.resets import (
     MonthCounters,
@@ -48,7 +49,7 @@ MAX_CALLS = 2  # the first, and one more only when the counters prove it was not
 
 
 @run_form
-@flow(name="billing-freeze", log_prints=False)
+@flow(name=jobs.BILLING_FREEZE, log_prints=False)
 async def billing_freeze(
     period: str = "", force: bool = False, as_of: datetime | None = None
 ) -> dict[str, Any] | State:
@@ -185,7 +186,7 @@ async def billing_freeze(
             await finish(LedgerStatus.FAILED, message)
             return await CALL.failed(result, message)
     except MailopsError as exc:
-        message = stopped(exc, "billing-freeze")
+        message = stopped(exc, jobs.BILLING_FREEZE)
         if claimed:
             message = await CALL.release(result, run_id, message)
         return await CALL.failed(result, message)

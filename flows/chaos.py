@@ -35,6 +35,7 @@ from flows.evidence import (
     secrets_in_use,
     store_tables,
 )
+from mailops import jobs
 from mailops.rules import reconcile
 from mailops.rules.reconcile import Difference
 from mailops.sandbox.clock import DEFAULT_START, SimClock
@@ -208,13 +209,13 @@ def run_chaos(
         run_ids: list[str] = []
 
         def before(job: str, now: datetime, parameters: dict[str, Any]) -> None:
-            if job == "daily-health":
+            if job == jobs.DAILY_HEALTH:
                 sandbox.record_collection(parameters["day"].isoformat(), TOP_SENDERS)
-            elif job == "outbound-reset-daily" and now.hour == 0:
+            elif job == jobs.OUTBOUND_RESET_DAILY and now.hour == 0:
                 # Each midnight slot resets its day (later runs only catch up a failed one);
                 # the partial first day has no slot, and mailops must not reset it mid-day.
                 scheduled["days"].add(now.date().isoformat())
-            elif job == "billing-freeze":
+            elif job == jobs.BILLING_FREEZE:
                 scheduled["periods"].add(parameters["period"])
             faults.start()
 

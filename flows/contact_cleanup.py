@@ -18,6 +18,7 @@ from prefect.states import Failed, State
 import tasks.contacts as contact_tasks
 from flows.ending import gated_end, stopped
 from flows.run_form import run_form
+from mailops import jobs
 from mailops.contacts import JOB, PlanSummary
 from mailops.errors import ConfigError, MailopsError
 from mailops.gate import dry_run
@@ -29,7 +30,7 @@ CHANGE_ACTIONS = ("block", "whitelist", "mute")
 
 
 @run_form
-@flow(name="contact-cleanup", log_prints=False)
+@flow(name=jobs.CONTACT_CLEANUP, log_prints=False)
 async def contact_cleanup(
     teams: tuple[str, ...] = (),
     apply: bool = False,
@@ -54,7 +55,7 @@ async def contact_cleanup(
 
 
 @run_form
-@flow(name="contact-cleanup", log_prints=False)
+@flow(name=jobs.CONTACT_CLEANUP, log_prints=False)
 async def resume_contact_cleanup(
     resume_run_id: str,
     teams: tuple[str, ...] = (),

@@ -16,6 +16,7 @@ from prefect.states import Failed, State
 import tasks.contacts as contact_tasks
 from flows.ending import stopped
 from flows.run_form import run_form
+from mailops import jobs
 from mailops.contacts import JOB, UNDO_JOB
 from mailops.errors import MailopsError
 from tasks.approval import require_stored_plan
@@ -23,7 +24,7 @@ from tasks.context import current_run_id
 
 
 @run_form
-@flow(name="contact-undo", log_prints=False)
+@flow(name=jobs.CONTACT_UNDO, log_prints=False)
 async def contact_undo(run_id: str, undo_run_id: str | None = None) -> dict[str, Any] | State:
     """Revert the applied changes of one contact-cleanup run.
 

@@ -25,6 +25,7 @@ from typing import Any
 from flows.commands import FlowOutcome, run_flow
 from flows.demo import point_mailops_at
 from flows.evidence import Places, places_to_scan, secrets_in_use, store_tables
+from mailops import jobs
 from mailops.rules import reconcile
 from mailops.rules.reconcile import Difference
 from mailops.rules.resets import previous_period
@@ -94,8 +95,8 @@ class CorpusRun:
         from flows.outbound_guard import outbound_guard
         from flows.quarantine_accept import quarantine_accept
 
-        flows = {"daily-health": daily_health, "contact-cleanup": contact_cleanup,
-                 "quarantine-accept": quarantine_accept, "outbound-guard": outbound_guard}
+        flows = {jobs.DAILY_HEALTH: daily_health, jobs.CONTACT_CLEANUP: contact_cleanup,
+                 jobs.QUARANTINE_ACCEPT: quarantine_accept, jobs.OUTBOUND_GUARD: outbound_guard}
         outcome = run_flow(flows[job], as_of=self.sandbox.now(), **parameters)
         self.record(job, outcome)
         return outcome
@@ -116,7 +117,7 @@ class CorpusRun:
             self.sandbox.remove_fault(rule["id"])
 
     def judge(self, case: BadAnswer, job: str) -> None:
-        if job == "daily-health":
+        if job == jobs.DAILY_HEALTH:
             self.day += timedelta(days=1)
             self.sandbox.record_collection(self.day.isoformat())
             if case.scope == ITEM:
@@ -145,13 +146,13 @@ class CorpusRun:
         result = outcome.result if isinstance(outcome.result, dict) else {}
         if case.scope == WHOLE:
             return []  # nothing to go on with: the clear error is all there is
-        if job == "contact-cleanup":
+        if job == jobs.CONTACT_CLEANUP:
             expected = set(self.sandbox.team_keys)
             got = set(result.get("teams", [])) - set(result.get("unreadable", {}))
-        elif job == "quarantine-accept":
+        elif job == jobs.QUARANTINE_ACCEPT:
             expected = set(self.sandbox.team_keys)
             got = {t["team"] for t in result.get("teams", []) if not t.get("error")}
-        elif job == "outbound-guard":
+        elif job == jobs.OUTBOUND_GUARD:
             expected = set(self.sandbox.world.emboux.domain_names())
             got = {m["name"] for m in result.get("mailboxes", [])}
         else:
@@ -175,18 +176,18 @@ class CorpusRun:
         self.day += timedelta(days=1)
         self.sandbox.record_collection(self.day.isoformat())
         runs = {
-            "daily-health": self.flow("daily-health", day=self.day),
-            "contact-cleanup": self.flow("contact-cleanup", apply=True, max_actions=100_000),
-            "quarantine-accept": self.flow("quarantine-accept", apply=True),
-            "outbound-guard": self.flow("outbound-guard", apply=True),
+            jobs.DAILY_HEALTH: self.flow(jobs.DAILY_HEALTH, day=self.day),
+            jobs.CONTACT_CLEANUP: self.flow(jobs.CONTACT_CLEANUP, apply=True, max_actions=100_000),
+            jobs.QUARANTINE_ACCEPT: self.flow(jobs.QUARANTINE_ACCEPT, apply=True),
+            jobs.OUTBOUND_GUARD: self.flow(jobs.OUTBOUND_GUARD, apply=True),
         }
         week = self.day.isocalendar()
-        runs["weekly-report"] = run_flow(weekly_report, week=f"{week.year}-W{week.week:02d}",
+        runs[jobs.WEEKLY_REPORT] = run_flow(weekly_report, week=f"{week.year}-W{week.week:02d}",
                                          format="html")
         now = self.sandbox.now()
         billed = previous_period(now)  # only a month that has ended is billed
-        runs["billing-freeze"] = run_flow(billing_freeze, period=billed, as_of=now)
-        for job in ("weekly-report", "billing-freeze"):
+        runs[jobs.BILLING_FREEZE] = run_flow(billing_freeze, period=billed, as_of=now)
+        for job in (jobs.WEEKLY_REPORT, jobs.BILLING_FREEZE):
             self.record(job, runs[job])
         for job, outcome in runs.items():
             if outcome.unexpected:
@@ -197,7 +198,7 @@ class CorpusRun:
             json.dumps(payloads, indent=2, ensure_ascii=False), encoding="utf-8")
         csv_text = self.billing_csv(billed)
         (self.folder / "billing.csv").write_text(csv_text, encoding="utf-8")
-        self.differences += escaping_differences(payloads, _report_html(runs["weekly-report"]),
+        self.differences += escaping_differences(payloads, _report_html(runs[jobs.WEEKLY_REPORT]),
                                                  csv_text)
         found = len(self.differences) - before
         self.outcomes.append(CorpusOutcome("hostile data", "every job", found == 0,
@@ -226,9 +227,9 @@ def _skipped(job: str, result: Any) -> int:
     """What a run counted as unusable and skipped."""
     if not isinstance(result, dict):
         return 0
-    if job == "contact-cleanup":
+    if job == jobs.CONTACT_CLEANUP:
         return int(result.get("skipped_invalid", 0))
-    if job == "quarantine-accept":
+    if job == jobs.QUARANTINE_ACCEPT:
         return sum(int(t.get("skipped_invalid", 0)) for t in result.get("teams", []))
     return 0
 

@@ -19,6 +19,7 @@ from prefect.states import Failed, State
 import tasks.domains as domain_tasks
 from flows.ending import gated_end, stopped
 from flows.run_form import run_form
+from mailops import jobs
 from mailops.errors import ConfigError, MailopsError
 from mailops.gate import NOTHING, decide_without_asking, dry_run
 from mailops.rules.domains import normalise
@@ -27,7 +28,7 @@ from tasks.context import current_run_id, current_settings
 
 
 @run_form
-@flow(name="credential-rotation", log_prints=False)
+@flow(name=jobs.CREDENTIAL_ROTATION, log_prints=False)
 async def credential_rotation(
     domains: tuple[str, ...] = (),
     apply: bool = False,
@@ -81,7 +82,7 @@ async def credential_rotation(
         day = moment.astimezone(current_settings().zone).date()
         domain_tasks.alert_rotation(day, result["rotations"])
     except MailopsError as exc:
-        message = stopped(exc, "credential-rotation")
+        message = stopped(exc, jobs.CREDENTIAL_ROTATION)
         logger.error(message)
         return Failed(message=message, data=result)
     domain_tasks.publish_rotation(result["rotations"])

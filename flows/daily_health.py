@@ -20,6 +20,7 @@ from prefect.utilities.annotations import quote
 import tasks.health as health_tasks
 from flows.ending import end_with, stopped
 from flows.run_form import run_form
+from mailops import jobs
 from mailops.errors import ConfigError, MailopsError, StoreError
 from mailops.health import CollectionFailure, DomainHealth, HealthReport, TeamHealth
 from mailops.rules.alerts import Alert
@@ -28,7 +29,7 @@ from tasks.context import configured_teams, current_settings
 
 
 @run_form
-@flow(name="daily-health", log_prints=False)
+@flow(name=jobs.DAILY_HEALTH, log_prints=False)
 async def daily_health(
     teams: tuple[str, ...] = (),
     day: date | None = None,

@@ -23,6 +23,7 @@ from prefect.utilities.annotations import quote
 import tasks.health as health_tasks
 from flows.ending import end_with, stopped
 from flows.run_form import run_form
+from mailops import jobs
 from mailops.errors import ConfigError, MailopsError
 from mailops.rules.shard import Shard
 from tasks.context import current_run_id, current_settings
@@ -31,7 +32,7 @@ SHARD_DEPLOYMENT = "daily-health/daily-health-shard"
 
 
 @run_form
-@flow(name="daily-health-fanout", log_prints=False)
+@flow(name=jobs.DAILY_HEALTH_FANOUT, log_prints=False)
 async def daily_health_fanout(
     shards: int = 2,
     day: date | None = None,

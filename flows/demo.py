@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from flows.commands import FlowOutcome, run_flow
+from mailops import jobs
 from mailops.sandbox.server import Sandbox
 
 NEW_DOMAIN = "newcomer-demo.com"  # registered in EmBoux on day 1, onboarded by the demo
@@ -135,10 +136,10 @@ class Simulation:
         from tasks.context import SCHEDULED_TAG
 
         with tags(SCHEDULED_TAG):  # as Prefect's scheduler would start them
-            ok = self.job("outbound-reset-daily", outbound_reset_daily, now, as_of=now).ok
+            ok = self.job(jobs.OUTBOUND_RESET_DAILY, outbound_reset_daily, now, as_of=now).ok
             billed = now.date().replace(day=1) - timedelta(days=1)
             if now.day == 1 and billed >= self.started.date().replace(day=1):  # a month it saw
-                ok = self.job("billing-freeze", billing_freeze, now, period=f"{billed:%Y-%m}",
+                ok = self.job(jobs.BILLING_FREEZE, billing_freeze, now, period=f"{billed:%Y-%m}",
                               as_of=now).ok and ok
         return ok
 
@@ -175,7 +176,7 @@ class Simulation:
             NEW_DOMAIN, next(iter(sandbox.customer_tokens)), verified=False
         )
         start = self.started = sandbox.now()
-        job("domain-onboarding", domain_onboarding, start, name=NEW_DOMAIN, apply=True,
+        job(jobs.DOMAIN_ONBOARDING, domain_onboarding, start, name=NEW_DOMAIN, apply=True,
             as_of=start)
         summary.onboarded[NEW_DOMAIN] = None
 
@@ -184,27 +185,27 @@ class Simulation:
             now = self.advance_to(start + (step + 1) * STEP)
             following = start + (step + 2) * STEP
             on_step(step, steps, f"{now:%a %Y-%m-%d %H:%M}")
-            job("outbound-guard", outbound_guard, now, apply=True, as_of=now)
+            job(jobs.OUTBOUND_GUARD, outbound_guard, now, apply=True, as_of=now)
             if now.hour != 0:
                 # The resets run hourly: a later run sends nothing unless the day's failed.
                 self.resets_until_settled(now, following)
                 continue
             yesterday = (now - timedelta(days=1)).date()
             # The day's figures are read before midnight's reset zeroes today's sends.
-            job("daily-health", daily_health, now, day=yesterday, as_of=now)
+            job(jobs.DAILY_HEALTH, daily_health, now, day=yesterday, as_of=now)
             # Hourly in production; once a simulated day here, applied (the demo's --apply).
-            job("quarantine-accept", quarantine_accept, now, apply=True, as_of=now)
-            watch = job("verification-watch", verification_watch, now, as_of=now)
+            job(jobs.QUARANTINE_ACCEPT, quarantine_accept, now, apply=True, as_of=now)
+            watch = job(jobs.VERIFICATION_WATCH, verification_watch, now, as_of=now)
             if watch.ok and isinstance(watch.result, dict):
                 for name in watch.result.get("verified", []):
                     summary.onboarded[name] = now.isoformat()
             if now.weekday() == 0:
                 # The first Monday is the dry run a person reviews; later ones apply it.
-                dry_run = self.review_first_cleanup and summary.runs["contact-cleanup"] == 0
-                job("contact-cleanup", contact_cleanup, now, apply=not dry_run,
+                dry_run = self.review_first_cleanup and summary.runs[jobs.CONTACT_CLEANUP] == 0
+                job(jobs.CONTACT_CLEANUP, contact_cleanup, now, apply=not dry_run,
                     max_actions=REVIEWED_CAP, as_of=now)
                 week = yesterday.isocalendar()
-                report = job("weekly-report", weekly_report, now,
+                report = job(jobs.WEEKLY_REPORT, weekly_report, now,
                              week=f"{week.year}-W{week.week:02d}", format="html")
                 if report.ok and isinstance(report.result, dict) and report.result.get("file"):
                     summary.reports.append(Path(report.result["file"]))

@@ -16,6 +16,7 @@ from prefect.states import Failed, State
 import tasks.domains as domain_tasks
 from flows.ending import stopped
 from flows.run_form import run_form
+from mailops import jobs
 from mailops.domains import planned_calls
 from mailops.errors import ConfigError, MailopsError
 from mailops.public_suffix import registrable_domain
@@ -23,7 +24,7 @@ from mailops.rules.domains import normalise, parent_of
 
 
 @run_form
-@flow(name="domain-onboarding", log_prints=False)
+@flow(name=jobs.DOMAIN_ONBOARDING, log_prints=False)
 async def domain_onboarding(
     name: str, apply: bool = False, as_of: datetime | None = None, notify: bool = True
 ) -> dict[str, Any] | State:
@@ -58,7 +59,7 @@ async def domain_onboarding(
         except MailopsError as exc:
             raise MailopsError(domain_tasks.explain(exc, result["calls"][0])) from None
     except MailopsError as exc:
-        message = stopped(exc, "domain-onboarding")
+        message = stopped(exc, jobs.DOMAIN_ONBOARDING)
         logger.error(message)
         return Failed(message=message, data=result)
     result.update(record)

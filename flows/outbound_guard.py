@@ -19,6 +19,7 @@ from prefect.utilities.annotations import quote
 import tasks.guard as guard_tasks
 from flows.ending import gated_end, stopped
 from flows.run_form import run_form
+from mailops import jobs
 from mailops.errors import MailopsError
 from mailops.gate import dry_run
 from mailops.guard import JOB, GuardRun
@@ -37,7 +38,7 @@ def _plan_markdown(run: GuardRun) -> str:
 
 
 @run_form
-@flow(name="outbound-guard", log_prints=False)
+@flow(name=jobs.OUTBOUND_GUARD, log_prints=False)
 async def outbound_guard(
     apply: bool = False,
     max_actions: int | None = None,

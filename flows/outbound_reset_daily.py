@@ -26,6 +26,7 @@ import tasks.outbound as outbound
 from flows.ending import stopped
 from flows.keyed_call import KeyedCall
 from flows.run_form import run_form
+from mailops import jobs
 from mailops.errors import MailopsError
 from mailops.rules.resets import (
     Due,
@@ -66,7 +67,7 @@ def _witnessed(entry: LedgerEntry) -> dict[str, int]:
 
 
 @run_form
-@flow(name="outbound-reset-daily", log_prints=False)
+@flow(name=jobs.OUTBOUND_RESET_DAILY, log_prints=False)
 async def outbound_reset_daily(
     force: bool = False, as_of: datetime | None = None
 ) -> dict[str, Any] | State:
@@ -187,7 +188,7 @@ async def outbound_reset_daily(
                 return await _unknown(result, key, run_id, decision.reason, finish)
             raise AssertionError("unreachable: every call ends the loop")
     except MailopsError as exc:
-        message = stopped(exc, "outbound-reset-daily")
+        message = stopped(exc, jobs.OUTBOUND_RESET_DAILY)
         if claimed:
             message = await CALL.release(result, run_id, message)
         return await CALL.failed(result, message)

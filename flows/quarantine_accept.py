@@ -19,6 +19,7 @@ from prefect.states import Failed, State
 import tasks.quarantine as quarantine_tasks
 from flows.ending import gated_end, stopped
 from flows.run_form import run_form
+from mailops import jobs
 from mailops.errors import ConfigError, MailopsError
 from mailops.gate import dry_run
 from mailops.quarantine import JOB
@@ -28,7 +29,7 @@ from tasks.context import configured_teams, current_run_id, current_settings
 
 
 @run_form
-@flow(name="quarantine-accept", log_prints=False)
+@flow(name=jobs.QUARANTINE_ACCEPT, log_prints=False)
 async def quarantine_accept(
     teams: tuple[str, ...] = (),
     apply: bool = False,
@@ -58,7 +59,7 @@ async def quarantine_accept(
 
 
 @run_form
-@flow(name="quarantine-accept", log_prints=False)
+@flow(name=jobs.QUARANTINE_ACCEPT, log_prints=False)
 async def resume_quarantine_accept(
     resume_run_id: str,
     teams: tuple[str, ...] = (),

@@ -13,13 +13,14 @@ from prefect.states import Failed, State
 import tasks.domains as domain_tasks
 from flows.ending import end_with, stopped
 from flows.run_form import run_form
+from mailops import jobs
 from mailops.errors import MailopsError
 from mailops.rules.domains import pending_alerts
 from tasks.context import current_settings
 
 
 @run_form
-@flow(name="verification-watch", log_prints=False)
+@flow(name=jobs.VERIFICATION_WATCH, log_prints=False)
 async def verification_watch(
     as_of: datetime | None = None, pending_alert_days: int = 3, notify: bool = True
 ) -> dict[str, Any] | State:
@@ -44,7 +45,7 @@ async def verification_watch(
         found = pending_alerts(polled["pending"], moment, pending_alert_days)
         domain_tasks.store_alerts(day, found)
     except MailopsError as exc:
-        message = stopped(exc, "verification-watch")
+        message = stopped(exc, jobs.VERIFICATION_WATCH)
         logger.error(message)
         return Failed(message=message, data=result)
     result.update(

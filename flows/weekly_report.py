@@ -17,6 +17,7 @@ from prefect.states import Completed, Failed, State
 import tasks.report as report_tasks
 from flows.ending import stopped
 from flows.run_form import run_form
+from mailops import jobs
 from mailops.errors import ConfigError, MailopsError
 from mailops.report.render_weekly import FORMATS
 from mailops.report.weekly import EmptyWeek, last_complete_week, parse_week
@@ -25,7 +26,7 @@ from tasks.context import current_settings
 
 
 @run_form
-@flow(name="weekly-report", log_prints=False)
+@flow(name=jobs.WEEKLY_REPORT, log_prints=False)
 async def weekly_report(
     week: str = "",
     team: str = "",

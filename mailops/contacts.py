@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from mailops import jobs
 from mailops.cleanbox import CleanboxClient, Contact
 from mailops.errors import ConfigError, NotFoundError, ResponseFormatError
 from mailops.gate import ApplyResult, apply_plan, undo_plan
@@ -33,8 +34,8 @@ from mailops.rules.contacts import (
 from mailops.settings import ContactRules, TeamCredential
 from mailops.store import ChangeStatus, PlannedChange, Store
 
-JOB = "contact-cleanup"
-UNDO_JOB = "contact-undo"
+JOB = jobs.CONTACT_CLEANUP
+UNDO_JOB = jobs.CONTACT_UNDO
 FIELD = "state"
 TOP_ACTIONS = 50  # plan rows kept in memory for the report, the artifact and --json
 _CONTACT = TypeAdapter(Contact)

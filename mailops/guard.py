@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from mailops import jobs
 from mailops.emboux import EmbouxClient, OutboundUpdate
 from mailops.health import DomainHealth
 from mailops.public_suffix import registrable_domain
@@ -31,7 +32,7 @@ from mailops.rules.health import (
 from mailops.settings import GuardSettings
 from mailops.store import GuardRecord, PlannedChange
 
-JOB = "outbound-guard"
+JOB = jobs.OUTBOUND_GUARD
 FIELD = "outbound_status"
 
 

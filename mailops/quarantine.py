@@ -15,13 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mailops import jobs
 from mailops.cleanbox import MAX_ACCEPT_BATCH, CleanboxClient
 from mailops.errors import ConfigError, MailopsError, ResponseFormatError
 from mailops.gate import ApplyMany, ApplyResult, Confirm, apply_plan
 from mailops.rules.quarantine import KEEP_REASONS, over_threshold, plan_accepts, whitelist_of
 from mailops.store import ChangeStatus, PlannedChange, Store
 
-JOB = "quarantine-accept"
+JOB = jobs.QUARANTINE_ACCEPT
 FIELD = "status"
 OLD, NEW, ACTION = "quarantined", "released", "accept"
 TOP_MESSAGES = 50  # accepted messages kept per team for the report and the artifact

@@ -17,7 +17,7 @@ from prefect.blocks.system import Secret
 from prefect.settings import PREFECT_API_URL
 from pydantic import SecretStr
 
-from mailops import prefect_server
+from mailops import jobs, prefect_server
 from mailops.domains import credential_file, onboard, poll, write_secret_file
 from mailops.emboux import EmbouxClient
 from mailops.errors import AuthError, ConfigError, MailopsError, OutcomeUnknownError
@@ -33,9 +33,9 @@ from mailops.store import Change, DomainRecord, Store
 from tasks.context import current_settings, outbox_name
 from tasks.define import task
 
-ONBOARDING = "domain-onboarding"
-WATCH = "verification-watch"
-ROTATION = "credential-rotation"
+ONBOARDING = jobs.DOMAIN_ONBOARDING
+WATCH = jobs.VERIFICATION_WATCH
+ROTATION = jobs.CREDENTIAL_ROTATION
 
 
 def require_emboux_token() -> None:
@@ -279,6 +279,6 @@ def publish_rotation(outcomes: list[dict[str, Any]]) -> None:
         for o in outcomes
     ]
     create_markdown_artifact(
-        key="credential-rotation", markdown="\n".join(lines),
+        key=jobs.CREDENTIAL_ROTATION, markdown="\n".join(lines),
         description=f"{len(outcomes)} credential rotation(s)",
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from mailops import jobs
 from mailops.cleanbox import CleanboxClient
 from mailops.emboux import EmbouxClient
 from mailops.errors import MailopsError
@@ -41,7 +42,7 @@ from tasks.context import (
 from tasks.define import task
 from tasks.spool import SpoolImport, import_pending, spool_folder
 
-JOB = "daily-health"
+JOB = jobs.DAILY_HEALTH
 SPOOL_VERSION = 1  # the shape of a spooled day; an import refuses any other
 # Posting a long artifact costs the run more than the alerts are worth in the UI (BENCHMARKS.md).
 MAX_ARTIFACT_ALERTS = 100

@@ -21,6 +21,7 @@ from prefect.artifacts import acreate_table_artifact
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
+from mailops import jobs
 from mailops.emboux import EmbouxClient, Outbound
 from mailops.errors import (
     ApiError,
@@ -45,8 +46,8 @@ from tasks.context import current_settings
 from tasks.define import task
 from tasks.spool import SpoolImport, import_pending, spool_folder
 
-JOB_DAILY = "outbound-reset-daily"
-JOB_MONTHLY = "billing-freeze"
+JOB_DAILY = jobs.OUTBOUND_RESET_DAILY
+JOB_MONTHLY = jobs.BILLING_FREEZE
 
 APPLIED = "applied"
 AMBIGUOUS = "ambiguous"

@@ -12,6 +12,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
+from mailops import jobs
 from mailops.errors import MailopsError, NotificationError, StoreError
 from mailops.report.render_weekly import as_text, render_summary, summary_line
 from mailops.report.slack import SlackNotifier, weekly_report_message
@@ -97,7 +98,7 @@ def publish_artifact(report: WeeklyReport, location: str) -> None:
     if len(markdown) > MAX_ARTIFACT_CHARS:
         markdown = markdown[:MAX_ARTIFACT_CHARS] + f"\n\n(cut: the file {location} holds it)"
     create_markdown_artifact(
-        key="weekly-report", markdown=markdown,
+        key=jobs.WEEKLY_REPORT, markdown=markdown,
         description=f"{report.week}: {summary_line(report)}",
     )
 

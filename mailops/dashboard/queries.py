@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from mailops import jobs
 from mailops.guard import JOB as GUARD_JOB
 from mailops.guard import mailbox_json
 from mailops.rules.health import (
@@ -25,8 +26,8 @@ from mailops.rules.health import (
 from mailops.settings import DOMAIN_TREND_METRICS, TEAM_TREND_METRICS, GuardSettings
 from mailops.store import Store
 
-CLEANUP_JOB = "contact-cleanup"
-ONCE_ONLY_JOBS = ("outbound-reset-daily", "billing-freeze")
+CLEANUP_JOB = jobs.CONTACT_CLEANUP
+ONCE_ONLY_JOBS = (jobs.OUTBOUND_RESET_DAILY, jobs.BILLING_FREEZE)
 TEAM_METRICS = ("usage_pct", *TEAM_TREND_METRICS)
 DOMAIN_METRICS = (*DOMAIN_TREND_METRICS, "bounce_count", "complaint_count")
 METRICS = {"team": TEAM_METRICS, "domain": DOMAIN_METRICS}

@@ -19,13 +19,14 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from mailops import jobs
 from mailops.errors import MailopsError
 from mailops.report.numbers import number, signed
 from mailops.rules.alerts import Alert, Severity
 from mailops.rules.report import can_drift
 from mailops.settings import ReportSettings
 
-JOB = "weekly-report"
+JOB = jobs.WEEKLY_REPORT
 
 # How a week of daily rows becomes one value: counters of a day are summed, levels averaged,
 # the week's quota counter taken at its peak, limits and month counters at their last value.
