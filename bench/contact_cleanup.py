@@ -7,9 +7,10 @@ The sandbox runs in a child process on 127.0.0.1 (no injected latency) with `--c
 contacts in its first team, so its memory is not counted. This process plans that team the
 way the flow's plan task does (every unset contact, page 1 then bounded look-ahead,
 classified and streamed into a fresh SQLite plan table) and reports contacts per second and
-its peak resident memory (ru_maxrss), before and after. With --compare it then reads the
-same listing into one list (`get_all`, what the seed's script does) to show what streaming
-saves. One row is appended to BENCHMARKS.md with --record.
+its peak resident memory (ru_maxrss), before and after. With --compare it then reads the same
+listing into one list (`get_all`, what the contact-bot guide's script does,
+docs/cleanbox-api.md#contact-rules) to show what streaming saves. One row is appended to
+BENCHMARKS.md with --record.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ async def plan(info: dict[str, Any], database_url: str, concurrency: int) -> dic
 
 
 async def one_list(info: dict[str, Any], concurrency: int) -> float:
-    """The seed's way: the whole unset listing in one list of contacts; seconds."""
+    """The contact-bot guide's way: the whole unset listing in one list of contacts; seconds."""
     from pydantic import SecretStr
 
     from mailops.cleanbox import CleanboxClient

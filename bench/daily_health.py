@@ -1,4 +1,4 @@
-"""daily-health collection at scale, against its lower bound and the seed script's way.
+"""daily-health collection at scale, against its lower bound and the sample script's way.
 
     .venv/bin/python bench/daily_health.py                       # medium, 50 ms, concurrency 50
     .venv/bin/python bench/daily_health.py --concurrency 10 --rate 0 --latency-ms 50
@@ -8,8 +8,9 @@ request. Three figures:
   1. mailops's collection (the library calls the flow's tasks make), wall time;
   2. the lower bound the limits allow: per API max(requests x latency / concurrency,
      requests / rate), the two APIs running side by side;
-  3. the seed-000 way (one request after another, per team and per domain) on a sample of
-     teams and domains, scaled to the whole set;
+  3. the way of Cleanbox's monitoring guide (docs/cleanbox-api.md#monitoring-guide: one
+     request after another, per team and per domain) on a sample of teams and domains,
+     scaled to the whole set;
 plus the whole flow under a temporary Prefect server (tasks, store, alerts, Slack), to show
 what Prefect and the store add beside the collection. One row is appended to BENCHMARKS.md
 with --record.
@@ -95,7 +96,8 @@ async def mailops_collection(as_of: datetime) -> tuple[float, int, int, int, int
 
 
 def seed_script_way(info: dict[str, Any], as_of: datetime, teams: int, domains: int) -> float:
-    """Seed 000's access pattern: one blocking request after another."""
+    """The monitoring guide's access pattern (docs/cleanbox-api.md#monitoring-guide): one
+    blocking request after another."""
     import httpx
 
     since = (as_of.timestamp() - 86400)

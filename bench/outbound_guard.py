@@ -7,10 +7,11 @@ The sandbox runs in a child process on 127.0.0.1 (`--scale` large: 1,000 teams a
 domains) with `--latency-ms` added to every API request. One poll is what the flow's
 `read_domains` task does (`collect_domains`: `GET /domains`, then every domain's
 `GET /domains/{name}/outbound` at the configured concurrency, no client-side rate limit)
-followed by `evaluate_and_remember`'s library calls (seed 003's engine over every mailbox,
-states and plan stored in SQLite); `--polls` polls in a row, the first on an empty store,
-medians reported. The bound is requests x latency / concurrency. Requests are counted by the
-sandbox. One JSON row; with --record a row under its BENCHMARKS.md section.
+followed by `evaluate_and_remember`'s library calls (the guard's engine,
+docs/outbound-guard.md, over every mailbox, states and plan stored in SQLite); `--polls` polls
+in a row, the first on an empty store, medians reported. The bound is requests x latency /
+concurrency. Requests are counted by the sandbox. One JSON row; with --record a row under its
+BENCHMARKS.md section.
 """
 
 from __future__ import annotations

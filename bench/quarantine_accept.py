@@ -5,15 +5,16 @@
 
 The sandbox runs in a child process on 127.0.0.1 (small world, seed 7) whose first team gets
 `--contacts` whitelisted contacts and `--messages` quarantined messages (a share
-`--whitelisted-share` of them from those contacts, in the spellings seed 000's mail shows)
-on top of the world's own backlog, with `--latency-ms` added to every API request. This
-process makes the flow's library calls: `plan_team` (exact backlog count, every whitelisted
-contact and every quarantined message read, decided by the rules) and `save_plan` (the dry
-run's stored plan), `--runs` times, medians reported; then once `apply_accepts` (batches of
-100 through the gate), which releases the messages. The planning's lower bound is its
-critical path at the configured concurrency: latency x (2 + other pages / concurrency) (the
-count, then both first pages side by side, then the rest). Requests are counted by the
-sandbox. One JSON row; with --record a row under its BENCHMARKS.md section.
+`--whitelisted-share` of them from those contacts, in the spellings a sender's address takes in
+a quarantined message's `from`, docs/cleanbox-api.md#quarantine) on top of the world's own
+backlog, with `--latency-ms` added to every API request. This process makes the flow's library
+calls: `plan_team` (exact backlog count, every whitelisted contact and every quarantined
+message read, decided by the rules) and `save_plan` (the dry run's stored plan), `--runs`
+times, medians reported; then once `apply_accepts` (batches of 100 through the gate), which
+releases the messages. The planning's lower bound is its critical path at the configured
+concurrency: latency x (2 + other pages / concurrency) (the count, then both first pages side
+by side, then the rest). Requests are counted by the sandbox. One JSON row; with --record a row
+under its BENCHMARKS.md section.
 """
 
 from __future__ import annotations

@@ -53,8 +53,9 @@ CHAOS_ENVIRONMENT = {
     "MAILOPS_HTTP__BACKOFF_BASE_SECONDS": "0.05",
     "MAILOPS_HTTP__BACKOFF_MAX_SECONDS": "0.5",
     "MAILOPS_HTTP__RETRY_BUDGET_SECONDS": "30",
-    # The guard tuned to the sandbox's volumes as the README advises (seed 003's defaults
-    # are laxer than EmBoux's guillotine), so it suspends and resumes: those are audited too.
+    # The guard tuned to the sandbox's volumes as the README advises (the design's defaults
+    # are laxer than EmBoux's guillotine: docs/outbound-guard.md#tuning), so it suspends and
+    # resumes: those are audited too.
     "MAILOPS_GUARD__WINDOW_SIZE": "200",
     "MAILOPS_GUARD__MIN_VOLUME": "100",
     "MAILOPS_GUARD__BOUNCE_RATE_PCT": "1.0",

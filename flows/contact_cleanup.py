@@ -1,4 +1,4 @@
-"""contact-cleanup: seed 001's contact rules behind the gate.
+"""contact-cleanup: the contact-bot rules behind the gate (docs/cleanbox-api.md#contact-rules).
 
 Plan first (every unset contact of every team, classified and stored before anything
 changes); without `apply` stop there. With `apply`, the plan must fit under the cap and,

@@ -1,4 +1,6 @@
-"""outbound-guard: seed 003's monitor over EmBoux sending domains, every 15 minutes.
+"""outbound-guard: the bounce monitor over EmBoux sending domains, every 15 minutes.
+
+The rules, their numbers and their code: docs/outbound-guard.md.
 
 Reads every domain's counters, feeds the engine the change since the last poll, remembers
 every window and status, and plans suspends and resumes. Dry run by default; applying goes

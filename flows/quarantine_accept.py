@@ -1,4 +1,6 @@
-"""quarantine-accept: seed 000's auto-remediation of the quarantine backlog, behind the gate.
+"""quarantine-accept: auto-remediation of the quarantine backlog, behind the gate.
+
+The idea is Cleanbox's monitoring guide's (docs/cleanbox-api.md#monitoring-guide).
 
 Each team's backlog is counted exactly; only above the threshold are the whitelisted contacts
 and quarantined messages read and the accepts planned and stored. Without `apply` stop

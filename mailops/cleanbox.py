@@ -1,4 +1,4 @@
-"""Typed async client for the Cleanbox API (seeds 000 and 001, DESIGN.md's assumptions).
+"""Typed async client for the Cleanbox API (docs/cleanbox-api.md; docs/assumptions.md#cleanbox).
 
 Models ignore fields they do not know and reject a payload missing one the code needs.
 """

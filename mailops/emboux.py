@@ -1,4 +1,4 @@
-"""Typed async client for the EmBoux outbound API (seed 002, field for field).
+"""Typed async client for the EmBoux outbound API (docs/emboux-api.md, field for field).
 
 `increment`, `reset_daily` and `reset_monthly` are not idempotent: the HTTP layer never
 retries them once sent, and callers guard them with the store's ledger.

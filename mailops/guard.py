@@ -1,4 +1,6 @@
-"""outbound-guard's library side: one poll of EmBoux through seed 003's engine to a plan.
+"""outbound-guard's library side: one poll of EmBoux through the engine to a plan.
+
+The rules are docs/outbound-guard.md's; this module is its "Feeding the engine" and "Actions".
 
 `evaluate` turns the domains just read and the remembered records into the new records, the
 groups, the dashboard rows and the remote changes to plan: suspend a paused mailbox that is
@@ -37,7 +39,7 @@ FIELD = "outbound_status"
 
 
 def mailbox_json(state: MailboxState, rules: GuardSettings) -> dict[str, Any]:
-    """One dashboard row: seed 003's mailbox metrics."""
+    """One dashboard row: the mailbox metrics of docs/outbound-guard.md#dashboard-metrics."""
     return {
         "name": state.name,
         "group": state.group,

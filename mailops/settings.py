@@ -1,8 +1,8 @@
 """Configuration: environment variables (`MAILOPS_` prefix) over an optional `mailops.toml`.
 
-The environment holds the interface contract of DESIGN.md (URLs, keys, database, time zone);
-the TOML file, named by `MAILOPS_CONFIG`, adds what does not fit in a variable: several
-Cleanbox teams, thresholds and rules. Environment beats file, file beats defaults.
+The environment holds the interface contract (URLs, keys, database, time zone: the README's
+Configuration table); the TOML file, named by `MAILOPS_CONFIG`, adds what does not fit in a
+variable: several Cleanbox teams, thresholds and rules. Environment beats file, file beats defaults.
 Bad configuration raises `ConfigError` with one line naming the setting.
 """
 
@@ -106,7 +106,8 @@ DOMAIN_TREND_METRICS = ("outbound_sent_today", "bounce_rate", "complaint_rate")
 
 
 class AlertThresholds(_Section):
-    """Thresholds of the daily-health alerts: seed 000's four, EmBoux's, and trends."""
+    """Thresholds of the daily-health alerts: the monitoring guide's four
+    (docs/cleanbox-api.md#monitoring-guide), EmBoux's (docs/emboux-api.md), and trends."""
 
     weekly_usage_pct: float = Field(80.0, gt=0, le=100)
     quarantine_backlog: int = Field(10, ge=0)
@@ -159,7 +160,7 @@ def _known_metrics(values: list[str], known: tuple[str, ...]) -> list[str]:
 
 
 class ContactRules(_Section):
-    """Seed 001's contact rules."""
+    """Cleanbox's contact-bot rules (docs/cleanbox-api.md#contact-rules)."""
 
     junk_tlds: list[str] = Field(
         default_factory=lambda: [
@@ -176,9 +177,9 @@ class ContactRules(_Section):
     min_age_days: int = Field(7, ge=0)
     max_actions_per_run: int = Field(100, ge=1)
     per_page: int = Field(100, ge=1, le=100, description="contacts read per request")
-    # Seed 001's "combine with messages data": a high-volume sender whose recent messages all
-    # score below `low_spam_score` (0-10) is kept, not blocked. Off by default: it costs one
-    # request per high-volume contact.
+    # The contact-bot guide's "combine with messages data" (docs/cleanbox-api.md#contact-rules):
+    # a high-volume sender whose recent messages all score below `low_spam_score` (0-10) is
+    # kept, not blocked. Off by default: it costs one request per high-volume contact.
     spam_score_check: bool = False
     spam_score_days: int = Field(30, ge=1)
     low_spam_score: float = Field(3.0, ge=0, le=10)
@@ -197,7 +198,8 @@ class ContactRules(_Section):
 
 
 class QuarantineRules(_Section):
-    """quarantine-accept: seed 000's auto-remediation of the quarantine backlog."""
+    """quarantine-accept: the monitoring guide's auto-remediation of the quarantine backlog
+    (docs/cleanbox-api.md#monitoring-guide)."""
 
     threshold: int = Field(
         10, ge=0, description="act only when the backlog exceeds this many messages"
@@ -239,7 +241,8 @@ class ReportSettings(_Section):
 
 
 class GuardSettings(_Section):
-    """outbound-guard: seed 003's monitor over EmBoux sending domains (defaults: the seed)."""
+    """outbound-guard: the bounce monitor over EmBoux sending domains (docs/outbound-guard.md;
+    the defaults are the design's)."""
 
     min_volume: int = Field(60, ge=1, description="sends before the percentage trigger applies")
     bounce_rate_pct: float = Field(3.0, gt=0, le=100, description="percentage trigger")

@@ -84,7 +84,8 @@ async def apply_guard_plan(run_id: str) -> tuple[ApplyResult, list[dict[str, str
 
 @task()
 def publish_artifacts(run: GuardRun, as_of: datetime) -> None:
-    """Seed 003's dashboard in the Prefect UI: mailboxes, and groups."""
+    """The guard's dashboard in the Prefect UI: mailboxes, and groups
+    (docs/outbound-guard.md#dashboard-metrics)."""
     rows = [mailbox_json(state, run.rules) for state in run.mailboxes()]
     create_table_artifact(
         key="outbound-guard-mailboxes",

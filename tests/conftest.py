@@ -511,8 +511,9 @@ def contacts_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Co
 
 # --- outbound guard ---------------------------------------------------------------------------
 
-# seed 003's defaults are for cold-outreach mailboxes and are laxer than EmBoux's guillotine
-# (0.5 % of the month): tuned thresholds let the guard act first on the sandbox's domains.
+# The guard design's defaults are for cold-outreach mailboxes and are laxer than EmBoux's
+# guillotine (0.5 % of the month): tuned thresholds let the guard act first on the sandbox's
+# domains (docs/outbound-guard.md#tuning).
 GUARD_SANDBOX_RULES = {
     "WINDOW_SIZE": "200", "MIN_VOLUME": "100", "BOUNCE_RATE_PCT": "1.0",
     "ABSOLUTE_BOUNCES": "6", "WARNING_BOUNCES": "3",

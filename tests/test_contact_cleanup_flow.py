@@ -115,8 +115,9 @@ def test_the_default_cap_is_100():
 
 
 def test_pages_shifting_under_changes_hide_no_contact(contacts_env, monkeypatch):
-    # Small pages: applying while paging (the seed's way) would skip a contact per change,
-    # since each blocked contact leaves the unset listing and the next page moves up.
+    # Small pages: applying while paging (the contact-bot guide's way,
+    # docs/cleanbox-api.md#contact-rules) would skip a contact per change, since each blocked
+    # contact leaves the unset listing and the next page moves up.
     monkeypatch.setenv("MAILOPS_CONTACTS__PER_PAGE", "7")
     expected = expected_plan(contacts_env)
     first = run(contacts_env, apply=True)

@@ -1,4 +1,4 @@
-"""The EmBoux client: seed 002's shapes field for field; secrets stay secret."""
+"""The EmBoux client: docs/emboux-api.md's shapes field for field; secrets stay secret."""
 
 from __future__ import annotations
 

@@ -11,7 +11,8 @@ pytestmark = pytest.mark.anyio
 
 
 def paged(items: list[int], *, with_total: bool):
-    """A list endpoint over `items` as DESIGN.md assumes it (per_page at most 100)."""
+    """A list endpoint over `items` as docs/assumptions.md#exact-counts assumes it (per_page
+    at most 100)."""
 
     def handler(request: Received) -> Reply:
         page = int(request.query.get("page", 1))

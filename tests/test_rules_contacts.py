@@ -1,5 +1,6 @@
-"""Seed 001's contact rules: each at and around its threshold, their precedence, and what the
-seed's sample code gets wrong (case, trailing dots, IDN, quoted local parts, age)."""
+"""The contact rules (docs/cleanbox-api.md#contact-rules): each at and around its threshold,
+their precedence, and what the guide's sample code gets wrong (case, trailing dots, IDN, quoted
+local parts, age)."""
 
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ def test_junk_tlds_are_blocked_whatever_their_case_dots_or_script(email):
 
 
 def test_a_junk_word_elsewhere_in_the_address_is_not_a_junk_tld():
-    # The seed's sample split on the first "@": a quoted local part fooled it.
+    # The guide's sample split on the first "@": a quoted local part fooled it.
     assert decide(contact('"x@y.xyz"@bank.com')).action is Action.KEEP
     assert decide(contact("x@xyz.example.com")).action is Action.KEEP
     assert top_level_domain("mail.xyz.com") == ".com"

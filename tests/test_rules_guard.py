@@ -1,4 +1,5 @@
-"""The outbound-guard engine: seed 003's examples, window properties, cooldown and groups."""
+"""The outbound-guard engine: the design's examples (docs/outbound-guard.md), window properties,
+cooldown and groups."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def fed(sends: int, bounces: int, rules: GuardSettings = RULES) -> MailboxState:
     return update_mailbox(MailboxState("a.example", "p"), sends, bounces, T0, rules)
 
 
-# --- seed 003's examples -------------------------------------------------------------------
+# --- the design's examples (docs/outbound-guard.md#triggers) ---------------------------------
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""Which weekly-report metrics may drift or move: seed 002's month-to-date counters may not."""
+"""Which weekly-report metrics may drift or move: EmBoux's month-to-date counters
+(docs/emboux-api.md#outbound-counters) may not."""
 
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ def test_a_bad_or_missing_key_is_answered_401_with_json(sandbox: Sandbox) -> Non
 def test_team_answers_usage_and_limits_in_the_assumed_shape(team_http: Callable) -> None:
     # given a team's key; when it asks for its team
     team = team_http(0).get("/team").json()
-    # then usage and limits are where DESIGN.md assumes them
+    # then usage and limits are where docs/cleanbox-api.md#team-usage puts them
     assert team["name"]
     assert team["usage"]["weekly_used"] > 0 and team["usage"]["weekly_limit"] > 0
     assert set(team["limits"]["aliases"]) == {"used", "limit"}

@@ -43,7 +43,7 @@ def test_warmup_cap_first_reaches_each_figure_on_the_seed_table_day(
 ) -> None:
     # given the growth model, when the cap is computed day by day
     first_day = next(d for d in range(200) if warmup_cap(profile, d) >= figure)
-    # then it first reaches the figure on the seed's day
+    # then it first reaches the figure on the day of EmBoux's table (docs/emboux-api.md#warm-up)
     assert first_day == days
     assert warmup_cap(profile, days - 1) < figure
 
@@ -274,7 +274,8 @@ def test_layers_report_spike_then_hourly_then_daily_then_monthly() -> None:
     reasons.append(sim.increment("all.example")["reason"])
     sim.update_outbound("all.example", {"outbound_daily_limit": 0})
     reasons.append(sim.increment("all.example")["reason"])
-    # then each reason is the first exceeded layer in the seed's order
+    # then each reason is the first exceeded layer in EmBoux's order
+    # (docs/emboux-api.md#anti-spam-layers)
     assert reasons == ["spike_detected", "hourly_limit_exceeded", "daily_limit_exceeded",
                        "monthly_limit_exceeded"]
 

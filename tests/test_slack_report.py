@@ -1,4 +1,5 @@
-"""The Slack report: seed 000's shape, Block Kit's limits, escaping, and delivery."""
+"""The Slack report: the monitoring guide's shape (docs/cleanbox-api.md#monitoring-guide),
+Block Kit's limits, escaping, and delivery."""
 
 from __future__ import annotations
 

@@ -115,7 +115,8 @@ def test_slack_digest_is_escaped_and_within_block_kit_limits(report):
 
 
 def test_month_to_date_counters_are_labelled_so(report):
-    # Given a report whose domain table holds seed 002's monthly counters
+    # Given a report whose domain table holds EmBoux's monthly counters
+    # (docs/emboux-api.md#outbound-counters)
     # When it is rendered as markdown
     text = render_markdown(report)
     # Then each says it counts from the start of the month

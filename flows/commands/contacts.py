@@ -1,4 +1,5 @@
-"""`mailops contacts cleanup` and `mailops contacts undo`: seed 001's contact bot, gated."""
+"""`mailops contacts cleanup` and `mailops contacts undo`: the contact bot, gated
+(docs/cleanbox-api.md#contact-rules)."""
 
 from __future__ import annotations
 

@@ -35,7 +35,8 @@ def guard(
     shard: ShardOption = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """Run outbound-guard once: seed 003's monitor over every EmBoux sending domain."""
+    """Run outbound-guard once: the bounce monitor over every EmBoux sending domain
+    (docs/outbound-guard.md)."""
     output.json = output.json or json_output
     instant = parse_instant(as_of)
     part = parse_shard(shard)

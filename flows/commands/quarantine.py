@@ -1,4 +1,5 @@
-"""`mailops quarantine accept`: seed 000's quarantine auto-remediation, gated."""
+"""`mailops quarantine accept`: the quarantine auto-remediation, gated
+(docs/cleanbox-api.md#monitoring-guide)."""
 
 from __future__ import annotations
 

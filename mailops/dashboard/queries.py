@@ -50,7 +50,8 @@ def _matches(text: str, needle: str) -> bool:
 def mailbox_row(
     state: MailboxState, rules: GuardSettings, plans: Sequence[dict[str, Any]]
 ) -> dict[str, Any]:
-    """A mailbox as the health page shows it: seed 003's metrics, why, the last transitions."""
+    """A mailbox as the health page shows it: its metrics, why, the last transitions
+    (docs/outbound-guard.md#dashboard-metrics)."""
     row = mailbox_json(state, rules)
     row.update({
         "window": f"{state.window.bounces:g}/{state.window.sends:g}",

@@ -1,9 +1,9 @@
 """The billing export of one month: a row per domain, a total per partner, and a grand total.
 
-Overage is billed only for soft-enforced domains (seed 002: a soft monthly limit allows the
-send and bills it; a hard one refuses it). CSV goes through `escape.csv_text`, which guards
-every cell against formula injection (partner references and domain names come from the API,
-not from us).
+Overage is billed only for soft-enforced domains (docs/emboux-api.md#enforcement-and-billing:
+a soft monthly limit allows the send and bills it; a hard one refuses it). CSV goes through
+`escape.csv_text`, which guards every cell against formula injection (partner references and
+domain names come from the API, not from us).
 """
 
 from __future__ import annotations

@@ -126,7 +126,8 @@ def team_block(team: TeamHealth) -> Block:
 
 
 def daily_health_message(report: HealthReport, *, max_teams: int = 20) -> dict[str, Any]:
-    """Seed 000's report for every team and domain, in one message within Block Kit's limits."""
+    """The monitoring guide's report (docs/cleanbox-api.md#monitoring-guide) for every team and
+    domain, in one message within Block Kit's limits."""
     alerted = {alert_owner(a.key, a.subject) for a in report.alerts}
     teams = sorted(report.teams, key=lambda t: (t.team not in alerted, t.team.lower()))
     blocks: list[Block] = [

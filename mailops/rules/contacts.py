@@ -1,9 +1,11 @@
-"""Seed 001's contact rules as pure functions: what to do with one unset contact, and why.
+"""The contact rules as pure functions: what to do with one unset contact, and why.
+
+The rules are Cleanbox's contact-bot guide's (docs/cleanbox-api.md#contact-rules).
 
 Precedence (first match wins):
 1. an address that is not an address (empty, no `@`, no domain) -> skipped and counted;
 2. a contact that is not unset -> keep (someone already decided);
-3. younger than `min_age_days` -> keep (seed 001: too new to have a pattern);
+3. younger than `min_age_days` -> keep (the guide: too new to have a pattern);
 4. a `keep_categories_with_subscriptions` contact (Shopping) with subscriptions -> keep:
    the table says unsubscribe, not block, even at high volume;
 5. a junk top-level domain of the address's real domain -> block (mute in a mute category);
@@ -12,7 +14,7 @@ Precedence (first match wins):
 7. a trusted category with at least `whitelist_threshold` emails -> whitelist;
 8. otherwise keep.
 
-What the seed's sample gets wrong, fixed here: `extract_tld` took the text after the first
+What the guide's sample gets wrong, fixed here: `extract_tld` took the text after the first
 `@` (a quoted local part such as `"@channel"@urgent.buzz` has one) and compared it case-
 sensitively, so `.XYZ`, `example.xyz.` (trailing dot) and IDN domains slipped through; it
 blocked contacts of any age; and it blocked high-volume Shopping senders with subscriptions,
@@ -129,7 +131,7 @@ def classify(
     *,
     junk_tlds: frozenset[str] | None = None,
 ) -> Decision:
-    """Seed 001's decision for one contact at instant `now` (see the module's precedence).
+    """The contact rules' decision for one contact at instant `now` (see the module's precedence).
 
     `spam_scores` are the contact's recent messages' scores when the spam-score check ran
     for it (None: not checked). `junk_tlds` may be passed pre-normalised for speed.

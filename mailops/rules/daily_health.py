@@ -1,4 +1,7 @@
-"""The daily-health alert rules: seed 000's four, EmBoux's outbound risks, and trends.
+"""The daily-health alert rules: the monitoring guide's four, EmBoux's outbound risks, trends.
+
+The four: docs/cleanbox-api.md#monitoring-guide; the outbound risks: docs/emboux-api.md
+(#anti-spam-layers, #suspension-thresholds).
 
 Pure functions of the collected figures, the stored history and the thresholds. Messages
 are plain text; whoever shows them escapes them (they can contain sender addresses).
@@ -33,7 +36,7 @@ class WeekOverWeek:
 
 
 def team_alerts(team: TeamHealth, limits: AlertThresholds) -> list[Alert]:
-    """Seed 000's four checks for one team."""
+    """The monitoring guide's four checks for one team (docs/cleanbox-api.md#monitoring-guide)."""
     found = []
     if team.weekly_limit > 0 and team.usage_pct >= limits.weekly_usage_pct:
         found.append(Alert(

@@ -1,10 +1,11 @@
 """quarantine-accept's decisions as pure functions: act at all, and accept or keep each message.
 
-Seed 000's auto-remediation: when the quarantine backlog EXCEEDS the threshold (the seed's own
-alert is `backlog > 10`), accept the quarantined messages whose sender is a whitelisted
-contact. Addresses are compared by `normalise_address` (display names, case, spaces). A
-message scoring at or above `max_spam_score` (when set) is kept even from a whitelisted sender;
-a message without a score cannot trip that guard.
+The monitoring guide's auto-remediation (docs/cleanbox-api.md#monitoring-guide): when the
+quarantine backlog EXCEEDS the threshold (the guide's own alert is `backlog > 10`), accept the
+quarantined messages whose sender is a whitelisted contact. Addresses are compared by
+`normalise_address` (display names, case, spaces). A message scoring at or above
+`max_spam_score` (when set) is kept even from a whitelisted sender; a message without a score
+cannot trip that guard.
 """
 
 from __future__ import annotations

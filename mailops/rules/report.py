@@ -16,15 +16,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-# Seed 002 (EmBoux, GET /domains/{name}/outbound): `outbound_sent_month` is "Emails sent
-# this month", `bounce_count` "Bounces this period", `complaint_count` "Complaints this
-# period"; POST /outbound/reset-monthly freezes them and resets them to 0. Unlike
-# `outbound_sent_today`, which reset-daily zeroes each day, they are month-to-date.
+# EmBoux, GET /domains/{name}/outbound (docs/emboux-api.md#outbound-counters):
+# `outbound_sent_month` is "Emails sent this month", `bounce_count` "Bounces this period",
+# `complaint_count` "Complaints this period"; POST /outbound/reset-monthly freezes them and
+# resets them to 0. Unlike `outbound_sent_today`, which reset-daily zeroes each day, they are
+# month-to-date.
 MONTH_TO_DATE_METRICS = frozenset({"outbound_sent_month", "bounce_count", "complaint_count"})
 
 
 def is_month_to_date(metric: str) -> bool:
-    """Whether `metric` counts from the start of the month (seed 002's monthly counters)."""
+    """Whether `metric` counts from the start of the month (EmBoux's monthly counters,
+    docs/emboux-api.md#outbound-counters)."""
     return metric in MONTH_TO_DATE_METRICS
 
 

@@ -1,8 +1,9 @@
-"""Pure decisions for the two non-idempotent counter resets and for billing (seed 002).
+"""Pure decisions for EmBoux's two non-idempotent counter resets and for billing.
 
-`reset-daily` and `reset-monthly` must happen once per UTC day and once per month. When the
-answer to one of them is lost, these functions decide from the remote counters whether it was
-applied; they also fix which ledger keys a run may use and what overage is billed.
+`reset-daily` and `reset-monthly` (docs/emboux-api.md#counter-resets) must happen once per
+UTC day and once per month (docs/assumptions.md#days-and-months). When the answer to one of
+them is lost, these functions decide from the remote counters whether it was applied; they
+also fix which ledger keys a run may use and what overage is billed.
 No I/O here: the flows feed counters in and act on the answer.
 
 Why the monthly check can tell: the EmBoux counters only ever grow, except through a reset.
@@ -159,8 +160,9 @@ def reconcile_monthly(
 
 
 def overage(sent_month: int, monthly_limit: int, enforcement: str | None) -> int:
-    """Sends above the monthly limit that are billed (seed 002: soft enforcement allows and
-    bills them; hard enforcement refuses them; a limit of 0 means unlimited)."""
+    """Sends above the monthly limit that are billed (docs/emboux-api.md#enforcement-and-billing:
+    soft enforcement allows and bills them; hard enforcement refuses them; a limit of 0 means
+    unlimited)."""
     if enforcement != "soft" or monthly_limit <= 0:
         return 0
     return max(0, sent_month - monthly_limit)

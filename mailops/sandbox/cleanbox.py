@@ -1,4 +1,4 @@
-"""The Cleanbox API of the sandbox, mounted under /cleanbox/v1 (seeds 000/001, DESIGN.md).
+"""The Cleanbox API of the sandbox, mounted under /cleanbox/v1 (docs/cleanbox-api.md).
 
 Choices where the contract leaves room (each made here, once):
 - `per_page` above 100 (or below 1) and `page` below 1 answer 422, never a silent clamp, so a

@@ -1,27 +1,30 @@
-"""EmBoux simulator: the in-memory model of the hosted outbound-email API (seed 002).
+"""EmBoux simulator: the in-memory model of the hosted outbound-email API (docs/emboux-api.md).
 
 The sandbox mounts :meth:`EmbouxSim.router` under ``/emboux``; traffic generators call the
 Python methods directly. Every notion of time (today, this hour, domain age, verification
 delay) comes from the shared :class:`SimClock`, so nothing moves until the clock is advanced.
 
-Assumptions where seed 002 is silent (each lives here, once):
+Assumptions where EmBoux's documentation is silent (each lives here, once; docs/assumptions.md
+lists the ones mailops itself relies on):
 
 - ``POST /domains/{name}/outbound/increment`` takes an optional JSON body
-  ``{"recipient": "..."}``: the suppression layer needs the recipient and the seed names no
+  ``{"recipient": "..."}``: the suppression layer needs the recipient and EmBoux names no
   parameter. Without a recipient the suppression layer is skipped.
-- Reason strings the seed does not give are chosen in :data:`REASONS` (below).
-- Layers are checked in the seed's order. A hard failure stops the check and is the reason;
-  a soft exceedance is remembered (the first one wins) and checking continues, because a later
-  layer that ignores enforcement (warm-up) may still reject. Allowed sends increment
-  ``outbound_sent_today``, ``outbound_sent_month`` and the hour's counter; refused ones do not.
+- Reason strings EmBoux does not list (docs/emboux-api.md#increment) are chosen in
+  :data:`REASONS` (below).
+- Layers are checked in EmBoux's order (docs/emboux-api.md#anti-spam-layers). A hard failure
+  stops the check and is the reason; a soft exceedance is remembered (the first one wins) and
+  checking continues, because a later layer that ignores enforcement (warm-up) may still
+  reject. Allowed sends increment ``outbound_sent_today``, ``outbound_sent_month`` and the
+  hour's counter; refused ones do not.
 - Warm-up: cap = floor(50 x growth ** days), days counted from ``warmup_started`` (day 0 = the
-  start date, cap 50). This straightforward model reproduces the seed's table exactly
-  (first day the cap reaches 200 / 1,000 / 10,000: fast 3/6/10, standard 15/32/56,
-  conservative 29/62/109). A domain is in warm-up while its cap is below its daily limit,
-  or below 10,000 (:data:`WARMUP_UNLIMITED_END`, the table's last column) when the limit is
-  0 (unlimited). The state is derived, not stored: raising the daily limit later resumes
-  the warm-up if the cap has not reached the new limit. ``add_domain`` without
-  ``warmup_started`` starts the warm-up on the clock's today (a new domain).
+  start date, cap 50). This straightforward model reproduces EmBoux's table
+  (docs/emboux-api.md#warm-up) exactly (first day the cap reaches 200 / 1,000 / 10,000: fast
+  3/6/10, standard 15/32/56, conservative 29/62/109). A domain is in warm-up while its cap is
+  below its daily limit, or below 10,000 (:data:`WARMUP_UNLIMITED_END`, the table's last
+  column) when the limit is 0 (unlimited). The state is derived, not stored: raising the daily
+  limit later resumes the warm-up if the cap has not reached the new limit. ``add_domain``
+  without ``warmup_started`` starts the warm-up on the clock's today (a new domain).
 - Spike: the 7-day average is the mean of the history entries present (1 to 7 days). The layer
   is skipped when the history is empty or its average is 0: otherwise a domain with an idle
   week could never send again under hard enforcement.
@@ -91,7 +94,8 @@ R_DAILY_SOFT: Final = "daily_limit_exceeded_soft"
 R_MONTHLY: Final = "monthly_limit_exceeded"
 R_MONTHLY_SOFT: Final = "monthly_limit_exceeded_soft"
 
-#: reason -> (layer, allowed, origin). "seed" = string given by seed 002, "sandbox" = our choice.
+#: reason -> (layer, allowed, origin). "seed" = a reason EmBoux lists
+#: (docs/emboux-api.md#increment), "sandbox" = our choice.
 REASONS: Final[dict[str, tuple[str, bool, str]]] = {
     R_SUPPRESSED: ("1 suppression list (550)", False, "sandbox"),
     R_NOT_VERIFIED: ("2 domain verification (550)", False, "sandbox"),
@@ -198,7 +202,8 @@ class Domain:
         self.resets_monthly = 0
 
     def outbound(self) -> dict[str, Any]:
-        """The 15 fields of ``GET /domains/{name}/outbound``, in the seed's order."""
+        """The 15 fields of ``GET /domains/{name}/outbound``, in EmBoux's order
+        (docs/emboux-api.md#outbound-counters)."""
         sent = self.sent_month
         return {
             "name": self.name,
@@ -409,7 +414,8 @@ class EmbouxSim:
             }
 
     def _check(self, d: Domain, recipient: str | None) -> tuple[bool, str | None]:
-        """The eight layers of the seed's anti-spam table; see the module docstring."""
+        """The eight anti-spam layers (docs/emboux-api.md#anti-spam-layers); see the module
+        docstring."""
         if recipient is not None and recipient.lower() in self._suppression:
             return False, R_SUPPRESSED
         if not d.verified:
@@ -660,8 +666,8 @@ class EmbouxSim:
             }
 
     def router(self, journal: Journal | None = None) -> APIRouter:
-        """Every HTTP endpoint of seed 002, paths relative to the ``/emboux`` mount; changes
-        applied on a client's request go to `journal` when given."""
+        """Every HTTP endpoint of docs/emboux-api.md, paths relative to the ``/emboux`` mount;
+        changes applied on a client's request go to `journal` when given."""
         from mailops.sandbox.emboux_api import build_router
 
         return build_router(self, journal)

@@ -1,4 +1,4 @@
-"""EmBoux simulator, HTTP side: every endpoint of seed 002 as a FastAPI router.
+"""EmBoux simulator, HTTP side: every endpoint of docs/emboux-api.md as a FastAPI router.
 
 Mounted by the sandbox under ``/emboux``. Handlers are thin: authenticate, find the domain
 the caller may see, validate the body, call the model in ``emboux.py``, answer a plain
@@ -130,7 +130,8 @@ def build_router(sim: EmbouxSim, journal: Journal | None = None) -> APIRouter:
 
     @router.get("/domains/{name}/outbound")
     async def get_outbound(name: str, request: Request) -> JSONResponse:
-        """Outbound configuration and metrics: the seed's 15 fields."""
+        """Outbound configuration and metrics: the 15 fields of
+        docs/emboux-api.md#outbound-counters."""
         partner = principal(request)
         try:
             d = sim.visible(name, partner)

@@ -127,7 +127,8 @@ def _body(v: Verification, name: str, verified: bool, records: list[dict[str, st
 
 
 def verify(sim: EmbouxSim, name: str, partner_ref: str | None) -> dict[str, Any]:
-    """Start (or repeat) a verification; answers the seed's VerifyResponse."""
+    """Start (or repeat) a verification; answers EmBoux's VerifyResponse
+    (docs/emboux-api.md#verification)."""
     with sim.lock:
         _resolve(sim, name, partner_ref)
         d = sim._domains.get(name)

@@ -247,9 +247,10 @@ planned_changes = Table(
 )
 
 # --- outbound-guard -------------------------------------------------------------------------
-# One row per mailbox (EmBoux sending domain): seed 003's window, totals, status and cooldown,
-# the counters of the last poll (to feed the engine the change since), whether the guard
-# itself suspended the domain, and the last status posted to Slack (transitions only).
+# One row per mailbox (EmBoux sending domain): the guard's window, totals, status and cooldown
+# (docs/outbound-guard.md), the counters of the last poll (to feed the engine the change
+# since), whether the guard itself suspended the domain, and the last status posted to Slack
+# (transitions only).
 guard_mailboxes = Table(
     "guard_mailboxes",
     metadata,
