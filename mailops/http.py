@@ -6,9 +6,10 @@ jitter (the AWS and Google SDKs' practice), by RFC 9110's method semantics:
 - GET, HEAD, PUT, DELETE, OPTIONS (idempotent): retried on 429, 500, 502, 503, 504, a
   connection error, a timeout and a body that is not JSON;
 - POST (not idempotent): retried only when it provably was not processed: 429 and 503
-  (RFC 9110 15.5.30, 15.6.4) and a connection never established; 500, 502, 504, a timeout or
-  a dropped connection after sending, and an unreadable body are OutcomeUnknownError, for the
-  caller to reconcile from the remote state;
+  (429: RFC 6585 section 4; 503: RFC 9110 section 15.6.4; that neither was processed is
+  our reading, docs/assumptions.md#http-retries) and a connection never established; 500,
+  502, 504, a timeout or a dropped connection after sending, and an unreadable body are
+  OutcomeUnknownError, for the caller to reconcile from the remote state;
 - 401, 403, 404 and the other 4xx: never retried, the error names them.
 (The README's "HTTP" section has the same as a table.)
 `Retry-After` honoured; a cap on the total retry time; bounded concurrency and a client-side
@@ -53,7 +54,8 @@ log = logging.getLogger("mailops.http")
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-# RFC 9110 15.5.30 / 15.6.4: the server did not process the request, whatever the method.
+# 429 (RFC 6585 section 4) and 503 (RFC 9110 section 15.6.4): the server did not process the
+# request, whatever the method (docs/assumptions.md#http-retries).
 NOT_PROCESSED_STATUSES = frozenset({429, 503})
 MAX_PER_PAGE = 100
 POOL_SHARD_SIZE = 16

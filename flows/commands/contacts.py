@@ -22,7 +22,7 @@ MAX_ACTION_LINES = 15
 
 def register(app: typer.Typer) -> None:
     """Add the `contacts` command group."""
-    group = typer.Typer(help="Cleanbox contacts: clean up by seed 001's rules, undo.",
+    group = typer.Typer(help="Cleanbox contacts: clean up by Cleanbox's contact rules, undo.",
                         no_args_is_help=True)
     group.command("cleanup")(cleanup)
     group.command("undo")(undo)

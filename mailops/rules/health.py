@@ -1,4 +1,5 @@
-"""Seed 003's monitor as pure functions: mailbox windows, tiers, cooldown, group ratios.
+"""The outbound monitor (docs/outbound-guard.md) as pure functions: mailbox windows, tiers,
+cooldown, group ratios.
 
 A mailbox (one EmBoux sending domain) keeps a sliding window of sends and bounces and its
 lifetime totals. Each poll feeds it the sends and bounces since the last poll; its own
@@ -7,13 +8,14 @@ volume) and from time (a pause lasts the cooldown, then the mailbox heals on pro
 A group's status follows from the share of its unhealthy members; a paused group pauses
 every member that is not healing. No I/O, no clock: `now` is always a parameter.
 
-Decisions where the seed is silent (each lives here, once):
+Decisions where the design is silent (docs/outbound-guard.md#decisions-where-the-design-is-silent;
+each lives here, once):
 - Window counts are floats: a slide keeps exactly `keep_fraction` of both counts, so the
   rate is preserved (100 and 5 become 50 and 2.5).
 - Bounces within one batch are spread evenly over its sends when the batch crosses a slide.
 - At the minimum volume the percentage trigger takes over from the early warning: 3
   bounces within 59 sends is a warning, 3 in 60 (5 %) is a pause.
-- Unhealthy (for a group's share) = warning, paused or healing, as the seed's "3 mailboxes,
+- Unhealthy (for a group's share) = warning, paused or healing, as the design's "3 mailboxes,
   1 unhealthy, 33 %, warning" implies; a member paused only because its group is paused
   counts by its own status, so a group pause does not feed itself.
 - Groups smaller than `group_min_mailboxes` are never paused by their ratio (a single
@@ -63,7 +65,8 @@ class Window:
 
 
 def slide(window: Window, keep_fraction: float) -> Window:
-    """Keep `keep_fraction` of both counts instead of resetting them (seed 003 section 2)."""
+    """Keep `keep_fraction` of both counts instead of resetting them
+    (docs/outbound-guard.md#sliding-window)."""
     return Window(window.sends * keep_fraction, window.bounces * keep_fraction)
 
 
@@ -101,7 +104,7 @@ def feed_window(
 
 
 def window_tier(window: Window, rules: GuardSettings) -> tuple[Status, str]:
-    """The status the window alone calls for, and why in words (seed 003's three triggers)."""
+    """The status the window alone calls for, and why in words (docs/outbound-guard.md#triggers)."""
     sends, bounces = window.sends, window.bounces
     if bounces >= rules.absolute_bounces:
         return Status.PAUSED, (
@@ -210,7 +213,7 @@ def _pause(state: MailboxState, now: datetime, cooldown: timedelta, why: str) ->
 
 @dataclass(frozen=True)
 class GroupHealth:
-    """A group's aggregate for the dashboard (seed 003's domain aggregations)."""
+    """A group's aggregate for the dashboard (docs/outbound-guard.md#dashboard-metrics)."""
 
     group: str
     mailboxes: int
@@ -226,7 +229,8 @@ class GroupHealth:
 
 
 def group_status(total: int, unhealthy: int, rules: GuardSettings) -> Status:
-    """Seed 003's ratio rule: 30 % unhealthy warns, 50 % pauses (groups big enough)."""
+    """The group ratio rule (docs/outbound-guard.md#group-ratio): 30 % unhealthy warns,
+    50 % pauses (groups big enough)."""
     if total <= 0:
         return Status.HEALTHY
     pct = 100.0 * unhealthy / total
