@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 def child(seed: int, contacts: int) -> None:
     """Serve a sandbox with `contacts` contacts in its first team; stop at stdin EOF."""
-    from mailops.sandbox.server import Sandbox
+    from sandbox.server import Sandbox
 
     with Sandbox.start(seed=seed, scale="small", big_team_contacts=contacts) as sb:
         name, key = next(iter(sb.team_keys.items()))

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 def child(scale: str, seed: int, latency_ms: float) -> None:
     """Serve a sandbox with latency on every API request; print its keys; stop at stdin EOF."""
-    from mailops.sandbox.server import Sandbox
+    from sandbox.server import Sandbox
 
     with Sandbox.start(seed=seed, scale=scale) as sb:
         if latency_ms:

@@ -45,7 +45,7 @@ HEADER = ["date", "domains", "latency", "concurrency", "polls", "requests", "rea
 
 def child(seed: int, scale: str, latency_ms: float) -> None:
     """Serve a sandbox with latency on every API request; stop at stdin EOF."""
-    from mailops.sandbox.server import Sandbox
+    from sandbox.server import Sandbox
 
     with Sandbox.start(seed=seed, scale=scale) as sb:
         rule = sb.inject_fault("* /**", "latency", latency_ms=latency_ms)

@@ -52,9 +52,9 @@ HEADER = ["date", "messages", "whitelisted contacts", "latency", "concurrency", 
 
 def child(seed: int, messages: int, contacts: int, share: float, latency_ms: float) -> None:
     """Serve a world whose first team holds the extra contacts and backlog; stop at EOF."""
-    from mailops.sandbox.cleanbox_state import KIND_LEGIT, QUARANTINED, WHITELISTED
-    from mailops.sandbox.server import Sandbox
-    from mailops.sandbox.world import build_world
+    from sandbox.cleanbox_state import KIND_LEGIT, QUARANTINED, WHITELISTED
+    from sandbox.server import Sandbox
+    from sandbox.world import build_world
 
     world = build_world(seed, "small")
     team = world.teams[0]

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def child(scale: str, seed: int, big: int) -> None:
     """Serve a sandbox and print what the parent needs as one JSON line; stop at stdin EOF."""
-    from mailops.sandbox.server import Sandbox
+    from sandbox.server import Sandbox
 
     with Sandbox.start(seed=seed, scale=scale, big_team_contacts=big) as sb:
         print(json.dumps({
@@ -163,8 +163,8 @@ def throughput(args: argparse.Namespace) -> None:
 
 def builds(args: argparse.Namespace) -> None:
     """Time world builds per scale, and the first sorted page of a 1M-contact team."""
-    from mailops.sandbox.cleanbox_state import UNSET
-    from mailops.sandbox.world import build_world
+    from sandbox.cleanbox_state import UNSET
+    from sandbox.world import build_world
 
     print("| world | build s | teams | domains | contacts | first sorted page s | next page ms |")
     print("|---|---|---|---|---|---|---|")

@@ -41,7 +41,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 sys.path.insert(0, str(ROOT))
 
 from deployments import DEFAULT_QUEUE, FANOUT_QUEUE, WORK_POOL  # noqa: E402
-from mailops.sandbox.ports import free_port  # noqa: E402
+from mailops.ports import free_port  # noqa: E402
 
 # --- CPU seconds of process trees (/proc) --------------------------------------------------
 
@@ -134,7 +134,7 @@ class Cluster:
 def cluster(folder: Path, workers: int) -> Iterator[Cluster]:
     """Start PostgreSQL, the Prefect server on it, the pool, the deployments and `workers`
     workers; stop every one of them at the end, whatever happened."""
-    from mailops.sandbox.postgres import LocalPostgres
+    from sandbox.postgres import LocalPostgres
 
     port = free_port()
     api_url = f"http://127.0.0.1:{port}/api"

@@ -126,23 +126,6 @@ def db_upgrade(json_output: JsonFlag = False) -> None:
     )
 
 
-@app.command("sandbox")
-def sandbox(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8750,
-    seed: Annotated[int, typer.Option(help="Seed of the simulated world.")] = 7,
-    scale: Annotated[
-        str, typer.Option(help="small (demo), medium (200 teams) or large (1,000 teams).")
-    ] = "small",
-) -> None:
-    """Start the local simulators of Cleanbox, EmBoux and a Slack webhook."""
-    from mailops.sandbox.server import serve
-    from mailops.sandbox.world import SCALES
-
-    if scale not in SCALES:
-        output.fail(f"--scale must be one of {', '.join(SCALES)}, not {scale!r}", EXIT_CONFIG)
-    serve(port=port, seed=seed, scale=scale)
-
-
 @app.command("dashboard")
 def dashboard(
     host: Annotated[

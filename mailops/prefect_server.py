@@ -39,8 +39,8 @@ from pathlib import Path
 import httpx
 
 from mailops.errors import PrefectServerError
+from mailops.ports import free_port
 from mailops.process import start_marker
-from mailops.sandbox.ports import free_port
 
 HOME = "prefect"  # the server's PREFECT_HOME, under the data folder
 STATE_FILE = "server.json"

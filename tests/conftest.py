@@ -25,9 +25,9 @@ os.environ.setdefault("PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED", "fals
 
 import tasks  # noqa: F401  (Prefect's quiet defaults, set before Prefect is imported)
 from mailops.http import ApiClient
-from mailops.sandbox.postgres import LocalPostgres
 from mailops.settings import ApiLimits, HttpSettings
 from mailops.store import Store
+from sandbox.postgres import LocalPostgres
 
 # --- environment and store -------------------------------------------------------------
 
@@ -412,11 +412,11 @@ def postgres_resets_env(
 
 # --- end of outbound resets and billing ---------------------------------------------------
 
-# --- sandbox fixtures (mailops.sandbox) ---------------------------------------------------
+# --- sandbox fixtures (sandbox) ---------------------------------------------------
 
 import httpx  # noqa: E402  (this section keeps its own imports)
 
-from mailops.sandbox.server import Sandbox  # noqa: E402
+from sandbox.server import Sandbox  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -560,14 +560,14 @@ def guard_env(
 
 # --- quarantine accept ---------------------------------------------------------------------
 
-from mailops.sandbox.cleanbox_state import (  # noqa: E402  (this section keeps its own imports)
+from sandbox.cleanbox_state import (  # noqa: E402  (this section keeps its own imports)
     KIND_LEGIT,
     KIND_MESSAGE,
     QUARANTINED,
     WHITELISTED,
 )
-from mailops.sandbox.ids import make_uuid  # noqa: E402
-from mailops.sandbox.world import build_world  # noqa: E402
+from sandbox.ids import make_uuid  # noqa: E402
+from sandbox.world import build_world  # noqa: E402
 
 
 @dataclass

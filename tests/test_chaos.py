@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from mailops.sandbox.corpus import BAD_ANSWERS
-from mailops.sandbox.fault_plan import RATES, TARGETS
+from sandbox.corpus import BAD_ANSWERS
+from sandbox.fault_plan import RATES, TARGETS
 
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
 
@@ -29,7 +29,7 @@ DAYS, SEED, RATE_SCALE = 3, 2, 0.25
 @pytest.fixture(scope="module")
 def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     """One small chaos run for the module (it sets its own environment; undone after)."""
-    from flows.chaos import run_chaos
+    from sandbox.chaos import run_chaos
 
     saved = dict(os.environ)
     try:
@@ -67,7 +67,7 @@ def test_every_job_on_schedule_under_faults_loses_nothing_and_does_nothing_twice
 
 def reconciled_with(chaos, **changes):
     """The run's reconciliation over its evidence with some parts replaced."""
-    from flows.chaos import reconcile_all
+    from sandbox.chaos import reconcile_all
 
     evidence = dataclasses.replace(chaos.evidence, **changes)
     differences, _ = reconcile_all(evidence, chaos.scheduled["days"],

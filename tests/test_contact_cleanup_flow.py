@@ -20,9 +20,9 @@ from mailops.cleanbox import CleanboxClient
 from mailops.contacts import JOB, PlanSummary, classified_pages, contact_audit, parse_target
 from mailops.report.slack import contact_cleanup_message
 from mailops.rules.contacts import classify
-from mailops.sandbox.server import Sandbox
 from mailops.settings import ContactRules, load_settings
 from mailops.store import ChangeStatus
+from sandbox.server import Sandbox
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

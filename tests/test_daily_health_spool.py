@@ -19,7 +19,7 @@ import tasks.health as health_tasks
 from flows.commands import run_flow
 from flows.daily_health import daily_health
 from mailops.errors import SpoolError
-from mailops.sandbox.ports import free_port
+from mailops.ports import free_port
 from mailops.store import Store, team_daily
 from mailops.store.spool import Spool
 

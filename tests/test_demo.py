@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from flows.demo import run_demo
+from sandbox.demo import run_demo
 
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
 

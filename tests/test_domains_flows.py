@@ -44,7 +44,7 @@ def all_rows(database_url: str) -> str:
 async def artifacts_text() -> str:
     from prefect.client.orchestration import get_client
 
-    from flows.evidence import every_page
+    from sandbox.evidence import every_page
 
     async with get_client() as client:  # the session's harness holds hundreds
         found = await every_page(client.read_artifacts)

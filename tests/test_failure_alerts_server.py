@@ -28,8 +28,8 @@ from conftest import serve_in_thread
 from typer.testing import CliRunner
 
 from deployments.alerts import AUTOMATION_NAME, BLOCK_NAME, failure_trigger
-from mailops.sandbox.ports import free_port
-from mailops.sandbox.server import Sandbox
+from mailops.ports import free_port
+from sandbox.server import Sandbox
 
 pytestmark = pytest.mark.slow
 

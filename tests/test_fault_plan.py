@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
-from flows.corpus import escaping_differences
-from mailops.sandbox.corpus import (
+from sandbox.corpus import (
     BAD_ANSWERS,
     FORMULA_PARTNERS,
     HOSTILE_DOMAINS,
@@ -15,7 +14,8 @@ from mailops.sandbox.corpus import (
     RTL_DOMAIN,
     RTL_SENDER,
 )
-from mailops.sandbox.fault_plan import RATES, RESETS, TARGETS, chaos_plan
+from sandbox.corpus_run import escaping_differences
+from sandbox.fault_plan import RATES, RESETS, TARGETS, chaos_plan
 
 START = datetime.fromisoformat("2026-10-01T00:00+00:00")
 
@@ -70,7 +70,7 @@ def test_the_escaping_check_finds_raw_markup_formulas_and_unchecked_senders():
 
 
 def test_the_resets_are_down_across_the_last_midnight_so_its_catch_up_is_exercised():
-    from mailops.sandbox.fault_plan import RESETS
+    from sandbox.fault_plan import RESETS
 
     rules = [r for r in chaos_plan(START, 35, 7) if r["target"] == RESETS and r["kind"] == "down"]
     assert [(r["sim_from"], r["sim_hours"]) for r in rules] == [("2026-11-04T23:30:00+00:00", 1.0)]

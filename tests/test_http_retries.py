@@ -14,7 +14,7 @@ from mailops.errors import (
     ServerError,
     UnavailableError,
 )
-from mailops.sandbox.ports import free_port
+from mailops.ports import free_port
 
 pytestmark = pytest.mark.anyio
 

@@ -1,4 +1,5 @@
-"""The architecture holds: flows -> tasks -> mailops, and mailops knows no Prefect."""
+"""The architecture holds: flows -> tasks -> mailops, mailops knows no Prefect, and the
+sandbox (simulators, demo, chaos, corpus, reconciliation) sits outside all three."""
 
 from __future__ import annotations
 
@@ -22,11 +23,24 @@ def imported_modules(package: str) -> dict[str, set[str]]:
     return found
 
 
-def test_the_library_never_imports_prefect_tasks_or_flows():
+def test_the_library_never_imports_prefect_tasks_flows_or_the_sandbox():
+    above = {"prefect", "tasks", "flows", "deployments", "sandbox"}
     offenders = {
-        path: names & {"prefect", "tasks", "flows", "deployments"}
+        path: names & above
         for path, names in imported_modules("mailops").items()
-        if names & {"prefect", "tasks", "flows", "deployments"}
+        if names & above
+    }
+    assert offenders == {}
+
+
+def test_only_the_commands_import_the_sandbox():
+    # flows/commands/ is the CLI (mailops demo, chaos, sandbox); no job's flow or task runs
+    # against a simulator by import, only by the URLs it is configured with
+    offenders = {
+        path: "sandbox"
+        for package in ("tasks", "flows", "deployments")
+        for path, names in imported_modules(package).items()
+        if "sandbox" in names and not path.startswith("flows/commands/")
     }
     assert offenders == {}
 

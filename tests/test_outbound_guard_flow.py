@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from flows.commands import run_flow
 from flows.outbound_guard import outbound_guard
 from mailops.gate import GateDecision, answered
-from mailops.sandbox.server import Sandbox
+from sandbox.server import Sandbox
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

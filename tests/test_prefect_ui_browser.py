@@ -27,9 +27,9 @@ from conftest import point_at_sandbox
 from devtools_browser import Browser
 
 from mailops.contacts import parse_target
-from mailops.sandbox.postgres import LocalPostgres
-from mailops.sandbox.server import Sandbox
 from mailops.store import Store
+from sandbox.postgres import LocalPostgres
+from sandbox.server import Sandbox
 
 pytestmark = pytest.mark.slow
 

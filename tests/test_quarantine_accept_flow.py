@@ -15,8 +15,8 @@ from flows.commands import run_flow
 from flows.quarantine_accept import quarantine_accept
 from mailops.quarantine import JOB, parse_target
 from mailops.report.slack import quarantine_accept_message
-from mailops.sandbox.cleanbox_state import QUARANTINED
 from mailops.store import ChangeStatus
+from sandbox.cleanbox_state import QUARANTINED
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

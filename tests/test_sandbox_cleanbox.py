@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import httpx
 
-from mailops.sandbox.server import Sandbox
+from sandbox.server import Sandbox
 
 CONTACT_FIELDS = {"uuid", "email", "email_count", "state", "category", "created_at",
                   "has_subscriptions"}

@@ -12,8 +12,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from mailops.sandbox.clock import SimClock
-from mailops.sandbox.emboux import EmbouxSim
+from sandbox.clock import SimClock
+from sandbox.emboux import EmbouxSim
 
 MASTER = {"Authorization": "Bearer master-token"}
 ALICE = {"Authorization": "Bearer alice-token"}  # partner p-alice

@@ -6,8 +6,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from mailops.sandbox.clock import SimClock
-from mailops.sandbox.emboux import REASONS, EmbouxSim, rate, warmup_cap
+from sandbox.clock import SimClock
+from sandbox.emboux import REASONS, EmbouxSim, rate, warmup_cap
 
 LONG_AGO = date(2020, 1, 1)  # warm-up long over
 

@@ -9,8 +9,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from mailops.sandbox.faults import compile_pattern
-from mailops.sandbox.server import Sandbox
+from sandbox.faults import compile_pattern
+from sandbox.server import Sandbox
 
 
 def test_path_patterns_match_one_segment_per_star_and_anything_for_two() -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import httpx
 
-from mailops.sandbox.server import Sandbox
+from sandbox.server import Sandbox
 
 
 def changes(sandbox: Sandbox, kind: str) -> list[dict]:

@@ -14,8 +14,8 @@ import psycopg
 import pytest
 
 from mailops.errors import LocalPostgresError
-from mailops.sandbox import postgres
-from mailops.sandbox.postgres import LocalPostgres, find_binaries
+from sandbox import postgres
+from sandbox.postgres import LocalPostgres, find_binaries
 
 
 def setting(server: LocalPostgres, name: str) -> str:

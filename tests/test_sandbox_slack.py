@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from mailops.sandbox.server import Sandbox
+from sandbox.server import Sandbox
 
 
 def test_the_slack_stand_in_records_each_payload_exactly(clean_sandbox: Sandbox) -> None:

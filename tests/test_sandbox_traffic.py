@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from mailops.sandbox.server import Sandbox
+from sandbox.server import Sandbox
 
 
 def emboux_sent_month(sb: Sandbox) -> int:

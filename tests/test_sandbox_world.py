@@ -6,10 +6,10 @@ import random
 
 import httpx
 
-from mailops.sandbox.cleanbox_state import ALL, BLOCKED, UNSET, WHITELISTED, Contacts
-from mailops.sandbox.server import Sandbox
-from mailops.sandbox.vocab import JUNK_TLDS
-from mailops.sandbox.world import World, build_world
+from sandbox.cleanbox_state import ALL, BLOCKED, UNSET, WHITELISTED, Contacts
+from sandbox.server import Sandbox
+from sandbox.vocab import JUNK_TLDS
+from sandbox.world import World, build_world
 
 
 def fingerprint(world: World) -> tuple:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flows.demo import DemoSummary, Simulation
+from sandbox.demo import DemoSummary, Simulation
 
 
 class Clock:

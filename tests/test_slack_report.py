@@ -136,7 +136,7 @@ def test_an_outage_asking_to_come_back_later_is_not_waited_for(server, tmp_path)
 
 def test_a_post_whose_answer_was_lost_is_not_sent_again(tmp_path):
     # Given the Slack stand-in, whose first answer is lost after it recorded the post
-    from mailops.sandbox.server import Sandbox
+    from sandbox.server import Sandbox
 
     with Sandbox.start(seed=7) as sandbox:
         sandbox.inject_fault("POST /slack/**", "lost_response", count=1)
@@ -152,7 +152,7 @@ def test_a_post_whose_answer_was_lost_is_not_sent_again(tmp_path):
 
 def test_a_webhook_that_cannot_be_reached_is_kept_in_the_outbox(tmp_path):
     # Given a webhook on a port nobody listens on (the connection is refused)
-    from mailops.sandbox.ports import free_port
+    from mailops.ports import free_port
 
     port = free_port()
     notifier = SlackNotifier(webhook_url=SecretStr(f"http://127.0.0.1:{port}/services/T/B/x"),

@@ -31,7 +31,7 @@ def chaos(
     # Faults make runs log warnings and errors by the hundred: they go to the Prefect API and
     # are scanned for keys, but the terminal shows only the progress and the figure.
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
-    from flows.chaos import run_chaos
+    from sandbox.chaos import run_chaos
 
     for handler in logging.getLogger().handlers:  # the command's own stderr handler too
         handler.setLevel(logging.CRITICAL)

@@ -28,7 +28,7 @@ def demo(
     """Run every job on its schedule over simulated weeks in the sandbox; no keys needed."""
     # Prefect's own INFO lines would drown the progress bar; warnings and errors still show.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    from flows.demo import run_demo
+    from sandbox.demo import run_demo
 
     with progress_bar("simulating", hidden=json_output or output.json) as on_step:
         summary = run_demo(weeks=weeks, seed=seed, folder=folder, on_step=on_step)

@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from mailops.sandbox.cleanbox_state import ALL, QUARANTINED, SORTS, STATES, STATUSES, Team
-from mailops.sandbox.ids import KIND_CONTACT, parse_iso, parse_uuid
-from mailops.sandbox.world import World
+from sandbox.cleanbox_state import ALL, QUARANTINED, SORTS, STATES, STATUSES, Team
+from sandbox.ids import KIND_CONTACT, parse_iso, parse_uuid
+from sandbox.world import World
 
 DEFAULT_PER_PAGE = 25
 MAX_PER_PAGE = 100

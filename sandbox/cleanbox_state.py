@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from mailops.sandbox.ids import KIND_CONTACT, KIND_MESSAGE, iso, make_uuid, parse_uuid
+from sandbox.ids import KIND_CONTACT, KIND_MESSAGE, iso, make_uuid, parse_uuid
 
 STATES: tuple[str, ...] = ("unset", "blocked", "whitelisted", "muted")
 STATUSES: tuple[str, ...] = ("delivered", "failed", "denied", "quarantined")

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from mailops.sandbox.server import Sandbox
+from sandbox.server import Sandbox
 
 Places = list[tuple[str, str]]  # (where, text)
 

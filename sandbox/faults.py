@@ -44,8 +44,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mailops.sandbox.clock import SimClock
-from mailops.sandbox.ids import parse_iso
+from sandbox.clock import SimClock
+from sandbox.ids import parse_iso
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -15,8 +15,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 
-from mailops.sandbox import vocab
-from mailops.sandbox.cleanbox_state import (
+from sandbox import vocab
+from sandbox.cleanbox_state import (
     BLOCKED,
     DELIVERED,
     DENIED,
@@ -29,7 +29,7 @@ from mailops.sandbox.cleanbox_state import (
     Team,
     day_of,
 )
-from mailops.sandbox.world import (
+from sandbox.world import (
     DAY,
     WEEK,
     DomainProfile,

@@ -1,11 +1,11 @@
 """The chaos run: the demo's simulated weeks while every API misbehaves, then a reconciliation
 of everything mailops recorded against what the sandbox knows really happened.
 
-It is the demo's loop (`flows.demo.Simulation`, every job a real Prefect flow on its
-schedule) with the fault plan of `mailops.sandbox.fault_plan` installed in the sandbox, the
+It is the demo's loop (`sandbox.demo.Simulation`, every job a real Prefect flow on its
+schedule) with the fault plan of `sandbox.fault_plan` installed in the sandbox, the
 sandbox keeping ground truth (the metrics at each collection instant, every change it
 applied and by which request, every reset), and, after the weeks, the pure comparisons of
-`mailops.rules.reconcile` over the store, the sandbox's journal, what the Slack stand-in
+`sandbox.reconcile` over the store, the sandbox's journal, what the Slack stand-in
 received, and a scan for every key in use through the logs, artifacts, flow-run parameters,
 Slack payloads, database rows and files. Any difference is listed; the goal is none.
 """
@@ -25,9 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from flows.commands import FlowOutcome
-from flows.corpus import run_corpus
-from flows.demo import DemoSummary, Simulation, point_mailops_at
-from flows.evidence import (
+from mailops import jobs
+from sandbox import reconcile
+from sandbox.clock import DEFAULT_START, SimClock
+from sandbox.corpus import CorpusOutcome
+from sandbox.corpus_run import run_corpus
+from sandbox.demo import DemoSummary, Simulation, point_mailops_at
+from sandbox.evidence import (
     Places,
     log_places,
     outbox_payloads,
@@ -35,14 +39,10 @@ from flows.evidence import (
     secrets_in_use,
     store_tables,
 )
-from mailops import jobs
-from mailops.rules import reconcile
-from mailops.rules.reconcile import Difference
-from mailops.sandbox.clock import DEFAULT_START, SimClock
-from mailops.sandbox.corpus import CorpusOutcome
-from mailops.sandbox.fault_plan import api_of, chaos_plan
-from mailops.sandbox.server import Sandbox
-from mailops.sandbox.world import build_world
+from sandbox.fault_plan import api_of, chaos_plan
+from sandbox.reconcile import Difference
+from sandbox.server import Sandbox
+from sandbox.world import build_world
 
 # The client's side of a flaky API: give up on a hung answer in 2 s (the sandbox answers in
 # milliseconds), back off briefly, and wait at most 30 s in all for one request (an outage's

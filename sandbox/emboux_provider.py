@@ -1,7 +1,7 @@
 """EmBoux simulator, provider side: domain verification, subdomains and SMTP credentials.
 
 Split from ``emboux.py`` to keep each module readable; the functions take the
-:class:`~mailops.sandbox.emboux.EmbouxSim` as first argument and raise ``KeyError`` when the
+:class:`~sandbox.emboux.EmbouxSim` as first argument and raise ``KeyError`` when the
 caller may not see the domain (the router answers 404) and ``ValueError`` for an invalid name
 (422). Behaviour and assumptions are listed in the docstring of ``emboux.py``.
 """
@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mailops.sandbox.emboux import EmbouxSim
+    from sandbox.emboux import EmbouxSim
 
 MAILGUN_SPF = "v=spf1 include:mailgun.org ~all"
 _RSA_PREFIX = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"

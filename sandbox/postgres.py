@@ -27,7 +27,7 @@ from pathlib import Path
 from types import TracebackType
 
 from mailops.errors import LocalPostgresError
-from mailops.sandbox.ports import free_port
+from mailops.ports import free_port
 
 SERVER_BINARIES = ("initdb", "pg_ctl", "postgres")
 DEBIAN_BINARIES = Path("/usr/lib/postgresql")
@@ -191,7 +191,7 @@ class LocalPostgres:
             *(f"{name} = '{value}'" for name, value in settings.items()),
         ]
         with (self.data_dir / "postgresql.conf").open("a") as conf:
-            conf.write("\n# mailops.sandbox.postgres\n" + "\n".join(lines) + "\n")
+            conf.write("\n# sandbox.postgres\n" + "\n".join(lines) + "\n")
 
     def _start(self, timeout: float) -> None:
         done = self._run(

@@ -23,8 +23,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 if TYPE_CHECKING:
-    from mailops.sandbox.emboux import EmbouxSim
-    from mailops.sandbox.journal import Journal
+    from sandbox.emboux import EmbouxSim
+    from sandbox.journal import Journal
 
 MASTER_ONLY_FIELDS = ("warmup_profile", "spike_max_multiplier")
 

@@ -25,11 +25,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse as _JSONResponse
 
-from mailops.sandbox.faults import FaultInjector
-from mailops.sandbox.journal import record_collection
-from mailops.sandbox.slack import SlackRecorder
-from mailops.sandbox.traffic import advance
-from mailops.sandbox.world import World
+from sandbox.faults import FaultInjector
+from sandbox.journal import record_collection
+from sandbox.slack import SlackRecorder
+from sandbox.traffic import advance
+from sandbox.world import World
 
 MAX_ADVANCE_DAYS = 400
 

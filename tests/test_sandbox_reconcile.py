@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from mailops.report.slack import outbound_guard_message
-from mailops.rules.reconcile import (
+from sandbox.reconcile import (
     audit_differences,
     billing_differences,
     guard_posts_in_order,

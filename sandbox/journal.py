@@ -14,12 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mailops.sandbox.cleanbox_state import ALL, DENIED, FAILED, QUARANTINED, STATES
+from sandbox.cleanbox_state import ALL, DENIED, FAILED, QUARANTINED, STATES
 
 if TYPE_CHECKING:
-    from mailops.sandbox.cleanbox_state import Team
-    from mailops.sandbox.clock import SimClock
-    from mailops.sandbox.emboux import EmbouxSim
+    from sandbox.cleanbox_state import Team
+    from sandbox.clock import SimClock
+    from sandbox.emboux import EmbouxSim
 
 FAILURE_WINDOW_SECONDS = 86_400  # daily-health counts failed and denied mail of 24 hours
 

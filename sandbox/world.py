@@ -12,8 +12,8 @@ import random
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from mailops.sandbox import vocab
-from mailops.sandbox.cleanbox_state import (
+from sandbox import vocab
+from sandbox.cleanbox_state import (
     BLOCKED,
     KIND_LEGIT,
     KIND_NEWSLETTER,
@@ -24,10 +24,10 @@ from mailops.sandbox.cleanbox_state import (
     Team,
     TeamProfile,
 )
-from mailops.sandbox.clock import DEFAULT_START, SimClock
-from mailops.sandbox.emboux import EmbouxSim
-from mailops.sandbox.ids import KIND_CATEGORY, make_key, make_salt, make_uuid
-from mailops.sandbox.journal import Journal
+from sandbox.clock import DEFAULT_START, SimClock
+from sandbox.emboux import EmbouxSim
+from sandbox.ids import KIND_CATEGORY, make_key, make_salt, make_uuid
+from sandbox.journal import Journal
 
 DAY = 86_400
 WEEK = 7 * DAY
@@ -265,7 +265,7 @@ def build_world(
     """Build the seeded world; `history_days` of inbound traffic precede the clock's start."""
     import time
 
-    from mailops.sandbox.traffic import simulate_history
+    from sandbox.traffic import simulate_history
 
     began = time.perf_counter()
     if scale not in SCALES:

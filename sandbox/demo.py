@@ -7,7 +7,7 @@ take: the flows are the deployed ones, with the simulated instant passed as `as_
 jobs run as a person would run them: the guard and quarantine-accept applied; the contact
 cleanup as a dry run on the first Monday, applied on the later ones (whitelisted senders'
 quarantined mail is then released by quarantine-accept). The loop (`Simulation`) is shared
-with the chaos run (`flows/chaos.py`), which adds faults around it and a reconciliation after.
+with the chaos run (`sandbox/chaos.py`), which adds faults around it and a reconciliation after.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 
 from flows.commands import FlowOutcome, run_flow
 from mailops import jobs
-from mailops.sandbox.server import Sandbox
+from sandbox.server import Sandbox
 
 NEW_DOMAIN = "newcomer-demo.com"  # registered in EmBoux on day 1, onboarded by the demo
 STEP = timedelta(hours=12)  # the guard runs at every step; production runs it every 15 min

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
-from mailops.sandbox.clock import SimClock
+from sandbox.clock import SimClock
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The bad-input corpus run through every client and job (part of the chaos run).
 
-On a sandbox of its own, every case of `mailops.sandbox.corpus.BAD_ANSWERS` is served (a
+On a sandbox of its own, every case of `sandbox.corpus.BAD_ANSWERS` is served (a
 `rewrite` rule on one endpoint, for one team's key or one domain) while the jobs that read
 that endpoint run: each must give a clear error naming what was wrong, or skip and count it,
 and must go on with every other team and domain; what daily-health stores is reconciled
@@ -23,14 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from flows.commands import FlowOutcome, run_flow
-from flows.demo import point_mailops_at
-from flows.evidence import Places, places_to_scan, secrets_in_use, store_tables
 from mailops import jobs
-from mailops.rules import reconcile
-from mailops.rules.reconcile import Difference
 from mailops.rules.resets import previous_period
-from mailops.sandbox.cleanbox_state import KIND_LEGIT, KIND_SPAM, QUARANTINED, UNSET, WHITELISTED
-from mailops.sandbox.corpus import (
+from sandbox import reconcile
+from sandbox.cleanbox_state import KIND_LEGIT, KIND_SPAM, QUARANTINED, UNSET, WHITELISTED
+from sandbox.corpus import (
     BAD_ANSWERS,
     DOMAIN,
     FORMULA_PARTNERS,
@@ -47,8 +44,11 @@ from mailops.sandbox.corpus import (
     BadAnswer,
     CorpusOutcome,
 )
-from mailops.sandbox.server import Sandbox
-from mailops.sandbox.world import World, build_world
+from sandbox.demo import point_mailops_at
+from sandbox.evidence import Places, places_to_scan, secrets_in_use, store_tables
+from sandbox.reconcile import Difference
+from sandbox.server import Sandbox
+from sandbox.world import World, build_world
 
 FIRST_DAY = date(2026, 9, 1)  # each case's daily-health row goes under a day of its own
 

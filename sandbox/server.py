@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 import uvicorn
 
-from mailops.sandbox.app import SandboxApp, create_app
-from mailops.sandbox.world import World, build_world
+from sandbox.app import SandboxApp, create_app
+from sandbox.world import World, build_world
 
 START_TIMEOUT = 30.0
 

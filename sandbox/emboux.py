@@ -71,13 +71,13 @@ from collections import deque
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from mailops.sandbox import emboux_provider
-from mailops.sandbox.clock import SimClock
+from sandbox import emboux_provider
+from sandbox.clock import SimClock
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
 
-    from mailops.sandbox.journal import Journal
+    from sandbox.journal import Journal
 
 # --- reason strings of POST .../outbound/increment, in the order of the layers -------------
 R_SUPPRESSED: Final = "recipient_suppressed"
@@ -668,7 +668,7 @@ class EmbouxSim:
     def router(self, journal: Journal | None = None) -> APIRouter:
         """Every HTTP endpoint of docs/emboux-api.md, paths relative to the ``/emboux`` mount;
         changes applied on a client's request go to `journal` when given."""
-        from mailops.sandbox.emboux_api import build_router
+        from sandbox.emboux_api import build_router
 
         return build_router(self, journal)
 

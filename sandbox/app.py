@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
-from mailops.sandbox import cleanbox, control, slack
-from mailops.sandbox.faults import FaultInjector
-from mailops.sandbox.world import World
+from sandbox import cleanbox, control, slack
+from sandbox.faults import FaultInjector
+from sandbox.world import World
 
 
 @dataclass
