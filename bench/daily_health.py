@@ -126,8 +126,8 @@ def whole_flow(as_of: datetime) -> float:
     """daily-health under a temporary Prefect server, server start excluded."""
     from prefect.testing.utilities import prefect_test_harness
 
-    from flows.commands import run_flow
     from flows.daily_health import daily_health
+    from flows.run import run_flow
 
     with prefect_test_harness(server_startup_timeout=120):
         started = time.perf_counter()

@@ -86,7 +86,7 @@ def mailops(env: dict[str, str], *args: str, timeout: float = TIMEOUT) -> tuple[
     """Run `mailops ARGS`; (wall seconds, "" or why it failed)."""
     started = time.perf_counter()
     try:
-        done = subprocess.run([sys.executable, "-m", "mailops", *args], env=env,
+        done = subprocess.run([sys.executable, "-m", "cli", *args], env=env,
                               capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return time.perf_counter() - started, f"no exit within {timeout:.0f} s"

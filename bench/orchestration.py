@@ -100,8 +100,8 @@ def main() -> None:
             configure(info, Path(folder), args.concurrency, 0.0)
             from prefect.testing.utilities import prefect_test_harness
 
-            from flows.commands import run_flow
             from flows.daily_health import daily_health
+            from flows.run import run_flow
 
             with prefect_test_harness(server_startup_timeout=120):
                 run_flow(daily_health, as_of=as_of)  # warm-up: imports, first store

@@ -13,7 +13,7 @@ from mailops.errors import ConfigError, MailopsError
 from mailops.gate import NEEDS_A_PERSON, GateDecision
 
 # How a run's failure message starts when its configuration is wrong: the command that ran
-# it exits 2, as for any other configuration error (flows.commands.run_job).
+# it exits 2, as for any other configuration error (cli.commands.run_job).
 CONFIG_ERROR = "configuration error: "
 
 

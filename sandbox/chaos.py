@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flows.commands import FlowOutcome
+from flows.run import FlowOutcome
 from mailops import jobs
 from sandbox import reconcile
 from sandbox.clock import DEFAULT_START, SimClock

@@ -22,7 +22,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from flows.commands import FlowOutcome, run_flow
+from flows.run import FlowOutcome, run_flow
 from mailops import jobs
 from mailops.rules.resets import previous_period
 from sandbox import reconcile

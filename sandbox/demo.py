@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from flows.commands import FlowOutcome, run_flow
+from flows.run import FlowOutcome, run_flow
 from mailops import jobs
 from sandbox.server import Sandbox
 

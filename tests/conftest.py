@@ -192,10 +192,10 @@ def race_processes(target: Callable[..., None], *argument_lists: tuple[Any, ...]
 
 @pytest.fixture(scope="session")
 def cli() -> typer.Typer:
-    """The `mailops` typer app with every command, the jobs' plugins included."""
-    from mailops.cli import app, load_command_plugins
+    """The `mailops` typer app with every command (cli.app.register_commands)."""
+    from cli.app import app, register_commands
 
-    load_command_plugins(app)
+    register_commands(app)
     return app
 
 
@@ -222,7 +222,7 @@ def mailops_process(prefect_harness: None) -> Callable[..., subprocess.Completed
             timeout: float = 120) -> subprocess.CompletedProcess[str]:
         environment = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()),
                        **(env or {})}
-        return subprocess.run([sys.executable, "-m", "mailops", *args], env=environment,
+        return subprocess.run([sys.executable, "-m", "cli", *args], env=environment,
                               capture_output=True, text=True, timeout=timeout, check=False)
 
     return run

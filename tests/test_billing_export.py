@@ -135,7 +135,7 @@ def test_a_domain_added_mid_month_is_billed_for_its_part_of_the_month(
     before = resets_env.counters()
     # When the month is frozen and exported
     from flows.billing_freeze import billing_freeze
-    from flows.commands import run_flow
+    from flows.run import run_flow
 
     assert run_flow(billing_freeze).ok
     period = previous_period(datetime.now(UTC))

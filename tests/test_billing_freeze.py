@@ -21,7 +21,7 @@ JOB = "billing-freeze"
 
 def run_freeze(**parameters: Any):
     from flows.billing_freeze import billing_freeze
-    from flows.commands import run_flow
+    from flows.run import run_flow
 
     return run_flow(billing_freeze, **parameters)
 

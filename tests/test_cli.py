@@ -11,8 +11,8 @@ from pathlib import Path
 from conftest import NO_LOCAL_PREFECT_SERVER
 from typer.testing import CliRunner
 
+from cli.app import app
 from mailops import __version__
-from mailops.cli import app
 
 runner = CliRunner()
 
@@ -23,7 +23,7 @@ def run_mailops(*args: str, cwd: Path, env: dict[str, str] | None = None):
     environment = {k: v for k, v in os.environ.items() if not k.startswith("MAILOPS_")}
     environment.update({**NO_LOCAL_PREFECT_SERVER, **(env or {})})
     return subprocess.run(
-        [sys.executable, "-m", "mailops", *args],
+        [sys.executable, "-m", "cli", *args],
         cwd=cwd, env=environment, capture_output=True, text=True, timeout=60,
     )
 
@@ -87,7 +87,7 @@ def test_a_bad_as_of_is_one_line_naming_the_option(cli):
 def test_the_terminal_shows_a_runs_log_lines_only_for_a_bug():
     import logging
 
-    from mailops.cli import RunLogsOnTerminal
+    from cli.app import RunLogsOnTerminal
     from mailops.errors import AuthError
 
     def record(name: str, level: int, error: BaseException | None = None) -> logging.LogRecord:

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from flows.commands import run_flow
 from flows.contact_cleanup import contact_cleanup
+from flows.run import run_flow
 from mailops.cleanbox import CleanboxClient
 from mailops.contacts import JOB, PlanSummary, classified_pages, contact_audit, parse_target
 from mailops.report.slack import contact_cleanup_message

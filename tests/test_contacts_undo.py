@@ -7,9 +7,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from flows.commands import run_flow
 from flows.contact_cleanup import contact_cleanup
 from flows.contact_undo import contact_undo
+from flows.run import run_flow
 from mailops.contacts import UNDO_JOB, parse_target
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")

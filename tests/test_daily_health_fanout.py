@@ -7,9 +7,9 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
-from flows.commands import run_flow
 from flows.daily_health import daily_health
 from flows.daily_health_fanout import daily_health_fanout
+from flows.run import run_flow
 from mailops.store import domain_daily, team_daily
 
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from flows.commands import run_flow
 from flows.daily_health import daily_health
+from flows.run import run_flow
 from mailops.store import alerts, domain_daily, team_daily, team_top_senders
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 import tasks.health as health_tasks
-from flows.commands import run_flow
 from flows.daily_health import daily_health
+from flows.run import run_flow
 from mailops.errors import SpoolError
 from mailops.ports import free_port
 from mailops.store import Store, team_daily

@@ -376,7 +376,7 @@ def test_the_command_refuses_a_store_that_does_not_exist(cli, tmp_path: Path, mo
 
 
 def test_the_demo_ends_with_the_dashboard_command(cli, tmp_path: Path, monkeypatch):
-    from flows import demo as demo_flow
+    from sandbox import demo as demo_flow
 
     database = tmp_path / "demo" / "mailops.db"
     summary = demo_flow.DemoSummary(1, datetime(2026, 9, 1, tzinfo=UTC),

@@ -45,7 +45,7 @@ def test_a_malformed_config_file_is_exit_2_and_one_line_naming_it(command, tmp_p
     config.write_text(MALFORMED_TOML)
     # When the command runs (it fails before Prefect is imported or a server started)
     done = subprocess.run(
-        [sys.executable, "-m", "mailops", *command], cwd=tmp_path, capture_output=True,
+        [sys.executable, "-m", "cli", *command], cwd=tmp_path, capture_output=True,
         text=True, timeout=120,
         env={"PATH": "/usr/bin:/bin", "MAILOPS_CONFIG": str(config),
              "MAILOPS_DATA_DIR": str(tmp_path / "data"), "MAILOPS_PREFECT_SERVER": "local"},
@@ -122,7 +122,7 @@ def build_report(*args, **kwargs):
 
 tasks.report.build_report = build_report
 sys.argv = ["mailops", "report", "weekly", "--week", "2026-W47", "--no-notify"]
-from mailops.cli import main
+from cli.app import main
 main()
 """
 

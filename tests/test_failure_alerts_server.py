@@ -242,7 +242,7 @@ def test_serve_without_slack_says_alerts_are_off_in_one_line_and_still_serves(
                    "MAILOPS_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"}
     out = tmp_path / "serve.out"
     with out.open("wb") as output:
-        serving = subprocess.Popen([sys.executable, "-m", "mailops", "serve"], env=environment,
+        serving = subprocess.Popen([sys.executable, "-m", "cli", "serve"], env=environment,
                                    stdout=output, stderr=subprocess.STDOUT)
     try:
         wait_for("every deployment served", lambda: len(alert_server.api(

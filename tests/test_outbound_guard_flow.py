@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 import pytest
 from typer.testing import CliRunner
 
-from flows.commands import run_flow
 from flows.outbound_guard import outbound_guard
+from flows.run import run_flow
 from mailops.gate import GateDecision, answered
 from sandbox.server import Sandbox
 

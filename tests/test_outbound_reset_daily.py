@@ -24,8 +24,8 @@ JOB = "outbound-reset-daily"
 
 
 def run_daily(**parameters):
-    from flows.commands import run_flow
     from flows.outbound_reset_daily import outbound_reset_daily
+    from flows.run import run_flow
 
     return run_flow(outbound_reset_daily, **parameters)
 
@@ -146,8 +146,8 @@ def reset_when_all_are_ready(api_url: str, start: Any, results: Any) -> None:
     """One OS process running the whole flow (its environment is the test's), started with
     the others."""
     os.environ["PREFECT_API_URL"] = api_url
-    from flows.commands import run_flow
     from flows.outbound_reset_daily import outbound_reset_daily
+    from flows.run import run_flow
 
     start.wait(timeout=120)
     outcome = run_flow(outbound_reset_daily)
@@ -235,7 +235,7 @@ def test_a_bad_base_url_is_a_configuration_error_before_any_claim(resets_env):
     # Given a base URL whose port is not a number
     env = {**os.environ, "MAILOPS_EMBOUX_BASE_URL": "http://127.0.0.1:abc"}
     # When the command runs
-    done = subprocess.run([sys.executable, "-m", "mailops", "outbound", "reset-daily"],
+    done = subprocess.run([sys.executable, "-m", "cli", "outbound", "reset-daily"],
                           env=env, capture_output=True, text=True, timeout=120)
     # Then one line names the setting, exit 2, and the day is not claimed
     assert done.returncode == 2, done.stderr
@@ -252,7 +252,7 @@ def start_reset_process(env: dict[str, str]) -> subprocess.Popen[bytes]:
     from prefect.settings import PREFECT_API_URL
 
     return subprocess.Popen(
-        [sys.executable, "-m", "mailops", "outbound", "reset-daily"],
+        [sys.executable, "-m", "cli", "outbound", "reset-daily"],
         env={**env, "PREFECT_API_URL": str(PREFECT_API_URL.value())},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )

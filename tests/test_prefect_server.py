@@ -195,7 +195,7 @@ def test_a_hand_run_on_a_busy_machine_with_a_fresh_prefect_home_succeeds(
     environment = {name: value for name, value in os.environ.items()
                    if name != "PREFECT_API_URL"}
     environment.update(MAILOPS_PREFECT_SERVER="local", PREFECT_HOME=str(tmp_path / "home"))
-    command = [sys.executable, "-m", "mailops", "report", "weekly", "--week", "2026-W47",
+    command = [sys.executable, "-m", "cli", "report", "weekly", "--week", "2026-W47",
                "--no-notify"]
     hogs = busy_cores()
     try:
@@ -220,7 +220,7 @@ def test_a_hand_run_on_a_busy_machine_with_a_fresh_prefect_home_succeeds(
         assert second.returncode == 0 and second.stderr == "", second.stderr
         assert prefect_server.find(weekly_env.data_dir) == server
         # And `mailops server stop` ends it
-        stopped = subprocess.run([sys.executable, "-m", "mailops", "server", "stop"],
+        stopped = subprocess.run([sys.executable, "-m", "cli", "server", "stop"],
                                  env=environment, capture_output=True, text=True, timeout=60)
         assert stopped.returncode == 0 and "Stopped the local Prefect server" in stopped.stdout
         assert not server.alive()

@@ -168,7 +168,7 @@ def console(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch,
     environment.update({"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": ui.api,
                         "PREFECT_UI_URL": ui.url, "PREFECT_RUNNER_POLL_FREQUENCY": "1"})
     with (tmp_path / "serve.log").open("wb") as log:
-        serve = subprocess.Popen([sys.executable, "-m", "mailops", "serve"], cwd=ROOT,
+        serve = subprocess.Popen([sys.executable, "-m", "cli", "serve"], cwd=ROOT,
                                  env=environment, stdout=log, stderr=subprocess.STDOUT)
     try:
         _until("the deployments served", lambda: ui.deployment(JOB), 120)

@@ -11,8 +11,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from flows.commands import run_flow
 from flows.quarantine_accept import quarantine_accept
+from flows.run import run_flow
 from mailops.quarantine import JOB, parse_target
 from mailops.report.slack import quarantine_accept_message
 from mailops.store import ChangeStatus

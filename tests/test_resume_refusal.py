@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from flows.commands import run_flow
 from flows.contact_cleanup import contact_cleanup, resume_contact_cleanup
+from flows.run import run_flow
 from mailops.contacts import JOB as CLEANUP_JOB
 from mailops.contacts import parse_target
 from mailops.quarantine import JOB as QUARANTINE_JOB

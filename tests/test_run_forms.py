@@ -16,8 +16,8 @@ from prefect.utilities.callables import parameter_schema
 
 from deployments import JOBS, Job
 from deployments.build import job_flow
-from flows.commands import run_flow
 from flows.contact_cleanup import contact_cleanup
+from flows.run import run_flow
 from tasks.approval import PLAN_ROWS_SHOWN, approval_required, gate
 
 # How the machinery waits, pages and polls: settings, never a field of the form.

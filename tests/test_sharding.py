@@ -7,10 +7,10 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
-from flows.commands import run_flow
 from flows.contact_cleanup import contact_cleanup
 from flows.daily_health import daily_health
 from flows.outbound_guard import outbound_guard
+from flows.run import run_flow
 from mailops.rules.shard import Shard
 from mailops.store import alerts, domain_daily, team_daily
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from flows.commands import run_flow
+from flows.run import run_flow
 from mailops.store import Store, domain_daily, team_daily, team_top_senders
 from mailops.text import storable
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from flows.commands import run_flow
+from flows.run import run_flow
 from flows.weekly_report import weekly_report
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")

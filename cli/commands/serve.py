@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mailops.cli import EXIT_CONFIG, output
+from cli.app import EXIT_CONFIG, output
 from mailops.errors import ConfigError
 from mailops.settings import load_settings
 
@@ -27,8 +27,8 @@ def serve_jobs() -> None:
         output.fail(f"configuration error: {exc}", EXIT_CONFIG)
     from prefect import serve
 
+    from cli.commands.alerts import failure_alerts_line
     from deployments.build import build_deployments
-    from flows.commands.alerts import failure_alerts_line
 
     deployments = build_deployments(settings.timezone)
     typer.echo(failure_alerts_line(settings))

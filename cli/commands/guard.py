@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.commands import ShardOption, parse_instant, parse_shard, run_job
-from mailops.cli import JsonFlag, output
+from cli.app import JsonFlag, output
+from cli.commands import ShardOption, parse_instant, parse_shard, run_job
 from mailops.report.escape import terminal_text
 
 MAX_LINES = 15

@@ -11,8 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.commands import run_job
-from mailops.cli import EXIT_CONFIG, EXIT_FAILED, JsonFlag, output
+from cli.app import EXIT_CONFIG, EXIT_FAILED, JsonFlag, output
+from cli.commands import run_job
 from mailops.rules.resets import monthly_key
 
 ForceFlag = Annotated[

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.commands import run_job
-from mailops.cli import EXIT_CONFIG, JsonFlag, output
+from cli.app import EXIT_CONFIG, JsonFlag, output
+from cli.commands import run_job
 from mailops.report.escape import terminal_text
 from mailops.report.numbers import number
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import typer
 
-from flows.commands import prefect_api
-from mailops.cli import EXIT_CONFIG, EXIT_FAILED, JsonFlag, output
+from cli.app import EXIT_CONFIG, EXIT_FAILED, JsonFlag, output
+from cli.commands import prefect_api
 from mailops.errors import ConfigError, NotificationError
 from mailops.settings import Settings, load_settings
 

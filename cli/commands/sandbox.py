@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mailops.cli import EXIT_CONFIG, output
+from cli.app import EXIT_CONFIG, output
 
 
 def register(app: typer.Typer) -> None:

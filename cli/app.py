@@ -8,10 +8,10 @@ server down) print one line naming what went wrong and exit non-zero, never a tr
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 import logging
 import sys
-from importlib.metadata import entry_points
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -164,18 +164,20 @@ def dashboard(
               port=port)
 
 
-def load_command_plugins(target: typer.Typer) -> None:
-    """Add the command groups other packages of the project declare.
+COMMAND_MODULES = (
+    "health", "serve", "demo", "chaos", "outbound", "billing", "guard", "contacts",
+    "quarantine", "report", "domains", "server", "alerts", "sandbox",
+)
 
-    The jobs' commands run Prefect flows, and this library must not import `flows`; so
-    `flows` declares them under the `mailops.commands` entry point group (pyproject.toml)
-    and each plugin's `register(app)` adds its commands, importing Prefect only when run.
-    """
-    if getattr(target, "_mailops_plugins_loaded", False):
+
+def register_commands(target: typer.Typer) -> None:
+    """Add every command group of cli/commands/ (each module's `register(app)`); a command
+    imports its flow, and so Prefect, only when it runs."""
+    if getattr(target, "_mailops_commands_added", False):
         return
-    target._mailops_plugins_loaded = True  # type: ignore[attr-defined]
-    for entry in entry_points(group="mailops.commands"):
-        entry.load()(target)
+    target._mailops_commands_added = True  # type: ignore[attr-defined]
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"cli.commands.{name}").register(target)
 
 
 # Prefect's loggers of flow and task runs (and of the engine around them). Their records go
@@ -210,8 +212,8 @@ def main() -> None:
         handler.addFilter(RunLogsOnTerminal())
     install_log_redaction()
     try:
-        load_command_plugins(app)
-        app()
+        register_commands(app)
+        app(prog_name="mailops")
     except ConfigError as exc:
         output.fail(f"configuration error: {exc}", EXIT_CONFIG)
     except MailopsError as exc:

@@ -1,7 +1,7 @@
 """`mailops server status|start|stop`: the local Prefect server that hand runs share.
 
 A hand run (`mailops <job>`) without PREFECT_API_URL finds or starts this server itself
-(`flows.commands.prefect_api`); these commands show it, start it ahead of a first run, and
+(`cli.commands.prefect_api`); these commands show it, start it ahead of a first run, and
 end it. The process is managed by `mailops.prefect_server`.
 """
 
@@ -12,9 +12,9 @@ from typing import Any
 
 import typer
 
-from flows.commands import local_prefect_server
+from cli.app import EXIT_CONFIG, JsonFlag, output
+from cli.commands import local_prefect_server
 from mailops import prefect_server
-from mailops.cli import EXIT_CONFIG, JsonFlag, output
 from mailops.errors import ConfigError
 from mailops.settings import load_settings
 

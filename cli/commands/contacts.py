@@ -7,14 +7,14 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.commands import (
+from cli.app import JsonFlag, output
+from cli.commands import (
     ShardOption,
     parse_instant,
     parse_shard,
     require_stored_plan,
     run_job,
 )
-from mailops.cli import JsonFlag, output
 from mailops.report.escape import terminal_text
 
 MAX_ACTION_LINES = 15

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from mailops.cli import EXIT_CONFIG, EXIT_FAILED, JsonFlag, output
+from cli.app import EXIT_CONFIG, EXIT_FAILED, JsonFlag, output
 from mailops.report.billing import FORMATS, build_export, render_csv, render_json, write_export
 from mailops.rules.resets import parse_period
 from mailops.settings import load_settings

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from flows.commands import SeedOption, WeeksOption, progress_bar
-from mailops.cli import JsonFlag, output
+from cli.app import JsonFlag, output
+from cli.commands import SeedOption, WeeksOption, progress_bar
 from mailops.report.escape import terminal_text
 
 

@@ -1,25 +1,24 @@
-"""The jobs' `mailops` commands, registered through the `mailops.commands` entry points.
+"""The jobs' `mailops` commands, and what they share.
 
 Each module here has `register(app)`, which adds its commands to the typer app of
-`mailops.cli`; a command imports its flow (and so Prefect) only when it runs, through
+`cli.app`; a command imports its flow (and so Prefect) only when it runs, through
 `run_job`: the configuration is checked first (exit 2 before anything starts), then the
 run is given a Prefect API (PREFECT_API_URL, else the local server of hand runs).
 """
 
 from __future__ import annotations
 
-import asyncio
 import importlib
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mailops.cli import EXIT_CONFIG, EXIT_FAILED, output
+from cli.app import EXIT_CONFIG, EXIT_FAILED, output
+from flows.run import FlowOutcome, run_flow
 from mailops.errors import ConfigError, MailopsError, PrefectServerError
 from mailops.rules.shard import Shard
 from mailops.settings import Settings, load_settings
@@ -36,50 +35,6 @@ ShardOption = Annotated[
     str | None,
     typer.Option("--shard", help="i/n: only the part of the work of shard i of n (e.g. 1/4)."),
 ]
-
-
-@dataclass(frozen=True)
-class FlowOutcome:
-    """What a flow run ended with: its result, and the failure message when it failed.
-
-    `unexpected` is a run that raised instead of ending in its own one-line failure;
-    `config` a failure of the configuration (its command exits 2); `run_id` is the Prefect
-    flow run's id (its logs and artifacts are filed under it); `state` the final state's
-    name as the runs list shows it (a gated run's verdict: Applied, Rejected, Expired, ...).
-    """
-
-    ok: bool
-    result: Any
-    message: str | None
-    run_id: str | None = None
-    unexpected: bool = False
-    config: bool = False
-    state: str | None = None
-
-
-def run_flow(flow: Callable[..., Coroutine[Any, Any, Any]], **parameters: Any) -> FlowOutcome:
-    """Run an async flow to its final state and return its result, failed or not.
-
-    Flows return `Failed(message=..., data=result)` for expected failures (a rejected key,
-    a server down), so the command can print the partial result and one line, with no
-    traceback.
-    """
-    from flows.ending import CONFIG_ERROR
-
-    state = asyncio.run(flow(**parameters, return_state=True))
-    result = state.result(raise_on_failure=False)
-    run_id = str(state.state_details.flow_run_id) if state.state_details.flow_run_id else None
-    if isinstance(result, BaseException):
-        if isinstance(result, ConfigError):
-            return FlowOutcome(False, None, f"{CONFIG_ERROR}{result}", run_id, unexpected=True,
-                               config=True, state=state.name)
-        return FlowOutcome(False, None, state.message or str(result), run_id, unexpected=True,
-                           state=state.name)
-    ok = state.is_completed()
-    message = None if ok else state.message
-    return FlowOutcome(ok, result, message, run_id,
-                       config=bool(message and message.startswith(CONFIG_ERROR)),
-                       state=state.name)
 
 
 def run_job(flow: str, **parameters: Any) -> FlowOutcome:
