@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+
 WORK_POOL = "mailops"
 # Every deployment carries this tag (and so does every flow run started from one): the failure
 # alert (deployments/alerts.py) matches on it, and the UI's filters find mailops' runs by it.
@@ -149,51 +151,43 @@ JOBS: tuple[Job, ...] = (
 )
 
 
+# The header of prefect.yaml: how to use it. Comments are text; the document itself is data.
+_PREFECT_YAML_HEADER = """\
+# Rendered from deployments/__init__.py by `python -m deployments`; do not edit.
+# prefect work-pool create mailops --type process
+# prefect deploy --all    (from the project folder; workers run the flows from it)
+# mailops alerts setup    (the Slack alert on a failed or crashed run; see README)
+# prefect worker start --pool mailops   (or --work-queue default / fanout: see README)
+"""
+
+
 def prefect_yaml(operator_zone: str) -> str:
-    """The prefect.yaml that puts every job on the `mailops` process work pool."""
-    lines = [
-        "# Rendered from deployments/__init__.py by `python -m deployments`; do not edit.",
-        "# prefect work-pool create mailops --type process",
-        "# prefect deploy --all    (from the project folder; workers run the flows from it)",
-        "# mailops alerts setup    (the Slack alert on a failed or crashed run; see README)",
-        "# prefect worker start --pool mailops   (or --work-queue default / fanout: see README)",
-        "name: mailops",
-        "prefect-version: 3.9.1",
-        "",
-        "deployments:",
-    ]
-    for job in JOBS:
-        lines += [
-            f"  - name: {job.name}",
-            f"    entrypoint: {job.entrypoint}",
-            f"    description: \"{job.description}\"",
-            f"    tags: [{', '.join(job.deployment_tags)}]",
-            f"    parameters: {_yaml_mapping(job.parameters)}",
-            "    work_pool:",
-            f"      name: {WORK_POOL}",
-            f"      work_queue_name: {job.work_queue}",
-        ]
-        if job.cron is None:
-            lines.append("    schedules: []")
-        else:
-            lines += [
-                "    schedules:",
-                f"      - cron: \"{job.cron}\"",
-                f"        timezone: \"{job.zone(operator_zone)}\"",
-            ]
-        if job.exclusive:
-            lines += [
-                "    concurrency_limit:",
-                "      limit: 1",
-                "      collision_strategy: CANCEL_NEW",
-            ]
-    return "\n".join(lines) + "\n"
+    """The prefect.yaml that puts every job on the `mailops` process work pool.
+
+    Built as data and written by PyYAML's safe_dump, so any description or parameter (quotes,
+    `: `, `#`, newlines) comes back from the file as it was written."""
+    document = {
+        "name": "mailops",
+        "prefect-version": "3.9.1",
+        "deployments": [_prefect_deployment(job, operator_zone) for job in JOBS],
+    }
+    # width: no folding, so each description stays on one line and its diff is one line
+    return _PREFECT_YAML_HEADER + yaml.safe_dump(
+        document, sort_keys=False, allow_unicode=True, width=float("inf"))
 
 
-def _yaml_mapping(values: dict[str, Any]) -> str:
-    def scalar(value: Any) -> str:
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        return str(value)
-
-    return "{" + ", ".join(f"{k}: {scalar(v)}" for k, v in values.items()) + "}"
+def _prefect_deployment(job: Job, operator_zone: str) -> dict[str, Any]:
+    """One entry of prefect.yaml's `deployments`."""
+    entry: dict[str, Any] = {
+        "name": job.name,
+        "entrypoint": job.entrypoint,
+        "description": job.description,
+        "tags": list(job.deployment_tags),
+        "parameters": dict(job.parameters),
+        "work_pool": {"name": WORK_POOL, "work_queue_name": job.work_queue},
+        "schedules": [] if job.cron is None else [
+            {"cron": job.cron, "timezone": job.zone(operator_zone)}],
+    }
+    if job.exclusive:
+        entry["concurrency_limit"] = {"limit": 1, "collision_strategy": "CANCEL_NEW"}
+    return entry

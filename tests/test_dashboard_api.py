@@ -140,6 +140,30 @@ def test_activity_shows_each_change_with_its_run_and_the_undo_command(run_dashbo
     assert get(f"{dash.url}/api/activity", params={"job": "rm -rf"}).status_code == 400
 
 
+def test_a_bad_filter_is_refused_in_one_line_naming_it_and_an_empty_one_means_any(
+    run_dashboard,
+):
+    dash = run_dashboard()
+    for path, params, name in [
+        ("/api/health", {"status": "dead"}, "status"),
+        ("/api/trends", {"start": "30/09"}, "start"),
+        ("/trends", {"days": "0"}, "days"),
+        ("/api/activity", {"job": "rm -rf"}, "job"),
+        ("/activity", {"limit": "many"}, "limit"),
+    ]:
+        answer = get(f"{dash.url}{path}", params=params)
+        assert answer.status_code == 400, (path, params)
+        detail = answer.json()["detail"]
+        assert detail.startswith(f"{name}: ") and "\n" not in detail, detail
+        assert "content-security-policy" in answer.headers
+    # the pages' forms send an empty field for "any"
+    blank = get(f"{dash.url}/api/health", params={"status": "", "q": ""})
+    assert blank.status_code == 200 and blank.json()["filters"] == {"status": None, "q": None}
+    rows = get(f"{dash.url}/api/activity", params={"job": "", "limit": ""}).json()
+    assert rows["filters"] == {"job": None, "limit": 200}
+    assert get(f"{dash.url}/trends", params={"start": "", "end": "", "q": ""}).status_code == 200
+
+
 def test_the_dashboard_only_reads(run_dashboard):
     dash = run_dashboard()
     for path in ("/api/health", "/api/activity", "/"):

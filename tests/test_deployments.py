@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
-from deployments import JOBS, prefect_yaml
+import deployments
+from deployments import JOBS, Job, prefect_yaml
 from deployments.build import build_deployments, job_flow
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,3 +84,14 @@ def test_prefect_yaml_is_rendered_from_the_same_table():
     assert [d["entrypoint"] for d in parsed["deployments"]] == [j.entrypoint for j in JOBS]
     for entry in parsed["deployments"]:
         assert entry["work_pool"]["name"] == "mailops"
+
+
+def test_prefect_yaml_keeps_any_text_as_it_was_written(monkeypatch: pytest.MonkeyPatch):
+    tricky = 'Say "hi": then # not a comment\nsecond line: {x}, [y] & *z'
+    job = Job("tricky", "flows.daily_health", "daily_health", "*/5 * * * *", "UTC", tricky,
+              parameters={"note": tricky, "apply": False, "on": "yes", "n": 3})
+    monkeypatch.setattr(deployments, "JOBS", (job,))
+    [entry] = yaml.safe_load(prefect_yaml("UTC"))["deployments"]
+    assert entry["description"] == tricky
+    assert entry["parameters"] == {"note": tricky, "apply": False, "on": "yes", "n": 3}
+    assert entry["schedules"] == [{"cron": "*/5 * * * *", "timezone": "UTC"}]

@@ -7,6 +7,7 @@ import json
 from uuid import uuid4
 
 import pytest
+import yaml
 from pydantic import SecretStr
 
 from deployments import JOBS, PROJECT_TAG, prefect_yaml
@@ -62,7 +63,8 @@ def render(template: str, *, state_name: str = "Failed", message: str | None = "
 
 def test_every_deployment_carries_the_tag_the_alert_matches():
     assert all(d.tags[0] == PROJECT_TAG for d in build_deployments("UTC"))
-    assert prefect_yaml("UTC").count(f"tags: [{PROJECT_TAG}, ") == len(JOBS)
+    deployed = yaml.safe_load(prefect_yaml("UTC"))["deployments"]
+    assert [d["tags"][0] for d in deployed] == [PROJECT_TAG] * len(JOBS)
     related = failure_trigger().match_related
     assert related.model_dump() == {"prefect.resource.role": "tag",
                                     "prefect.resource.id": f"prefect.tag.{PROJECT_TAG}"}

@@ -4,10 +4,14 @@ sandbox (simulators, demo, chaos, corpus, reconciliation) sits outside all three
 from __future__ import annotations
 
 import ast
+import re
 import sys
+import tomllib
+from importlib.metadata import packages_distributions
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("mailops", "tasks", "flows", "deployments", "sandbox", "cli")  # pyproject installs
 
 
 def imported_modules(package: str) -> dict[str, set[str]]:
@@ -72,3 +76,23 @@ def test_one_module_reads_the_public_suffix_list():
         if "publicsuffixlist" in names
     }
     assert readers == {"mailops/public_suffix.py"}
+
+
+def _distribution(name: str) -> str:
+    """A distribution's name as packaging compares them (PEP 503): `PyYAML` is `pyyaml`."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_every_package_the_code_imports_is_declared():
+    # A package used only through another's dependencies (numpy through pandas, starlette
+    # through fastapi) breaks the day that one drops or bounds it.
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {_distribution(re.match(r"[A-Za-z0-9._-]+", requirement).group())
+                for requirement in project["dependencies"]}
+    imported = {name for package in PACKAGES
+                for names in imported_modules(package).values() for name in names}
+    third_party = imported - set(PACKAGES) - sys.stdlib_module_names
+    providers = packages_distributions()
+    undeclared = {module for module in third_party
+                  if not {_distribution(d) for d in providers.get(module, [module])} & declared}
+    assert undeclared == set()

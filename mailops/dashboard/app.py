@@ -21,15 +21,17 @@ import hashlib
 import hmac
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import parse_qs, urlencode
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
+from pydantic import BaseModel, Field, model_validator
 from starlette.middleware.base import RequestResponseEndpoint
 
 from mailops import __version__
@@ -44,8 +46,11 @@ from mailops.store import Store
 HERE = Path(__file__).parent
 COOKIE = "mailops_dashboard"
 DEFAULT_REFRESH_SECONDS = 15
-JOBS = ("contact-cleanup", "contact-undo", "quarantine-accept", "outbound-guard",
-        "outbound-reset-daily", "billing-freeze")
+JobName = Literal["contact-cleanup", "contact-undo", "quarantine-accept", "outbound-guard",
+                  "outbound-reset-daily", "billing-freeze"]
+JOBS: tuple[str, ...] = get_args(JobName)
+ACTIVITY_ROWS = 200
+MOST_ACTIVITY_ROWS = 5000
 METRIC_TITLES = {
     "usage_pct": "weekly quota used (%)", "weekly_used": "weekly messages",
     "quarantine_backlog": "quarantine backlog", "failed_24h": "failed (24 h)",
@@ -139,31 +144,50 @@ def _signed(value: float | None) -> str:
     return signed(value, missing="")
 
 
-def _day(raw: str | None, name: str) -> date | None:
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise HTTPException(400, f"{name} must be a date YYYY-MM-DD") from None
+class _Filters(BaseModel):
+    """A page's query parameters, shared with its JSON twin; FastAPI validates them and a bad
+    one is a 400 naming it (`refused`). A field the page's form sends empty (`?status=` for
+    "any") counts as not given."""
+
+    visible: bool = Field(False, description="the JSON as the page shows it: every string "
+                          "with its invisible characters as markers (the page's own poll)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_not_given(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {name: value for name, value in data.items() if value != ""}
+        return data
 
 
-def _status(raw: str | None) -> str | None:
-    if not raw:
-        return None
-    if raw not in {s.value for s in Status}:
-        raise HTTPException(400, f"status must be one of {', '.join(s.value for s in Status)}")
-    return raw
+class HealthFilters(_Filters):
+    status: Status | None = Field(None, description="only groups and mailboxes in this status")
+    q: str | None = Field(None, description="only groups and mailboxes whose name holds this")
 
 
-def _positive(raw: str | None, name: str, default: int, most: int) -> int:
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise HTTPException(400, f"{name} must be a whole number") from None
-    return min(max(value, 1), most)
+class TrendsFilters(_Filters):
+    start: date | None = Field(None, description="first day, YYYY-MM-DD (default: `days` "
+                               "before `end`)")
+    end: date | None = Field(None, description="last day, YYYY-MM-DD (default: the last "
+                             "stored day)")
+    days: int = Field(queries.DEFAULT_DAYS, ge=1, le=queries.MAX_DAYS,
+                      description="how many days back from `end`, without `start`")
+    q: str | None = Field(None, description="only teams and domains whose name holds this")
+
+
+class ActivityFilters(_Filters):
+    job: JobName | None = Field(None, description="only this job's changes and runs")
+    limit: int = Field(ACTIVITY_ROWS, ge=1, le=MOST_ACTIVITY_ROWS,
+                       description="at most this many rows of each table")
+
+
+def refusal(error: RequestValidationError) -> str:
+    """FastAPI's validation errors in one line, each naming its parameter: `days: input
+    should be less than or equal to 366`."""
+    return "; ".join(
+        f"{problem['loc'][-1]}: {problem['msg'][:1].lower()}{problem['msg'][1:]}"
+        for problem in error.errors()
+    )
 
 
 def create_app(
@@ -184,8 +208,15 @@ def create_app(
     templates.env.filters["signed"] = _signed
     templates.env.globals.update(version=__version__, refresh=refresh_seconds,
                                  statuses=[s.value for s in Status], jobs=JOBS,
+                                 most_activity_rows=MOST_ACTIVITY_ROWS,
                                  metric_titles=METRIC_TITLES, login_required=bool(token))
     session = session_value(token) if token else None
+
+    @app.exception_handler(RequestValidationError)
+    async def refused(request: Request, error: RequestValidationError) -> Response:
+        """A bad query parameter: the 400 the dashboard always answered, with one line
+        naming the parameter, rather than FastAPI's 422 and its list of error objects."""
+        return JSONResponse({"detail": refusal(error)}, status_code=400)
 
     @app.middleware("http")
     async def protect(request: Request, call_next: RequestResponseEndpoint) -> Response:
@@ -224,29 +255,19 @@ def create_app(
             response.headers.setdefault(name, value)
         return response
 
-    def as_asked(request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    def as_asked(filters: _Filters, data: dict[str, Any]) -> dict[str, Any]:
         """The JSON as stored; with `?visible=1` (the page's own poll) as the page shows it,
         every string with its invisible characters as markers."""
-        return visible_values(data) if request.query_params.get("visible") else data
+        return visible_values(data) if filters.visible else data
 
-    def health_data(request: Request) -> dict[str, Any]:
-        params = request.query_params
-        return queries.health(store, rules, _status(params.get("status")), params.get("q"))
+    def health_data(filters: HealthFilters) -> dict[str, Any]:
+        return queries.health(store, rules, filters.status, filters.q)
 
-    def trends_data(request: Request) -> dict[str, Any]:
-        params = request.query_params
-        return queries.trends(
-            store, _day(params.get("start"), "start"), _day(params.get("end"), "end"),
-            _positive(params.get("days"), "days", queries.DEFAULT_DAYS, queries.MAX_DAYS),
-            params.get("q"),
-        )
+    def trends_data(filters: TrendsFilters) -> dict[str, Any]:
+        return queries.trends(store, filters.start, filters.end, filters.days, filters.q)
 
-    def activity_data(request: Request) -> dict[str, Any]:
-        params = request.query_params
-        job = params.get("job") or None
-        if job is not None and job not in JOBS:
-            raise HTTPException(400, f"job must be one of {', '.join(JOBS)}")
-        return queries.activity(store, _positive(params.get("limit"), "limit", 200, 5000), job)
+    def activity_data(filters: ActivityFilters) -> dict[str, Any]:
+        return queries.activity(store, filters.limit, filters.job)
 
     def page(request: Request, name: str, data: dict[str, Any], **extra: Any) -> HTMLResponse:
         query = request.url.query
@@ -258,9 +279,13 @@ def create_app(
         )
 
     @app.get("/login", response_class=HTMLResponse)
-    def login_page(request: Request) -> Response:
+    def login_page(
+        request: Request,
+        asked: Annotated[str | None, Query(alias="next", description="the page to open "
+                                           "after the login")] = None,
+    ) -> Response:
         """The login form (pages asked for without the token show it too)."""
-        next_page = local_page(request.query_params.get("next"))
+        next_page = local_page(asked)
         if not token:
             return RedirectResponse(next_page, status_code=303)
         return login_form(request, "this dashboard asks for its token", next_page, 200)
@@ -289,14 +314,16 @@ def create_app(
         return response
 
     @app.get("/", response_class=HTMLResponse)
-    def health_page(request: Request) -> HTMLResponse:
+    def health_page(request: Request,
+                    filters: Annotated[HealthFilters, Query()]) -> HTMLResponse:
         """Groups with their mailboxes, filtered by status and name."""
-        return page(request, "health", health_data(request))
+        return page(request, "health", health_data(filters))
 
     @app.get("/trends", response_class=HTMLResponse)
-    def trends_page(request: Request) -> HTMLResponse:
+    def trends_page(request: Request,
+                    filters: Annotated[TrendsFilters, Query()]) -> HTMLResponse:
         """Daily metrics per team and domain as charts, with week-over-week changes."""
-        data = trends_data(request)
+        data = trends_data(filters)
         start = date.fromisoformat(data["range"]["start"])
         end = date.fromisoformat(data["range"]["end"])
         charts = {
@@ -308,21 +335,22 @@ def create_app(
         return page(request, "trends", data, charts=charts)
 
     @app.get("/activity", response_class=HTMLResponse)
-    def activity_page(request: Request) -> HTMLResponse:
+    def activity_page(request: Request,
+                      filters: Annotated[ActivityFilters, Query()]) -> HTMLResponse:
         """The audit table and the once-only runs, newest first."""
-        return page(request, "activity", activity_data(request))
+        return page(request, "activity", activity_data(filters))
 
     @app.get("/api/health")
-    def health_api(request: Request) -> dict[str, Any]:
-        return as_asked(request, health_data(request))
+    def health_api(filters: Annotated[HealthFilters, Query()]) -> dict[str, Any]:
+        return as_asked(filters, health_data(filters))
 
     @app.get("/api/trends")
-    def trends_api(request: Request) -> dict[str, Any]:
-        return as_asked(request, trends_data(request))
+    def trends_api(filters: Annotated[TrendsFilters, Query()]) -> dict[str, Any]:
+        return as_asked(filters, trends_data(filters))
 
     @app.get("/api/activity")
-    def activity_api(request: Request) -> dict[str, Any]:
-        return as_asked(request, activity_data(request))
+    def activity_api(filters: Annotated[ActivityFilters, Query()]) -> dict[str, Any]:
+        return as_asked(filters, activity_data(filters))
 
     @app.get("/api/ping")
     def ping() -> dict[str, Any]:
