@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from mailops import jobs
+
 WORK_POOL = "mailops"
 # Every deployment carries this tag (and so does every flow run started from one): the failure
 # alert (deployments/alerts.py) matches on it, and the UI's filters find mailops' runs by it.
@@ -59,13 +61,13 @@ class Job:
 
 JOBS: tuple[Job, ...] = (
     Job(
-        "daily-health", "flows.daily_health", "daily_health", "0 8 * * *", OPERATOR_ZONE,
+        jobs.DAILY_HEALTH, "flows.daily_health", "daily_health", "0 8 * * *", OPERATOR_ZONE,
         "Collect every Cleanbox team and EmBoux domain into the trend tables, alert, and "
         "post one Slack report.",
         tags=("cleanbox", "emboux", "report"),
     ),
     Job(
-        "daily-health-fanout", "flows.daily_health_fanout", "daily_health_fanout", None,
+        jobs.DAILY_HEALTH_FANOUT, "flows.daily_health_fanout", "daily_health_fanout", None,
         OPERATOR_ZONE,
         "daily-health split into `shards` parallel runs of daily-health-shard (on any "
         "worker of the pool), then one report merged from the store. For many teams and "
@@ -75,7 +77,7 @@ JOBS: tuple[Job, ...] = (
         work_queue=FANOUT_QUEUE,
     ),
     Job(
-        "daily-health-shard", "flows.daily_health", "daily_health", None, "UTC",
+        jobs.DAILY_HEALTH_SHARD, "flows.daily_health", "daily_health", None, "UTC",
         "One shard (parameter shard = i/n) of daily-health, started by daily-health-fanout; "
         "stores its teams and domains and posts no report of its own.",
         parameters={"notify": False},
@@ -83,21 +85,21 @@ JOBS: tuple[Job, ...] = (
         exclusive=False,  # the n shards of one fan-out run at once
     ),
     Job(
-        "outbound-reset-daily", "flows.outbound_reset_daily", "outbound_reset_daily",
+        jobs.OUTBOUND_RESET_DAILY, "flows.outbound_reset_daily", "outbound_reset_daily",
         "0 * * * *", "UTC",
         "POST /outbound/reset-daily exactly once per UTC day (ledger-guarded): at 00:00, "
         "and each later hour sends nothing unless that day's reset failed.",
         tags=("emboux", "exactly-once"),
     ),
     Job(
-        "billing-freeze", "flows.billing_freeze", "billing_freeze", "5 * 1 * *", "UTC",
+        jobs.BILLING_FREEZE, "flows.billing_freeze", "billing_freeze", "5 * 1 * *", "UTC",
         "POST /outbound/reset-monthly exactly once per month; the frozen counters become "
         "the month's billing rows. At 00:05 on the 1st, and each later hour of the 1st sends "
         "nothing unless that month's freeze failed.",
         tags=("emboux", "exactly-once", "billing"),
     ),
     Job(
-        "contact-cleanup", "flows.contact_cleanup", "contact_cleanup", "0 6 * * 1",
+        jobs.CONTACT_CLEANUP, "flows.contact_cleanup", "contact_cleanup", "0 6 * * 1",
         OPERATOR_ZONE,
         "Classify unset contacts with seed 001's rules; applies only with apply=true and an "
         "approval in the UI.",
@@ -105,34 +107,34 @@ JOBS: tuple[Job, ...] = (
         tags=("cleanbox", "gated"),
     ),
     Job(
-        "weekly-report", "flows.weekly_report", "weekly_report", "0 9 * * 1", OPERATOR_ZONE,
+        jobs.WEEKLY_REPORT, "flows.weekly_report", "weekly_report", "0 9 * * 1", OPERATOR_ZONE,
         "Week-over-week trends, drifts and forecasts from the trend tables, as a file, a "
         "Slack digest and an artifact.",
         parameters={"format": "html"},
         tags=("report",),
     ),
     Job(
-        "outbound-guard", "flows.outbound_guard", "outbound_guard", "*/15 * * * *", "UTC",
+        jobs.OUTBOUND_GUARD, "flows.outbound_guard", "outbound_guard", "*/15 * * * *", "UTC",
         "Seed 003's monitor over EmBoux domains; suspends and resumes only with apply=true "
         "and an approval in the UI.",
         parameters={"apply": False},
         tags=("emboux", "gated"),
     ),
     Job(
-        "quarantine-accept", "flows.quarantine_accept", "quarantine_accept", "0 * * * *", "UTC",
+        jobs.QUARANTINE_ACCEPT, "flows.quarantine_accept", "quarantine_accept", "0 * * * *", "UTC",
         "Seed 000's auto-remediation: above the backlog threshold, accept quarantined mail "
         "from whitelisted contacts; applies only with apply=true and an approval in the UI.",
         parameters={"apply": False},
         tags=("cleanbox", "gated"),
     ),
     Job(
-        "domain-onboarding", "flows.domain_onboarding", "domain_onboarding", None, "UTC",
+        jobs.DOMAIN_ONBOARDING, "flows.domain_onboarding", "domain_onboarding", None, "UTC",
         "Start verification of a new domain (a subdomain registers under its parent), store "
         "the DNS records to publish and post them to Slack; on demand, apply=false is a dry run.",
         tags=("emboux", "domains"),
     ),
     Job(
-        "verification-watch", "flows.verification_watch", "verification_watch", "0 7 * * *",
+        jobs.VERIFICATION_WATCH, "flows.verification_watch", "verification_watch", "0 7 * * *",
         OPERATOR_ZONE,
         "Poll verify-status of every onboarded domain not yet verified, record each change, "
         "report newly verified domains and alert on those pending 3 days or more.",
@@ -140,7 +142,7 @@ JOBS: tuple[Job, ...] = (
         tags=("emboux", "domains"),
     ),
     Job(
-        "credential-rotation", "flows.credential_rotation", "credential_rotation",
+        jobs.CREDENTIAL_ROTATION, "flows.credential_rotation", "credential_rotation",
         "0 3 1 * *", "UTC",
         "Rotate the provider credential of every domain whose credential mailops installed "
         "(or the listed domains) into a Prefect Secret block; applies only with apply=true "
