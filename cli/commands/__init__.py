@@ -26,6 +26,16 @@ from mailops.settings import Settings, load_settings
 if TYPE_CHECKING:
     from mailops.prefect_server import LocalServer
 
+# The jobs' shared options.
+TeamsOption = Annotated[
+    list[str] | None, typer.Option("--team", help="Only this team (repeatable).")
+]
+ResumeOption = Annotated[
+    str | None,
+    typer.Option("--resume", help="Apply the stored plan of this run id (skips what is done)."),
+]
+NoSummaryOption = Annotated[bool, typer.Option("--no-notify", help="Post no Slack summary.")]
+
 # The simulations' options (demo, chaos).
 WeeksOption = Annotated[
     int, typer.Option(min=1, max=12, help="Simulated weeks (5 reach a month's turn).")

@@ -9,7 +9,10 @@ import typer
 
 from cli.app import JsonFlag, output
 from cli.commands import (
+    NoSummaryOption,
+    ResumeOption,
     ShardOption,
+    TeamsOption,
     parse_instant,
     parse_shard,
     require_stored_plan,
@@ -30,9 +33,7 @@ def register(app: typer.Typer) -> None:
 
 
 def cleanup(
-    team: Annotated[
-        list[str] | None, typer.Option("--team", help="Only this team (repeatable).")
-    ] = None,
+    team: TeamsOption = None,
     apply: Annotated[
         bool, typer.Option("--apply", help="Change the states (default: plan only).")
     ] = False,
@@ -41,17 +42,12 @@ def cleanup(
         typer.Option("--max-actions", min=1,
                      help="Refuse to apply a plan with more changes (default 100)."),
     ] = None,
-    resume: Annotated[
-        str | None,
-        typer.Option("--resume", help="Apply the stored plan of this run id (skips what is done)."),
-    ] = None,
+    resume: ResumeOption = None,
     as_of: Annotated[
         str | None,
         typer.Option("--as-of", help="ISO 8601 instant contact ages are measured at (now)."),
     ] = None,
-    no_notify: Annotated[
-        bool, typer.Option("--no-notify", help="Post no Slack summary.")
-    ] = False,
+    no_notify: NoSummaryOption = False,
     shard: ShardOption = None,
     json_output: JsonFlag = False,
 ) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from cli.app import JsonFlag, output
-from cli.commands import ShardOption, parse_instant, parse_shard, run_job
+from cli.commands import ShardOption, TeamsOption, parse_instant, parse_shard, run_job
 from mailops.report.escape import terminal_text
 
 MAX_ALERT_LINES = 15
@@ -19,9 +19,7 @@ def register(app: typer.Typer) -> None:
 
 
 def health(
-    team: Annotated[
-        list[str] | None, typer.Option("--team", help="Only this team (repeatable).")
-    ] = None,
+    team: TeamsOption = None,
     day: Annotated[
         datetime | None,
         typer.Option(formats=["%Y-%m-%d"], help="The day to store the rows under."),

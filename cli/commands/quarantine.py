@@ -9,7 +9,14 @@ from typing import Annotated, Any
 import typer
 
 from cli.app import JsonFlag, output
-from cli.commands import parse_instant, require_stored_plan, run_job
+from cli.commands import (
+    NoSummaryOption,
+    ResumeOption,
+    TeamsOption,
+    parse_instant,
+    require_stored_plan,
+    run_job,
+)
 from mailops.report.escape import terminal_text
 from mailops.secrets import redact
 
@@ -26,9 +33,7 @@ def register(app: typer.Typer) -> None:
 
 
 def accept(
-    team: Annotated[
-        list[str] | None, typer.Option("--team", help="Only this team (repeatable).")
-    ] = None,
+    team: TeamsOption = None,
     apply: Annotated[
         bool, typer.Option("--apply", help="Accept the messages (default: plan only).")
     ] = False,
@@ -47,16 +52,11 @@ def accept(
         typer.Option("--max-actions", min=1,
                      help="Refuse to apply a plan with more accepts (default 500)."),
     ] = None,
-    resume: Annotated[
-        str | None,
-        typer.Option("--resume", help="Apply the stored plan of this run id (skips what is done)."),
-    ] = None,
+    resume: ResumeOption = None,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="ISO 8601 instant the report is stamped with.")
     ] = None,
-    no_notify: Annotated[
-        bool, typer.Option("--no-notify", help="Post no Slack summary.")
-    ] = False,
+    no_notify: NoSummaryOption = False,
     json_output: JsonFlag = False,
 ) -> None:
     """Plan (default) or apply the accepts of quarantined mail from whitelisted contacts."""
