@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from mailops.report.escape import html_text, markdown_text, visible
 from mailops.report.numbers import number, signed
@@ -27,7 +28,6 @@ from mailops.report.weekly import (
 from mailops.rules.report import is_month_to_date
 
 CHART_SUBJECTS = 6  # lines per chart: the largest this week
-WEEK_OVER_WEEK = ": this week against last week"  # the titles of the per-subject tables
 METRIC_LABELS = {
     "weekly_used": "weekly usage (peak)",
     "usage_pct": "weekly usage % (peak)",
@@ -77,36 +77,40 @@ def _title(report: WeeklyReport) -> str:
 # --- the tables, once for both formats -------------------------------------------------------
 
 
-def _sections(report: WeeklyReport, esc: Escape) -> list[tuple[str, list[str], list[list[str]]]]:
-    """(title, header, rows) of every table; cells already escaped with `esc`."""
-    sections = [
-        ("Already crossed", ["scope", "subject", "threshold", "now", "trend a day"],
-         [_forecast_row(f, esc)[:-1] for f in report.crossed]),
-        ("Forecasts", ["scope", "subject", "threshold", "now", "trend a day", "crossed"],
-         [_forecast_row(f, esc) for f in report.forecasts]),
-        ("Gradual drifts", ["scope", "subject", "metric", "direction", "weeks", "from", "to",
-                            "slope a week"],
-         [_drift_row(d, esc) for d in report.drifts]),
-        ("Top movers", ["scope", "subject", "metric", "last week", "this week", "change"],
-         [[c.scope, esc(c.subject), esc(metric_label(c.metric)), number(c.last_week),
-           number(c.this_week), esc(c.in_words())] for c in report.movers]),
+@dataclass(frozen=True)
+class Table:
+    """One table of the report, its cells already escaped for the format."""
+
+    title: str
+    header: list[str]
+    rows: list[list[str]]
+    per_subject: bool = False  # every team's or domain's metrics: the file's, not the artifact's
+
+
+def _sections(report: WeeklyReport, esc: Escape) -> list[Table]:
+    """Every table of the report; cells already escaped with `esc`."""
+    return [
+        Table("Already crossed", ["scope", "subject", "threshold", "now", "trend a day"],
+              [_forecast_row(f, esc)[:-1] for f in report.crossed]),
+        Table("Forecasts", ["scope", "subject", "threshold", "now", "trend a day", "crossed"],
+              [_forecast_row(f, esc) for f in report.forecasts]),
+        Table("Gradual drifts", ["scope", "subject", "metric", "direction", "weeks", "from",
+                                 "to", "slope a week"],
+              [_drift_row(d, esc) for d in report.drifts]),
+        Table("Top movers", ["scope", "subject", "metric", "last week", "this week", "change"],
+              [[c.scope, esc(c.subject), esc(metric_label(c.metric)), number(c.last_week),
+                number(c.this_week), esc(c.in_words())] for c in report.movers]),
+        *(Table(f"{title}: this week against last week",
+                [scope, "metric", "last week", "this week", "change"],
+                [_change_row(c, esc) for c in report.changes_of(scope)], per_subject=True)
+          for scope, title in (("team", "Teams"), ("domain", "Domains"))),
+        Table("Alerts of the week by kind", ["alert", "worst", "count", "subjects", "raised by"],
+              [_kind_row(k, esc) for k in report.alert_kinds]),
+        Table("Contact and quarantine actions", ["kind", "job", "field", "change", "count"],
+              [_action_row(a, esc) for a in report.actions]),
+        Table("First actions of the week", ["when", "kind", "job", "who", "change", "reason"],
+              [_sample_row(s, esc) for s in report.action_samples]),
     ]
-    for scope, title in (("team", "Teams"), ("domain", "Domains")):
-        sections.append((
-            f"{title}{WEEK_OVER_WEEK}",
-            [scope, "metric", "last week", "this week", "change"],
-            [_change_row(c, esc) for c in report.changes_of(scope)],
-        ))
-    sections.append(("Alerts of the week by kind", ["alert", "worst", "count", "subjects",
-                                                     "raised by"],
-                     [_kind_row(k, esc) for k in report.alert_kinds]))
-    sections.append(("Contact and quarantine actions", ["kind", "job", "field", "change",
-                                                         "count"],
-                     [_action_row(a, esc) for a in report.actions]))
-    sections.append(("First actions of the week", ["when", "kind", "job", "who", "change",
-                                                    "reason"],
-                     [_sample_row(s, esc) for s in report.action_samples]))
-    return sections
 
 
 def _forecast_row(f: Forecast, esc: Escape) -> list[str]:
@@ -159,48 +163,40 @@ def render_markdown(report: WeeklyReport) -> str:
 def render_summary(report: WeeklyReport, location: str, rows: int) -> str:
     """The report's summary for the Prefect artifact: each table's first `rows` rows and how
     many more the file at `location` holds. The week-over-week tables of every team and
-    domain (nine rows a domain) are left to the file: their largest changes are the top
-    movers."""
-    place = "`" + visible(location).replace("`", "'").replace("\n", " ") + "`"  # a code span
-    sections = []
-    for title, header, body in _sections(report, markdown_text):
-        if title.endswith(WEEK_OVER_WEEK):
-            continue
-        more = len(body) - rows
-        note = f"…and {more} more in the file {place}" if more > 0 else None
-        sections.append((title, header, body[:rows], note))
-    week_over_week = sum(len(body) for title, _, body in _sections(report, markdown_text)
-                         if title.endswith(WEEK_OVER_WEEK))
-    footer = (f"Every team and domain week over week ({week_over_week} rows) and every row "
-              f"above: the file {place}.")
-    return _markdown(report, sections, footer)
+    domain (nine rows a domain) are only counted: their largest changes are the top movers."""
+    return _markdown(report, _sections(report, markdown_text), cut=(rows, location))
 
 
 def _markdown(
-    report: WeeklyReport,
-    sections: Sequence[tuple[str, list[str], list[list[str]]]
-                       | tuple[str, list[str], list[list[str]], str | None]],
-    footer: str | None = None,
+    report: WeeklyReport, tables: Sequence[Table], cut: tuple[int, str] | None = None
 ) -> str:
+    """The tables as markdown; with `cut` (rows, file), a summary pointing at the file."""
     lines = [f"# {_title(report)}", ""]
     if report.team_filter is not None:
         lines += [f"Team {markdown_text(report.team_filter)} only.", ""]
     lines += [summary_line(report) + ".", ""]
-    for title, header, rows, *more in sections:
-        if not rows and title not in EMPTY:
+    place = "" if cut is None else "`" + visible(cut[1]).replace("`", "'") + "`"  # code span
+    left_to_the_file = 0
+    for table in tables:
+        if cut is not None and table.per_subject:
+            left_to_the_file += len(table.rows)
             continue
-        lines += [f"## {title}", ""]
-        if not rows:
-            lines += [EMPTY[title], ""]
+        if not table.rows and table.title not in EMPTY:
             continue
-        lines.append("| " + " | ".join(header) + " |")
-        lines.append("|" + "---|" * len(header))
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        lines += [f"## {table.title}", ""]
+        if not table.rows:
+            lines += [EMPTY[table.title], ""]
+            continue
+        shown = table.rows if cut is None else table.rows[:cut[0]]
+        lines.append("| " + " | ".join(table.header) + " |")
+        lines.append("|" + "---|" * len(table.header))
+        lines += ["| " + " | ".join(row) + " |" for row in shown]
         lines.append("")
-        if more and more[0]:
-            lines += [more[0], ""]
-    if footer:
-        lines += [footer, ""]
+        if len(shown) < len(table.rows):
+            lines += [f"…and {len(table.rows) - len(shown)} more in the file {place}", ""]
+    if cut is not None:
+        lines += [f"Every team and domain week over week ({left_to_the_file} rows) and every "
+                  f"row above: the file {place}.", ""]
     return "\n".join(lines)
 
 
@@ -238,17 +234,17 @@ def render_html(report: WeeklyReport, *, charts: bool = True) -> str:
                 for alt, data in images
             ]
             parts.append("</div>")
-    for title, header, rows in _sections(report, html_text):
-        if not rows and title not in EMPTY:
+    for table in _sections(report, html_text):
+        if not table.rows and table.title not in EMPTY:
             continue
-        parts.append(f"<h2>{html_text(title)}</h2>")
-        if not rows:
-            parts.append(f'<p class="muted">{html_text(EMPTY[title])}</p>')
+        parts.append(f"<h2>{html_text(table.title)}</h2>")
+        if not table.rows:
+            parts.append(f'<p class="muted">{html_text(EMPTY[table.title])}</p>')
             continue
-        parts.append("<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in header)
+        parts.append("<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in table.header)
                      + "</tr></thead><tbody>")
         parts += ["<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>"
-                  for row in rows]
+                  for row in table.rows]
         parts.append("</tbody></table>")
     parts.append("</body></html>")
     return "\n".join(parts)
