@@ -288,6 +288,8 @@ def test_an_operator_runs_reads_and_approves_a_cleanup_in_the_prefect_ui(console
         assert f"approved in the Prefect UI by {APPROVER}: {NOTE}" in ended["state"]["message"]
         browser.call("Page.navigate", url=f"{ui.url}/runs/flow-run/{run['id']}")
         browser.wait_for("document.body.innerText.includes('Applied')", 60)
+        with contextlib.suppress(AssertionError):  # the screenshot once the logs are shown
+            browser.wait_for(f"document.body.innerText.includes({APPROVER!r})", 30)
         browser.screenshot(SCREENSHOTS / "prefect-applied-run.png")
     finally:
         browser.close()

@@ -155,6 +155,10 @@ def test_crossings_already_past_have_their_own_section_in_every_format(busy_repo
     crossed = text[text.index("## Already crossed"):text.index("## Forecasts")]
     assert crossed.count("suspension (0.50)") == 15 and "in about" not in crossed
     assert "already crossed" not in text[text.index("## Forecasts"):]
+    # ...and a forecast shows the trend's figure it counts from, beside the last day's
+    forecasts = text[text.index("## Forecasts"):text.index("## Gradual drifts")]
+    # d00: 500 + 5 x 13 sends on its last day, on a straight line: the trend says the same
+    assert r"| d00\.example | daily limit (600) | 565 (trend 565) |" in forecasts
     assert page.index("<h2>Already crossed</h2>") < page.index("<h2>Forecasts</h2>")
     assert digest.index("*Already crossed*") < digest.index("*Forecasts*")
 

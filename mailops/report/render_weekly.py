@@ -90,9 +90,10 @@ class Table:
 def _sections(report: WeeklyReport, esc: Escape) -> list[Table]:
     """Every table of the report; cells already escaped with `esc`."""
     return [
-        Table("Already crossed", ["scope", "subject", "threshold", "now", "trend a day"],
+        Table("Already crossed", ["scope", "subject", "threshold", "last day", "trend a day"],
               [_forecast_row(f, esc)[:-1] for f in report.crossed]),
-        Table("Forecasts", ["scope", "subject", "threshold", "now", "trend a day", "crossed"],
+        Table("Forecasts", ["scope", "subject", "threshold", "last day", "trend a day",
+                           "crossed"],
               [_forecast_row(f, esc) for f in report.forecasts]),
         Table("Gradual drifts", ["scope", "subject", "metric", "direction", "weeks", "from",
                                  "to", "slope a week"],
@@ -114,8 +115,11 @@ def _sections(report: WeeklyReport, esc: Escape) -> list[Table]:
 
 
 def _forecast_row(f: Forecast, esc: Escape) -> list[str]:
+    """The last day's figure and the trend's (the crossing is counted from the trend: a rate
+    of 0 on a quiet Sunday may sit on a trend a day from the threshold)."""
     return [f.scope, esc(f.subject), esc(f.label) + f" ({number(f.threshold)})",
-            number(f.current), signed(f.slope_per_day), esc(f.in_words())]
+            f"{number(f.current)} (trend {number(f.level)})", signed(f.slope_per_day),
+            esc(f.in_words())]
 
 
 def _drift_row(d: Drift, esc: Escape) -> list[str]:

@@ -543,7 +543,7 @@ def weekly_report_message(
             "Forecasts",
             [f"• *{mrkdwn(f['subject'])}* ({f['scope']}): {mrkdwn(f['label'])} "
              f"{number(f['threshold'])} crossed {mrkdwn(f['in_words'])} "
-             f"(now {number(f['current'])})"
+             f"(trend now {number(f['level'])})"
              for f in forecasts[:max_lines]],
             len(forecasts), "No threshold in sight at the current trends.",
         ),

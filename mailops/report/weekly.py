@@ -174,6 +174,7 @@ class Forecast:
     slope_per_day: float
     days: int | None
     volume: float
+    level: float  # the fitted trend's value on the last day, which the crossing is counted from
 
     def in_words(self) -> str:
         if self.days is None:
@@ -483,13 +484,15 @@ def _crossing(
 ) -> Forecast | None:
     """The forecast when the threshold is crossed already or within the horizon."""
     if current >= threshold:
-        return Forecast(scope, name, key, label, current, threshold, slope_per_day, None, volume)
+        return Forecast(scope, name, key, label, current, threshold, slope_per_day, None, volume,
+                        level)
     if slope_per_day <= 1e-12:
         return None
     days = max(1, math.ceil((threshold - level) / slope_per_day - 1e-9))
     if days > settings.horizon_days:
         return None
-    return Forecast(scope, name, key, label, current, threshold, slope_per_day, days, volume)
+    return Forecast(scope, name, key, label, current, threshold, slope_per_day, days, volume,
+                    level)
 
 
 def forecast_alerts(forecasts: Sequence[Forecast], settings: ReportSettings) -> list[Alert]:
@@ -504,7 +507,7 @@ def forecast_alerts(forecasts: Sequence[Forecast], settings: ReportSettings) -> 
             Severity.CRITICAL if forecast.days <= 3 else Severity.WARNING,
             forecast.subject,
             f"At the current trend the {forecast.label} ({number(forecast.threshold)}) is "
-            f"crossed {forecast.in_words()} (now {number(forecast.current)}, "
+            f"crossed {forecast.in_words()} (trend now {number(forecast.level)}, "
             f"{signed(forecast.slope_per_day)} a day)",
             float(forecast.days),
             float(settings.alert_within_days),
