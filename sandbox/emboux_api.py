@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -23,7 +25,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 if TYPE_CHECKING:
-    from sandbox.emboux import EmbouxSim
+    from sandbox.emboux import Domain, EmbouxSim
     from sandbox.journal import Journal
 
 MASTER_ONLY_FIELDS = ("warmup_profile", "spike_max_multiplier")
@@ -50,6 +52,16 @@ def _fail(status: int, detail: str) -> HTTPException:
 
 def _not_found(name: str) -> HTTPException:
     return _fail(404, f"domain not found: {name}")
+
+
+@contextmanager
+def _known_domain(name: str) -> Iterator[None]:
+    """Answer 404 when the model does not know ``name`` or the caller may not see it (its
+    KeyError): existence is never leaked."""
+    try:
+        yield
+    except KeyError:
+        raise _not_found(name) from None
 
 
 def _validation_message(exc: ValidationError) -> str:
@@ -117,6 +129,11 @@ def build_router(sim: EmbouxSim, journal: Journal | None = None) -> APIRouter:
         except KeyError:
             raise _fail(401, "invalid token") from None
 
+    def visible(name: str, partner: str | None) -> Domain:
+        """The domain ``name`` if ``partner`` may see it; 404 otherwise."""
+        with _known_domain(name):
+            return sim.visible(name, partner)
+
     def require_master(request: Request) -> None:
         if principal(request) is not None:
             raise _fail(403, "this endpoint needs the master token")
@@ -133,20 +150,14 @@ def build_router(sim: EmbouxSim, journal: Journal | None = None) -> APIRouter:
         """Outbound configuration and metrics: the 15 fields of
         docs/emboux-api.md#outbound-counters."""
         partner = principal(request)
-        try:
-            d = sim.visible(name, partner)
-        except KeyError:
-            raise _not_found(name) from None
+        d = visible(name, partner)
         return JSONResponse(d.outbound())
 
     @router.put("/domains/{name}/outbound")
     async def put_outbound(name: str, request: Request) -> JSONResponse:
         """Change limits, tier, enforcement, status; profile and spike are master only."""
         partner = principal(request)
-        try:
-            d = sim.visible(name, partner)
-        except KeyError:
-            raise _not_found(name) from None
+        d = visible(name, partner)
         data = await _json_object(request)
         try:
             update = OutboundUpdate.model_validate(data)
@@ -170,10 +181,7 @@ def build_router(sim: EmbouxSim, journal: Journal | None = None) -> APIRouter:
     async def increment(name: str, request: Request) -> JSONResponse:
         """Policy check and count of one outgoing email; body ``{"recipient": ...}`` optional."""
         partner = principal(request)
-        try:
-            d = sim.visible(name, partner)
-        except KeyError:
-            raise _not_found(name) from None
+        d = visible(name, partner)
         data = await _json_object(request, optional=True)
         recipient = data.get("recipient")
         if recipient is not None and not isinstance(recipient, str):
@@ -186,48 +194,39 @@ def build_router(sim: EmbouxSim, journal: Journal | None = None) -> APIRouter:
     async def verify(name: str, request: Request) -> JSONResponse:
         """Start verification and answer the DNS records to publish."""
         partner = principal(request)
-        try:
+        with _known_domain(name):
             return JSONResponse(sim.verify(name, partner))
-        except KeyError:
-            raise _not_found(name) from None
 
     @router.get("/domains/{name}/verify-status")
     async def verify_status(name: str, request: Request) -> JSONResponse:
         """Poll the provider; a Success marks the domain and its subdomains verified."""
         partner = principal(request)
-        try:
+        with _known_domain(name):
             return JSONResponse(sim.verify_status(name, partner))
-        except KeyError:
-            raise _not_found(name) from None
 
     @router.post("/domains/{name}/register-subdomain")
     async def register_subdomain(name: str, request: Request) -> JSONResponse:
         """Make a subdomain (3+ labels) inherit its parent's verification."""
         partner = principal(request)
-        try:
-            return JSONResponse(sim.register_subdomain(name, partner))
-        except ValueError as exc:
-            raise _fail(422, str(exc)) from None
-        except KeyError:
-            raise _not_found(name) from None
+        with _known_domain(name):
+            try:
+                return JSONResponse(sim.register_subdomain(name, partner))
+            except ValueError as exc:
+                raise _fail(422, str(exc)) from None
 
     @router.post("/domains/{name}/provider-credential")
     async def post_credential(name: str, request: Request) -> JSONResponse:
         """Install or rotate the provider credential (master only); password shown once."""
         require_master(request)
-        try:
+        with _known_domain(name):
             return JSONResponse(sim.install_credential(name))
-        except KeyError:
-            raise _not_found(name) from None
 
     @router.delete("/domains/{name}/provider-credential")
     async def delete_credential(name: str, request: Request) -> JSONResponse:
         """Remove the provider credential (master only); idempotent."""
         require_master(request)
-        try:
+        with _known_domain(name):
             return JSONResponse(sim.remove_credential(name))
-        except KeyError:
-            raise _not_found(name) from None
 
     # --- resets -------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import pytest
@@ -236,28 +237,28 @@ def _send_hourly(sim: EmbouxSim, name: str, n: int) -> list[dict]:
     return out
 
 
-def test_daily_limit_rejects_when_hard_and_allows_and_bills_when_soft() -> None:
+@pytest.mark.parametrize(
+    ("limit", "sender", "reason", "counter"),
+    [
+        ("daily_limit", _send_hourly, "daily_limit_exceeded", "outbound_sent_today"),
+        ("monthly_limit", send, "monthly_limit_exceeded", "outbound_sent_month"),
+    ],
+    ids=["daily", "monthly"],
+)
+def test_limit_rejects_when_hard_and_allows_and_bills_when_soft(
+    limit: str, sender: Callable[[EmbouxSim, str, int], list[dict]], reason: str, counter: str
+) -> None:
+    # given a hard and a soft domain with the same limit (6 a day, spread over the hours, or
+    # 6 a month)
     sim = make_sim()
-    add(sim, "hard.example", daily_limit=6)
-    add(sim, "soft.example", daily_limit=6, enforcement="soft")
-    hard = _send_hourly(sim, "hard.example", 7)
-    soft = _send_hourly(sim, "soft.example", 7)
-    assert (hard[6]["allowed"], hard[6]["reason"], hard[6]["outbound_sent_today"]) == (
-        False, "daily_limit_exceeded", 6)
-    assert (soft[6]["allowed"], soft[6]["reason"], soft[6]["outbound_sent_today"]) == (
-        True, "daily_limit_exceeded_soft", 7)
-
-
-def test_monthly_limit_rejects_when_hard_and_allows_and_bills_when_soft() -> None:
-    sim = make_sim()
-    add(sim, "hard.example", monthly_limit=3)
-    add(sim, "soft.example", monthly_limit=3, enforcement="soft")
-    hard = send(sim, "hard.example", 4)
-    soft = send(sim, "soft.example", 4)
-    assert (hard[3]["allowed"], hard[3]["reason"], hard[3]["outbound_sent_month"]) == (
-        False, "monthly_limit_exceeded", 3)
-    assert (soft[3]["allowed"], soft[3]["reason"], soft[3]["outbound_sent_month"]) == (
-        True, "monthly_limit_exceeded_soft", 4)
+    add(sim, "hard.example", **{limit: 6})
+    add(sim, "soft.example", **{limit: 6}, enforcement="soft")
+    # when each sends a 7th email
+    hard = sender(sim, "hard.example", 7)[6]
+    soft = sender(sim, "soft.example", 7)[6]
+    # then the hard one refuses it uncounted, the soft one sends and counts it
+    assert (hard["allowed"], hard["reason"], hard[counter]) == (False, reason, 6)
+    assert (soft["allowed"], soft["reason"], soft[counter]) == (True, f"{reason}_soft", 7)
 
 
 def test_layers_report_spike_then_hourly_then_daily_then_monthly() -> None:
