@@ -17,10 +17,12 @@ no locks, and they answer plain JSONResponse objects (no response models) to sta
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 
 from sandbox.cleanbox_state import ALL, QUARANTINED, SORTS, STATES, STATUSES, Team
 from sandbox.ids import KIND_CONTACT, parse_iso, parse_uuid
@@ -108,42 +110,49 @@ async def json_body(request: Request) -> dict:
     return body
 
 
+class _ProblemRoute(APIRoute):
+    """A route that answers an `ApiProblem` raised by its handler as Cleanbox's JSON error
+    (FastAPI's documented way to wrap every handler of a router: a custom APIRoute class)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except ApiProblem as problem:
+                return problem.response()
+
+        return answer
+
+
 def build_router(world: World) -> APIRouter:
     """Every Cleanbox endpoint, paths relative to the /cleanbox/v1 mount."""
-    router = APIRouter()
+    router = APIRouter(route_class=_ProblemRoute)
 
     @router.get("/team")
     async def get_team(request: Request) -> JSONResponse:
-        try:
-            return JSONResponse(team_of(world, request).team_json())
-        except ApiProblem as problem:
-            return problem.response()
+        return JSONResponse(team_of(world, request).team_json())
 
     @router.get("/categories")
     async def get_categories(request: Request) -> JSONResponse:
-        try:
-            team_of(world, request)
-        except ApiProblem as problem:
-            return problem.response()
+        team_of(world, request)
         return JSONResponse({"data": world.categories})
 
     @router.get("/contacts")
     async def list_contacts(request: Request) -> JSONResponse:
-        try:
-            team = team_of(world, request)
-            page, per_page = paging(request)
-            q = request.query_params
-            state_name = q.get("state") or None
-            if state_name is not None and state_name not in STATES:
-                raise invalid(f"state must be one of {', '.join(STATES)}")
-            sort = q.get("sort") or ""
-            if sort not in SORTS:
-                raise invalid("sort must be emailCount or createdAt")
-            direction = q.get("dir") or "asc"
-            if direction not in ("asc", "desc"):
-                raise invalid("dir must be asc or desc")
-        except ApiProblem as problem:
-            return problem.response()
+        team = team_of(world, request)
+        page, per_page = paging(request)
+        q = request.query_params
+        state_name = q.get("state") or None
+        if state_name is not None and state_name not in STATES:
+            raise invalid(f"state must be one of {', '.join(STATES)}")
+        sort = q.get("sort") or ""
+        if sort not in SORTS:
+            raise invalid("sort must be emailCount or createdAt")
+        direction = q.get("dir") or "asc"
+        if direction not in ("asc", "desc"):
+            raise invalid("dir must be asc or desc")
         state = ALL if state_name is None else STATES.index(state_name)
         rows = team.contacts.order(state, sort)
         chosen = page_rows(rows, 0, page, per_page, direction == "desc")
@@ -158,23 +167,17 @@ def build_router(world: World) -> APIRouter:
 
     @router.get("/contacts/{uuid}")
     async def get_contact(uuid: str, request: Request) -> JSONResponse:
-        try:
-            team = team_of(world, request)
-            idx = contact_row(team, uuid)
-        except ApiProblem as problem:
-            return problem.response()
+        team = team_of(world, request)
+        idx = contact_row(team, uuid)
         return JSONResponse(team.contacts.to_json(idx, team.salt, world.categories))
 
     @router.put("/contacts/{uuid}")
     async def put_contact(uuid: str, request: Request) -> JSONResponse:
-        try:
-            team = team_of(world, request)
-            idx = contact_row(team, uuid)
-            state = (await json_body(request)).get("state")
-            if state not in STATES:
-                raise invalid(f"state must be one of {', '.join(STATES)}")
-        except ApiProblem as problem:
-            return problem.response()
+        team = team_of(world, request)
+        idx = contact_row(team, uuid)
+        state = (await json_body(request)).get("state")
+        if state not in STATES:
+            raise invalid(f"state must be one of {', '.join(STATES)}")
         before = STATES[team.contacts.states[idx]]
         team.contacts.set_state(idx, STATES.index(state))
         if before != state:
@@ -184,11 +187,8 @@ def build_router(world: World) -> APIRouter:
 
     @router.get("/quarantine")
     async def list_quarantine(request: Request) -> JSONResponse:
-        try:
-            team = team_of(world, request)
-            page, per_page = paging(request)
-        except ApiProblem as problem:
-            return problem.response()
+        team = team_of(world, request)
+        page, per_page = paging(request)
         rows = team.messages.by_status[QUARANTINED]
         chosen = page_rows(rows, 0, page, per_page, newest_first=True)
         data = [team.messages.quarantine_json(i, team.salt) for i in chosen]
@@ -196,15 +196,12 @@ def build_router(world: World) -> APIRouter:
 
     @router.post("/quarantine/accept")
     async def accept_quarantine(request: Request) -> JSONResponse:
-        try:
-            team = team_of(world, request)
-            uuids = (await json_body(request)).get("uuids")
-            if not isinstance(uuids, list) or not all(isinstance(u, str) for u in uuids):
-                raise invalid("uuids must be a list of strings")
-            if len(uuids) > MAX_ACCEPT:
-                raise invalid(f"at most {MAX_ACCEPT} uuids per request")
-        except ApiProblem as problem:
-            return problem.response()
+        team = team_of(world, request)
+        uuids = (await json_body(request)).get("uuids")
+        if not isinstance(uuids, list) or not all(isinstance(u, str) for u in uuids):
+            raise invalid("uuids must be a list of strings")
+        if len(uuids) > MAX_ACCEPT:
+            raise invalid(f"at most {MAX_ACCEPT} uuids per request")
         released = [u for u in dict.fromkeys(uuids) if team.accept(u)]
         for uuid in released:
             world.journal.record("Cleanbox", "quarantine_release", team.name, uuid,
@@ -213,19 +210,16 @@ def build_router(world: World) -> APIRouter:
 
     @router.get("/messages")
     async def list_messages(request: Request) -> JSONResponse:
-        try:
-            team = team_of(world, request)
-            page, per_page = paging(request)
-            q = request.query_params
-            status_name = q.get("status") or None
-            if status_name is not None and status_name not in STATUSES:
-                raise invalid(f"status must be one of {', '.join(STATUSES)}")
-            since_text = q.get("since") or None
-            since = None if since_text is None else parse_iso(since_text)
-            if since_text is not None and since is None:
-                raise invalid("since must be an ISO 8601 date or time")
-        except ApiProblem as problem:
-            return problem.response()
+        team = team_of(world, request)
+        page, per_page = paging(request)
+        q = request.query_params
+        status_name = q.get("status") or None
+        if status_name is not None and status_name not in STATUSES:
+            raise invalid(f"status must be one of {', '.join(STATUSES)}")
+        since_text = q.get("since") or None
+        since = None if since_text is None else parse_iso(since_text)
+        if since_text is not None and since is None:
+            raise invalid("since must be an ISO 8601 date or time")
         status = ALL if status_name is None else STATUSES.index(status_name)
         sender = q.get("from") or None
         if sender is not None and "<" in sender:  # a full header: match its bare address
