@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import resource
 import statistics
@@ -82,3 +83,25 @@ def record(title: str, intro: str, header: Sequence[str], cells: Sequence[Any]) 
             table = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
             lines[end:end] = ["", *table, row, ""]
     BENCHMARKS.write_text("\n".join(lines).rstrip("\n") + "\n")
+
+
+def bench_parser(
+    doc: str,
+    *,
+    concurrency: int | None = None,
+    latency: bool = True,
+    child: bool = True,
+) -> argparse.ArgumentParser:
+    """The options every benchmark shares: --seed, --record, and where it applies the
+    sandbox's --latency-ms, the requests in flight (--concurrency) and the hidden --child
+    (the same script serving the sandbox in a process of its own)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=7)
+    if latency:
+        parser.add_argument("--latency-ms", type=float, default=50.0)
+    if concurrency is not None:
+        parser.add_argument("--concurrency", type=int, default=concurrency)
+    parser.add_argument("--record", action="store_true", help="append a row to BENCHMARKS.md")
+    if child:
+        parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    return parser

@@ -15,7 +15,6 @@ BENCHMARKS.md with --record.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -31,6 +30,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from _common import bench_parser  # noqa: E402 (bench/ is the script's folder)
 
 
 def child(seed: int, contacts: int) -> None:
@@ -96,14 +97,10 @@ async def one_list(info: dict[str, Any], concurrency: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__, concurrency=10, latency=False)
     parser.add_argument("--contacts", type=int, default=100_000)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--compare", action="store_true",
                         help="then read the listing into one list, for contrast")
-    parser.add_argument("--record", action="store_true", help="append a row to BENCHMARKS.md")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.seed, args.contacts)

@@ -18,7 +18,6 @@ with --record.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -33,6 +32,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from _common import bench_parser  # noqa: E402 (bench/ is the script's folder)
 
 
 def child(scale: str, seed: int, latency_ms: float) -> None:
@@ -139,17 +140,12 @@ def whole_flow(as_of: datetime) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__, concurrency=50)
     parser.add_argument("--scale", default="medium")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--latency-ms", type=float, default=50.0)
-    parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--rate", type=float, default=0.0, help="requests/s per API; 0 = none")
     parser.add_argument("--sample", type=float, default=0.1,
                         help="share of teams and domains the seed-script way is timed on")
     parser.add_argument("--no-flow", action="store_true", help="skip the whole-flow run")
-    parser.add_argument("--record", action="store_true", help="append a row to BENCHMARKS.md")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.scale, args.seed, args.latency_ms)

@@ -17,7 +17,6 @@ its BENCHMARKS.md section.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import subprocess
@@ -27,7 +26,7 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from _common import ROOT, median, record
+from _common import ROOT, bench_parser, median, record
 
 sys.path.insert(0, str(ROOT))
 
@@ -73,13 +72,9 @@ async def plain(as_of: datetime, artifacts: bool = False) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__, concurrency=50, child=False)
     parser.add_argument("--scale", default="medium")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--latency-ms", type=float, default=50.0)
-    parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--record", action="store_true", help="append a row to BENCHMARKS.md")
     args = parser.parse_args()
 
     from daily_health import configure  # bench/daily_health.py

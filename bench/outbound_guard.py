@@ -16,7 +16,6 @@ BENCHMARKS.md section.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import sys
@@ -25,7 +24,7 @@ import time
 from datetime import date, datetime
 from typing import Any
 
-from _common import ROOT, Child, median, peak_mb, record
+from _common import ROOT, Child, bench_parser, median, peak_mb, record
 
 sys.path.insert(0, str(ROOT))
 
@@ -95,14 +94,9 @@ def evaluate_and_store(database_url: str, collected: Any, as_of: datetime, run: 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__, concurrency=50)
     parser.add_argument("--scale", default="large", choices=["small", "medium", "large"])
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--latency-ms", type=float, default=50.0)
-    parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--polls", type=int, default=3)
-    parser.add_argument("--record", action="store_true", help="append a row to BENCHMARKS.md")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.seed, args.scale, args.latency_ms)

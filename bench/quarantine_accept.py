@@ -19,7 +19,6 @@ under its BENCHMARKS.md section.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import sys
@@ -29,7 +28,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, Child, median, peak_mb, record
+from _common import ROOT, Child, bench_parser, median, peak_mb, record
 
 sys.path.insert(0, str(ROOT))
 
@@ -127,16 +126,11 @@ async def measure(sandbox: Child, folder: Path, runs: int, concurrency: int) -> 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__, concurrency=10)
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--contacts", type=int, default=5_000)
     parser.add_argument("--whitelisted-share", type=float, default=0.6)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--latency-ms", type=float, default=50.0)
-    parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--record", action="store_true", help="append a row to BENCHMARKS.md")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.seed, args.messages, args.contacts, args.whitelisted_share, args.latency_ms)

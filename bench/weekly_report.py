@@ -29,7 +29,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, median, peak_mb, record
+from _common import ROOT, bench_parser, median, peak_mb, record
 
 sys.path.insert(0, str(ROOT))
 
@@ -143,14 +143,12 @@ def report_once(path: Path, history_weeks: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__, latency=False, child=False)
     parser.add_argument("--domains", type=int, default=5_000)
     parser.add_argument("--teams", type=int, default=200)
     parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--history-weeks", type=int, default=8)
-    parser.add_argument("--record", action="store_true", help="append a row to BENCHMARKS.md")
     parser.add_argument("--write", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.write:
