@@ -17,3 +17,8 @@ WEEKLY_REPORT = "weekly-report"
 DOMAIN_ONBOARDING = "domain-onboarding"
 VERIFICATION_WATCH = "verification-watch"
 CREDENTIAL_ROTATION = "credential-rotation"
+
+# The jobs that change something at Cleanbox or EmBoux (their changes are audited, their
+# plans gated or their calls ledgered): the dashboard's activity page filters by them.
+CHANGING_JOBS = (CONTACT_CLEANUP, CONTACT_UNDO, QUARANTINE_ACCEPT, OUTBOUND_GUARD,
+                 OUTBOUND_RESET_DAILY, BILLING_FREEZE)

@@ -21,7 +21,7 @@ import hashlib
 import hmac
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import FastAPI, Query, Request
@@ -34,7 +34,7 @@ from markupsafe import Markup
 from pydantic import BaseModel, Field, model_validator
 from starlette.middleware.base import RequestResponseEndpoint
 
-from mailops import __version__
+from mailops import __version__, jobs
 from mailops.dashboard import queries
 from mailops.dashboard.charts import line_chart
 from mailops.report.escape import html_text, visible_values
@@ -46,9 +46,7 @@ from mailops.store import Store
 HERE = Path(__file__).parent
 COOKIE = "mailops_dashboard"
 DEFAULT_REFRESH_SECONDS = 15
-JobName = Literal["contact-cleanup", "contact-undo", "quarantine-accept", "outbound-guard",
-                  "outbound-reset-daily", "billing-freeze"]
-JOBS: tuple[str, ...] = get_args(JobName)
+JobName = Literal[jobs.CHANGING_JOBS]  # the activity page's `job`, one of mailops.jobs' names
 ACTIVITY_ROWS = 200
 MOST_ACTIVITY_ROWS = 5000
 METRIC_TITLES = {
@@ -207,7 +205,7 @@ def create_app(
     templates.env.filters["number"] = _number
     templates.env.filters["signed"] = _signed
     templates.env.globals.update(version=__version__, refresh=refresh_seconds,
-                                 statuses=[s.value for s in Status], jobs=JOBS,
+                                 statuses=[s.value for s in Status], jobs=jobs.CHANGING_JOBS,
                                  most_activity_rows=MOST_ACTIVITY_ROWS,
                                  metric_titles=METRIC_TITLES, login_required=bool(token))
     session = session_value(token) if token else None
