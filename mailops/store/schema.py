@@ -187,21 +187,31 @@ alerts = Table(
 )
 
 # --- billing (billing-freeze) -------------------------------------------------------------
+
+
+def _month_counters() -> list[Column[Any]]:
+    """A domain's month as `reset-monthly` freezes it, keyed by period and domain: the columns
+    the snapshot and the billed rows share (new Column objects for each table)."""
+    return [
+        Column("period", StoredString(7), primary_key=True),
+        Column("domain", StoredString(NAME), primary_key=True),
+        Column("partner_ref", StoredString(NAME)),
+        Column("outbound_sent_month", Integer, nullable=False),
+        Column("outbound_monthly_limit", Integer, nullable=False),
+        Column("outbound_enforcement", StoredString(16)),
+        Column("bounce_count", Integer, nullable=False),
+        Column("complaint_count", Integer, nullable=False),
+        Column("bounce_rate", Float, nullable=False),
+        Column("complaint_rate", Float, nullable=False),
+    ]
+
+
 # The counters of every domain read just before `reset-monthly`, kept per billed month: the
 # fallback billing data when the call's answer is lost.
 billing_snapshot = Table(
     "billing_snapshot",
     metadata,
-    Column("period", StoredString(7), primary_key=True),
-    Column("domain", StoredString(NAME), primary_key=True),
-    Column("partner_ref", StoredString(NAME)),
-    Column("outbound_sent_month", Integer, nullable=False),
-    Column("outbound_monthly_limit", Integer, nullable=False),
-    Column("outbound_enforcement", StoredString(16)),
-    Column("bounce_count", Integer, nullable=False),
-    Column("complaint_count", Integer, nullable=False),
-    Column("bounce_rate", Float, nullable=False),
-    Column("complaint_rate", Float, nullable=False),
+    *_month_counters(),
     Column("run_id", StoredString(64), nullable=False),
     Column("taken_at", UtcDateTime(), nullable=False),
 )
@@ -211,16 +221,7 @@ billing_snapshot = Table(
 billing_rows = Table(
     "billing_rows",
     metadata,
-    Column("period", StoredString(7), primary_key=True),
-    Column("domain", StoredString(NAME), primary_key=True),
-    Column("partner_ref", StoredString(NAME)),
-    Column("outbound_sent_month", Integer, nullable=False),
-    Column("outbound_monthly_limit", Integer, nullable=False),
-    Column("outbound_enforcement", StoredString(16)),
-    Column("bounce_count", Integer, nullable=False),
-    Column("complaint_count", Integer, nullable=False),
-    Column("bounce_rate", Float, nullable=False),
-    Column("complaint_rate", Float, nullable=False),
+    *_month_counters(),
     Column("source", StoredString(16), nullable=False),
     Column("run_id", StoredString(64), nullable=False),
     Column("frozen_at", UtcDateTime(), nullable=False),
