@@ -7,11 +7,12 @@ from typing import Any
 
 from prefect.artifacts import create_table_artifact
 
-from mailops.emboux import DomainSummary, EmbouxClient
+from mailops.emboux import EmbouxClient
 from mailops.errors import ConfigError, NotificationError
 from mailops.gate import ApplyResult, apply_plan, save_plan
 from mailops.guard import JOB, GuardRun, apply_change, evaluate, mailbox_json
 from mailops.health import Collected, collect_domains
+from mailops.models.emboux import DomainSummary
 from mailops.public_suffix import registrable_domain
 from mailops.report.escape import visible_values
 from mailops.report.slack import SlackNotifier, outbound_guard_message

@@ -770,7 +770,7 @@ class TrendRows:
         return {"day": day, "domain": domain, **DOMAIN_DEFAULTS, **values}
 
     def team_health(self, team: str, **values: Any) -> Any:
-        from mailops.health import TeamHealth
+        from mailops.models.health import TeamHealth
 
         row = {**TEAM_DEFAULTS, **values}
         return TeamHealth(
@@ -783,8 +783,8 @@ class TrendRows:
         )
 
     def domain_health(self, domain: str, **values: Any) -> Any:
-        from mailops.emboux import Outbound
-        from mailops.health import DomainHealth
+        from mailops.models.emboux import Outbound
+        from mailops.models.health import DomainHealth
 
         row = {**DOMAIN_DEFAULTS, **values}
         partner = row.pop("partner_ref")
