@@ -21,7 +21,7 @@ from mailops.emboux import EmbouxClient
 from mailops.models.emboux import OutboundUpdate
 from mailops.models.health import DomainHealth
 from mailops.public_suffix import registrable_domain
-from mailops.rules.health import (
+from mailops.rules.guard import (
     GroupHealth,
     MailboxState,
     Status,

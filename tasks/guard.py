@@ -16,7 +16,7 @@ from mailops.models.emboux import DomainSummary
 from mailops.public_suffix import registrable_domain
 from mailops.report.escape import visible_values
 from mailops.report.slack import SlackNotifier, outbound_guard_message
-from mailops.rules.health import group_of
+from mailops.rules.guard import group_of
 from mailops.rules.shard import Shard
 from mailops.store import ChangeStatus, PlannedChange, Store
 from tasks.context import current_settings, outbox_name

@@ -636,7 +636,7 @@ def quarantine_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 from datetime import UTC, date, datetime, timedelta  # noqa: E402  (this section keeps its own imports)
 
 from mailops.dashboard.server import Dashboard  # noqa: E402
-from mailops.rules.health import MailboxState, Status, Window  # noqa: E402
+from mailops.rules.guard import MailboxState, Status, Window  # noqa: E402
 from mailops.store import Change, GuardRecord, LedgerStatus, domain_daily, team_daily  # noqa: E402
 from mailops.store.plans import PlannedChange  # noqa: E402
 
