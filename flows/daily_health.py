@@ -22,7 +22,8 @@ from flows.ending import end_with, stopped
 from flows.run_form import run_form
 from mailops import jobs
 from mailops.errors import ConfigError, MailopsError, StoreError
-from mailops.health import CollectionFailure, DomainHealth, HealthReport, TeamHealth
+from mailops.health import HealthReport
+from mailops.models.health import CollectionFailure, DomainHealth, TeamHealth
 from mailops.rules.alerts import Alert
 from mailops.rules.shard import Shard
 from tasks.context import configured_teams, current_settings

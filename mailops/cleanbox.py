@@ -1,102 +1,35 @@
 """Typed async client for the Cleanbox API (docs/cleanbox-api.md; docs/assumptions.md#cleanbox).
 
-Models ignore fields they do not know and reject a payload missing one the code needs.
+The answers' models are `mailops.models.cleanbox`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
+from pydantic import SecretStr
 
-from mailops.counts import Count
 from mailops.http import ApiClient
+from mailops.models.cleanbox import (
+    AcceptResult,
+    Category,
+    CategoryList,
+    Contact,
+    ContactState,
+    Message,
+    MessageStatus,
+    QuarantinedMessage,
+    Team,
+)
 from mailops.settings import Settings, TeamCredential
-from mailops.text import STORABLE, ApiText
 
 API_NAME = "Cleanbox"
 MAX_ACCEPT_BATCH = 100
 
-ContactState = Literal["unset", "blocked", "whitelisted", "muted"]
-MessageStatus = Literal["delivered", "failed", "denied", "quarantined"]
 SortDirection = Literal["asc", "desc"]
-# An id the store keeps in a change's target: a longer one is an unusable item, not a write
-# that fails for the whole plan.
-Uuid = Annotated[str, StringConstraints(min_length=1, max_length=128), STORABLE]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
-
-
-class UsedLimit(_Model):
-    used: Count
-    limit: Count
-
-
-class TeamLimits(_Model):
-    aliases: UsedLimit
-    mailboxes: UsedLimit
-
-
-class WeeklyUsage(_Model):
-    weekly_used: Count
-    weekly_limit: Count
-
-    @property
-    def percent(self) -> float:
-        """Weekly usage as a percentage of the limit; 0 when the limit is 0."""
-        return 0.0 if self.weekly_limit <= 0 else 100.0 * self.weekly_used / self.weekly_limit
-
-
-class Team(_Model):
-    usage: WeeklyUsage
-    limits: TeamLimits
-    name: ApiText | None = None
-
-
-class Category(_Model):
-    uuid: Uuid
-    name: ApiText
-
-
-class Contact(_Model):
-    uuid: Uuid
-    email: ApiText
-    email_count: Count
-    state: ContactState
-    category: Category | None
-    created_at: datetime
-    has_subscriptions: bool
-
-
-class QuarantinedMessage(_Model):
-    uuid: Uuid
-    sender: ApiText = Field(alias="from")
-    to: ApiText
-    subject: ApiText
-    received_at: datetime
-    spam_score: float | None
-
-
-class Message(_Model):
-    uuid: Uuid
-    sender: ApiText = Field(alias="from")
-    to: ApiText
-    status: MessageStatus
-    spam_score: float | None
-    received_at: datetime
-
-
-class _CategoryList(_Model):
-    data: list[Category]
-
-
-class _AcceptResult(_Model):
-    accepted: Count
 
 
 class CleanboxClient:
@@ -146,7 +79,7 @@ class CleanboxClient:
     async def categories(self) -> list[Category]:
         """The sender categories (`GET /categories`)."""
         body = await self.api.get("/categories")
-        return self.api.parse(_CategoryList, body, "GET", "/categories").data
+        return self.api.parse(CategoryList, body, "GET", "/categories").data
 
     async def contacts(
         self,
@@ -198,7 +131,7 @@ class CleanboxClient:
         if len(uuids) > MAX_ACCEPT_BATCH:
             raise ValueError(f"at most {MAX_ACCEPT_BATCH} messages can be accepted at once")
         body = await self.api.post("/quarantine/accept", {"uuids": list(uuids)})
-        return self.api.parse(_AcceptResult, body, "POST", "/quarantine/accept").accepted
+        return self.api.parse(AcceptResult, body, "POST", "/quarantine/accept").accepted
 
     async def messages(
         self,

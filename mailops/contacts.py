@@ -21,9 +21,10 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from mailops import jobs
-from mailops.cleanbox import CleanboxClient, Contact
+from mailops.cleanbox import CleanboxClient
 from mailops.errors import ConfigError, NotFoundError, ResponseFormatError
 from mailops.gate import ApplyResult, apply_plan, undo_plan
+from mailops.models.cleanbox import Contact
 from mailops.rules.contacts import (
     Action,
     Decision,

@@ -15,8 +15,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mailops.emboux import EmbouxClient, VerifyResponse, VerifyStatus
+from mailops.emboux import EmbouxClient
 from mailops.errors import MailopsError
+from mailops.models.emboux import VerifyResponse, VerifyStatus
 from mailops.public_suffix import registrable_domain
 from mailops.rules.domains import VERIFIED, parent_of
 from mailops.store import DomainRecord

@@ -17,10 +17,11 @@ from datetime import datetime
 from typing import Any
 
 from mailops import jobs
-from mailops.emboux import EmbouxClient, OutboundUpdate
-from mailops.health import DomainHealth
+from mailops.emboux import EmbouxClient
+from mailops.models.emboux import OutboundUpdate
+from mailops.models.health import DomainHealth
 from mailops.public_suffix import registrable_domain
-from mailops.rules.health import (
+from mailops.rules.guard import (
     GroupHealth,
     MailboxState,
     Status,

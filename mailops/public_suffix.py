@@ -3,7 +3,7 @@
 The one place mailops reads the list: the copy bundled with the `publicsuffixlist`
 package, loaded once on first use (about 0.1 s), never fetched. `mailops.rules` stays pure
 (standard library, its models and settings types only): a rule that needs the list takes
-`registrable_domain` as an argument (`rules.domains.parent_of`, `rules.health.group_of`).
+`registrable_domain` as an argument (`rules.domains.parent_of`, `rules.guard.group_of`).
 
 Both sections of the list count, ICANN's and the private one. A private entry
 (`github.io`, `blogspot.com`, ...) is a suffix under which different customers hold

@@ -7,15 +7,16 @@ from typing import Any
 
 from prefect.artifacts import create_table_artifact
 
-from mailops.emboux import DomainSummary, EmbouxClient
+from mailops.emboux import EmbouxClient
 from mailops.errors import ConfigError, NotificationError
 from mailops.gate import ApplyResult, apply_plan, save_plan
 from mailops.guard import JOB, GuardRun, apply_change, evaluate, mailbox_json
 from mailops.health import Collected, collect_domains
+from mailops.models.emboux import DomainSummary
 from mailops.public_suffix import registrable_domain
 from mailops.report.escape import visible_values
 from mailops.report.slack import SlackNotifier, outbound_guard_message
-from mailops.rules.health import group_of
+from mailops.rules.guard import group_of
 from mailops.rules.shard import Shard
 from mailops.store import ChangeStatus, PlannedChange, Store
 from tasks.context import current_settings, outbox_name

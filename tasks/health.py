@@ -12,15 +12,8 @@ from mailops import jobs
 from mailops.cleanbox import CleanboxClient
 from mailops.emboux import EmbouxClient
 from mailops.errors import MailopsError
-from mailops.health import (
-    Collected,
-    CollectionFailure,
-    DomainHealth,
-    HealthReport,
-    TeamHealth,
-    collect_domains,
-    collect_teams,
-)
+from mailops.health import Collected, HealthReport, collect_domains, collect_teams
+from mailops.models.health import CollectionFailure, DomainHealth, TeamHealth
 from mailops.report.escape import markdown_text, visible_values
 from mailops.report.slack import SlackNotifier, daily_health_message
 from mailops.rules.alerts import Alert, Severity

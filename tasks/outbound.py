@@ -22,7 +22,7 @@ from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
 from mailops import jobs
-from mailops.emboux import EmbouxClient, Outbound
+from mailops.emboux import EmbouxClient
 from mailops.errors import (
     ApiError,
     AuthError,
@@ -37,6 +37,7 @@ from mailops.errors import (
     StoreError,
     UnavailableError,
 )
+from mailops.models.emboux import Outbound
 from mailops.process import start_marker, this_holder
 from mailops.report.escape import visible_values
 from mailops.rules.alerts import Alert, Severity

@@ -636,7 +636,7 @@ def quarantine_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 from datetime import UTC, date, datetime, timedelta  # noqa: E402  (this section keeps its own imports)
 
 from mailops.dashboard.server import Dashboard  # noqa: E402
-from mailops.rules.health import MailboxState, Status, Window  # noqa: E402
+from mailops.rules.guard import MailboxState, Status, Window  # noqa: E402
 from mailops.store import Change, GuardRecord, LedgerStatus, domain_daily, team_daily  # noqa: E402
 from mailops.store.plans import PlannedChange  # noqa: E402
 
@@ -770,7 +770,7 @@ class TrendRows:
         return {"day": day, "domain": domain, **DOMAIN_DEFAULTS, **values}
 
     def team_health(self, team: str, **values: Any) -> Any:
-        from mailops.health import TeamHealth
+        from mailops.models.health import TeamHealth
 
         row = {**TEAM_DEFAULTS, **values}
         return TeamHealth(
@@ -783,8 +783,8 @@ class TrendRows:
         )
 
     def domain_health(self, domain: str, **values: Any) -> Any:
-        from mailops.emboux import Outbound
-        from mailops.health import DomainHealth
+        from mailops.models.emboux import Outbound
+        from mailops.models.health import DomainHealth
 
         row = {**DOMAIN_DEFAULTS, **values}
         partner = row.pop("partner_ref")

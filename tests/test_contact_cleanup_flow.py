@@ -44,7 +44,7 @@ def expected_plan(env) -> dict[str, str]:
     team = next(t for t in world.teams if t.name == env.team)
     plan = {}
     for i in range(len(team.contacts)):
-        from mailops.cleanbox import Contact
+        from mailops.models.cleanbox import Contact
 
         contact = Contact.model_validate(team.contacts.to_json(i, team.salt, world.categories))
         if contact.state == "unset":

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from scripted_server import Reply
 
-from mailops.emboux import EmbouxClient, OutboundUpdate
+from mailops.emboux import EmbouxClient
 from mailops.errors import BadNameError, ResponseFormatError
+from mailops.models.emboux import OutboundUpdate
 from mailops.secrets import redact
 
 pytestmark = pytest.mark.anyio

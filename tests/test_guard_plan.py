@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from mailops.emboux import Outbound
 from mailops.guard import evaluate
-from mailops.health import DomainHealth
+from mailops.models.emboux import Outbound
+from mailops.models.health import DomainHealth
 from mailops.report.slack import outbound_guard_message
-from mailops.rules.health import MailboxState, Status
+from mailops.rules.guard import MailboxState, Status
 from mailops.settings import GuardSettings
 from mailops.store import GuardRecord
 

@@ -1,10 +1,13 @@
-"""The architecture holds: flows -> tasks -> mailops, mailops knows no Prefect, and the
-sandbox (simulators, demo, chaos, corpus, reconciliation) sits outside all three."""
+"""The architecture holds: flows -> tasks -> mailops, mailops knows no Prefect, the
+sandbox (simulators, demo, chaos, corpus, reconciliation) sits outside all three, and
+inside mailops the rules and the models they judge know no client, store or Prefect."""
 
 from __future__ import annotations
 
 import ast
+import importlib
 import re
+import subprocess
 import sys
 import tomllib
 from importlib.metadata import packages_distributions
@@ -57,15 +60,128 @@ def test_the_command_is_one_package_without_plug_ins():
     assert set(COMMAND_MODULES) == commands
 
 
-def test_rules_import_only_the_standard_library_and_mailops():
-    # Issue 21: rules/ stays pure; a lookup in a package (the Public Suffix List) is passed in
-    allowed = sys.stdlib_module_names | {"mailops"}
-    offenders = {
-        path: names - allowed
-        for path, names in imported_modules("mailops/rules").items()
-        if names - allowed
-    }
-    assert offenders == {}
+def mailops_modules_imported(package: str) -> dict[str, set[str]]:
+    """Per file of `package`, every mailops module it imports by its full dotted name, relative
+    imports resolved (`from mailops import jobs` is `mailops.jobs`; a name that is not a module,
+    `from mailops.store import Store`, counts as `mailops.store.Store`, inside its module)."""
+    found: dict[str, set[str]] = {}
+    for path in (ROOT / package).rglob("*.py"):
+        here = list(path.relative_to(ROOT).with_suffix("").parts)
+        if here[-1] == "__init__":
+            here.pop()
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = here[: len(here) - node.level] if node.level else []
+                module = ".".join([*base, *([node.module] if node.module else [])])
+                names.update(f"{module}.{alias.name}" for alias in node.names)
+        found[str(path.relative_to(ROOT))] = {
+            name for name in names if name == "mailops" or name.startswith("mailops.")
+        }
+    return found
+
+
+def _outside(modules: set[str], allowed: tuple[str, ...]) -> set[str]:
+    """The modules of `modules` that are none of `allowed` nor inside one of them."""
+    return {m for m in modules if not any(m == a or m.startswith(f"{a}.") for a in allowed)}
+
+
+def _not_allowed(package: str, packages: set[str], modules: tuple[str, ...]) -> dict[str, set[str]]:
+    """Per file of `package`, what it imports beyond the standard library, `packages` and the
+    mailops `modules`."""
+    mailops_imports = mailops_modules_imported(package)
+    found = {path: (names - sys.stdlib_module_names - packages - {"mailops"})
+             | _outside(mailops_imports[path], modules)
+             for path, names in imported_modules(package).items()}
+    return {path: names for path, names in found.items() if names}
+
+
+# Issue 21: rules/ decides, it does not fetch or store; the models and settings types it
+# judges are all it may know of mailops (a lookup in a package, the Public Suffix List, is
+# passed in as an argument).
+RULES_MAY_IMPORT = ("mailops.rules", "mailops.models", "mailops.settings", "mailops.errors")
+# models/ is the plain data every layer shares: pydantic and mailops' plain helpers only.
+MODELS_MAY_IMPORT = ("mailops.models", "mailops.text", "mailops.counts", "mailops.errors",
+                     "mailops.secrets")
+NEVER_LOADED_BY_PURE_CODE = ("httpx", "prefect", "sqlalchemy", "mailops.http",
+                             "mailops.cleanbox", "mailops.emboux", "mailops.health",
+                             "mailops.store")
+
+
+def test_rules_import_only_the_standard_library_models_and_settings():
+    assert _not_allowed("mailops/rules", set(), RULES_MAY_IMPORT) == {}
+
+
+def test_models_import_only_the_standard_library_pydantic_and_plain_helpers():
+    assert _not_allowed("mailops/models", {"pydantic"}, MODELS_MAY_IMPORT) == {}
+
+
+def _loaded_by_importing(modules: list[str]) -> set[str]:
+    """Every module a fresh interpreter has loaded after importing `modules`."""
+    script = "import sys\n" + "".join(f"import {m}\n" for m in modules) + (
+        "print('\\n'.join(sys.modules))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True, cwd=ROOT)
+    return set(done.stdout.split())
+
+
+def _module_name(path: Path) -> str:
+    """`mailops/models/__init__.py` is `mailops.models`, `mailops/rules/guard.py` is
+    `mailops.rules.guard`."""
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+
+
+def _pure_modules(package: str) -> list[str]:
+    return [_module_name(path) for path in sorted((ROOT / package).rglob("*.py"))]
+
+
+def test_rules_and_models_load_no_client_store_or_prefect_even_indirectly():
+    # Given a fresh interpreter that imports every rules and models module
+    modules = _pure_modules("mailops/rules") + _pure_modules("mailops/models")
+    assert "mailops.rules.guard" in modules and "mailops.models.health" in modules
+    loaded = _loaded_by_importing(modules)
+    # Then nothing they import, however indirectly, brought the I/O layers in
+    assert set(modules) <= loaded
+    assert [name for name in NEVER_LOADED_BY_PURE_CODE if name in loaded] == []
+
+
+def _defined_at_top(path: Path) -> set[str]:
+    """The names a module itself defines: its top-level classes, functions and assignments."""
+    names: set[str] = set()
+    for node in ast.parse(path.read_text(), filename=str(path)).body:
+        if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(target.id for target in node.targets if isinstance(target, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return names
+
+
+def test_a_model_is_imported_from_mailops_models_not_through_a_module_that_uses_it():
+    # Issue 21: no re-exports; a client or collection module that uses a model does not
+    # become a second place to import it from
+    models = {}
+    for path in (ROOT / "mailops" / "models").rglob("*.py"):
+        owner = importlib.import_module(_module_name(path))
+        defined = [getattr(owner, name) for name in _defined_at_top(path)]
+        # a number or a word is no model, and equal ones may be one object anywhere
+        models.update({id(value): owner.__name__ for value in defined
+                       if not isinstance(value, int | float | str | bytes | None)})
+    assert models  # the models modules define something to look for
+    through = {}
+    for package in (*PACKAGES, "tests", "bench"):
+        for path, names in mailops_modules_imported(package).items():
+            for name in names:
+                module, _, attribute = name.rpartition(".")
+                if module == "mailops" or module.startswith("mailops.models"):
+                    continue
+                value = getattr(importlib.import_module(module), attribute, None)
+                if value is not None and id(value) in models:
+                    through.setdefault(path, set()).add(name)
+    assert through == {}
 
 
 def test_one_module_reads_the_public_suffix_list():

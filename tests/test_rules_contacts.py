@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailops.cleanbox import Category, Contact
+from mailops.models.cleanbox import Category, Contact
 from mailops.rules.contacts import Action, Rule, classify, real_domain, top_level_domain
 from mailops.settings import ContactRules
 

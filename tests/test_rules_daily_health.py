@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mailops.emboux import Outbound
-from mailops.health import CollectionFailure, DomainHealth, TeamHealth, TopSender
+from mailops.models.emboux import Outbound
+from mailops.models.health import CollectionFailure, DomainHealth, TeamHealth, TopSender
 from mailops.rules.alerts import Severity
 from mailops.rules.daily_health import (
     WeekOverWeek,

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailops.public_suffix import registrable_domain
-from mailops.rules.health import (
+from mailops.rules.guard import (
     MailboxState,
     Status,
     Window,

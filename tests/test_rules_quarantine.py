@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailops.cleanbox import QuarantinedMessage
 from mailops.errors import ServerError
 from mailops.gate import apply_plan, save_plan
+from mailops.models.cleanbox import QuarantinedMessage
 from mailops.quarantine import parse_target, quarantine_target
 from mailops.rules.addresses import bare_address, normalise_address
 from mailops.rules.contacts import real_domain

@@ -12,7 +12,8 @@ from pydantic import SecretStr
 from scripted_server import Reply
 
 from mailops.errors import NotificationError
-from mailops.health import HealthReport, TeamHealth, TopSender
+from mailops.health import HealthReport
+from mailops.models.health import TeamHealth, TopSender
 from mailops.report.slack import MAX_BLOCKS, MAX_SECTION_TEXT, SlackNotifier, daily_health_message
 from mailops.rules.alerts import Alert, Severity
 

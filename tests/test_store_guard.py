@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from mailops.rules.health import MailboxState, Status, Window
+from mailops.rules.guard import MailboxState, Status, Window
 from mailops.store import GuardRecord
 
 NOW = datetime(2026, 10, 1, 12, 15, tzinfo=UTC)

@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from mailops.emboux import Outbound
-from mailops.health import DomainHealth, TeamHealth
+from mailops.models.emboux import Outbound
+from mailops.models.health import DomainHealth, TeamHealth
 
 DAY = date(2026, 10, 20)
 AT = datetime(2026, 10, 20, 8, tzinfo=UTC)
@@ -46,7 +46,7 @@ def test_week_over_week_compares_the_last_seven_days_with_the_seven_before(any_s
 
 
 def test_saving_a_day_again_replaces_the_top_senders(any_store):
-    from mailops.health import TopSender
+    from mailops.models.health import TopSender
 
     first = TeamHealth("acme", 1, 10, 10.0, 1, 1, 1, 1, 0, 0, 0,
                        [TopSender(f"s{n}@x.com", 10 - n, "unset", None) for n in range(5)])
@@ -65,7 +65,7 @@ def test_saving_a_day_again_replaces_the_top_senders(any_store):
 
 def test_a_stored_day_reads_back_as_it_was_collected(any_store):
     # Given a day with one team (with its top senders) and one domain
-    from mailops.health import TopSender
+    from mailops.models.health import TopSender
 
     senders = [TopSender("a@x.com", 90, "unset", None), TopSender("b@y.com", 40, "blocked",
                                                                    "Shopping")]
@@ -97,7 +97,7 @@ def test_a_shards_alerts_replace_only_its_own_part_of_the_day(any_store):
 
 def test_strangers_long_text_is_kept_on_every_database(any_store):
     # Given an unset sender with a 5,000-character address and a long category (API text)
-    from mailops.health import TopSender
+    from mailops.models.health import TopSender
     from mailops.rules.alerts import Alert, Severity
 
     address = "x" * 5_000 + "@long.example"

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, SecretStr
 
-from mailops import cleanbox, emboux
+from mailops.models import cleanbox, emboux
 from mailops.report.escape import terminal_text
 from mailops.text import REPLACEMENT, STORABLE, storable
 
@@ -67,7 +67,7 @@ def test_given_a_terminal_when_text_is_printed_then_the_same_characters_become_q
     assert terminal_text("evil\x1b[2J\x9b\ud800sender\n") == "evil?[2J??sender\n"
 
 
-# --- every str field of the clients' models passes the rule ---------------------------------
+# --- every str field of the API models passes the rule ---------------------------------
 
 EXACT = {(emboux.ProviderCredential, "password")}  # a credential, kept as given, never stored
 

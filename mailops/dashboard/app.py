@@ -39,7 +39,7 @@ from mailops.dashboard import queries
 from mailops.dashboard.charts import line_chart
 from mailops.report.escape import html_text, visible_values
 from mailops.report.numbers import number, signed
-from mailops.rules.health import Status
+from mailops.rules.guard import Status
 from mailops.settings import GuardSettings
 from mailops.store import Store
 

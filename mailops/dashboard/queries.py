@@ -15,7 +15,7 @@ from typing import Any
 from mailops import jobs
 from mailops.guard import JOB as GUARD_JOB
 from mailops.guard import mailbox_json
-from mailops.rules.health import (
+from mailops.rules.guard import (
     UNHEALTHY,
     MailboxState,
     Status,

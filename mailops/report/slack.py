@@ -35,7 +35,8 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
 from mailops.errors import NotificationError
-from mailops.health import HealthReport, TeamHealth
+from mailops.health import HealthReport
+from mailops.models.health import TeamHealth
 from mailops.report.escape import mrkdwn, visible
 from mailops.report.numbers import number
 from mailops.rules.alerts import Alert, Severity

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from mailops.cleanbox import Contact
+from mailops.models.cleanbox import Contact
 from mailops.settings import ContactRules
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from mailops.health import CollectionFailure, DomainHealth, TeamHealth
+from mailops.models.health import CollectionFailure, DomainHealth, TeamHealth
 from mailops.rules.alerts import Alert, Severity
 from mailops.settings import AlertThresholds
 

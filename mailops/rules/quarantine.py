@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from mailops.cleanbox import QuarantinedMessage
+from mailops.models.cleanbox import QuarantinedMessage
 from mailops.rules.addresses import normalise_address
 
 

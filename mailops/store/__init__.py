@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from mailops.store.reports import ReportFrames
 
 from mailops.errors import StoreError
-from mailops.health import DomainHealth, TeamHealth
+from mailops.models.health import DomainHealth, TeamHealth
 from mailops.rules.alerts import Alert, Severity
 from mailops.rules.daily_health import WeekOverWeek
 from mailops.store import audit, dump, ledger, migrate, plans, trends, views

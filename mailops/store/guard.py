@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
-from mailops.rules.health import MailboxState, Status, Window
+from mailops.rules.guard import MailboxState, Status, Window
 from mailops.store.schema import guard_groups, guard_mailboxes
 from mailops.store.upsert import upsert
 

@@ -18,8 +18,8 @@ from sqlalchemy import (
     select,
 )
 
-from mailops.emboux import Outbound
-from mailops.health import DomainHealth, TeamHealth, TopSender
+from mailops.models.emboux import Outbound
+from mailops.models.health import DomainHealth, TeamHealth, TopSender
 from mailops.rules.daily_health import WeekOverWeek
 from mailops.store.schema import domain_daily, team_daily, team_top_senders
 from mailops.store.upsert import upsert
