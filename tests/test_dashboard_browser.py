@@ -142,3 +142,35 @@ def test_a_token_in_the_address_is_refused_in_a_browser(run_dashboard, tmp_path)
                  tmp_path / "profile")
     assert "Authorization: Bearer" in dom and 'name="token"' in dom
     assert TOKEN not in dom and 'data-group="acme"' not in dom
+
+
+def test_weekly_report_page_in_a_browser(tmp_path):
+    # Given the weekly report's HTML file, drawn with the dashboard's templating and charts,
+    # for a team whose name carries markup and a right-to-left override
+    from datetime import date, timedelta
+
+    import pandas as pd
+    from conftest import TrendRows
+
+    from mailops.report.render_weekly import render_html
+    from mailops.report.weekly import build_report
+    from mailops.settings import ReportSettings
+
+    rows = TrendRows()
+    teams = [rows.team(date(2026, 10, 19) + timedelta(days=offset), HOSTILE_TEAM,
+                       quarantine_backlog=10 + offset, weekly_used=100 * (offset // 7))
+             for offset in range(35)]
+    no_alerts = pd.DataFrame(columns=["day", "job", "key", "subject", "severity", "message"])
+    no_audit = pd.DataFrame(columns=["run_id", "job", "target", "field", "old_value",
+                                     "new_value", "reason", "changed_at", "label"])
+    report = build_report("2026-W47", pd.DataFrame(teams), pd.DataFrame(), no_alerts,
+                          no_audit, ReportSettings())
+    page = tmp_path / "weekly-2026-W47.html"
+    page.write_text(render_html(report), encoding="utf-8")
+    # When a browser opens the file
+    dom = render(page.as_uri(), SCREENSHOTS / "weekly-report.png", tmp_path / "profile")
+    # Then its charts are SVG lines with a dot a week, and the name stays text, its override
+    # a visible marker
+    assert dom.count("<polyline") == 2 and dom.count("<circle") == 10  # 2 team metrics
+    assert "acme &amp; co &lt;U+2067&gt;&lt;script&gt;" in dom
+    assert HOSTILE_TEAM not in dom and "\u2067" not in dom and "<script>alert" not in dom

@@ -30,7 +30,7 @@ def test_one_simulated_week_runs_every_job_on_its_schedule(tmp_path, monkeypatch
     assert summary.runs["daily-health"] == 7 and summary.runs["outbound-reset-daily"] == 14
     assert summary.runs["outbound-guard"] == 14 and summary.runs["contact-cleanup"] == 1
     assert summary.runs["quarantine-accept"] == 7 and summary.runs["weekly-report"] == 1
-    assert summary.reports and "data:image/png" in summary.reports[0].read_text()
+    assert summary.reports and '<figure class="chart">' in summary.reports[0].read_text()
     assert summary.database.is_file() and summary.alerts > 0
     assert summary.runs["domain-onboarding"] == 1 and summary.runs["verification-watch"] == 7
     assert summary.onboarded["newcomer-demo.com"] is not None

@@ -32,10 +32,10 @@ def test_the_flow_writes_the_report_stores_forecast_alerts_and_posts(weekly_env)
     # peaks 400, 500, 600, 700 of 1000: 21 days
     assert forecasts[("acme", "weekly_quota")]["days"] == 21
     assert ("newco", "weekly_quota") not in forecasts  # 5 a week: under the minimum volume
-    # The file is the HTML page with its charts
+    # The file is the HTML page with its charts, inline SVG
     page = Path(result["file"])
     assert page == weekly_env.data_dir / "reports" / "weekly-2026-W47.html"
-    assert "data:image/png;base64," in page.read_text()
+    assert page.read_text().count('<figure class="chart">\n  <figcaption>') == 4
     # The crossing within 14 days is an alert, stored under the week's last day
     with weekly_env.store() as store:
         from datetime import date

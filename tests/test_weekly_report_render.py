@@ -1,9 +1,8 @@
-"""The weekly report rendered: markdown tables, a self-contained HTML page with embedded
+"""The weekly report rendered: markdown tables, a self-contained HTML page with inline SVG
 charts, the Slack digest; hostile names stay text everywhere."""
 
 from __future__ import annotations
 
-import base64
 import re
 from datetime import date, timedelta
 
@@ -57,21 +56,20 @@ def test_markdown_has_every_section_and_escapes_names(report):
         assert len({len(re.findall(r"(?<!\\)\|", row)) for row in rows}) <= 1, table
 
 
-def test_html_is_self_contained_with_embedded_charts(report):
+def test_html_is_self_contained_with_inline_svg_charts(report):
     page = render_html(report)
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
-    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(images) == 4  # backlog, usage, sends, bounce rate
-    for data in images:
-        assert base64.b64decode(data).startswith(b"\x89PNG\r\n\x1a\n")
+    charts = re.findall(r'<figure class="chart">.*?</figure>', page, re.DOTALL)
+    assert len(charts) == 4  # backlog, usage, sends, bounce rate
+    for chart in charts:
+        assert '<svg viewBox="0 0 560 220"' in chart and "<polyline" in chart
+    assert "<img" not in page and "<script" not in page  # nothing embedded to decode or run
     assert "http://" not in page and "https://" not in page  # nothing to fetch
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
 def test_a_right_to_left_override_in_a_name_is_shown_as_a_marker_in_every_format():
     from conftest import TrendRows
-
-    from mailops.report import render_weekly
 
     # Given five weeks of a team whose name carries a right-to-left override
     rows, teams = TrendRows(), []
@@ -81,15 +79,17 @@ def test_a_right_to_left_override_in_a_name_is_shown_as_a_marker_in_every_format
     report = build_report("2026-W47", pd.DataFrame(teams), pd.DataFrame(
         [rows.domain(date(2026, 11, 16), "plain.example")]), NO_ALERTS, NO_AUDIT,
         ReportSettings())
-    # When the report is rendered as markdown, HTML, its charts' legends and the Slack digest
-    markdown, html = render_markdown(report), render_html(report, charts=False)
+    # When the report is rendered as markdown, HTML with its charts' legends and the Slack digest
+    markdown, html = render_markdown(report), render_html(report)
     digest = str(weekly_report_message(report.as_json(), location="weekly.html"))
     # Then none of them carries the override, and each shows its marker
     for text in (markdown, html, digest):
         assert "\u202e" not in text
     assert "&lt;U\\+202E&gt;gnp\\.exe" in markdown
     assert "&lt;U+202E&gt;gnp.exe" in html and "&lt;U+202E&gt;gnp.exe" in digest
-    assert render_weekly._plain_label("\u202egnp.exe") == "<U+202E>gnp.exe"
+    # ...the charts' legends and tooltips included (SVG text nodes)
+    assert "</svg> &lt;U+202E&gt;gnp.exe</li>" in html
+    assert "<title>&lt;U+202E&gt;gnp.exe</title></polyline>" in html
 
 
 def test_every_format_renders(report):

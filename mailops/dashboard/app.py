@@ -29,15 +29,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader
-from markupsafe import Markup
 from pydantic import BaseModel, Field, model_validator
 from starlette.middleware.base import RequestResponseEndpoint
 
 from mailops import __version__, jobs
 from mailops.dashboard import queries
-from mailops.dashboard.charts import line_chart
-from mailops.report.escape import html_text, visible_values
+from mailops.report import html
+from mailops.report.charts import Chart, daily_chart
+from mailops.report.escape import visible_values
 from mailops.report.numbers import number, signed
 from mailops.rules.guard import Status
 from mailops.settings import GuardSettings
@@ -83,18 +82,23 @@ def _same(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
-def shown(value: object) -> Markup:
-    """Every `{{ ... }}` of the templates (Jinja2's finalize): escaped by the escaper the weekly
-    report uses, so invisible characters show as their markers too; autoescape alone would
-    let a U+202E through. A macro's or a filter's Markup is already shown and passes as is."""
-    return value if isinstance(value, Markup) else Markup(html_text(value))
-
-
 def _templates() -> Jinja2Templates:
-    """The pages' templates: autoescape on, and every expression through `shown`."""
-    env = Environment(loader=FileSystemLoader(HERE / "templates"),
-                      autoescape=True, finalize=shown)
-    return Jinja2Templates(env=env)
+    """The pages' templates in the one HTML environment (mailops.report.html: autoescape on,
+    every expression shown with its invisible characters as markers), the shared chart
+    macro behind them."""
+    return Jinja2Templates(env=html.environment(HERE / "templates"))
+
+
+def trend_chart(title: str, subjects: list[dict[str, Any]], metric: str, start: date,
+                end: date) -> Chart:
+    """One metric of the trends page's subjects (their `series` of ISO days and values) as
+    the shared daily chart."""
+    return daily_chart(
+        title,
+        [(subject["name"], [(date.fromisoformat(day), value)
+                            for day, value in subject["series"][metric]])
+         for subject in subjects],
+        start, end)
 
 
 def local_page(raw: str | None) -> str:
@@ -325,8 +329,8 @@ def create_app(
         start = date.fromisoformat(data["range"]["start"])
         end = date.fromisoformat(data["range"]["end"])
         charts = {
-            scope: [line_chart(METRIC_TITLES.get(metric, metric), data[scope]["subjects"],
-                               metric, start, end)
+            scope: [trend_chart(METRIC_TITLES.get(metric, metric), data[scope]["subjects"],
+                                metric, start, end)
                     for metric in data[scope]["metrics"]]
             for scope in ("team", "domain")
         }

@@ -1,19 +1,23 @@
 """The weekly report as markdown (files, the Prefect artifact) and as one self-contained HTML
-page whose charts are embedded PNGs (data: URIs), so it opens without a network.
+page (templates/weekly.html) whose charts are inline SVG, so it opens without a network.
 
 Every name in a report came from an API (teams, domains, contact emails, alert subjects): it
-passes through `markdown_text` or `html_text` here, and charts draw it as plain text; all
-three show invisible characters as their markers (escape.visible).
+passes through `markdown_text` here, or reaches the HTML template as stored, where the one
+HTML environment (mailops.report.html) escapes every expression, chart names included; both
+show invisible characters as their markers (escape.visible).
 """
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 
-from mailops.report.escape import html_text, markdown_text, visible
+from jinja2 import Environment
+
+from mailops.report import html
+from mailops.report.charts import Chart, weekly_chart
+from mailops.report.escape import markdown_text, visible
 from mailops.report.numbers import number, signed
 from mailops.report.weekly import (
     CHART_METRICS,
@@ -27,7 +31,7 @@ from mailops.report.weekly import (
 )
 from mailops.rules.report import is_month_to_date
 
-CHART_SUBJECTS = 6  # lines per chart: the largest this week
+CHART_SUBJECTS = 6  # lines per chart: the largest this week (the rest are in the tables)
 METRIC_LABELS = {
     "weekly_used": "weekly usage (peak)",
     "usage_pct": "weekly usage % (peak)",
@@ -79,7 +83,8 @@ def _title(report: WeeklyReport) -> str:
 
 @dataclass(frozen=True)
 class Table:
-    """One table of the report, its cells already escaped for the format."""
+    """One table of the report, its cells escaped for the format by `esc` (for HTML as
+    stored: the template escapes them)."""
 
     title: str
     header: list[str]
@@ -206,109 +211,49 @@ def _markdown(
 
 # --- HTML --------------------------------------------------------------------------------
 
-_STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem;color:#222}
-h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem}
-table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
-th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left}
-th{background:#f4f4f4}td.n{text-align:right}
-.charts img{max-width:100%;margin:.5rem 0;display:block}
-.muted{color:#666}
-"""
+
+@cache
+def _html_environment() -> Environment:
+    """The one HTML environment (mailops.report.html), built once: weekly.html and the chart
+    macro it shares with the dashboard."""
+    return html.environment()
 
 
 def render_html(report: WeeklyReport, *, charts: bool = True) -> str:
-    """One self-contained page: tables, and charts as embedded PNGs (no network needed)."""
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html_text(_title(report))}</title>",
-        f"<style>{_STYLE}</style></head><body>",
-        f"<h1>{html_text(_title(report))}</h1>",
-    ]
-    if report.team_filter is not None:
-        parts.append(f"<p>Team <strong>{html_text(report.team_filter)}</strong> only.</p>")
-    parts.append(f'<p class="muted">{html_text(summary_line(report))}.</p>')
-    if charts:
-        images = chart_images(report)
-        if images:
-            parts.append('<h2>Trends</h2><div class="charts">')
-            parts += [
-                f'<img alt="{html_text(alt)}" src="data:image/png;base64,{data}">'
-                for alt, data in images
-            ]
-            parts.append("</div>")
-    for table in _sections(report, html_text):
-        if not table.rows and table.title not in EMPTY:
-            continue
-        parts.append(f"<h2>{html_text(table.title)}</h2>")
-        if not table.rows:
-            parts.append(f'<p class="muted">{html_text(EMPTY[table.title])}</p>')
-            continue
-        parts.append("<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in table.header)
-                     + "</tr></thead><tbody>")
-        parts += ["<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>"
-                  for row in table.rows]
-        parts.append("</tbody></table>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    """One self-contained page (templates/weekly.html): tables, and charts as inline SVG
+    (no script, no network needed). Names go to the template as stored: it escapes them."""
+    return _html_environment().get_template("weekly.html").render(
+        title=_title(report),
+        team_filter=report.team_filter,
+        summary=summary_line(report),
+        charts=report_charts(report) if charts else [],
+        tables=_sections(report, str),
+        empty=EMPTY,
+    )
 
 
-def chart_images(report: WeeklyReport) -> list[tuple[str, str]]:
-    """(alt text, base64 PNG) of a weekly line chart per charted metric with data."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    images = []
+def report_charts(report: WeeklyReport) -> list[Chart]:
+    """A week-by-week line chart per charted metric with data (the shared chart path of
+    mailops.report.charts): the `CHART_SUBJECTS` subjects largest this week."""
+    charts = []
     for scope, metric in CHART_METRICS:
         series = _series(report, scope, metric)
-        if not series:
-            continue
-        weeks = sorted({week for points in series.values() for week, _ in points})
-        figure, axes = plt.subplots(figsize=(8, 3.2), dpi=90)
-        try:
-            for subject, points in series.items():
-                values = dict(points)
-                axes.plot(
-                    [weeks.index(w) for w in weeks if w in values],
-                    [values[w] for w in weeks if w in values],
-                    marker="o", label=_plain_label(subject),
-                )
-            axes.set_xticks(range(len(weeks)), weeks, fontsize=8)
-            title = f"{scope}s: {metric_label(metric)}, week by week"
-            axes.set_title(title, fontsize=10)
-            axes.grid(alpha=0.3)
-            axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-            figure.tight_layout()
-            buffer = io.BytesIO()
-            figure.savefig(buffer, format="png")
-        finally:
-            plt.close(figure)
-        images.append((title, base64.b64encode(buffer.getvalue()).decode("ascii")))
-    return images
+        if series:
+            charts.append(weekly_chart(f"{scope}s: {metric_label(metric)}, week by week",
+                                       series, max_lines=CHART_SUBJECTS))
+    return charts
 
 
-def _series(report: WeeklyReport, scope: str, metric: str) -> dict[str, list[tuple[str, float]]]:
-    """The weekly points of the `CHART_SUBJECTS` subjects largest this week."""
+def _series(report: WeeklyReport, scope: str,
+            metric: str) -> list[tuple[str, list[tuple[str, float]]]]:
+    """Every subject's weekly points of `metric`, the largest this week first."""
     points: dict[str, list[tuple[str, float]]] = {}
     for point in report.history:
         if point.scope == scope and point.metric == metric:
             points.setdefault(point.subject, []).append((point.week, point.value))
     latest = {s: dict(p).get(report.week, float("-inf")) for s, p in points.items()}
-    chosen = sorted(points, key=lambda s: (-latest[s], s.lower()))[:CHART_SUBJECTS]
-    return {subject: points[subject] for subject in chosen}
-
-
-def _plain_label(text: str) -> str:
-    """A legend label matplotlib shows literally (no mathtext, invisible characters as their
-    markers), cut to a sane length."""
-    text = visible(text)
-    label = text if len(text) <= 40 else text[:39] + "…"
-    if label.startswith("_"):  # matplotlib leaves such labels out of the legend
-        label = "\u200b" + label
-    return label.replace("$", r"\$")
+    ordered = sorted(points, key=lambda s: (-latest[s], s.lower()))
+    return [(subject, points[subject]) for subject in ordered]
 
 
 def as_text(report: WeeklyReport, fmt: str) -> str:
