@@ -16,27 +16,23 @@ from typing import Any
 from mailops.cleanbox import CleanboxClient, Team
 from mailops.emboux import DomainSummary, EmbouxClient, Outbound
 from mailops.errors import MailopsError
+from mailops.jsonable import AS_TEXT, FLATTEN, renamed
 from mailops.rules.alerts import Alert
+from mailops.rules.shard import Shard
 from mailops.settings import TeamCredential
+from mailops.spool_import import SpoolImport
 
 FAILURE_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
 class TopSender:
+    """One of a team's most frequent senders."""
+
     email: str
     count: int
     state: str
     category: str | None
-
-    def as_json(self) -> dict[str, Any]:
-        return {"email": self.email, "count": self.count, "state": self.state,
-                "category": self.category}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> TopSender:
-        return cls(str(data["email"]), int(data["count"]), str(data["state"]),
-                   None if data["category"] is None else str(data["category"]))
 
 
 @dataclass(frozen=True)
@@ -76,32 +72,6 @@ class TeamHealth:
             top_senders=top,
         )
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "team": self.team,
-            "weekly_used": self.weekly_used,
-            "weekly_limit": self.weekly_limit,
-            "usage_pct": self.usage_pct,
-            "aliases_used": self.aliases_used,
-            "aliases_limit": self.aliases_limit,
-            "mailboxes_used": self.mailboxes_used,
-            "mailboxes_limit": self.mailboxes_limit,
-            "quarantine_pending": self.quarantine_pending,
-            "failed_count": self.failed_count,
-            "denied_count": self.denied_count,
-            "top_senders": [sender.as_json() for sender in self.top_senders],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> TeamHealth:
-        """The team back from `as_json` (a spooled day); KeyError, TypeError or ValueError
-        when the data is not one."""
-        numbers = {name: int(data[name]) for name in (
-            "weekly_used", "weekly_limit", "aliases_used", "aliases_limit", "mailboxes_used",
-            "mailboxes_limit", "quarantine_pending", "failed_count", "denied_count")}
-        return cls(team=str(data["team"]), usage_pct=float(data["usage_pct"]), **numbers,
-                   top_senders=[TopSender.from_json(s) for s in data["top_senders"]])
-
     def trend_row(self, day: date, collected_at: datetime) -> dict[str, Any]:
         """The row of `team_daily`."""
         return {
@@ -133,24 +103,12 @@ class TeamHealth:
 class DomainHealth:
     """One EmBoux domain's outbound figures for the day."""
 
-    outbound: Outbound
+    outbound: Outbound = field(metadata=FLATTEN)  # in JSON its fields beside partner_ref
     partner_ref: str | None
 
     @property
     def name(self) -> str:
         return self.outbound.name
-
-    def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "partner_ref": self.partner_ref,
-                **self.outbound.model_dump(exclude={"name"})}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> DomainHealth:
-        """The domain back from `as_json` (a spooled day); pydantic's ValidationError (a
-        ValueError) when the data is not one."""
-        fields = {k: v for k, v in data.items() if k != "partner_ref"}
-        partner = data.get("partner_ref")
-        return cls(Outbound.model_validate(fields), None if partner is None else str(partner))
 
     def trend_row(self, day: date, collected_at: datetime) -> dict[str, Any]:
         """The row of `domain_daily`."""
@@ -171,16 +129,11 @@ class CollectionFailure:
     subject: str
     message: str
 
-    def as_json(self) -> dict[str, str]:
-        return {"api": self.api, "subject": self.subject, "message": self.message}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> CollectionFailure:
-        return cls(str(data["api"]), str(data["subject"]), str(data["message"]))
-
 
 @dataclass
 class Collected:
+    """What one collection found: the teams or domains read, and those that failed."""
+
     teams: list[TeamHealth] = field(default_factory=list)
     domains: list[DomainHealth] = field(default_factory=list)
     failures: list[CollectionFailure] = field(default_factory=list)
@@ -266,14 +219,43 @@ class HealthReport:
     teams: list[TeamHealth]
     domains: list[DomainHealth]
     alerts: list[Alert]
-    failures: list[CollectionFailure]
+    failures: list[CollectionFailure] = field(metadata=renamed("errors"))
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "day": self.day.isoformat(),
-            "as_of": self.as_of.isoformat(),
-            "teams": [team.as_json() for team in self.teams],
-            "domains": [domain.as_json() for domain in self.domains],
-            "alerts": [alert.as_dict() for alert in self.alerts],
-            "errors": [failure.as_json() for failure in self.failures],
-        }
+
+@dataclass(frozen=True)
+class DailyHealthResult:
+    """What one daily-health run did: the day's report, the days spooled by earlier runs it
+    imported first, the spool file its own day went to when the store failed, where the
+    Slack report went (None: not sent), and its shard. The flow returns it; the CLI's
+    summary reads it, `--json` is `to_jsonable` of it (the report's keys at the top)."""
+
+    report: HealthReport = field(metadata=FLATTEN)
+    shard: Shard = field(metadata=AS_TEXT)
+    spooled_before: SpoolImport = field(default_factory=SpoolImport, metadata=renamed("spool"))
+    spool_file: str | None = None
+    notification: str | None = None
+
+
+@dataclass(frozen=True)
+class ShardOutcome:
+    """How one shard's run of daily-health-fanout ended: its Prefect state's type
+    (COMPLETED, FAILED, ..., UNKNOWN) and message."""
+
+    shard: Shard = field(metadata=AS_TEXT)
+    flow_run_id: str
+    state: str
+    message: str
+
+    @property
+    def completed(self) -> bool:
+        return self.state == "COMPLETED"
+
+
+@dataclass(frozen=True)
+class FanoutResult:
+    """What daily-health-fanout did: the report merged from what its shards stored, how each
+    shard ended, and where the Slack report went (None: not sent)."""
+
+    report: HealthReport = field(metadata=FLATTEN)
+    shards: list[ShardOutcome]
+    notification: str | None = None

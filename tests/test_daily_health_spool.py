@@ -19,6 +19,7 @@ import tasks.health as health_tasks
 from flows.daily_health import daily_health
 from flows.run import run_flow
 from mailops.errors import SpoolError
+from mailops.jsonable import to_jsonable
 from mailops.ports import free_port
 from mailops.store import Store, team_daily
 from mailops.store.spool import Spool
@@ -106,7 +107,7 @@ def test_a_day_the_store_cannot_take_is_spooled_reported_and_imported_next_run(
     # Then the run failed naming the store and the spool file, which holds the whole day
     assert not first.ok and not first.unexpected
     [spooled] = (mailops_env.data_dir / "spool").glob("daily-health-*.json")
-    day = first.result["day"]
+    day = first.result.report.day.isoformat()
     assert spooled.name == f"daily-health-{day}-shard-1of1-{first.run_id}.json"
     assert "the store could not be written" in first.message and str(spooled) in first.message
     assert "pw@" not in first.message
@@ -114,7 +115,8 @@ def test_a_day_the_store_cannot_take_is_spooled_reported_and_imported_next_run(
     assert {t["team"] for t in kept["teams"]} == set(sandbox.team_keys)
     # ...and the report still reached Slack, saying the day is not stored
     [post] = sandbox.slack_posts()
-    assert "store_unavailable" in {a["key"] for a in first.result["alerts"]}
+    assert "store_unavailable" in {a.key for a in first.result.report.alerts}
+    assert first.result.spool_file == str(spooled)
     assert "the store could not be written" in json.dumps(post["payload"])
     # When the store works again and the next day runs
     url = working_store(kind, mailops_env, monkeypatch, request)
@@ -163,8 +165,8 @@ def test_a_spooled_day_imported_twice_replaces_its_rows(any_store, trend_rows):
     payload = {
         "version": health_tasks.SPOOL_VERSION, "job": health_tasks.JOB, "run_id": "r1",
         "shard": "1/1", "day": "2026-10-04", "as_of": datetime(2026, 10, 4, 8, tzinfo=UTC)
-        .isoformat(), "teams": [t.as_json() for t in teams],
-        "domains": [d.as_json() for d in domains], "failures": [],
+        .isoformat(), "teams": to_jsonable(teams), "domains": to_jsonable(domains),
+        "failures": [],
     }
     # When it is imported twice (a crash between the import and the move)
     health_tasks._import_day(any_store, payload)
