@@ -8,7 +8,9 @@ any such object into dicts, lists and scalars by its fields, so no class writes 
 A dataclass field may say how it appears in JSON, in its metadata (`field(metadata=...)`):
 `renamed("errors")` under another key, `FLATTEN` its own fields merged into its parent's
 (`DomainHealth`'s outbound figures beside `partner_ref`), `AS_TEXT` as `str(value)` (a
-`Shard` as `"1/2"`).
+`Shard` as `"1/2"`; a flattened None adds nothing). A class may name, in `JSON_EXTRAS`,
+methods without arguments (or properties) whose values JSON shows after its fields (a
+weekly change's `in_words`); they are not read back.
 """
 
 from __future__ import annotations
@@ -63,13 +65,16 @@ def _dataclass_to_jsonable(value: Any) -> dict[str, Any]:
         item = getattr(value, spec.name)
         how = spec.metadata.get(_KEY)
         if how == "flatten":
-            data.update(to_jsonable(item))
+            data.update(to_jsonable(item) if item is not None else {})
         elif how == "text":
             data[spec.name] = None if item is None else str(item)
         elif isinstance(how, tuple) and how[0] == "rename":
             data[how[1]] = to_jsonable(item)
         else:
             data[spec.name] = to_jsonable(item)
+    for name in getattr(type(value), "JSON_EXTRAS", ()):
+        extra = getattr(value, name)
+        data[name] = to_jsonable(extra() if callable(extra) else extra)
     return data
 
 

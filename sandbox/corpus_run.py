@@ -239,8 +239,11 @@ def _skipped(job: str, result: Any) -> int:
 
 
 def _report_html(outcome: FlowOutcome) -> str:
-    if isinstance(outcome.result, dict) and outcome.result.get("file"):
-        return Path(outcome.result["file"]).read_text(encoding="utf-8")
+    """The HTML page a weekly-report run wrote, or nothing."""
+    from mailops.report.weekly import WeeklyReportResult
+
+    if isinstance(outcome.result, WeeklyReportResult) and outcome.result.file:
+        return Path(outcome.result.file).read_text(encoding="utf-8")
     return ""
 
 

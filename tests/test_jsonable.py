@@ -44,6 +44,31 @@ def test_fields_are_flattened_renamed_and_written_as_text():
     }
 
 
+@dataclass(frozen=True)
+class Said:
+    JSON_EXTRAS = ("in_words",)
+
+    n: int
+
+    def in_words(self) -> str:
+        return f"{self.n} things"
+
+
+def test_a_class_adds_the_values_it_names_in_json_extras_after_its_fields():
+    assert to_jsonable(Said(2)) == {"n": 2, "in_words": "2 things"}
+    assert from_jsonable(Said, {"n": 2, "in_words": "2 things"}) == Said(2)
+
+
+def test_a_flattened_field_that_is_none_adds_nothing():
+    @dataclass(frozen=True)
+    class Maybe:
+        inner: Inner | None = field(default=None, metadata=FLATTEN)
+        note: str = ""
+
+    assert to_jsonable(Maybe()) == {"note": ""}
+    assert to_jsonable(Maybe(Inner(1, "x"))) == {"a": 1, "b": "x", "note": ""}
+
+
 def test_scalars_enums_instants_and_containers_become_json_values():
     instant = datetime(2026, 10, 4, 8, tzinfo=UTC)
     data = to_jsonable({"s": Severity.CRITICAL, "t": instant, "n": (1, 2), 3: None})

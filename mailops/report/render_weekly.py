@@ -13,6 +13,7 @@ import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from mailops.jsonable import to_jsonable
 from mailops.report.escape import html_text, markdown_text, visible
 from mailops.report.numbers import number, signed
 from mailops.report.weekly import (
@@ -320,7 +321,8 @@ def as_text(report: WeeklyReport, fmt: str) -> str:
     if fmt == "json":
         import json
 
-        return json.dumps(report.as_json(), indent=2, default=str, ensure_ascii=False) + "\n"
+        return json.dumps(to_jsonable(report), indent=2, default=str, ensure_ascii=False) + (
+            "\n")
     raise ValueError(f"unknown format {fmt!r}; choose md, html or json")
 
 
