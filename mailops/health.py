@@ -47,7 +47,7 @@ class TeamHealth:
     aliases_limit: int
     mailboxes_used: int
     mailboxes_limit: int
-    quarantine_pending: int
+    quarantine_backlog: int
     failed_count: int
     denied_count: int
     top_senders: list[TopSender] = field(default_factory=list)
@@ -66,7 +66,7 @@ class TeamHealth:
             aliases_limit=team.limits.aliases.limit,
             mailboxes_used=team.limits.mailboxes.used,
             mailboxes_limit=team.limits.mailboxes.limit,
-            quarantine_pending=quarantine,
+            quarantine_backlog=quarantine,
             failed_count=failed,
             denied_count=denied,
             top_senders=top,
@@ -84,7 +84,7 @@ class TeamHealth:
             "aliases_limit": self.aliases_limit,
             "mailboxes_used": self.mailboxes_used,
             "mailboxes_limit": self.mailboxes_limit,
-            "quarantine_backlog": self.quarantine_pending,
+            "quarantine_backlog": self.quarantine_backlog,
             "failed_24h": self.failed_count,
             "denied_24h": self.denied_count,
             "collected_at": collected_at,

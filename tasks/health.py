@@ -45,7 +45,9 @@ from tasks.define import task
 from tasks.spool import import_pending, spool_folder
 
 JOB = jobs.DAILY_HEALTH
-SPOOL_VERSION = 1  # the shape of a spooled day; an import refuses any other
+SPOOL_VERSION = 2  # the shape of a spooled day; an import refuses any other but 1
+# Version 1 named a team's quarantine backlog `quarantine_pending`; 2 names it as the store does.
+V1_RENAMED = {"quarantine_pending": "quarantine_backlog"}
 # Posting a long artifact costs the run more than the alerts are worth in the UI (BENCHMARKS.md).
 MAX_ARTIFACT_ALERTS = 100
 
@@ -155,16 +157,24 @@ def spool_day(
 def _import_day(store: Store, payload: dict[str, Any]) -> None:
     """Store one spooled day as its run would have: its rows (replacing the day's), then its
     alerts derived against the stored history (replacing the shard's of that day)."""
-    if payload.get("version") != SPOOL_VERSION or payload.get("job") != JOB:
-        raise ValueError(f"not a {JOB} spool of version {SPOOL_VERSION}")
+    if payload.get("version") not in (1, SPOOL_VERSION) or payload.get("job") != JOB:
+        raise ValueError(f"not a {JOB} spool of version 1 or {SPOOL_VERSION}")
     day = date.fromisoformat(payload["day"])
     as_of = datetime.fromisoformat(payload["as_of"])
-    teams = from_jsonable(list[TeamHealth], payload["teams"])
+    teams = from_jsonable(list[TeamHealth], _teams_of(payload))
     domains = from_jsonable(list[DomainHealth], payload["domains"])
     failures = from_jsonable(list[CollectionFailure], payload["failures"])
     shard = Shard.parse(payload["shard"])
     store.save_health_day(day, as_of, teams, domains)
     _store_alerts(store, day, teams, domains, failures, shard)
+
+
+def _teams_of(payload: dict[str, Any]) -> list[Any]:
+    """The spooled teams in the current version's keys (a version 1 file's renamed)."""
+    if payload["version"] != 1:
+        return list(payload["teams"])
+    return [{V1_RENAMED.get(key, key): value for key, value in team.items()}
+            for team in payload["teams"]]
 
 
 @task()

@@ -54,8 +54,8 @@ def test_counts_are_the_same_when_the_server_gives_no_total(mailops_env):
     first = run(mailops_env).result
     mailops_env.sandbox.set_cleanbox_total(False)
     second = run(mailops_env).result
-    assert [t.quarantine_pending for t in second.report.teams] == [
-        t.quarantine_pending for t in first.report.teams
+    assert [t.quarantine_backlog for t in second.report.teams] == [
+        t.quarantine_backlog for t in first.report.teams
     ]
 
 
@@ -140,7 +140,7 @@ def test_mailops_health_json_prints_the_documented_object(mailops_env, cli):
     [team] = payload["teams"]
     assert set(team) >= {
         "team", "weekly_used", "weekly_limit", "usage_pct", "aliases_used", "aliases_limit",
-        "mailboxes_used", "mailboxes_limit", "quarantine_pending", "failed_count",
+        "mailboxes_used", "mailboxes_limit", "quarantine_backlog", "failed_count",
         "denied_count", "top_senders",
     }
     assert set(team["top_senders"][0]) == {"email", "count", "state", "category"}

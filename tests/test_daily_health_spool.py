@@ -132,7 +132,7 @@ def test_a_day_the_store_cannot_take_is_spooled_reported_and_imported_next_run(
         query = select(team_daily).where(team_daily.c.day == date.fromisoformat(kept["day"]))
         rows = conn.execute(query).all()
     assert {row.team: row.quarantine_backlog for row in rows} == {
-        t["team"]: t["quarantine_pending"] for t in kept["teams"]}
+        t["team"]: t["quarantine_backlog"] for t in kept["teams"]}
 
 
 @pytest.mark.usefixtures("prefect_harness")
@@ -173,8 +173,31 @@ def test_a_spooled_day_imported_twice_replaces_its_rows(any_store, trend_rows):
     health_tasks._import_day(any_store, payload)
     # Then the day holds one row per team and domain, and its alerts once
     stored_teams, stored_domains = any_store.health_of_day(date(2026, 10, 4))
-    assert [(t.team, t.quarantine_pending) for t in stored_teams] == [("acme", 12)]
+    assert [(t.team, t.quarantine_backlog) for t in stored_teams] == [("acme", 12)]
     assert [(d.name, d.outbound.outbound_sent_today) for d in stored_domains] == [
         ("mail.example", 40)]
     keys = [a.key for a in any_store.alerts_of_day(date(2026, 10, 4), health_tasks.JOB)]
     assert keys.count("quarantine_backlog") == 1
+
+
+def test_a_day_spooled_by_version_1_is_imported_with_its_quarantine_backlog(
+    any_store, trend_rows
+):
+    # Given a file spooled before the upgrade: version 1 named the backlog quarantine_pending
+    teams = [to_jsonable(trend_rows.team_health("acme", quarantine_backlog=12))]
+    teams[0]["quarantine_pending"] = teams[0].pop("quarantine_backlog")
+    payload = {
+        "version": 1, "job": health_tasks.JOB, "run_id": "r0", "shard": "1/1",
+        "day": "2026-10-03", "as_of": "2026-10-03T08:00:00+00:00", "teams": teams,
+        "domains": [], "failures": [],
+    }
+    # When it is imported
+    health_tasks._import_day(any_store, payload)
+    # Then its team is stored with the backlog it counted
+    stored_teams, _ = any_store.health_of_day(date(2026, 10, 3))
+    assert [(t.team, t.quarantine_backlog) for t in stored_teams] == [("acme", 12)]
+
+
+def test_a_spool_of_another_version_is_refused():
+    with pytest.raises(ValueError, match="version 1 or 2"):
+        health_tasks._import_day(None, {"version": 3, "job": health_tasks.JOB})

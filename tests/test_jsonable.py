@@ -116,4 +116,4 @@ def test_the_daily_health_result_is_the_json_the_command_prints(trend_rows):
     assert data["errors"] == [{"api": "EmBoux", "subject": "other.example",
                                "message": "answered 503"}]
     assert data["spool"] == {"imported": ["a.json"], "unreadable": [], "waiting": None}
-    assert data["teams"][0]["quarantine_pending"] == report.teams[0].quarantine_pending
+    assert data["teams"][0]["quarantine_backlog"] == report.teams[0].quarantine_backlog

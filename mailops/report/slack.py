@@ -119,7 +119,7 @@ def team_block(team: TeamHealth) -> Block:
         [
             ("Weekly Usage", f"{team.weekly_used}/{team.weekly_limit} ({team.usage_pct:g}%)"),
             ("Aliases", f"{team.aliases_used}/{team.aliases_limit}"),
-            ("Quarantine", f"{team.quarantine_pending} pending"),
+            ("Quarantine", f"{team.quarantine_backlog} pending"),
             ("Failed", f"{team.failed_count} messages"),
             ("Denied", f"{team.denied_count} messages"),
             ("Mailboxes", f"{team.mailboxes_used}/{team.mailboxes_limit}"),
