@@ -51,22 +51,25 @@ async def plain(as_of: datetime, artifacts: bool = False) -> None:
     two Prefect artifacts the flow publishes, posted to the server)."""
     import tasks.health as health_tasks
     from mailops.health import HealthReport
+    from mailops.jsonable import to_jsonable
+    from mailops.rules.shard import Shard
     from tasks.context import configured_teams, current_settings
 
     settings = current_settings()
+    whole = Shard(1, 1)
     teams = [team.name for team in configured_teams(settings)]
     day = as_of.astimezone(settings.zone).date()
     cleanbox, emboux = await asyncio.gather(
-        health_tasks.collect_cleanbox.fn(teams, as_of), health_tasks.collect_emboux.fn()
+        health_tasks.collect_cleanbox.fn(teams, as_of, whole), health_tasks.collect_emboux.fn(whole)
     )
     failures = cleanbox.failures + emboux.failures
     health_tasks.store_day.fn(day, as_of, cleanbox.teams, emboux.domains)
-    alerts = health_tasks.derive_alerts.fn(day, cleanbox.teams, emboux.domains, failures)
+    alerts = health_tasks.derive_alerts.fn(day, cleanbox.teams, emboux.domains, failures, whole)
     report = HealthReport(day, as_of, cleanbox.teams, emboux.domains, alerts, failures)
-    report.as_json()
+    to_jsonable(report)  # what the flow's --json costs
     if artifacts:
         health_tasks.publish_artifacts.fn(report)
-    health_tasks.notify.fn(report)
+    health_tasks.notify.fn(report, whole)
     if failures:
         print(f"plain run: {len(failures)} failures", file=sys.stderr)
 

@@ -12,12 +12,13 @@ import importlib
 import json
 import logging
 import sys
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 
 from mailops import __version__
 from mailops.errors import ConfigError, MailopsError
+from mailops.jsonable import to_jsonable
 from mailops.report.escape import terminal_text
 from mailops.secrets import install_log_redaction, redact
 from mailops.settings import load_settings
@@ -46,23 +47,27 @@ class _Output:
 
     json = False
 
-    def emit(self, summary: str, data: dict[str, Any], *, local_json: bool = False) -> None:
+    def emit(self, summary: str, data: object, *, local_json: bool = False) -> None:
+        """Print a command's outcome: its summary, or its data (a typed result or a dict,
+        made JSON by `to_jsonable`, the one serializer of the edge) as one object."""
         if self.json or local_json:
-            typer.echo(json.dumps({"ok": True, **data}, default=str, sort_keys=True))
+            body = {"ok": True, **to_jsonable(data)}
+            typer.echo(json.dumps(body, default=str, sort_keys=True))
         else:
             typer.echo(summary)
 
     def finish(
         self,
         summary: str,
-        data: dict[str, Any],
+        data: object,
         *,
         error: str | None = None,
         local_json: bool = False,
     ) -> None:
-        """Print a job's outcome once: its data, and when it failed, why (then exit 1)."""
+        """Print a job's outcome once: its summary or its data as JSON (as `emit`), and
+        when it failed, why (then exit 1)."""
         if self.json or local_json:
-            body = {"ok": error is None, **data}
+            body = {"ok": error is None, **to_jsonable(data)}
             if error is not None:
                 body["error"] = redact(error)
             typer.echo(json.dumps(body, default=str, sort_keys=True))

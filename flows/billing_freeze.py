@@ -30,6 +30,7 @@ from flows.keyed_call import KeyedCall
 from flows.run_form import run_form
 from mailops import jobs
 from mailops.errors import ConfigError, MailopsError, StoreError
+from mailops.jsonable import to_jsonable
 from mailops.rules.resets import (
     MonthCounters,
     ResetOutcome,
@@ -115,7 +116,7 @@ async def billing_freeze(
         outbound.require_emboux_token()
         spooled = await outbound.import_spooled_freezes()
         if spooled.describe():
-            result["spool"] = spooled.as_json()
+            result["spool"] = to_jsonable(spooled)
             logger.info("billing-freeze: %s", spooled.describe())
         claim = await outbound.claim_key(JOB, key, run_id, force)
         if not claim.won:

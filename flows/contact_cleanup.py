@@ -114,7 +114,7 @@ async def _cleanup(
             require_stored_plan(JOB, resume_run_id)
         run_id = resume_run_id or current_run_id()
         moment = (as_of or datetime.now(UTC)).astimezone(UTC)
-        summary = await contact_tasks.plan_cleanup(run_id, names, moment, str(part))
+        summary = await contact_tasks.plan_cleanup(run_id, names, moment, part)
         result = {**_result(summary, dry_run=not apply), "shard": str(part)}
         cap = max_actions if max_actions is not None else settings.contacts.max_actions_per_run
         decision = dry_run(summary.changes)
@@ -125,7 +125,7 @@ async def _cleanup(
             )
         result["refused"] = decision.refusal
         if decision.applies:
-            applied = await contact_tasks.apply_cleanup(run_id, names, str(part))
+            applied = await contact_tasks.apply_cleanup(run_id, names, part)
             result["applied"] = _per_action(applied["applied"])
             result["failed"] = applied["failed"]
     except MailopsError as exc:

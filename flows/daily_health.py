@@ -22,7 +22,7 @@ from flows.ending import end_with, stopped
 from flows.run_form import run_form
 from mailops import jobs
 from mailops.errors import ConfigError, MailopsError, StoreError
-from mailops.health import HealthReport
+from mailops.health import DailyHealthResult, HealthReport
 from mailops.models.health import CollectionFailure, DomainHealth, TeamHealth
 from mailops.rules.alerts import Alert
 from mailops.rules.shard import Shard
@@ -37,7 +37,7 @@ async def daily_health(
     as_of: datetime | None = None,
     notify: bool = True,
     shard: str = "",
-) -> dict[str, Any] | State:
+) -> DailyHealthResult | State:
     """Collect Cleanbox teams and EmBoux domains into the trend tables and post one report.
 
     Args:
@@ -63,31 +63,29 @@ async def daily_health(
         day = day or as_of.astimezone(settings.zone).date()
         spooled_before = health_tasks.import_spooled_days()
         cleanbox, emboux = await asyncio.gather(
-            health_tasks.collect_cleanbox(names, as_of, str(part)),
-            health_tasks.collect_emboux(str(part)),
+            health_tasks.collect_cleanbox(names, as_of, part),
+            health_tasks.collect_emboux(part),
         )
         failures = cleanbox.failures + emboux.failures
         alerts, store_problem, spool_file = _store_or_spool(
-            day, as_of, cleanbox.teams, emboux.domains, failures, str(part), logger
+            day, as_of, cleanbox.teams, emboux.domains, failures, part, logger
         )
     except MailopsError as exc:
         logger.error("daily-health stopped: %s", exc)
         return Failed(message=stopped(exc))
 
     report = HealthReport(day, as_of, cleanbox.teams, emboux.domains, alerts, failures)
-    result = report.as_json()
-    result["spool"] = {**spooled_before.as_json(), "written": spool_file}
     health_tasks.publish_artifacts(quote(report))
     problems = [f"{f.api} {f.subject}: {f.message}" for f in failures]
     if store_problem is not None:
         problems.insert(0, store_problem)
+    delivered = None
     if notify:
-        delivered, error = health_tasks.notify(quote(report), str(part))
-        result["notification"] = delivered
+        delivered, error = health_tasks.notify(quote(report), part)
         if error is not None:
             kept = "kept in the spool" if store_problem else "stored"
             problems.append(f"the report was not sent ({error}); the data is {kept}")
-    result["shard"] = str(part)
+    result = DailyHealthResult(report, part, spooled_before, spool_file, delivered)
     if spooled_before.describe():
         logger.info("daily-health: %s", spooled_before.describe())
     logger.info(
@@ -103,7 +101,7 @@ def _store_or_spool(
     teams: list[TeamHealth],
     domains: list[DomainHealth],
     failures: list[CollectionFailure],
-    shard: str,
+    shard: Shard,
     logger: Logger | LoggerAdapter[Any],
 ) -> tuple[list[Alert], str | None, str | None]:
     """Store the day and its alerts; when the store cannot be written after the tasks'

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime
-from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import FlowRun
@@ -25,10 +24,12 @@ from flows.ending import end_with, stopped
 from flows.run_form import run_form
 from mailops import jobs
 from mailops.errors import ConfigError, MailopsError
+from mailops.health import FanoutResult, ShardOutcome
 from mailops.rules.shard import Shard
 from tasks.context import current_run_id, current_settings
 
 SHARD_DEPLOYMENT = "daily-health/daily-health-shard"
+WHOLE = Shard(1, 1)  # the merged report is about every shard's teams and domains
 
 
 @run_form
@@ -39,7 +40,7 @@ async def daily_health_fanout(
     as_of: datetime | None = None,
     notify: bool = True,
     teams: tuple[str, ...] = (),
-) -> dict[str, Any] | State:
+) -> FanoutResult | State:
     """Run daily-health as parallel shard runs, then post one report merged from the store.
 
     Args:
@@ -69,16 +70,14 @@ async def daily_health_fanout(
         return Failed(message=stopped(exc))
 
     outcomes = [_outcome(part, run) for part, run in zip(parts, runs, strict=True)]
-    result = report.as_json()
-    result["shards"] = outcomes
     health_tasks.publish_artifacts(quote(report))
-    problems = [f"shard {o['shard']} {o['state']}: {o['message']}" for o in outcomes
-                if o["state"] != "COMPLETED"]
+    problems = [f"shard {o.shard} {o.state}: {o.message}" for o in outcomes if not o.completed]
+    delivered = None
     if notify:
-        delivered, error = health_tasks.notify(quote(report))
-        result["notification"] = delivered
+        delivered, error = health_tasks.notify(quote(report), WHOLE)
         if error is not None:
             problems.append(f"the report was not sent ({error}); the data is stored")
+    result = FanoutResult(report, outcomes, delivered)
     logger.info(
         "daily-health-fanout %s: %d shards, %d teams, %d domains, %d alerts, %d problems",
         day, len(parts), len(report.teams), len(report.domains), len(report.alerts),
@@ -116,7 +115,7 @@ async def _run_shard(
         ) from None
 
 
-def _outcome(part: Shard, run: FlowRun) -> dict[str, Any]:
+def _outcome(part: Shard, run: FlowRun) -> ShardOutcome:
     """What one shard's run ended with, in words for the result and the failure message."""
     state = run.state
     name = state.type.value if state is not None else "UNKNOWN"
@@ -124,7 +123,7 @@ def _outcome(part: Shard, run: FlowRun) -> dict[str, Any]:
         message = "did not finish in time; its teams and domains may be missing"
     else:
         message = state.message or ""
-    return {"shard": str(part), "flow_run_id": str(run.id), "state": name, "message": message}
+    return ShardOutcome(part, str(run.id), name, message)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from logging import Logger, LoggerAdapter
-from typing import Any
+from typing import Any, TypeVar
 
 from prefect.states import Completed, Failed, State
 
@@ -15,6 +15,8 @@ from mailops.gate import NEEDS_A_PERSON, GateDecision
 # How a run's failure message starts when its configuration is wrong: the command that ran
 # it exits 2, as for any other configuration error (cli.commands.run_job).
 CONFIG_ERROR = "configuration error: "
+
+R = TypeVar("R")  # a job's result: its typed result object (or, for some jobs still, a dict)
 
 
 def stopped(exc: MailopsError, job: str | None = None) -> str:
@@ -26,8 +28,8 @@ def stopped(exc: MailopsError, job: str | None = None) -> str:
 
 
 def end_with(
-    result: dict[str, Any], problems: Sequence[str], logger: Logger | LoggerAdapter[Any]
-) -> dict[str, Any] | State:
+    result: R, problems: Sequence[str], logger: Logger | LoggerAdapter[Any]
+) -> R | State:
     """The result when nothing went wrong; else a Failed state whose message names every
     problem and whose data keeps the result (what was done is not lost)."""
     if not problems:
@@ -38,7 +40,7 @@ def end_with(
 
 
 def gated_end(
-    result: dict[str, Any],
+    result: object,
     decision: GateDecision,
     logger: Logger | LoggerAdapter[Any],
     *,

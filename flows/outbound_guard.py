@@ -25,6 +25,7 @@ from mailops import jobs
 from mailops.errors import MailopsError
 from mailops.gate import dry_run
 from mailops.guard import JOB, GuardRun
+from mailops.jsonable import to_jsonable
 from mailops.rules.shard import Shard
 from tasks.approval import gate
 from tasks.context import current_run_id, current_settings
@@ -67,13 +68,13 @@ async def outbound_guard(
         settings = current_settings()
         as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
         run_id = current_run_id()
-        collected = await guard_tasks.read_domains(str(part))
+        collected = await guard_tasks.read_domains(part)
         run, notified_groups = guard_tasks.evaluate_and_remember(
             quote(collected), as_of, run_id
         )
         result = {"as_of": as_of.isoformat(), "run_id": run_id, "shard": str(part),
                   **run.as_json(not apply)}
-        result["errors"] = [f.as_json() for f in collected.failures]
+        result["errors"] = to_jsonable(collected.failures)
         guard_tasks.publish_artifacts(quote(run), as_of)
         applied: list[dict[str, str]] = []
         problems = [f"{f.subject}: {f.message}" for f in collected.failures]

@@ -7,8 +7,9 @@ Reads the store only; the forecast alerts are stored before the digest is posted
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger
@@ -20,7 +21,12 @@ from flows.run_form import run_form
 from mailops import jobs
 from mailops.errors import ConfigError, MailopsError
 from mailops.report.render_weekly import FORMATS
-from mailops.report.weekly import EmptyWeek, last_complete_week, parse_week
+from mailops.report.weekly import (
+    EmptyWeek,
+    WeeklyReportResult,
+    last_complete_week,
+    parse_week,
+)
 from mailops.rules.report import week_without_data
 from tasks.context import current_settings
 
@@ -33,7 +39,7 @@ async def weekly_report(
     format: Literal["md", "html", "json"] = "md",
     out: str = "",
     notify: bool = True,
-) -> dict[str, Any] | State:
+) -> WeeklyReportResult | State:
     """Report one ISO week's trends, drifts and forecasts as a file, an artifact and Slack.
 
     Args:
@@ -46,12 +52,11 @@ async def weekly_report(
         notify: Post the Slack digest.
     """
     logger = get_run_logger()
-    result: dict[str, Any] = {"week": week or None, "team_filter": team or None,
-                              "format": format}
+    result = WeeklyReportResult(week or None, team or None, format)
     try:
         settings = current_settings()
         week = week or last_complete_week(datetime.now(UTC), settings.zone)
-        result["week"] = week
+        result = replace(result, week=week)
         try:
             parse_week(week)
         except ValueError as exc:
@@ -68,18 +73,11 @@ async def weekly_report(
         logger.error("weekly-report stopped: %s", exc)
         return Failed(message=stopped(exc), data=result)
 
-    data = report.as_json()
-    result.update({
-        key: data[key]
-        for key in ("start", "end", "teams", "domains", "drifts", "forecasts", "crossed", "movers",
-                    "alert_kinds", "actions", "alerts")
-    })
-    result["file"] = path
     report_tasks.publish_artifact(report, path)
     problems = []
+    delivered = None
     if notify:
         delivered, error = report_tasks.notify(report, path)
-        result["notification"] = delivered
         if error is not None:
             problems.append(f"the digest was not sent ({error}); the report is in {path}")
     logger.info(
@@ -87,6 +85,7 @@ async def weekly_report(
         "written to %s", week, len(report.teams), len(report.domains), len(report.drifts),
         len(report.crossed), len(report.forecasts), path,
     )
+    result = replace(result, report=report, file=path, notification=delivered)
     if problems:
         message = "; ".join(problems)
         logger.error(message)
@@ -97,13 +96,13 @@ async def weekly_report(
 NOT_ENOUGH_DATA = "Not enough data"
 
 
-def _without_data(result: dict[str, Any], empty: EmptyWeek, zone: ZoneInfo) -> State:
+def _without_data(result: WeeklyReportResult, empty: EmptyWeek, zone: ZoneInfo) -> State:
     """A week with no trend rows: before the store's first day, a Completed run named `Not
     enough data` that says when the first report is due; otherwise Failed, naming the gap."""
     logger = get_run_logger()
     verdict = week_without_data(empty.week, parse_week(empty.week)[0], empty.first,
                                 empty.last, datetime.now(zone).date(), empty.team)
-    result["no_data"] = verdict.message
+    result = replace(result, no_data=verdict.message)
     if verdict.failed:
         logger.error("weekly-report stopped: %s", verdict.message)
         return Failed(message=verdict.message, data=result)

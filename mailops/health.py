@@ -12,21 +12,25 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from mailops.cleanbox import CleanboxClient
 from mailops.emboux import EmbouxClient
 from mailops.errors import MailopsError
+from mailops.jsonable import AS_TEXT, FLATTEN, renamed
 from mailops.models.emboux import DomainSummary
 from mailops.models.health import CollectionFailure, DomainHealth, TeamHealth, TopSender
 from mailops.rules.alerts import Alert
+from mailops.rules.shard import Shard
 from mailops.settings import TeamCredential
+from mailops.spool_import import SpoolImport
 
 FAILURE_WINDOW = timedelta(hours=24)
 
 
 @dataclass
 class Collected:
+    """What one collection found: the teams or domains read, and those that failed."""
+
     teams: list[TeamHealth] = field(default_factory=list)
     domains: list[DomainHealth] = field(default_factory=list)
     failures: list[CollectionFailure] = field(default_factory=list)
@@ -112,14 +116,43 @@ class HealthReport:
     teams: list[TeamHealth]
     domains: list[DomainHealth]
     alerts: list[Alert]
-    failures: list[CollectionFailure]
+    failures: list[CollectionFailure] = field(metadata=renamed("errors"))
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "day": self.day.isoformat(),
-            "as_of": self.as_of.isoformat(),
-            "teams": [team.as_json() for team in self.teams],
-            "domains": [domain.as_json() for domain in self.domains],
-            "alerts": [alert.as_dict() for alert in self.alerts],
-            "errors": [failure.as_json() for failure in self.failures],
-        }
+
+@dataclass(frozen=True)
+class DailyHealthResult:
+    """What one daily-health run did: the day's report, the days spooled by earlier runs it
+    imported first, the spool file its own day went to when the store failed, where the
+    Slack report went (None: not sent), and its shard. The flow returns it; the CLI's
+    summary reads it, `--json` is `to_jsonable` of it (the report's keys at the top)."""
+
+    report: HealthReport = field(metadata=FLATTEN)
+    shard: Shard = field(metadata=AS_TEXT)
+    spooled_before: SpoolImport = field(default_factory=SpoolImport, metadata=renamed("spool"))
+    spool_file: str | None = None
+    notification: str | None = None
+
+
+@dataclass(frozen=True)
+class ShardOutcome:
+    """How one shard's run of daily-health-fanout ended: its Prefect state's type
+    (COMPLETED, FAILED, ..., UNKNOWN) and message."""
+
+    shard: Shard = field(metadata=AS_TEXT)
+    flow_run_id: str
+    state: str
+    message: str
+
+    @property
+    def completed(self) -> bool:
+        return self.state == "COMPLETED"
+
+
+@dataclass(frozen=True)
+class FanoutResult:
+    """What daily-health-fanout did: the report merged from what its shards stored, how each
+    shard ended, and where the Slack report went (None: not sent)."""
+
+    report: HealthReport = field(metadata=FLATTEN)
+    shards: list[ShardOutcome]
+    notification: str | None = None

@@ -24,6 +24,7 @@ from typing import Any
 
 from flows.run import FlowOutcome, run_flow
 from mailops import jobs
+from mailops.jsonable import to_jsonable
 from mailops.rules.resets import previous_period
 from sandbox import reconcile
 from sandbox.cleanbox_state import KIND_LEGIT, KIND_SPAM, QUARANTINED, UNSET, WHITELISTED
@@ -143,7 +144,8 @@ class CorpusRun:
     def rest_collected(self, case: BadAnswer, job: str, outcome: FlowOutcome) -> list[Difference]:
         """Every other team and domain went on: planned or polled (daily-health's rows are
         reconciled against the sandbox's truth at the end)."""
-        result = outcome.result if isinstance(outcome.result, dict) else {}
+        found = to_jsonable(outcome.result)  # a job's typed result, read by its JSON keys
+        result = found if isinstance(found, dict) else {}
         if case.scope == WHOLE:
             return []  # nothing to go on with: the clear error is all there is
         if job == jobs.CONTACT_CLEANUP:
@@ -215,6 +217,7 @@ class CorpusRun:
 
 def _errors(result: Any) -> str:
     """The per-team or per-domain errors a run's result lists, as text."""
+    result = to_jsonable(result)
     if not isinstance(result, dict):
         return ""
     found = [result.get(key) for key in ("errors", "failed", "failures", "error", "unreadable")]
@@ -225,6 +228,7 @@ def _errors(result: Any) -> str:
 
 def _skipped(job: str, result: Any) -> int:
     """What a run counted as unusable and skipped."""
+    result = to_jsonable(result)
     if not isinstance(result, dict):
         return 0
     if job == jobs.CONTACT_CLEANUP:
@@ -235,8 +239,11 @@ def _skipped(job: str, result: Any) -> int:
 
 
 def _report_html(outcome: FlowOutcome) -> str:
-    if isinstance(outcome.result, dict) and outcome.result.get("file"):
-        return Path(outcome.result["file"]).read_text(encoding="utf-8")
+    """The HTML page a weekly-report run wrote, or nothing."""
+    from mailops.report.weekly import WeeklyReportResult
+
+    if isinstance(outcome.result, WeeklyReportResult) and outcome.result.file:
+        return Path(outcome.result.file).read_text(encoding="utf-8")
     return ""
 
 

@@ -169,6 +169,7 @@ class Simulation:
         from flows.quarantine_accept import quarantine_accept
         from flows.verification_watch import verification_watch
         from flows.weekly_report import weekly_report
+        from mailops.report.weekly import WeeklyReportResult
 
         sandbox, summary, job = self.sandbox, self.summary, self.job
         # Week 1: a customer registers a new sending domain and the operator onboards it.
@@ -207,8 +208,9 @@ class Simulation:
                 week = yesterday.isocalendar()
                 report = job(jobs.WEEKLY_REPORT, weekly_report, now,
                              week=f"{week.year}-W{week.week:02d}", format="html")
-                if report.ok and isinstance(report.result, dict) and report.result.get("file"):
-                    summary.reports.append(Path(report.result["file"]))
+                if report.ok and isinstance(report.result, WeeklyReportResult) and (
+                        report.result.file):
+                    summary.reports.append(Path(report.result.file))
             # Last at midnight: its hourly retakes move the clock, and the jobs above ran at
             # the slot's instant.
             self.resets_until_settled(now, following)

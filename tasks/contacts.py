@@ -37,6 +37,7 @@ from mailops.errors import (
 from mailops.gate import save_plan
 from mailops.report.escape import markdown_text, visible_values
 from mailops.report.slack import SlackNotifier, contact_cleanup_message
+from mailops.rules.shard import Shard
 from mailops.store import Store
 from tasks.context import configured_teams, current_settings
 from tasks.define import task
@@ -52,7 +53,7 @@ def _only_transient(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) 
 
 @task(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_only_transient)
 async def plan_cleanup(
-    run_id: str, team_names: list[str], as_of: datetime, shard: str | None = None
+    run_id: str, team_names: list[str], as_of: datetime, shard: Shard | None = None
 ) -> PlanSummary:
     """Read every unset contact of the teams, classify, and store the plan under `run_id`.
 
@@ -88,7 +89,7 @@ def _stored_summary(store: Store, run_id: str, team_names: list[str]) -> PlanSum
 
 @task(retries=1, retry_delay_seconds=5, retry_condition_fn=_only_transient)
 async def apply_cleanup(
-    run_id: str, team_names: list[str], shard: str | None = None
+    run_id: str, team_names: list[str], shard: Shard | None = None
 ) -> dict[str, Any]:
     """Apply the stored plan's still-planned changes; resumable (done ones are skipped)."""
     settings = current_settings(shard)

@@ -15,10 +15,10 @@ from mailops.rules.shard import Shard
 from mailops.settings import Settings, TeamCredential, cleanbox_teams, load_settings
 
 
-def current_settings(shard: str | None = None) -> Settings:
+def current_settings(shard: Shard | None = None) -> Settings:
     """The configuration, read where the task runs (never passed as a parameter: it holds
     keys); a shard's takes its share of the APIs' rate limits."""
-    return load_settings().shared_by(Shard.parse(shard).count)
+    return load_settings().shared_by(shard.count if shard else 1)
 
 
 def current_run_id() -> str:
@@ -53,10 +53,9 @@ def outbox_name(job: str, *parts: str) -> str:
     return "-".join([job, *parts, current_run_id()])
 
 
-def shard_label(shard: str | None) -> str:
+def shard_label(shard: Shard) -> str:
     """`shard-1of2` for shard 1/2 (`shard-1of1` for the whole), for file names."""
-    part = Shard.parse(shard)
-    return f"shard-{part.index}of{part.count}"
+    return f"shard-{shard.index}of{shard.count}"
 
 
 def load_secret_block(name: str) -> str:

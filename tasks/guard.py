@@ -24,7 +24,7 @@ from tasks.define import task
 
 
 @task(retries=1, retry_delay_seconds=5)
-async def read_domains(shard: str | None = None) -> Collected:
+async def read_domains(shard: Shard | None = None) -> Collected:
     """Every domain the token sees with its outbound counters, all at once (failures kept).
 
     A shard takes whole groups (partner or parent domain), never part of one: the group
@@ -33,7 +33,7 @@ async def read_domains(shard: str | None = None) -> Collected:
     settings = current_settings(shard)
     if settings.emboux_api_key is None:
         raise ConfigError("outbound-guard needs MAILOPS_EMBOUX_API_KEY (a master token)")
-    part = Shard.parse(shard)
+    part = shard or Shard(1, 1)
     group_by = settings.guard.group_by
 
     def in_shard(domain: DomainSummary) -> bool:

@@ -13,6 +13,7 @@ from mailops.cleanbox import CleanboxClient
 from mailops.emboux import EmbouxClient
 from mailops.errors import MailopsError
 from mailops.health import Collected, HealthReport, collect_domains, collect_teams
+from mailops.jsonable import from_jsonable, to_jsonable
 from mailops.models.health import CollectionFailure, DomainHealth, TeamHealth
 from mailops.report.escape import markdown_text, visible_values
 from mailops.report.slack import SlackNotifier, daily_health_message
@@ -24,6 +25,7 @@ from mailops.rules.daily_health import (
     most_severe_first,
 )
 from mailops.rules.shard import Shard
+from mailops.spool_import import SpoolImport
 from mailops.store import Store
 from tasks.context import (
     configured_teams,
@@ -33,21 +35,23 @@ from tasks.context import (
     shard_label,
 )
 from tasks.define import task
-from tasks.spool import SpoolImport, import_pending, spool_folder
+from tasks.spool import import_pending, spool_folder
 
 JOB = jobs.DAILY_HEALTH
-SPOOL_VERSION = 1  # the shape of a spooled day; an import refuses any other
+SPOOL_VERSION = 2  # the shape of a spooled day; an import refuses any other but 1
+# Version 1 named a team's quarantine backlog `quarantine_pending`; 2 names it as the store does.
+V1_RENAMED = {"quarantine_pending": "quarantine_backlog"}
 # Posting a long artifact costs the run more than the alerts are worth in the UI (BENCHMARKS.md).
 MAX_ARTIFACT_ALERTS = 100
 
 
 @task(retries=1, retry_delay_seconds=5)
 async def collect_cleanbox(
-    team_names: list[str] | None, as_of: datetime, shard: str | None = None
+    team_names: list[str] | None, as_of: datetime, shard: Shard
 ) -> Collected:
     """Collect every selected Cleanbox team of the shard at once (failures kept per team)."""
     settings = current_settings(shard)
-    teams = Shard.parse(shard).select(configured_teams(settings, team_names), lambda t: t.name)
+    teams = shard.select(configured_teams(settings, team_names), lambda t: t.name)
     if not teams:
         return Collected()
     async with CleanboxClient.from_settings(settings) as client:
@@ -55,15 +59,14 @@ async def collect_cleanbox(
 
 
 @task(retries=1, retry_delay_seconds=5)
-async def collect_emboux(shard: str | None = None) -> Collected:
+async def collect_emboux(shard: Shard) -> Collected:
     """Collect every EmBoux domain of the shard that the configured token sees (failures
     kept per domain)."""
     settings = current_settings(shard)
     if settings.emboux_api_key is None:
         return Collected()
-    part = Shard.parse(shard)
     async with EmbouxClient.from_settings(settings) as client:
-        return await collect_domains(client, None if part.whole else lambda d: part.owns(d.name))
+        return await collect_domains(client, None if shard.whole else lambda d: shard.owns(d.name))
 
 
 @task(retries=3, retry_delay_seconds=[1, 5, 15])
@@ -82,7 +85,7 @@ def derive_alerts(
     teams: list[TeamHealth],
     domains: list[DomainHealth],
     failures: list[CollectionFailure],
-    shard: str | None = None,
+    shard: Shard,
 ) -> list[Alert]:
     """Apply the alert rules to the day and its stored history, and store the alerts (a
     shard's replace only the earlier alerts about its own teams and domains)."""
@@ -96,10 +99,9 @@ def _store_alerts(
     teams: list[TeamHealth],
     domains: list[DomainHealth],
     failures: list[CollectionFailure],
-    shard: str | None,
+    part: Shard,
 ) -> list[Alert]:
     limits = current_settings().alerts
-    part = Shard.parse(shard)
     averages = store.send_averages(day, limits.spike_history_days)
     changes = store.week_over_week(day, limits.trend_team_metrics, limits.trend_domain_metrics)
     changes = [change for change in changes if part.owns(change.subject)]
@@ -132,35 +134,40 @@ def spool_day(
     teams: list[TeamHealth],
     domains: list[DomainHealth],
     failures: list[CollectionFailure],
-    shard: str | None = None,
+    shard: Shard,
 ) -> str:
     """Keep a collected day the store could not take in a spool file; returns its path.
     The typed objects become JSON here, and come back in `import_spooled_days`."""
     run_id = current_run_id()
     payload = {
-        "version": SPOOL_VERSION, "job": JOB, "run_id": run_id, "shard": str(Shard.parse(shard)),
-        "day": day.isoformat(), "as_of": as_of.isoformat(),
-        "teams": [team.as_json() for team in teams],
-        "domains": [domain.as_json() for domain in domains],
-        "failures": [failure.as_json() for failure in failures],
+        "version": SPOOL_VERSION, "job": JOB, "run_id": run_id, "shard": str(shard),
+        "day": day, "as_of": as_of, "teams": teams, "domains": domains, "failures": failures,
     }
     key = f"{day.isoformat()}-{shard_label(shard)}-{run_id}"
-    return str(spool_folder().write(JOB, key, payload))
+    return str(spool_folder().write(JOB, key, to_jsonable(payload)))
 
 
 def _import_day(store: Store, payload: dict[str, Any]) -> None:
     """Store one spooled day as its run would have: its rows (replacing the day's), then its
     alerts derived against the stored history (replacing the shard's of that day)."""
-    if payload.get("version") != SPOOL_VERSION or payload.get("job") != JOB:
-        raise ValueError(f"not a {JOB} spool of version {SPOOL_VERSION}")
+    if payload.get("version") not in (1, SPOOL_VERSION) or payload.get("job") != JOB:
+        raise ValueError(f"not a {JOB} spool of version 1 or {SPOOL_VERSION}")
     day = date.fromisoformat(payload["day"])
     as_of = datetime.fromisoformat(payload["as_of"])
-    teams = [TeamHealth.from_json(team) for team in payload["teams"]]
-    domains = [DomainHealth.from_json(domain) for domain in payload["domains"]]
-    failures = [CollectionFailure.from_json(failure) for failure in payload["failures"]]
-    shard = str(Shard.parse(payload["shard"]))
+    teams = from_jsonable(list[TeamHealth], _teams_of(payload))
+    domains = from_jsonable(list[DomainHealth], payload["domains"])
+    failures = from_jsonable(list[CollectionFailure], payload["failures"])
+    shard = Shard.parse(payload["shard"])
     store.save_health_day(day, as_of, teams, domains)
     _store_alerts(store, day, teams, domains, failures, shard)
+
+
+def _teams_of(payload: dict[str, Any]) -> list[Any]:
+    """The spooled teams in the current version's keys (a version 1 file's renamed)."""
+    if payload["version"] != 1:
+        return list(payload["teams"])
+    return [{V1_RENAMED.get(key, key): value for key, value in team.items()}
+            for team in payload["teams"]]
 
 
 @task()
@@ -192,7 +199,7 @@ def publish_artifacts(report: HealthReport) -> None:
     create_table_artifact(
         key="daily-health-teams",
         table=visible_values([
-            {k: v for k, v in team.as_json().items() if k != "top_senders"}
+            {k: v for k, v in to_jsonable(team).items() if k != "top_senders"}
             for team in report.teams
         ]),
         description=f"Cleanbox teams on {report.day.isoformat()}",
@@ -218,7 +225,7 @@ def publish_artifacts(report: HealthReport) -> None:
 
 
 @task()
-def notify(report: HealthReport, shard: str | None = None) -> tuple[str | None, str | None]:
+def notify(report: HealthReport, shard: Shard) -> tuple[str | None, str | None]:
     """Post the day's report to Slack (or the outbox file): (where it went, or why not).
 
     slack-sdk's retry handlers retry rate limits, server errors and lost connections; a

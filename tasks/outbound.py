@@ -42,10 +42,11 @@ from mailops.process import start_marker, this_holder
 from mailops.report.escape import visible_values
 from mailops.rules.alerts import Alert, Severity
 from mailops.rules.resets import HolderState, holder_state
+from mailops.spool_import import SpoolImport
 from mailops.store import BillingRow, Holder, LedgerEntry, LedgerStatus, Store
 from tasks.context import current_settings
 from tasks.define import task
-from tasks.spool import SpoolImport, import_pending, spool_folder
+from tasks.spool import import_pending, spool_folder
 
 JOB_DAILY = jobs.OUTBOUND_RESET_DAILY
 JOB_MONTHLY = jobs.BILLING_FREEZE

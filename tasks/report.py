@@ -109,7 +109,7 @@ def notify(report: WeeklyReport, location: str) -> tuple[str | None, str | None]
     try:
         notifier = SlackNotifier.from_settings(current_settings())
         delivery = notifier.post(
-            weekly_report_message(report.as_json(), location=location),
+            weekly_report_message(report, location=location),
             name=outbox_name(JOB, report.week),
         )
     except NotificationError as exc:

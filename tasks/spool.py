@@ -10,13 +10,13 @@ run; a store that still cannot be written leaves every file for the next run.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger
 
 from mailops.errors import SpoolError, StoreError
+from mailops.spool_import import SpoolImport
 from mailops.store import Store
 from mailops.store.spool import Spool
 from tasks.context import current_settings
@@ -30,32 +30,6 @@ UNUSABLE = (SpoolError, LookupError, TypeError, ValueError, AttributeError)
 def spool_folder() -> Spool:
     """The spool under the configured data folder."""
     return Spool(Path(current_settings().data_dir) / "spool")
-
-
-@dataclass
-class SpoolImport:
-    """What one import pass did: files imported, files left unreadable, and why the store
-    could not take them (then every file waits for the next run)."""
-
-    imported: list[str] = field(default_factory=list)
-    unreadable: list[str] = field(default_factory=list)
-    waiting: str | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        return {"imported": self.imported, "unreadable": self.unreadable,
-                "waiting": self.waiting}
-
-    def describe(self) -> str | None:
-        """One line for the log and the summary, or None when there was nothing."""
-        parts = []
-        if self.imported:
-            parts.append(f"imported {len(self.imported)} spooled file(s): "
-                         + ", ".join(self.imported))
-        if self.unreadable:
-            parts.append(f"{len(self.unreadable)} unreadable spool file(s) left in place")
-        if self.waiting:
-            parts.append(f"spooled files wait for a working store ({self.waiting})")
-        return "; ".join(parts) or None
 
 
 def import_pending(kind: str, load: Callable[[Store, dict[str, Any]], None]) -> SpoolImport:

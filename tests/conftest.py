@@ -778,7 +778,7 @@ class TrendRows:
             usage_pct=row["usage_pct"], aliases_used=row["aliases_used"],
             aliases_limit=row["aliases_limit"], mailboxes_used=row["mailboxes_used"],
             mailboxes_limit=row["mailboxes_limit"],
-            quarantine_pending=row["quarantine_backlog"], failed_count=row["failed_24h"],
+            quarantine_backlog=row["quarantine_backlog"], failed_count=row["failed_24h"],
             denied_count=row["denied_24h"],
         )
 

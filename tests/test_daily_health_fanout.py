@@ -34,9 +34,9 @@ def test_the_fanout_runs_two_shards_and_posts_one_merged_report(
     # Then both shards ran to completion as their own flow runs
     assert outcome.ok, outcome.message
     result = outcome.result
-    assert [s["shard"] for s in result["shards"]] == ["1/2", "2/2"]
-    assert {s["state"] for s in result["shards"]} == {"COMPLETED"}
-    assert len({s["flow_run_id"] for s in result["shards"]}) == 2
+    assert [str(s.shard) for s in result.shards] == ["1/2", "2/2"]
+    assert {s.state for s in result.shards} == {"COMPLETED"}
+    assert len({s.flow_run_id for s in result.shards}) == 2
     # ...every team and domain landed exactly once
     with mailops_env.store() as store, store.engine.connect() as conn:
         stored_domains = Counter(r.domain for r in conn.execute(select(domain_daily)))
@@ -44,8 +44,8 @@ def test_the_fanout_runs_two_shards_and_posts_one_merged_report(
     assert stored_domains == Counter(domains)
     assert stored_teams == Counter(set(sandbox.team_keys))
     # ...and one report covering all of them was posted, by the fan-out alone
-    assert {d["name"] for d in result["domains"]} == domains
-    assert {t["team"] for t in result["teams"]} == set(sandbox.team_keys)
+    assert {d.name for d in result.report.domains} == domains
+    assert {t.team for t in result.report.teams} == set(sandbox.team_keys)
     posts = [p["payload"] for p in sandbox.slack_posts()]
     assert len(posts) == 1
     assert f"{len(sandbox.team_keys)} teams, {len(domains)} domains" in str(posts[0])

@@ -54,8 +54,8 @@ def test_counts_are_the_same_when_the_server_gives_no_total(mailops_env):
     first = run(mailops_env).result
     mailops_env.sandbox.set_cleanbox_total(False)
     second = run(mailops_env).result
-    assert [t["quarantine_pending"] for t in second["teams"]] == [
-        t["quarantine_pending"] for t in first["teams"]
+    assert [t.quarantine_backlog for t in second.report.teams] == [
+        t.quarantine_backlog for t in first.report.teams
     ]
 
 
@@ -85,7 +85,7 @@ def test_a_team_whose_key_is_rejected_fails_alone(mailops_env, monkeypatch):
     assert {row.team for row in rows(mailops_env, team_daily)} == set(
         mailops_env.sandbox.team_keys
     )
-    assert "collection_failed" in {a["key"] for a in outcome.result["alerts"]}
+    assert "collection_failed" in {a.key for a in outcome.result.report.alerts}
 
 
 def test_injected_5xx_and_429_are_survived_with_the_same_numbers(mailops_env):
@@ -95,8 +95,8 @@ def test_injected_5xx_and_429_are_survived_with_the_same_numbers(mailops_env):
     sandbox.inject_fault("GET /emboux/**", "rate_limit", retry_after=0, rate=0.3)
     faulty = run(mailops_env)
     assert faulty.ok, faulty.message
-    assert faulty.result["teams"] == clean["teams"]
-    assert faulty.result["domains"] == clean["domains"]
+    assert faulty.result.report.teams == clean.report.teams
+    assert faulty.result.report.domains == clean.report.domains
 
 
 def test_the_report_reaches_slack_once_escaped(mailops_env):
@@ -122,7 +122,7 @@ def test_without_slack_the_report_is_written_under_data(mailops_env, monkeypatch
     monkeypatch.delenv("MAILOPS_SLACK_WEBHOOK_URL")
     outcome = run(mailops_env)
     assert outcome.ok
-    assert str(mailops_env.data_dir / "slack") in outcome.result["notification"]
+    assert str(mailops_env.data_dir / "slack") in outcome.result.notification
 
 
 def test_mailops_health_json_prints_the_documented_object(mailops_env, cli):
@@ -140,7 +140,7 @@ def test_mailops_health_json_prints_the_documented_object(mailops_env, cli):
     [team] = payload["teams"]
     assert set(team) >= {
         "team", "weekly_used", "weekly_limit", "usage_pct", "aliases_used", "aliases_limit",
-        "mailboxes_used", "mailboxes_limit", "quarantine_pending", "failed_count",
+        "mailboxes_used", "mailboxes_limit", "quarantine_backlog", "failed_count",
         "denied_count", "top_senders",
     }
     assert set(team["top_senders"][0]) == {"email", "count", "state", "category"}
@@ -163,7 +163,7 @@ def test_the_run_leaves_a_metrics_table_and_an_alerts_note_in_prefect(mailops_en
     note = Artifact.get("daily-health-alerts")
     assert table is not None and note is not None
     assert all(name in str(table.data) for name in mailops_env.sandbox.team_keys)
-    assert f"# Daily health {outcome.result['day']}" in str(note.data)
+    assert f"# Daily health {outcome.result.report.day.isoformat()}" in str(note.data)
 
 
 def test_two_shards_without_slack_keep_both_reports_in_the_outbox(mailops_env, monkeypatch):
@@ -174,7 +174,7 @@ def test_two_shards_without_slack_keep_both_reports_in_the_outbox(mailops_env, m
     second = run(mailops_env, shard="2/2")
     # Then each report has its own outbox file, named by day, shard and run
     assert first.ok and second.ok, (first.message, second.message)
-    day = first.result["day"]
+    day = first.result.report.day.isoformat()
     kept = sorted((mailops_env.data_dir / "slack").glob(f"daily-health-{day}-*.json"))
     assert sorted(p.name for p in kept) == sorted([
         f"daily-health-{day}-shard-1of2-{first.run_id}.json",

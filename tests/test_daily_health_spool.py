@@ -19,6 +19,7 @@ import tasks.health as health_tasks
 from flows.daily_health import daily_health
 from flows.run import run_flow
 from mailops.errors import SpoolError
+from mailops.jsonable import to_jsonable
 from mailops.ports import free_port
 from mailops.store import Store, team_daily
 from mailops.store.spool import Spool
@@ -106,7 +107,7 @@ def test_a_day_the_store_cannot_take_is_spooled_reported_and_imported_next_run(
     # Then the run failed naming the store and the spool file, which holds the whole day
     assert not first.ok and not first.unexpected
     [spooled] = (mailops_env.data_dir / "spool").glob("daily-health-*.json")
-    day = first.result["day"]
+    day = first.result.report.day.isoformat()
     assert spooled.name == f"daily-health-{day}-shard-1of1-{first.run_id}.json"
     assert "the store could not be written" in first.message and str(spooled) in first.message
     assert "pw@" not in first.message
@@ -114,7 +115,8 @@ def test_a_day_the_store_cannot_take_is_spooled_reported_and_imported_next_run(
     assert {t["team"] for t in kept["teams"]} == set(sandbox.team_keys)
     # ...and the report still reached Slack, saying the day is not stored
     [post] = sandbox.slack_posts()
-    assert "store_unavailable" in {a["key"] for a in first.result["alerts"]}
+    assert "store_unavailable" in {a.key for a in first.result.report.alerts}
+    assert first.result.spool_file == str(spooled)
     assert "the store could not be written" in json.dumps(post["payload"])
     # When the store works again and the next day runs
     url = working_store(kind, mailops_env, monkeypatch, request)
@@ -130,7 +132,7 @@ def test_a_day_the_store_cannot_take_is_spooled_reported_and_imported_next_run(
         query = select(team_daily).where(team_daily.c.day == date.fromisoformat(kept["day"]))
         rows = conn.execute(query).all()
     assert {row.team: row.quarantine_backlog for row in rows} == {
-        t["team"]: t["quarantine_pending"] for t in kept["teams"]}
+        t["team"]: t["quarantine_backlog"] for t in kept["teams"]}
 
 
 @pytest.mark.usefixtures("prefect_harness")
@@ -163,16 +165,39 @@ def test_a_spooled_day_imported_twice_replaces_its_rows(any_store, trend_rows):
     payload = {
         "version": health_tasks.SPOOL_VERSION, "job": health_tasks.JOB, "run_id": "r1",
         "shard": "1/1", "day": "2026-10-04", "as_of": datetime(2026, 10, 4, 8, tzinfo=UTC)
-        .isoformat(), "teams": [t.as_json() for t in teams],
-        "domains": [d.as_json() for d in domains], "failures": [],
+        .isoformat(), "teams": to_jsonable(teams), "domains": to_jsonable(domains),
+        "failures": [],
     }
     # When it is imported twice (a crash between the import and the move)
     health_tasks._import_day(any_store, payload)
     health_tasks._import_day(any_store, payload)
     # Then the day holds one row per team and domain, and its alerts once
     stored_teams, stored_domains = any_store.health_of_day(date(2026, 10, 4))
-    assert [(t.team, t.quarantine_pending) for t in stored_teams] == [("acme", 12)]
+    assert [(t.team, t.quarantine_backlog) for t in stored_teams] == [("acme", 12)]
     assert [(d.name, d.outbound.outbound_sent_today) for d in stored_domains] == [
         ("mail.example", 40)]
     keys = [a.key for a in any_store.alerts_of_day(date(2026, 10, 4), health_tasks.JOB)]
     assert keys.count("quarantine_backlog") == 1
+
+
+def test_a_day_spooled_by_version_1_is_imported_with_its_quarantine_backlog(
+    any_store, trend_rows
+):
+    # Given a file spooled before the upgrade: version 1 named the backlog quarantine_pending
+    teams = [to_jsonable(trend_rows.team_health("acme", quarantine_backlog=12))]
+    teams[0]["quarantine_pending"] = teams[0].pop("quarantine_backlog")
+    payload = {
+        "version": 1, "job": health_tasks.JOB, "run_id": "r0", "shard": "1/1",
+        "day": "2026-10-03", "as_of": "2026-10-03T08:00:00+00:00", "teams": teams,
+        "domains": [], "failures": [],
+    }
+    # When it is imported
+    health_tasks._import_day(any_store, payload)
+    # Then its team is stored with the backlog it counted
+    stored_teams, _ = any_store.health_of_day(date(2026, 10, 3))
+    assert [(t.team, t.quarantine_backlog) for t in stored_teams] == [("acme", 12)]
+
+
+def test_a_spool_of_another_version_is_refused():
+    with pytest.raises(ValueError, match="version 1 or 2"):
+        health_tasks._import_day(None, {"version": 3, "job": health_tasks.JOB})

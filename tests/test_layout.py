@@ -103,8 +103,8 @@ def _not_allowed(package: str, packages: set[str], modules: tuple[str, ...]) -> 
 # passed in as an argument).
 RULES_MAY_IMPORT = ("mailops.rules", "mailops.models", "mailops.settings", "mailops.errors")
 # models/ is the plain data every layer shares: pydantic and mailops' plain helpers only.
-MODELS_MAY_IMPORT = ("mailops.models", "mailops.text", "mailops.counts", "mailops.errors",
-                     "mailops.secrets")
+MODELS_MAY_IMPORT = ("mailops.models", "mailops.jsonable", "mailops.text", "mailops.counts",
+                     "mailops.errors", "mailops.secrets")
 NEVER_LOADED_BY_PURE_CODE = ("httpx", "prefect", "sqlalchemy", "mailops.http",
                              "mailops.cleanbox", "mailops.emboux", "mailops.health",
                              "mailops.store")

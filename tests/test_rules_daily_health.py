@@ -25,7 +25,7 @@ LIMITS = AlertThresholds()
 def team(**changes) -> TeamHealth:
     base = dict(team="acme", weekly_used=100, weekly_limit=1000, usage_pct=10.0,
                 aliases_used=1, aliases_limit=10, mailboxes_used=1, mailboxes_limit=5,
-                quarantine_pending=0, failed_count=0, denied_count=0, top_senders=[])
+                quarantine_backlog=0, failed_count=0, denied_count=0, top_senders=[])
     return TeamHealth(**{**base, **changes})
 
 
@@ -58,7 +58,7 @@ def test_a_zero_weekly_limit_raises_no_usage_alert():
 
 @pytest.mark.parametrize(("backlog", "alerted"), [(10, False), (11, True)])
 def test_quarantine_backlog_alerts_above_10(backlog, alerted):
-    found = team_alerts(team(quarantine_pending=backlog), LIMITS)
+    found = team_alerts(team(quarantine_backlog=backlog), LIMITS)
     assert ("quarantine_backlog" in keys(found)) is alerted
 
 
@@ -135,7 +135,7 @@ def test_no_trend_without_growth_history_or_enough_days(change):
 
 def test_all_alerts_come_most_severe_first_with_failures_included():
     found = daily_health_alerts(
-        [team(quarantine_pending=50)], [domain(ses_verified=False)],
+        [team(quarantine_backlog=50)], [domain(ses_verified=False)],
         [CollectionFailure("Cleanbox", "globex", "key rejected")], LIMITS, {}, [],
     )
     assert [a.severity for a in found] == [Severity.CRITICAL, Severity.CRITICAL,
@@ -145,14 +145,14 @@ def test_all_alerts_come_most_severe_first_with_failures_included():
 
 def test_thresholds_come_from_configuration():
     stricter = AlertThresholds(quarantine_backlog=100)
-    assert team_alerts(team(quarantine_pending=50), stricter) == []
+    assert team_alerts(team(quarantine_backlog=50), stricter) == []
 
 
 def test_every_alert_names_the_team_or_domain_that_decides_its_shard():
     # Given a day on which every rule fires for team "a / b" and domain "x.example.com"
     sender = TopSender("bulk@spam.xyz", 80, "unset", None)
     found = daily_health_alerts(
-        [team(team="a / b", quarantine_pending=50, failed_count=9, usage_pct=95.0,
+        [team(team="a / b", quarantine_backlog=50, failed_count=9, usage_pct=95.0,
               top_senders=[sender])],
         [domain(name="x.example.com", ses_verified=False, bounce_rate=0.4)],
         [CollectionFailure("Cleanbox", "globex", "key rejected"),
@@ -179,7 +179,7 @@ def test_a_stored_days_failures_come_back_from_its_alerts():
 
 def test_most_severe_first_orders_by_severity_then_rule_then_subject():
     found = daily_health_alerts(
-        [team(team="b", quarantine_pending=50), team(team="a", quarantine_pending=50)],
+        [team(team="b", quarantine_backlog=50), team(team="a", quarantine_backlog=50)],
         [domain(ses_verified=False)], [], LIMITS, {}, [],
     )
     assert most_severe_first(list(reversed(found))) == found

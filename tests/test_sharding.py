@@ -40,11 +40,11 @@ def test_two_shards_of_daily_health_store_every_team_and_domain_once(mailops_env
     # When daily-health runs as shard 1/2 and shard 2/2
     first, second = health(mailops_env, shard="1/2"), health(mailops_env, shard="2/2")
     # Then the shards split the work with no overlap and no gap
-    first_domains = {d["name"] for d in first["domains"]}
-    second_domains = {d["name"] for d in second["domains"]}
+    first_domains = {d.name for d in first.report.domains}
+    second_domains = {d.name for d in second.report.domains}
     assert first_domains and second_domains and not first_domains & second_domains
     assert first_domains | second_domains == domains
-    teams = Counter(t["team"] for t in first["teams"] + second["teams"])
+    teams = Counter(t.team for t in first.report.teams + second.report.teams)
     assert teams == Counter(set(sandbox.team_keys))
     # ...and the store holds each exactly once
     assert Counter(stored(mailops_env, domain_daily, "domain")) == Counter(domains)

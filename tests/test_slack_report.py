@@ -20,7 +20,7 @@ from mailops.rules.alerts import Alert, Severity
 
 def team(name: str = "acme", **changes) -> TeamHealth:
     base = dict(team=name, weekly_used=800, weekly_limit=1000, usage_pct=80.0, aliases_used=1,
-                aliases_limit=10, mailboxes_used=1, mailboxes_limit=5, quarantine_pending=12,
+                aliases_limit=10, mailboxes_used=1, mailboxes_limit=5, quarantine_backlog=12,
                 failed_count=6, denied_count=2, top_senders=[])
     return TeamHealth(**{**base, **changes})
 

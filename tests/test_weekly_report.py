@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
+from mailops.jsonable import to_jsonable
 from mailops.report.weekly import (
     NoReportData,
     build_report,
@@ -280,7 +281,7 @@ def test_the_report_is_plain_json(trend_rows):
     import json
 
     rows = [trend_rows.team(d, "acme", failed_24h=1) for d in two_weeks()]
-    data = report(rows).as_json()
+    data = to_jsonable(report(rows))
     assert json.loads(json.dumps(data, default=str))["week"] == WEEK
     assert data["changes"][0]["in_words"]
 

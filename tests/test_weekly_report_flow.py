@@ -4,6 +4,7 @@ command."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -21,25 +22,24 @@ def test_the_flow_writes_the_report_stores_forecast_alerts_and_posts(weekly_env)
     # Then it knows the week, the drift, and the crossing ahead
     assert outcome.ok, outcome.message
     result = outcome.result
-    assert (result["start"], result["end"]) == ("2026-11-16", "2026-11-22")
-    assert result["teams"] == ["acme", "newco"]
-    drifts = {(d["subject"], d["metric"]): d for d in result["drifts"]}
-    assert drifts[("acme", "quarantine_backlog")]["weeks"] == 4
-    assert drifts[("acme", "quarantine_backlog")]["slope_per_week"] == pytest.approx(2)
-    forecasts = {(f["subject"], f["key"]): f for f in result["forecasts"]}
+    report = result.report
+    assert (report.start, report.end) == (date(2026, 11, 16), date(2026, 11, 22))
+    assert report.teams == ["acme", "newco"]
+    drifts = {(d.subject, d.metric): d for d in report.drifts}
+    assert drifts[("acme", "quarantine_backlog")].weeks == 4
+    assert drifts[("acme", "quarantine_backlog")].slope_per_week == pytest.approx(2)
+    forecasts = {(f.subject, f.key): f for f in report.forecasts}
     # 100 sends a day rising by 10 over the last two weeks: 230 on Sunday, limit 300
-    assert forecasts[("mail.example", "daily_limit")]["days"] == 7
+    assert forecasts[("mail.example", "daily_limit")].days == 7
     # peaks 400, 500, 600, 700 of 1000: 21 days
-    assert forecasts[("acme", "weekly_quota")]["days"] == 21
+    assert forecasts[("acme", "weekly_quota")].days == 21
     assert ("newco", "weekly_quota") not in forecasts  # 5 a week: under the minimum volume
     # The file is the HTML page with its charts, inline SVG
-    page = Path(result["file"])
+    page = Path(result.file)
     assert page == weekly_env.data_dir / "reports" / "weekly-2026-W47.html"
     assert page.read_text().count('<figure class="chart">\n  <figcaption>') == 4
     # The crossing within 14 days is an alert, stored under the week's last day
     with weekly_env.store() as store:
-        from datetime import date
-
         stored = store.alerts_of_day(date(2026, 11, 22), "weekly-report")
     assert [(a.key, a.subject) for a in stored] == [("forecast_daily_limit", "mail.example")]
     # The digest went to the outbox (no Slack configured)
@@ -53,10 +53,10 @@ def test_a_week_before_the_first_collected_day_completes_as_not_enough_data(week
     outcome = run_flow(weekly_report, week="2026-W30", notify=False)
     # Then the run completes, named for it, and says which week is the first with data
     assert outcome.ok and outcome.state == "Not enough data"
-    message = outcome.result["no_data"]
+    message = outcome.result.no_data
     assert message.startswith("not enough data for 2026-W30 (2026-07-20 to 2026-07-26)")
     assert "from 2026-10-19" in message and "the first week with data is 2026-W43" in message
-    assert "file" not in outcome.result
+    assert outcome.result.file is None and outcome.result.report is None
 
 
 def test_a_fresh_install_completes_saying_when_the_first_report_is_due(tmp_path, monkeypatch):
@@ -67,7 +67,7 @@ def test_a_fresh_install_completes_saying_when_the_first_report_is_due(tmp_path,
     outcome = run_flow(weekly_report, notify=False)
     # Then it completes and names the Monday of the first report (after this week)
     assert outcome.ok and outcome.state == "Not enough data", outcome.message
-    message = outcome.result["no_data"]
+    message = outcome.result.no_data
     assert "the store holds no trend data yet" in message
     assert "the first report, of " in message and "is due on Monday " in message
 

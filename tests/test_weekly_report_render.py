@@ -4,6 +4,7 @@ charts, the Slack digest; hostile names stay text everywhere."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pandas as pd
@@ -81,7 +82,7 @@ def test_a_right_to_left_override_in_a_name_is_shown_as_a_marker_in_every_format
         ReportSettings())
     # When the report is rendered as markdown, HTML with its charts' legends and the Slack digest
     markdown, html = render_markdown(report), render_html(report)
-    digest = str(weekly_report_message(report.as_json(), location="weekly.html"))
+    digest = str(weekly_report_message(report, location="weekly.html"))
     # Then none of them carries the override, and each shows its marker
     for text in (markdown, html, digest):
         assert "\u202e" not in text
@@ -102,9 +103,8 @@ def test_every_format_renders(report):
 
 
 def test_slack_digest_is_escaped_and_within_block_kit_limits(report):
-    data = report.as_json()
-    data["drifts"] = data["drifts"] * 200  # far more than fits
-    message = weekly_report_message(data, location="data/reports/weekly-2026-W47.md")
+    crowded = replace(report, drifts=report.drifts * 200)  # far more than fits
+    message = weekly_report_message(crowded, location="data/reports/weekly-2026-W47.md")
     assert len(message["blocks"]) <= MAX_BLOCKS
     text = str(message)
     assert "<script>" not in text and "@channel" not in text
@@ -150,7 +150,7 @@ def test_crossings_already_past_have_their_own_section_in_every_format(busy_repo
     # When the report is rendered as markdown, HTML and the Slack digest
     text = render_markdown(busy_report)
     page = render_html(busy_report, charts=False)
-    digest = str(weekly_report_message(busy_report.as_json()))
+    digest = str(weekly_report_message(busy_report))
     # Then "Already crossed" comes before the forecasts and holds no crossing ahead
     crossed = text[text.index("## Already crossed"):text.index("## Forecasts")]
     assert crossed.count("suspension (0.50)") == 15 and "in about" not in crossed

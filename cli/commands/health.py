@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from cli.app import JsonFlag, output
 from cli.commands import ShardOption, TeamsOption, parse_instant, parse_shard, run_job
+from mailops.health import DailyHealthResult
 from mailops.report.escape import terminal_text
+from mailops.rules.alerts import Severity
 
 MAX_ALERT_LINES = 15
 
@@ -48,37 +50,39 @@ def health(
         notify=not no_notify,
         shard=part or "",
     )
-    result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
+    result = outcome.result if isinstance(outcome.result, DailyHealthResult) else None
     output.finish(
-        _summary(result), result, error=None if outcome.ok else outcome.message,
+        _summary(result), result or {}, error=None if outcome.ok else outcome.message,
         local_json=json_output,
     )
 
 
-def _summary(result: dict[str, Any]) -> str:
-    if not result:
+def _summary(result: DailyHealthResult | None) -> str:
+    """The run in a few lines: counts, the spool, where the report went, the first alerts."""
+    if result is None:
         return "daily-health collected nothing."
-    alerts = result.get("alerts", [])
-    critical = sum(a["severity"] == "critical" for a in alerts)
+    report = result.report
+    alerts = report.alerts
+    critical = sum(alert.severity is Severity.CRITICAL for alert in alerts)
     lines = [
-        f"Daily health {result['day']}: {len(result['teams'])} teams and "
-        f"{len(result['domains'])} domains collected, {len(alerts)} alerts "
+        f"Daily health {report.day.isoformat()}: {len(report.teams)} teams and "
+        f"{len(report.domains)} domains collected, {len(alerts)} alerts "
         f"({critical} critical).",
     ]
-    spool = result.get("spool") or {}
-    if spool.get("imported"):
-        lines.append(f"Imported {len(spool['imported'])} spooled day(s) first: "
-                     + ", ".join(spool["imported"]) + ".")
-    for line in spool.get("unreadable", []):
+    spool = result.spooled_before
+    if spool.imported:
+        lines.append(f"Imported {len(spool.imported)} spooled day(s) first: "
+                     + ", ".join(spool.imported) + ".")
+    for line in spool.unreadable:
         lines.append(f"Spool file left in place, it cannot be imported: {terminal_text(line)}")
-    if spool.get("written"):
-        lines.append(f"Not stored (the store failed): the day is kept in {spool['written']}.")
-    if result.get("notification"):
-        lines.append(f"Report sent to {result['notification']}.")
+    if result.spool_file:
+        lines.append(f"Not stored (the store failed): the day is kept in {result.spool_file}.")
+    if result.notification:
+        lines.append(f"Report sent to {result.notification}.")
     for alert in alerts[:MAX_ALERT_LINES]:
         lines.append(
-            f"  {alert['severity']:<8} {terminal_text(alert['subject'])}: "
-            f"{terminal_text(alert['message'])}"
+            f"  {alert.severity.value:<8} {terminal_text(alert.subject)}: "
+            f"{terminal_text(alert.message)}"
         )
     if len(alerts) > MAX_ALERT_LINES:
         lines.append(f"  ...and {len(alerts) - MAX_ALERT_LINES} more")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,6 +11,9 @@ from cli.app import EXIT_CONFIG, JsonFlag, output
 from cli.commands import run_job
 from mailops.report.escape import terminal_text
 from mailops.report.numbers import number
+
+if TYPE_CHECKING:  # pandas comes with it: imported when the command runs, not at start-up
+    from mailops.report.weekly import WeeklyReportResult
 
 MAX_LINES = 10
 
@@ -53,39 +56,44 @@ def weekly(
         "flows.weekly_report:weekly_report", week=week or "", team=team or "", format=fmt,
         out=str(out or ""), notify=not no_notify,
     )
-    result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
+    from mailops.report.weekly import WeeklyReportResult
+
+    result = outcome.result if isinstance(outcome.result, WeeklyReportResult) else None
     output.finish(
-        _summary(result), result, error=None if outcome.ok else outcome.message,
+        _summary(result), result or {}, error=None if outcome.ok else outcome.message,
         local_json=json_output,
     )
 
 
-def _summary(result: dict[str, Any]) -> str:
-    if result.get("no_data"):
-        return f"weekly-report: {terminal_text(result['no_data'])}; no report written."
-    if not result.get("file"):
-        return f"weekly-report {result.get('week') or ''}: no report written."
-    crossed, ahead = result.get("crossed", []), result.get("forecasts", [])
+def _summary(result: WeeklyReportResult | None) -> str:
+    """The run in a few lines: the counts, the file, the digest, the first crossings."""
+    if result is not None and result.no_data:
+        return f"weekly-report: {terminal_text(result.no_data)}; no report written."
+    if result is None or result.report is None or not result.file:
+        week = result.week if result is not None else None
+        return f"weekly-report {week or ''}: no report written."
+    report = result.report
+    crossed, ahead = report.crossed, report.forecasts
     lines = [
-        f"Weekly report {result['week']} ({result['start']} to {result['end']}): "
-        f"{len(result['teams'])} teams, {len(result['domains'])} domains, "
-        f"{len(crossed)} thresholds already crossed, {len(ahead)} crossings ahead, "
-        f"{len(result['drifts'])} drifts; written to {terminal_text(result['file'])}.",
+        f"Weekly report {report.week} ({report.start.isoformat()} to "
+        f"{report.end.isoformat()}): {len(report.teams)} teams, {len(report.domains)} "
+        f"domains, {len(crossed)} thresholds already crossed, {len(ahead)} crossings ahead, "
+        f"{len(report.drifts)} drifts; written to {terminal_text(result.file)}.",
     ]
-    if result.get("notification"):
-        lines.append(f"Digest sent to {terminal_text(result['notification'])}.")
+    if result.notification:
+        lines.append(f"Digest sent to {terminal_text(result.notification)}.")
     for forecast in crossed[:MAX_LINES]:
         lines.append(
-            f"  {terminal_text(forecast['subject'])}: past its {forecast['label']} "
-            f"{number(forecast['threshold'])} (now {number(forecast['current'])})"
+            f"  {terminal_text(forecast.subject)}: past its {forecast.label} "
+            f"{number(forecast.threshold)} (now {number(forecast.current)})"
         )
     for forecast in ahead[:MAX_LINES]:
         lines.append(
-            f"  {terminal_text(forecast['subject'])}: {forecast['label']} "
-            f"{number(forecast['threshold'])} crossed {forecast['in_words']}"
+            f"  {terminal_text(forecast.subject)}: {forecast.label} "
+            f"{number(forecast.threshold)} crossed {forecast.in_words()}"
         )
-    for drift in result.get("drifts", [])[:MAX_LINES]:
+    for drift in report.drifts[:MAX_LINES]:
         lines.append(
-            f"  {terminal_text(drift['subject'])}: {drift['metric']} {drift['in_words']}"
+            f"  {terminal_text(drift.subject)}: {drift.metric} {drift.in_words()}"
         )
     return "\n".join(lines)

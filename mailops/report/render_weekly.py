@@ -15,6 +15,7 @@ from functools import cache
 
 from jinja2 import Environment
 
+from mailops.jsonable import to_jsonable
 from mailops.report import html
 from mailops.report.charts import Chart, weekly_chart
 from mailops.report.escape import markdown_text, visible
@@ -265,7 +266,8 @@ def as_text(report: WeeklyReport, fmt: str) -> str:
     if fmt == "json":
         import json
 
-        return json.dumps(report.as_json(), indent=2, default=str, ensure_ascii=False) + "\n"
+        return json.dumps(to_jsonable(report), indent=2, default=str, ensure_ascii=False) + (
+            "\n")
     raise ValueError(f"unknown format {fmt!r}; choose md, html or json")
 
 

@@ -17,7 +17,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.error import URLError
 
 from pydantic import SecretStr
@@ -43,6 +43,9 @@ from mailops.rules.alerts import Alert, Severity
 from mailops.rules.daily_health import alert_owner
 from mailops.secrets import redact, register_secret
 from mailops.settings import Settings
+
+if TYPE_CHECKING:  # the weekly report's module imports pandas: only for the type here
+    from mailops.report.weekly import WeeklyReport
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
@@ -117,7 +120,7 @@ def team_block(team: TeamHealth) -> Block:
         [
             ("Weekly Usage", f"{team.weekly_used}/{team.weekly_limit} ({team.usage_pct:g}%)"),
             ("Aliases", f"{team.aliases_used}/{team.aliases_limit}"),
-            ("Quarantine", f"{team.quarantine_pending} pending"),
+            ("Quarantine", f"{team.quarantine_backlog} pending"),
             ("Failed", f"{team.failed_count} messages"),
             ("Denied", f"{team.denied_count} messages"),
             ("Mailboxes", f"{team.mailboxes_used}/{team.mailboxes_limit}"),
@@ -514,61 +517,55 @@ def _digest_section(title: str, lines: Sequence[str], total: int, empty: str) ->
 
 
 def weekly_report_message(
-    result: dict[str, Any], *, location: str | None = None, max_lines: int = 10
+    report: WeeklyReport, *, location: str | None = None, max_lines: int = 10
 ) -> dict[str, Any]:
-    """The weekly report's digest (from `WeeklyReport.as_json()`): thresholds crossed,
-    forecasts, drifts, top
-    movers, alerts by kind and actions, every API string escaped, within Block Kit limits."""
-    forecasts = result.get("forecasts", [])
-    crossed = result.get("crossed", [])
-    drifts = result.get("drifts", [])
-    movers = result.get("movers", [])
-    kinds = result.get("alert_kinds", [])
-    actions = result.get("actions", [])
+    """The weekly report's digest: thresholds crossed, forecasts, drifts, top movers, alerts
+    by kind and actions, every API string escaped, within Block Kit limits."""
+    forecasts, crossed, drifts = report.forecasts, report.crossed, report.drifts
+    movers, kinds, actions = report.movers, report.alert_kinds, report.actions
     blocks: list[Block] = [
-        header(f":bar_chart: Weekly report {result.get('week', '')}"),
+        header(f":bar_chart: Weekly report {report.week}"),
         context(
-            f"{mrkdwn(result.get('start', ''))} to {mrkdwn(result.get('end', ''))}; "
-            f"{len(result.get('teams', []))} teams, {len(result.get('domains', []))} domains"
-            + (f"; team {mrkdwn(result['team_filter'])} only"
-               if result.get("team_filter") else "")
+            f"{mrkdwn(report.start.isoformat())} to {mrkdwn(report.end.isoformat())}; "
+            f"{len(report.teams)} teams, {len(report.domains)} domains"
+            + (f"; team {mrkdwn(report.team_filter)} only" if report.team_filter else "")
         ),
         _digest_section(
             "Already crossed",
-            [f"• *{mrkdwn(f['subject'])}* ({f['scope']}): {mrkdwn(f['label'])} "
-             f"{number(f['threshold'])} (now {number(f['current'])})"
+            [f"• *{mrkdwn(f.subject)}* ({f.scope}): {mrkdwn(f.label)} "
+             f"{number(f.threshold)} (now {number(f.current)})"
              for f in crossed[:max_lines]],
             len(crossed), "No team or domain is past a threshold.",
         ),
         _digest_section(
             "Forecasts",
-            [f"• *{mrkdwn(f['subject'])}* ({f['scope']}): {mrkdwn(f['label'])} "
-             f"{number(f['threshold'])} crossed {mrkdwn(f['in_words'])} "
-             f"(trend now {number(f['level'])})"
+            [f"• *{mrkdwn(f.subject)}* ({f.scope}): {mrkdwn(f.label)} "
+             f"{number(f.threshold)} crossed {mrkdwn(f.in_words())} "
+             f"(trend now {number(f.level)})"
              for f in forecasts[:max_lines]],
             len(forecasts), "No threshold in sight at the current trends.",
         ),
         _digest_section(
             "Gradual drifts",
-            [f"• *{mrkdwn(d['subject'])}* {mrkdwn(d['metric'])}: {mrkdwn(d['in_words'])}"
+            [f"• *{mrkdwn(d.subject)}* {mrkdwn(d.metric)}: {mrkdwn(d.in_words())}"
              for d in drifts[:max_lines]],
             len(drifts), "No metric moved the same way for weeks.",
         ),
         _digest_section(
             "Top movers",
-            [f"• *{mrkdwn(m['subject'])}* {mrkdwn(m['metric'])}: {mrkdwn(m['in_words'])}"
+            [f"• *{mrkdwn(m.subject)}* {mrkdwn(m.metric)}: {mrkdwn(m.in_words())}"
              for m in movers[:max_lines]],
             len(movers), "Nothing moved against last week.",
         ),
         _digest_section(
             "Alerts of the week",
-            [f"• {mrkdwn(k['key'])} ({mrkdwn(k['severity'])}): {k['count']} on "
-             f"{k['subjects']} subjects" for k in kinds[:max_lines]],
+            [f"• {mrkdwn(k.key)} ({mrkdwn(k.severity)}): {k.count} on "
+             f"{k.subjects} subjects" for k in kinds[:max_lines]],
             len(kinds), "No alerts this week.",
         ),
         _digest_section(
             "Contact and quarantine actions",
-            [f"• {mrkdwn(a['kind'])} {mrkdwn(a['change'])} by {mrkdwn(a['job'])}: {a['count']}"
+            [f"• {mrkdwn(a.kind)} {mrkdwn(a.change)} by {mrkdwn(a.job)}: {a.count}"
              for a in actions[:max_lines]],
             len(actions), "None this week.",
         ),
@@ -576,7 +573,7 @@ def weekly_report_message(
     if location:
         blocks.append(context(f"Full report: {mrkdwn(location)}"))
     return {
-        "text": f"Weekly report {result.get('week', '')}: {len(crossed)} thresholds already "
+        "text": f"Weekly report {report.week}: {len(crossed)} thresholds already "
                 f"crossed, {len(forecasts)} crossings ahead, {len(drifts)} drifts",
         "blocks": blocks[:MAX_BLOCKS],
     }

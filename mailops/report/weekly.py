@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +21,7 @@ import pandas as pd
 
 from mailops import jobs
 from mailops.errors import MailopsError
+from mailops.jsonable import FLATTEN
 from mailops.report.numbers import number, signed
 from mailops.rules.alerts import Alert, Severity
 from mailops.rules.report import can_drift
@@ -120,6 +121,8 @@ def _monday(day: date) -> date:
 class MetricChange:
     """One metric of one team or domain, this week against last week."""
 
+    JSON_EXTRAS = ("in_words",)
+
     scope: str
     subject: str
     metric: str
@@ -143,6 +146,8 @@ class MetricChange:
 class Drift:
     """A metric that moved the same way in each of the last `weeks` weeks."""
 
+    JSON_EXTRAS = ("in_words",)
+
     scope: str
     subject: str
     metric: str
@@ -164,6 +169,8 @@ class Drift:
 @dataclass(frozen=True)
 class Forecast:
     """When, at its current trend, a metric crosses a threshold (None: already crossed)."""
+
+    JSON_EXTRAS = ("in_words",)
 
     scope: str
     subject: str
@@ -249,28 +256,21 @@ class WeeklyReport:
     def changes_of(self, scope: str) -> list[MetricChange]:
         return [change for change in self.changes if change.scope == scope]
 
-    def as_json(self) -> dict[str, Any]:
-        def plain(items: Sequence[Any]) -> list[dict[str, Any]]:
-            return [asdict(item) for item in items]
 
-        return {
-            "week": self.week,
-            "start": self.start.isoformat(),
-            "end": self.end.isoformat(),
-            "team_filter": self.team_filter,
-            "teams": self.teams,
-            "domains": self.domains,
-            "changes": [{**asdict(c), "in_words": c.in_words()} for c in self.changes],
-            "drifts": [{**asdict(d), "in_words": d.in_words()} for d in self.drifts],
-            "forecasts": [{**asdict(f), "in_words": f.in_words()} for f in self.forecasts],
-            "crossed": [{**asdict(f), "in_words": f.in_words()} for f in self.crossed],
-            "movers": [{**asdict(m), "in_words": m.in_words()} for m in self.movers],
-            "alert_kinds": plain(self.alert_kinds),
-            "actions": plain(self.actions),
-            "action_samples": plain(self.action_samples),
-            "history": plain(self.history),
-            "alerts": [alert.as_dict() for alert in self.alerts],
-        }
+@dataclass(frozen=True)
+class WeeklyReportResult:
+    """What one weekly-report run did: the report (None when the week had no data, then
+    `no_data` says why), the file it was written to, where the Slack digest went (None: not
+    sent). The flow returns it; the CLI's summary reads it, `--json` is `to_jsonable` of it
+    (the report's keys at the top)."""
+
+    week: str | None
+    team_filter: str | None
+    format: str
+    report: WeeklyReport | None = field(default=None, metadata=FLATTEN)
+    file: str | None = None
+    notification: str | None = None
+    no_data: str | None = None
 
 
 # --- week over week ----------------------------------------------------------------------

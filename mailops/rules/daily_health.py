@@ -47,11 +47,11 @@ def team_alerts(team: TeamHealth, limits: AlertThresholds) -> list[Alert]:
             team.usage_pct,
             limits.weekly_usage_pct,
         ))
-    if team.quarantine_pending > limits.quarantine_backlog:
+    if team.quarantine_backlog > limits.quarantine_backlog:
         found.append(Alert(
             "quarantine_backlog", Severity.WARNING, team.team,
-            f"{team.quarantine_pending} messages in quarantine awaiting review",
-            team.quarantine_pending, limits.quarantine_backlog,
+            f"{team.quarantine_backlog} messages in quarantine awaiting review",
+            team.quarantine_backlog, limits.quarantine_backlog,
         ))
     if team.failed_count > limits.failed_messages:
         found.append(Alert(

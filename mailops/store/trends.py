@@ -64,7 +64,7 @@ def health_of_day(engine: Engine, day: date) -> tuple[list[TeamHealth], list[Dom
                 team=row.team, weekly_used=row.weekly_used, weekly_limit=row.weekly_limit,
                 usage_pct=row.usage_pct, aliases_used=row.aliases_used,
                 aliases_limit=row.aliases_limit, mailboxes_used=row.mailboxes_used,
-                mailboxes_limit=row.mailboxes_limit, quarantine_pending=row.quarantine_backlog,
+                mailboxes_limit=row.mailboxes_limit, quarantine_backlog=row.quarantine_backlog,
                 failed_count=row.failed_24h, denied_count=row.denied_24h,
                 top_senders=senders.get(row.team, []),
             )
