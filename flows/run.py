@@ -40,9 +40,15 @@ def run_flow(flow: Callable[..., Coroutine[Any, Any, Any]], **parameters: Any) -
     a server down), so the command can print the partial result and one line, with no
     traceback.
     """
+    from prefect.context import SyncClientContext
+
     from flows.ending import CONFIG_ERROR
 
-    state = asyncio.run(flow(**parameters, return_state=True))
+    # A synchronous task in an async flow finds no Prefect client in its context and opens
+    # one of its own (a CA bundle read, a connection, a version check): each of the run's
+    # synchronous tasks and its result store would. One client for the whole run instead.
+    with SyncClientContext.get_or_create():
+        state = asyncio.run(flow(**parameters, return_state=True))
     result = state.result(raise_on_failure=False)
     run_id = str(state.state_details.flow_run_id) if state.state_details.flow_run_id else None
     if isinstance(result, BaseException):

@@ -45,7 +45,7 @@ from sandbox.corpus import (
     BadAnswer,
     CorpusOutcome,
 )
-from sandbox.demo import point_mailops_at
+from sandbox.demo import point_mailops_at, retries_at_once
 from sandbox.evidence import Places, places_to_scan, secrets_in_use, store_tables
 from sandbox.reconcile import Difference
 from sandbox.server import Sandbox
@@ -330,7 +330,7 @@ def run_corpus(folder: Path, *, seed: int = 7) -> CorpusResult:
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     saved = dict(os.environ)
-    with Sandbox.start(world=hostile_world(seed)) as sandbox:
+    with Sandbox.start(world=hostile_world(seed)) as sandbox, retries_at_once():
         try:
             point_mailops_at(sandbox, folder)
             os.environ.update({"MAILOPS_HTTP__MAX_ATTEMPTS": "2",

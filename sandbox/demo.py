@@ -3,7 +3,9 @@
 The sandbox runs in-process; its clock is advanced in steps and, at each step, the jobs
 whose schedule falls there run as real Prefect flows against it over HTTP, writing a real
 SQLite store under `data/demo/`. Nothing here is a shortcut a production run would not
-take: the flows are the deployed ones, with the simulated instant passed as `as_of`. The gated
+take: the flows are the deployed ones, with the simulated instant passed as `as_of` (only a
+task's retry does not wait real seconds, which would meet the same stopped simulated instant:
+`retries_at_once`). The gated
 jobs run as a person would run them: the guard and quarantine-accept applied; the contact
 cleanup as a dry run on the first Monday, applied on the later ones (whitelisted senders'
 quarantined mail is then released by quarantine-accept). The loop (`Simulation`) is shared
@@ -16,7 +18,8 @@ import json
 import os
 import shutil
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -78,6 +81,40 @@ def point_mailops_at(sandbox: Sandbox, folder: Path) -> None:
         "MAILOPS_CLEANBOX_LIMITS__RATE_LIMIT_PER_SECOND": "500",
         "MAILOPS_EMBOUX_LIMITS__RATE_LIMIT_PER_SECOND": "500",
     })
+
+
+@contextmanager
+def retries_at_once() -> Iterator[None]:
+    """Every mailops task retried without its real-time delay while the block runs.
+
+    A simulated clock stands still while a flow runs, so a task's retry after 2 or 10 real
+    seconds meets the same simulated instant as one at once (the same outage, the same
+    answers, the same faults: the sandbox draws them per request, not per second); the
+    wait would only wait. The retries themselves, their conditions and their number are
+    the tasks' own. Each module-level task with a delay is swapped for a copy without it
+    (the flows call tasks through their modules) and put back after.
+    """
+    import importlib
+    import pkgutil
+
+    from prefect import Task
+
+    import flows
+    import tasks
+
+    swapped: list[tuple[Any, str, Any]] = []
+    for package in (tasks, flows):
+        for info in pkgutil.iter_modules(package.__path__):
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            for name, value in list(vars(module).items()):
+                if isinstance(value, Task) and value.retries and value.retry_delay_seconds:
+                    swapped.append((module, name, value))
+                    setattr(module, name, value.with_options(retry_delay_seconds=0))
+    try:
+        yield
+    finally:
+        for module, name, value in reversed(swapped):
+            setattr(module, name, value)
 
 
 Before = Callable[[str, datetime, dict[str, Any]], None]
@@ -161,7 +198,12 @@ class Simulation:
         return self.sandbox.now()
 
     def run(self, days: int, on_step: Callable[[int, int, str], None]) -> None:
-        """Onboard the new domain, then simulate `days` days of every job's schedule."""
+        """Onboard the new domain, then simulate `days` days of every job's schedule (the
+        tasks' retries at once: `retries_at_once`)."""
+        with retries_at_once():
+            self._run(days, on_step)
+
+    def _run(self, days: int, on_step: Callable[[int, int, str], None]) -> None:
         from flows.contact_cleanup import contact_cleanup
         from flows.daily_health import daily_health
         from flows.domain_onboarding import domain_onboarding
