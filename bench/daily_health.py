@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/daily_health.py                       # medium, 50 ms, concurrency 50
     .venv/bin/python bench/daily_health.py --concurrency 10 --rate 0 --latency-ms 50
+    .venv/bin/python bench/daily_health.py --rate 0 --no-flow --repeat 3 --floor
+    .venv/bin/python bench/daily_health.py --rate 0 --no-flow --profile /tmp/collect.prof
 
 The sandbox runs in a child process on 127.0.0.1 with `--latency-ms` added to every API
 request. Three figures:
@@ -14,26 +16,55 @@ request. Three figures:
 plus the whole flow under a temporary Prefect server (tasks, store, alerts, Slack), to show
 what Prefect and the store add beside the collection. One row is appended to BENCHMARKS.md
 with --record.
+
+Beside the wall time, the row says what the collection cost this process in CPU
+(getrusage: the sandbox runs in its own process, so this is the client's alone), per
+request, and per second of a fixed calibration loop timed just before (`calibration_s`), so
+a figure from a slow or busy machine compares with one from a fast idle one (issue 22).
+`--repeat N` collects N times against the same sandbox and reports the medians; `--floor`
+adds the same requests made by a bare `httpx.AsyncClient` loop (no retries, limits,
+validation), the CPU floor the client is compared with; `--profile FILE` writes a cProfile
+of one collection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import cProfile
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _common import bench_parser  # noqa: E402 (bench/ is the script's folder)
+from _common import bench_parser, median  # noqa: E402 (bench/ is the script's folder)
+
+CALIBRATION_STEPS = 10_000_000
+
+
+def calibration_seconds() -> float:
+    """CPU seconds of a fixed pure-Python loop: the machine's speed at this moment, to divide
+    CPU figures by so that runs on different days and machines compare (issue 22)."""
+    started = time.process_time()
+    s = 0
+    for i in range(CALIBRATION_STEPS):
+        s += i
+    return time.process_time() - started
+
+
+def cpu_seconds() -> float:
+    """User plus system CPU this process has used so far (every thread)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def child(scale: str, seed: int, latency_ms: float) -> None:
@@ -73,8 +104,11 @@ def configure(info: dict[str, Any], workdir: Path, concurrency: int, rate: float
     })
 
 
-async def mailops_collection(as_of: datetime) -> tuple[float, int, int, int, int]:
-    """The flow's two collection tasks' library calls, side by side, as the flow runs them."""
+async def mailops_collection(
+    as_of: datetime, profile: cProfile.Profile | None = None
+) -> tuple[float, float, int, int, int, int]:
+    """The flow's two collection tasks' library calls, side by side, as the flow runs them:
+    wall seconds, this process's CPU seconds, teams, domains, failures, Cleanbox requests."""
     from mailops.cleanbox import CleanboxClient
     from mailops.emboux import EmbouxClient
     from mailops.health import collect_domains, collect_teams
@@ -85,15 +119,70 @@ async def mailops_collection(as_of: datetime) -> tuple[float, int, int, int, int
     async with CleanboxClient.from_settings(settings) as cb, EmbouxClient.from_settings(
         settings
     ) as em:
+        if profile is not None:
+            profile.enable()
+        cpu = cpu_seconds()
         started = time.perf_counter()
         cleanbox, emboux = await asyncio.gather(
             collect_teams(cb, teams, as_of, settings.alerts.top_senders), collect_domains(em)
         )
         elapsed = time.perf_counter() - started
+        cpu = cpu_seconds() - cpu
+        if profile is not None:
+            profile.disable()
     failures = len(cleanbox.failures) + len(emboux.failures)
     # Requests made: 5 per team (team, quarantine, failed, denied counts with `total`, top
     # senders), 1 domain list, 1 per domain.
-    return elapsed, len(cleanbox.teams), len(emboux.domains), failures, 5 * len(teams)
+    return elapsed, cpu, len(cleanbox.teams), len(emboux.domains), failures, 5 * len(teams)
+
+
+async def bare_httpx(
+    info: dict[str, Any], as_of: datetime, concurrency: int
+) -> tuple[float, float]:
+    """The collection's requests made by a bare `httpx.AsyncClient` per API (the same
+    concurrency, `.json()` of each answer, nothing else): wall and CPU seconds, the floor."""
+    import httpx
+
+    since = (as_of - timedelta(hours=24)).isoformat()
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async def bounded(client: httpx.AsyncClient, gate: asyncio.Semaphore, url: str,
+                      key: str, params: dict[str, Any] | None = None) -> Any:
+        async with gate:
+            response = await client.get(url, params=params,
+                                        headers={"Authorization": f"Bearer {key}"})
+            return response.json()
+
+    async with httpx.AsyncClient(base_url=info["cleanbox_url"], limits=limits,
+                                 trust_env=False) as cb, \
+            httpx.AsyncClient(base_url=info["emboux_url"], limits=limits,
+                              trust_env=False) as em:
+        cb_gate, em_gate = asyncio.Semaphore(concurrency), asyncio.Semaphore(concurrency)
+        master = info["master_token"]
+
+        async def cleanbox() -> None:
+            calls = []
+            for key in info["team_keys"].values():
+                calls += [
+                    bounded(cb, cb_gate, "/team", key),
+                    bounded(cb, cb_gate, "/quarantine", key, {"page": 1, "per_page": 100}),
+                    *(bounded(cb, cb_gate, "/messages", key, {"status": status, "since": since,
+                                                              "page": 1, "per_page": 100})
+                      for status in ("failed", "denied")),
+                    bounded(cb, cb_gate, "/contacts", key, {"sort": "emailCount", "dir": "desc",
+                                                            "page": 1, "per_page": 5}),
+                ]
+            await asyncio.gather(*calls)
+
+        async def emboux() -> None:
+            names = [d["name"] for d in await bounded(em, em_gate, "/domains", master)]
+            await asyncio.gather(*(bounded(em, em_gate, f"/domains/{name}/outbound", master)
+                                   for name in names))
+
+        cpu = cpu_seconds()
+        started = time.perf_counter()
+        await asyncio.gather(cleanbox(), emboux())
+        return time.perf_counter() - started, cpu_seconds() - cpu
 
 
 def seed_script_way(info: dict[str, Any], as_of: datetime, teams: int, domains: int) -> float:
@@ -146,6 +235,13 @@ def main() -> None:
     parser.add_argument("--sample", type=float, default=0.1,
                         help="share of teams and domains the seed-script way is timed on")
     parser.add_argument("--no-flow", action="store_true", help="skip the whole-flow run")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="collections against the same sandbox; medians are reported")
+    parser.add_argument("--floor", action="store_true",
+                        help="also time the same requests by a bare httpx.AsyncClient loop")
+    parser.add_argument("--no-seed-way", action="store_true",
+                        help="skip timing the monitoring guide's one-by-one way")
+    parser.add_argument("--profile", type=Path, help="write a cProfile of one collection here")
     args = parser.parse_args()
     if args.child:
         child(args.scale, args.seed, args.latency_ms)
@@ -162,21 +258,36 @@ def main() -> None:
         as_of = datetime.fromisoformat(info["now"])
         with tempfile.TemporaryDirectory() as folder:
             configure(info, Path(folder), args.concurrency, args.rate)
-            elapsed, teams, domains, failures, cleanbox_requests = asyncio.run(
-                mailops_collection(as_of)
-            )
+            runs, calibrations, floors = [], [], []
+            for _ in range(max(1, args.repeat)):
+                calibrations.append(calibration_seconds())
+                runs.append(asyncio.run(mailops_collection(as_of)))
+                if args.floor:
+                    calibrations.append(calibration_seconds())
+                    floors.append(asyncio.run(bare_httpx(info, as_of, args.concurrency)))
+            if args.profile:
+                profile = cProfile.Profile(time.process_time)  # CPU, not wall
+                asyncio.run(mailops_collection(as_of, profile))
+                profile.dump_stats(args.profile)
+            elapsed = median([run[0] for run in runs])
+            cpu = median([run[1] for run in runs])
+            calibration = median(calibrations)
+            _, _, teams, domains, failures, cleanbox_requests = runs[0]
             emboux_requests = domains + 1
+            requests = cleanbox_requests + emboux_requests
             latency = args.latency_ms / 1000
             bounds = []
-            for requests in (cleanbox_requests, emboux_requests):
-                by_latency = requests * latency / args.concurrency
-                by_rate = requests / args.rate if args.rate else 0.0
+            for api_requests in (cleanbox_requests, emboux_requests):
+                by_latency = api_requests * latency / args.concurrency
+                by_rate = api_requests / args.rate if args.rate else 0.0
                 bounds.append(max(by_latency, by_rate))
             bound = max(bounds)
             sample_teams = max(1, round(teams * args.sample))
             sample_domains = max(1, round(domains * args.sample))
-            sampled = seed_script_way(info, as_of, sample_teams, sample_domains)
-            baseline = sampled / args.sample
+            baseline = None
+            if not args.no_seed_way:
+                sampled = seed_script_way(info, as_of, sample_teams, sample_domains)
+                baseline = sampled / args.sample
             flow_time = None if args.no_flow else whole_flow(as_of)
     finally:
         if server.stdin:
@@ -187,11 +298,24 @@ def main() -> None:
         "date": date.today().isoformat(), "scale": args.scale, "teams": teams,
         "domains": domains, "failures": failures, "latency_ms": args.latency_ms,
         "concurrency": args.concurrency, "rate": args.rate or "none",
-        "requests": cleanbox_requests + emboux_requests, "mailops_s": round(elapsed, 2),
+        "requests": requests, "mailops_s": round(elapsed, 2),
         "bound_s": round(bound, 2), "ratio": round(elapsed / bound, 2) if bound else None,
-        "seed_way_s": round(baseline, 1), "speedup": round(baseline / elapsed, 1),
+        "runs": len(runs), "calibration_s": round(calibration, 3),
+        "client_cpu_s": round(cpu, 3),
+        "cpu_ms_per_request": round(1000 * cpu / requests, 3),
+        "cpu_ms_per_request_per_calibration_s": round(1000 * cpu / requests / calibration, 3),
+        "seed_way_s": round(baseline, 1) if baseline else None,
+        "speedup": round(baseline / elapsed, 1) if baseline else None,
         "flow_s": round(flow_time, 2) if flow_time is not None else None,
     }
+    if floors:
+        floor_cpu = median([cpu for _, cpu in floors])
+        row |= {
+            "floor_wall_s": round(median([wall for wall, _ in floors]), 2),
+            "floor_cpu_ms_per_request": round(1000 * floor_cpu / requests, 3),
+            "floor_cpu_ms_per_request_per_calibration_s": round(
+                1000 * floor_cpu / requests / calibration, 3),
+        }
     print(json.dumps(row))
     if args.record:
         from _common import record

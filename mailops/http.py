@@ -60,7 +60,7 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # request, whatever the method (docs/assumptions.md#http-retries).
 NOT_PROCESSED_STATUSES = frozenset({429, 503})
 MAX_PER_PAGE = 100
-POOL_SHARD_SIZE = 16
+POOL_SHARD_SIZE = 4
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
@@ -546,8 +546,10 @@ def _connection_pools(
     transport: httpx.AsyncBaseTransport | None,
 ) -> list[httpx.AsyncClient]:
     """Connection pools of at most POOL_SHARD_SIZE connections that together allow
-    `concurrency`: httpcore scans every connection of a pool for each request it places,
-    which made one pool of 50 connections slower than one of 20 (BENCHMARKS.md)."""
+    `concurrency`: httpcore scans every connection of a pool (a readability check of each
+    idle socket, and a quadratic idle count) twice for each request, which made one pool of
+    50 connections slower than one of 20 (BENCHMARKS.md) and shards of 16 cost 10.2 s of
+    CPU on the medium collection against 5.7 s for shards of 4 (issue 22)."""
     shards = 1 if transport is not None else math.ceil(concurrency / POOL_SHARD_SIZE)
     per_shard = math.ceil(concurrency / shards)
     return [
