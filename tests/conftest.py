@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import typer
 from pydantic import SecretStr
-from scripted_server import TEST_KEY, FakeClock, ScriptedServer
+from scripted_server import TEST_KEY, FakeClock, MockApi, ScriptedServer
 
 # The task run recorder is not needed in tests and slows every flow run (Prefect PR #14969).
 os.environ.setdefault("PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED", "false")
@@ -317,11 +318,11 @@ def fake_clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-def make_client(
-    server: ScriptedServer, fake_clock: FakeClock
-) -> Iterator[Callable[..., ApiClient]]:
-    """Build ApiClients against the scripted server, sleeping on the fake clock."""
+def client_builder(
+    url: str, fake_clock: FakeClock, transport: httpx.AsyncBaseTransport | None = None
+) -> Callable[..., ApiClient]:
+    """Build ApiClients against `url` (through `transport` when given), sleeping on the fake
+    clock: three attempts, a 2-second read timeout, no rate limit, seeded jitter."""
 
     def build(
         *,
@@ -332,20 +333,39 @@ def make_client(
         http: dict[str, Any] | None = None,
         limits: dict[str, Any] | None = None,
     ) -> ApiClient:
-        client = ApiClient(
+        return ApiClient(
             api,
-            base_url or server.url,
+            base_url or url,
             api_key=SecretStr(key) if key else None,
             subject=subject,
             http=HttpSettings(**{"max_attempts": 3, "read_timeout": 2.0, **(http or {})}),
             limits=ApiLimits(**{"rate_limit_per_second": 0, **(limits or {})}),
+            transport=transport,
             sleep=fake_clock.sleep,
             clock=fake_clock.monotonic,
             rng=random.Random(7),
         )
-        return client
 
-    yield build
+    return build
+
+
+@pytest.fixture
+def make_client(server: ScriptedServer, fake_clock: FakeClock) -> Callable[..., ApiClient]:
+    """Build ApiClients against the scripted server, sleeping on the fake clock."""
+    return client_builder(server.url, fake_clock)
+
+
+@pytest.fixture
+def mock_api() -> MockApi:
+    """The scripted API answered in process (httpx.MockTransport), for tests of what is sent
+    and how answers are read: no socket behaviour (delays, drops) is tested on it."""
+    return MockApi()
+
+
+@pytest.fixture
+def make_mock_client(mock_api: MockApi, fake_clock: FakeClock) -> Callable[..., ApiClient]:
+    """Build ApiClients answered by `mock_api`, sleeping on the fake clock."""
+    return client_builder(mock_api.url, fake_clock, mock_api.transport)
 
 
 # --- outbound resets and billing ----------------------------------------------------------
@@ -413,8 +433,6 @@ def postgres_resets_env(
 # --- end of outbound resets and billing ---------------------------------------------------
 
 # --- sandbox fixtures (sandbox) ---------------------------------------------------
-
-import httpx  # noqa: E402  (this section keeps its own imports)
 
 from sandbox.server import Sandbox  # noqa: E402
 
