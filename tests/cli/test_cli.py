@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import NO_LOCAL_PREFECT_SERVER
+from fixtures_prefect import NO_LOCAL_PREFECT_SERVER
 from typer.testing import CliRunner
 
 from cli.app import app

@@ -11,7 +11,7 @@ import deployments
 from deployments import JOBS, Job, prefect_yaml
 from deployments.build import build_deployments, job_flow
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_deployment_builds_with_the_designed_schedule():
