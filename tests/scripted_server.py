@@ -1,8 +1,11 @@
-"""A real HTTP server on 127.0.0.1 that answers from a script and records every request.
+"""Scripted APIs that answer from a script and record every request: a real HTTP server on
+127.0.0.1 (ScriptedServer), and the same script answered in process (MockApi).
 
 The HTTP layer's tests need a server that misbehaves on cue (503 then 200, a hung answer,
 a dropped connection after reading a POST) and that counts what arrived and how many
-requests were in flight at once.
+requests were in flight at once: those need the socket. A test of what is sent and how an
+answer is read (a client's shapes, pagination, redaction) needs none, and takes MockApi, an
+`httpx.MockTransport` over the same script.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+import httpx
 
 TEST_KEY = "cbx_live_7f3a9c2e5b1d8f4a"
 
@@ -44,13 +49,74 @@ class Received:
 Handler = Callable[[Received], Reply]
 
 
-class ScriptedServer:
-    """Routes (method, path) to a queue of replies (the last one repeats) or a function."""
+class ScriptedRoutes:
+    """Routes (method, path) to a queue of replies (the last one repeats) or a function, and
+    records every request received."""
 
     def __init__(self) -> None:
         self._routes: dict[tuple[str, str], deque[Reply] | Handler] = {}
         self.received: list[Received] = []
         self._lock = threading.Lock()
+
+    def script(self, method: str, path: str, *replies: Reply) -> None:
+        self._routes[(method.upper(), path)] = deque(replies)
+
+    def route(self, method: str, path: str, handler: Handler) -> None:
+        self._routes[(method.upper(), path)] = handler
+
+    def requests_to(self, method: str, path: str) -> list[Received]:
+        return [r for r in self.received if r.method == method and r.path == path]
+
+    def _next_reply(self, request: Received) -> Reply:
+        route = self._routes.get((request.method, request.path))
+        if route is None:
+            return Reply(404, json={"detail": f"no route {request.method} {request.path}"})
+        if callable(route):
+            return route(request)
+        with self._lock:
+            return route.popleft() if len(route) > 1 else route[0]
+
+
+def _payload(reply: Reply) -> bytes:
+    if reply.body is not None:
+        return reply.body
+    return json.dumps(reply.json).encode() if reply.json is not None else b""
+
+
+class MockApi(ScriptedRoutes):
+    """The script answered in process by `httpx.MockTransport` (pass `transport` to the
+    client, and `url` as its base URL): no socket, so no delay and no dropped connection."""
+
+    url = "http://api.mock"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.transport = httpx.MockTransport(self._handle)
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
+        received = Received(
+            method=request.method,
+            path=request.url.path,
+            query=dict(request.url.params.multi_items()),  # the last value of a name, as above
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=request.content,
+        )
+        with self._lock:
+            self.received.append(received)
+        reply = self._next_reply(received)
+        assert not (reply.delay or reply.drop), "a delay or a drop needs the ScriptedServer"
+        return httpx.Response(
+            reply.status, content=_payload(reply),
+            headers={"Content-Type": "application/json", **reply.headers},
+        )
+
+
+class ScriptedServer(ScriptedRoutes):
+    """The script served by a real HTTP server on 127.0.0.1, which also counts how many
+    requests were in flight at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
         self._in_flight = 0
         self.max_in_flight = 0
         server = self
@@ -86,24 +152,6 @@ class ScriptedServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def script(self, method: str, path: str, *replies: Reply) -> None:
-        self._routes[(method.upper(), path)] = deque(replies)
-
-    def route(self, method: str, path: str, handler: Handler) -> None:
-        self._routes[(method.upper(), path)] = handler
-
-    def requests_to(self, method: str, path: str) -> list[Received]:
-        return [r for r in self.received if r.method == method and r.path == path]
-
-    def _next_reply(self, request: Received) -> Reply:
-        route = self._routes.get((request.method, request.path))
-        if route is None:
-            return Reply(404, json={"detail": f"no route {request.method} {request.path}"})
-        if callable(route):
-            return route(request)
-        with self._lock:
-            return route.popleft() if len(route) > 1 else route[0]
-
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
         split = urlsplit(handler.path)
         length = int(handler.headers.get("Content-Length") or 0)
@@ -126,9 +174,7 @@ class ScriptedServer:
                 handler.close_connection = True
                 handler.connection.close()
                 return
-            payload = reply.body if reply.body is not None else (
-                json.dumps(reply.json).encode() if reply.json is not None else b""
-            )
+            payload = _payload(reply)
             handler.send_response(reply.status)
             handler.send_header("Content-Type", "application/json")
             handler.send_header("Content-Length", str(len(payload)))

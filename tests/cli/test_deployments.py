@@ -11,7 +11,7 @@ import deployments
 from deployments import JOBS, Job, prefect_yaml
 from deployments.build import build_deployments, job_flow
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_deployment_builds_with_the_designed_schedule():
@@ -48,10 +48,14 @@ ON_DEMAND_INPUTS = {"domain-onboarding": {"name": "new.example.com"}}
 
 
 def test_default_parameters_validate_against_each_flow():
+    built = {d.name: d for d in build_deployments("UTC")}
     for job in JOBS:
-        job_flow(job).validate_parameters(
-            {**job.parameters, **ON_DEMAND_INPUTS.get(job.name, {})}
-        )
+        given = {**job.parameters, **ON_DEMAND_INPUTS.get(job.name, {})}
+        validated = job_flow(job).validate_parameters(given)
+        # each value is one the flow takes as it is (no coercion of "false" into False), and
+        # the deployment carries exactly the job's parameters
+        assert {key: validated[key] for key in given} == given, job.name
+        assert built[job.name].parameters == job.parameters, job.name
 
 
 def test_jobs_never_overlap_themselves_but_a_fanouts_shards_run_together():

@@ -25,7 +25,7 @@ NO_AUDIT = pd.DataFrame(columns=[
 @pytest.fixture(scope="module")
 def report():
     """Five weeks of a hostile-named team and domain, drifting and heading for a limit."""
-    from conftest import TrendRows
+    from fixtures_trends import TrendRows
 
     rows = TrendRows()
     first = date(2026, 10, 19)
@@ -70,7 +70,7 @@ def test_html_is_self_contained_with_inline_svg_charts(report):
 
 
 def test_a_right_to_left_override_in_a_name_is_shown_as_a_marker_in_every_format():
-    from conftest import TrendRows
+    from fixtures_trends import TrendRows
 
     # Given five weeks of a team whose name carries a right-to-left override
     rows, teams = TrendRows(), []
@@ -129,7 +129,7 @@ def test_month_to_date_counters_are_labelled_so(report):
 def busy_report():
     """One week of 30 domains: each past its daily limit, and each heading for it, 15 of
     them already past their bounce-rate threshold."""
-    from conftest import TrendRows
+    from fixtures_trends import TrendRows
 
     rows = TrendRows()
     first = date(2026, 11, 9)

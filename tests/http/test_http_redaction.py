@@ -15,57 +15,57 @@ from mailops.settings import Settings
 pytestmark = pytest.mark.anyio
 
 
-async def test_key_echoed_by_the_server_is_masked_in_the_error(server, make_client):
+async def test_key_echoed_by_the_server_is_masked_in_the_error(mock_api, make_mock_client):
     # Given a server whose error message repeats the key it was sent
-    server.script("GET", "/team", Reply(401, json={"detail": f"unknown key {TEST_KEY}"}))
+    mock_api.script("GET", "/team", Reply(401, json={"detail": f"unknown key {TEST_KEY}"}))
     # When the request fails
     with pytest.raises(AuthError) as caught:
-        await make_client().get("/team")
+        await make_mock_client().get("/team")
     # Then neither the message nor the fields carry the key
     assert TEST_KEY not in str(caught.value)
     assert TEST_KEY not in repr(caught.value.__dict__)
     assert MASK in str(caught.value)
 
 
-async def test_key_travels_only_in_the_authorization_header(server, make_client):
-    server.script("GET", "/contacts", Reply(json={"data": [], "total_pages": 0}))
-    await make_client().get_all("/contacts", {"state": "unset"})
-    request = server.received[0]
+async def test_key_travels_only_in_the_authorization_header(mock_api, make_mock_client):
+    mock_api.script("GET", "/contacts", Reply(json={"data": [], "total_pages": 0}))
+    await make_mock_client().get_all("/contacts", {"state": "unset"})
+    request = mock_api.received[0]
     assert request.headers["authorization"] == f"Bearer {TEST_KEY}"
     assert TEST_KEY not in request.path and TEST_KEY not in str(request.query)
 
 
-async def test_no_log_line_at_any_level_contains_the_key(server, make_client, caplog):
-    server.script(
+async def test_no_log_line_at_any_level_contains_the_key(mock_api, make_mock_client, caplog):
+    mock_api.script(
         "GET", "/team", Reply(503, json={"detail": f"bad {TEST_KEY}"}), Reply(json={})
     )
     caplog.set_level(logging.DEBUG)
-    await make_client().get("/team")
+    await make_mock_client().get("/team")
     assert caplog.records, "expected the retry to be logged"
     assert TEST_KEY not in caplog.text
 
 
-async def test_retry_warning_names_what_is_retried(server, make_client, caplog):
-    server.script("GET", "/team", Reply(502), Reply(json={}))
+async def test_retry_warning_names_what_is_retried(mock_api, make_mock_client, caplog):
+    mock_api.script("GET", "/team", Reply(502), Reply(json={}))
     with caplog.at_level(logging.WARNING, logger="mailops.http"):
-        await make_client().get("/team")
+        await make_mock_client().get("/team")
     assert "Cleanbox GET /team for team 'acme': answered 502; retrying in" in caplog.text
 
 
-async def test_server_error_text_is_redacted_too(server, make_client):
-    server.script("GET", "/team", Reply(503, body=f"proxy saw key={TEST_KEY}".encode()))
+async def test_server_error_text_is_redacted_too(mock_api, make_mock_client):
+    mock_api.script("GET", "/team", Reply(503, body=f"proxy saw key={TEST_KEY}".encode()))
     with pytest.raises(ServerError) as caught:
-        await make_client().get("/team")
+        await make_mock_client().get("/team")
     assert TEST_KEY not in str(caught.value)
 
 
-def test_client_and_settings_reprs_hide_keys(make_client, monkeypatch):
+def test_client_and_settings_reprs_hide_keys(make_mock_client, monkeypatch):
     monkeypatch.setenv("MAILOPS_EMBOUX_API_KEY", "emb_master_0d9e8f7a6b5c")
     monkeypatch.setenv("MAILOPS_SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/xyz123")
     settings = Settings()
     assert "emb_master_0d9e8f7a6b5c" not in repr(settings) + str(settings)
     assert "xyz123" not in repr(settings)
-    assert TEST_KEY not in repr(make_client()) + str(make_client())
+    assert TEST_KEY not in repr(make_mock_client()) + str(make_mock_client())
 
 
 def test_installed_redaction_masks_secrets_in_every_log_record(caplog):

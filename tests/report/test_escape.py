@@ -18,7 +18,7 @@ from mailops.report.escape import (
     visible_values,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RTL_SENDER = "\u202egnp.exe@rtl.example"  # reads as "elpmaxe.ltr@exe.png"
 BIDI_CONTROLS = [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C]
 ZERO_WIDTH = [0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD]

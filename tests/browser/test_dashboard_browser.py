@@ -15,15 +15,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import HOSTILE_DOMAIN, HOSTILE_SENDER, HOSTILE_TEAM
 from devtools_browser import Browser
+from fixtures_dashboard import HOSTILE_DOMAIN, HOSTILE_SENDER, HOSTILE_TEAM
 
 from mailops.dashboard.app import COOKIE
 from mailops.dashboard.server import Dashboard
 
 pytestmark = pytest.mark.slow
 
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "data" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "data" / "screenshots"
 TOKEN = "browser-token-7d1e"
 
 

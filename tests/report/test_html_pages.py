@@ -13,7 +13,8 @@ from pathlib import Path
 
 import httpx
 import pandas as pd
-from conftest import TREND_LAST_DAY, TrendRows, _team_row
+from fixtures_dashboard import TREND_LAST_DAY, _team_row
+from fixtures_trends import TrendRows
 
 from mailops.dashboard.app import _templates
 from mailops.dashboard.server import Dashboard

@@ -27,7 +27,8 @@ PARTNER = "p-\x00acme\ud800\u202e"
 @pytest.fixture
 def postgres_env(clean_sandbox, tmp_path: Path, monkeypatch, request):
     """Every sandbox team, the store in a PostgreSQL database of the test's own."""
-    from conftest import SandboxEnv, new_database, point_at_sandbox
+    from fixtures_sandbox import SandboxEnv, point_at_sandbox
+    from fixtures_store import new_database
 
     url = new_database(request, "postgresql", tmp_path, migrated=True)
     point_at_sandbox(monkeypatch, clean_sandbox, tmp_path,

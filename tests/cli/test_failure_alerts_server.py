@@ -24,7 +24,7 @@ from typing import TypeVar
 
 import httpx
 import pytest
-from conftest import serve_in_thread
+from fixtures_prefect import serve_in_thread
 from typer.testing import CliRunner
 
 from deployments.alerts import AUTOMATION_NAME, BLOCK_NAME, failure_trigger

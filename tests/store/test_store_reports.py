@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from conftest import fill_weekly_store
+from fixtures_trends import fill_weekly_store
 
 from mailops.rules.alerts import Alert, Severity
 from mailops.store import Change

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import HOSTILE_DOMAIN, HOSTILE_SENDER, HOSTILE_TEAM, STORE_BACKENDS
+from fixtures_dashboard import HOSTILE_DOMAIN, HOSTILE_SENDER, HOSTILE_TEAM
+from fixtures_store import STORE_BACKENDS
 from typer.testing import CliRunner
 
 from mailops.dashboard import server as dashboard_server
@@ -175,7 +176,7 @@ def test_the_dashboard_only_reads(run_dashboard):
 
 @pytest.mark.parametrize("path", ["/", "/trends", "/activity"])
 def test_hostile_names_are_shown_as_text_with_their_bidi_controls_visible(run_dashboard, path):
-    # Given names with markup and a bidi control in front (conftest's hostile names)
+    # Given names with markup and a bidi control in front (fixtures_dashboard's hostile names)
     dash = run_dashboard()
     # When each page is read
     page = get(f"{dash.url}{path}").text

@@ -23,8 +23,8 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import point_at_sandbox
 from devtools_browser import Browser
+from fixtures_sandbox import point_at_sandbox
 
 from mailops.contacts import parse_target
 from mailops.store import Store
@@ -33,7 +33,7 @@ from sandbox.server import Sandbox
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "data" / "screenshots"
 JOB = "contact-cleanup"
 NOTE, APPROVER = "read the first 20 rows", "ops-anna"

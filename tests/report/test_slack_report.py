@@ -132,7 +132,9 @@ def test_an_outage_asking_to_come_back_later_is_not_waited_for(server, tmp_path)
     # When a message is posted, then it is kept in the outbox after one try, not four
     with pytest.raises(NotificationError) as caught:
         notifier.post({"text": "hi"}, name="x")
-    assert caught.value.kept_in is not None and len(server.received) == 1
+    kept = tmp_path / "slack" / "x.json"
+    assert caught.value.kept_in == str(kept) and len(server.received) == 1
+    assert json.loads(kept.read_text()) == {"text": "hi"}
 
 
 def test_a_post_whose_answer_was_lost_is_not_sent_again(tmp_path):
@@ -148,7 +150,8 @@ def test_a_post_whose_answer_was_lost_is_not_sent_again(tmp_path):
             notifier.post({"text": "once"}, name="x")
         # Then Slack got it once (a resend would show it twice), and the outbox keeps it
         assert [p["payload"] for p in sandbox.slack_posts()] == [{"text": "once"}]
-    assert caught.value.kept_in and (tmp_path / "slack" / "x.json").is_file()
+    kept = tmp_path / "slack" / "x.json"
+    assert caught.value.kept_in == str(kept) and json.loads(kept.read_text()) == {"text": "once"}
 
 
 def test_a_webhook_that_cannot_be_reached_is_kept_in_the_outbox(tmp_path):
@@ -161,7 +164,8 @@ def test_a_webhook_that_cannot_be_reached_is_kept_in_the_outbox(tmp_path):
     # When a message is posted, then it fails in one line and is kept
     with pytest.raises(NotificationError, match="could not be reached") as caught:
         notifier.post({"text": "hi"}, name="x")
-    assert caught.value.kept_in is not None
+    kept = tmp_path / "slack" / "x.json"
+    assert caught.value.kept_in == str(kept) and json.loads(kept.read_text()) == {"text": "hi"}
 
 
 def test_a_bot_token_needs_a_channel():

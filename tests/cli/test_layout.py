@@ -13,7 +13,7 @@ import tomllib
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("mailops", "tasks", "flows", "deployments", "sandbox", "cli")  # pyproject installs
 
 

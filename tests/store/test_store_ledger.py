@@ -6,7 +6,7 @@ import threading
 from typing import Any
 
 import pytest
-from conftest import race_processes
+from fixtures_store import race_processes
 
 from mailops.store import LedgerStatus, Store
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
-from conftest import NO_LOCAL_PREFECT_SERVER
+from fixtures_prefect import NO_LOCAL_PREFECT_SERVER
 from typer.testing import CliRunner
 
 from cli.app import app
@@ -33,9 +34,19 @@ def test_version_prints_the_package_version():
     assert result.exit_code == 0 and result.output.strip() == f"mailops {__version__}"
 
 
-def test_help_lists_the_db_commands():
-    result = runner.invoke(app, ["--help"])
-    assert result.exit_code == 0 and "db" in result.output
+def listed_commands(output: str) -> list[str]:
+    """The command names in the Commands panel of typer's (rich) --help."""
+    return re.findall(r"^│ ([a-z][\w-]*)  ", output, re.MULTILINE)
+
+
+def test_help_lists_the_db_commands(cli):
+    result = runner.invoke(cli, ["--help"])
+    assert result.exit_code == 0, result.output
+    assert listed_commands(result.output) == [
+        "dashboard", "health", "serve", "demo", "chaos", "guard", "sandbox", "db", "outbound",
+        "billing", "contacts", "quarantine", "report", "domains", "server", "alerts"]
+    db_help = runner.invoke(cli, ["db", "--help"])
+    assert db_help.exit_code == 0 and listed_commands(db_help.output) == ["upgrade"]
 
 
 def test_db_upgrade_creates_the_default_database_under_data(tmp_path, monkeypatch):

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import race_processes
+from fixtures_store import race_processes
 from typer.testing import CliRunner
 
 from mailops.store import LedgerStatus, run_ledger

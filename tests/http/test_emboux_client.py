@@ -32,20 +32,20 @@ OUTBOUND = {
 
 
 @pytest.fixture
-def emboux(make_client) -> EmbouxClient:
-    return EmbouxClient(make_client(api="EmBoux", subject="the master token"))
+def emboux(make_mock_client) -> EmbouxClient:
+    return EmbouxClient(make_mock_client(api="EmBoux", subject="the master token"))
 
 
-async def test_domains_list_what_the_token_sees(server, emboux):
-    server.script("GET", "/domains", Reply(json=[{"name": "example.com", "partner_ref": "p1",
+async def test_domains_list_what_the_token_sees(mock_api, emboux):
+    mock_api.script("GET", "/domains", Reply(json=[{"name": "example.com", "partner_ref": "p1",
                                                   "status": "active"}]))
     [domain] = await emboux.domains()
     assert (domain.name, domain.partner_ref, domain.status) == ("example.com", "p1", "active")
 
 
-async def test_an_unreadable_domain_entry_is_left_out_and_said_why(server, emboux):
+async def test_an_unreadable_domain_entry_is_left_out_and_said_why(mock_api, emboux):
     # Given a domain list whose second entry has no name
-    server.script("GET", "/domains", Reply(json=[
+    mock_api.script("GET", "/domains", Reply(json=[
         {"name": "a.com", "partner_ref": "p1", "status": "active"},
         {"partner_ref": "p1", "status": "active"},
     ]))
@@ -65,24 +65,24 @@ async def test_a_listed_name_that_is_not_a_domain_is_an_expected_error(emboux):
         await emboux.outbound("../../outbound/reset-daily")
 
 
-async def test_outbound_has_every_field_of_the_seed(server, emboux):
-    server.script("GET", "/domains/example.com/outbound", Reply(json=OUTBOUND))
+async def test_outbound_has_every_field_of_the_seed(mock_api, emboux):
+    mock_api.script("GET", "/domains/example.com/outbound", Reply(json=OUTBOUND))
     outbound = await emboux.outbound("Example.COM.")
     assert outbound.model_dump() == OUTBOUND
 
 
-async def test_outbound_without_bounce_rate_names_endpoint_and_field(server, emboux):
+async def test_outbound_without_bounce_rate_names_endpoint_and_field(mock_api, emboux):
     body = {k: v for k, v in OUTBOUND.items() if k != "bounce_rate"}
-    server.script("GET", "/domains/example.com/outbound", Reply(json=body))
+    mock_api.script("GET", "/domains/example.com/outbound", Reply(json=body))
     with pytest.raises(ResponseFormatError) as caught:
         await emboux.outbound("example.com")
     assert "EmBoux GET /domains/example.com/outbound" in str(caught.value)
     assert "'bounce_rate'" in str(caught.value)
 
 
-async def test_a_domain_listed_under_a_name_too_long_for_dns_is_left_out(server, emboux):
+async def test_a_domain_listed_under_a_name_too_long_for_dns_is_left_out(mock_api, emboux):
     # Given a list with one name of 300 characters (DNS allows 253; the store keeps 255)
-    server.script("GET", "/domains", Reply(json=[
+    mock_api.script("GET", "/domains", Reply(json=[
         {"name": "a.com", "partner_ref": "p1", "status": "active"},
         {"name": "x" * 296 + ".com", "partner_ref": "p1", "status": "active"},
     ]))
@@ -92,17 +92,17 @@ async def test_a_domain_listed_under_a_name_too_long_for_dns_is_left_out(server,
     assert len(unusable) == 1 and "'name'" in unusable[0] and "item 1" in unusable[0]
 
 
-async def test_an_outbound_status_past_its_bound_is_refused_naming_the_field(server, emboux):
+async def test_an_outbound_status_past_its_bound_is_refused_naming_the_field(mock_api, emboux):
     body = {**OUTBOUND, "outbound_status": "suspended" * 20}
-    server.script("GET", "/domains/example.com/outbound", Reply(json=body))
+    mock_api.script("GET", "/domains/example.com/outbound", Reply(json=body))
     with pytest.raises(ResponseFormatError, match="'outbound_status'"):
         await emboux.outbound("example.com")
 
 
-async def test_update_sends_only_the_fields_given(server, emboux):
-    server.script("PUT", "/domains/example.com/outbound", Reply(json=OUTBOUND))
+async def test_update_sends_only_the_fields_given(mock_api, emboux):
+    mock_api.script("PUT", "/domains/example.com/outbound", Reply(json=OUTBOUND))
     await emboux.update_outbound("example.com", OutboundUpdate(outbound_status="suspended"))
-    assert server.received[0].body == b'{"outbound_status":"suspended"}'
+    assert mock_api.received[0].body == b'{"outbound_status":"suspended"}'
 
 
 def test_an_update_with_a_bad_value_is_refused_before_sending():
@@ -110,17 +110,17 @@ def test_an_update_with_a_bad_value_is_refused_before_sending():
         OutboundUpdate(outbound_enforcement="lenient")
 
 
-async def test_increment_answers_allowed_and_reason(server, emboux):
-    server.script("POST", "/domains/example.com/outbound/increment", Reply(json={
+async def test_increment_answers_allowed_and_reason(mock_api, emboux):
+    mock_api.script("POST", "/domains/example.com/outbound/increment", Reply(json={
         "name": "example.com", "outbound_sent_today": 501, "outbound_sent_month": 3401,
         "allowed": True, "reason": "daily_limit_exceeded_soft"}))
     result = await emboux.increment("example.com", "someone@else.example")
     assert result.allowed and result.reason == "daily_limit_exceeded_soft"
-    assert server.received[0].body == b'{"recipient":"someone@else.example"}'
+    assert mock_api.received[0].body == b'{"recipient":"someone@else.example"}'
 
 
-async def test_verify_answers_the_dns_records_to_publish(server, emboux):
-    server.script("POST", "/domains/example.com/verify", Reply(json={
+async def test_verify_answers_the_dns_records_to_publish(mock_api, emboux):
+    mock_api.script("POST", "/domains/example.com/verify", Reply(json={
         "name": "example.com", "verification_token": "v=spf1 include:mailgun.org ~all",
         "dkim_tokens": ["krs"], "verified": False, "provider": "mailgun",
         "dns_records": [{"type": "TXT", "name": "example.com", "value": "v=spf1 ~all"},
@@ -129,16 +129,16 @@ async def test_verify_answers_the_dns_records_to_publish(server, emboux):
     assert [r.type for r in response.dns_records] == ["TXT", "CNAME"]
 
 
-async def test_verify_status_parses(server, emboux):
-    server.script("GET", "/domains/example.com/verify-status", Reply(json={
+async def test_verify_status_parses(mock_api, emboux):
+    mock_api.script("GET", "/domains/example.com/verify-status", Reply(json={
         "name": "example.com", "verified": False, "verification_status": "Pending",
         "dkim_status": "Pending", "provider": "ses"}))
     assert (await emboux.verify_status("example.com")).verification_status == "Pending"
 
 
-async def test_a_provider_password_is_never_shown(server, emboux):
+async def test_a_provider_password_is_never_shown(mock_api, emboux):
     password = "0123456789abcdef0123456789abcdef"
-    server.script("POST", "/domains/tenant.com/provider-credential", Reply(json={
+    mock_api.script("POST", "/domains/tenant.com/provider-credential", Reply(json={
         "domain": "tenant.com", "provider": "mailgun", "login": "postmaster@tenant.com",
         "password": password, "patterns_installed": ["@tenant.com"],
         "sasl_path": "/etc/postfix/sasl_passwd_mailgun"}))
@@ -148,24 +148,24 @@ async def test_a_provider_password_is_never_shown(server, emboux):
     assert password not in redact(f"log line with {password}")
 
 
-async def test_deleting_a_credential_answers_how_many_patterns_went(server, emboux):
-    server.script("DELETE", "/domains/tenant.com/provider-credential",
+async def test_deleting_a_credential_answers_how_many_patterns_went(mock_api, emboux):
+    mock_api.script("DELETE", "/domains/tenant.com/provider-credential",
                   Reply(json={"domain": "tenant.com", "patterns_removed": 0}))
     assert (await emboux.delete_provider_credential("tenant.com")).patterns_removed == 0
 
 
-async def test_reset_monthly_returns_the_frozen_counters(server, emboux):
+async def test_reset_monthly_returns_the_frozen_counters(mock_api, emboux):
     frozen = {"name": "example.com", "partner_ref": "p1", "outbound_sent_month": 3400,
               "outbound_monthly_limit": 10000, "bounce_count": 7, "complaint_count": 1,
               "bounce_rate": 0.21, "complaint_rate": 0.03}
-    server.script("POST", "/outbound/reset-monthly", Reply(json={"frozen": [frozen],
+    mock_api.script("POST", "/outbound/reset-monthly", Reply(json={"frozen": [frozen],
                                                                   "reset_count": 1}))
     result = await emboux.reset_monthly()
     assert result.reset_count == 1 and result.frozen[0].model_dump() == frozen
 
 
-async def test_reset_daily_returns_the_reset_count(server, emboux):
-    server.script("POST", "/outbound/reset-daily", Reply(json={"reset_count": 50}))
+async def test_reset_daily_returns_the_reset_count(mock_api, emboux):
+    mock_api.script("POST", "/outbound/reset-daily", Reply(json={"reset_count": 50}))
     assert (await emboux.reset_daily()).reset_count == 50
 
 
