@@ -150,7 +150,7 @@ def test_weekly_report_page_in_a_browser(tmp_path):
     from datetime import date, timedelta
 
     import pandas as pd
-    from conftest import TrendRows
+    from fixtures_trends import TrendRows
 
     from mailops.report.render_weekly import render_html
     from mailops.report.weekly import build_report

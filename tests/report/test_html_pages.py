@@ -26,7 +26,7 @@ from mailops.report.weekly import build_report
 from mailops.settings import ReportSettings
 from mailops.store import Store, team_daily
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # A team name from an API with markup and a right-to-left override in it
 HOSTILE_NAME = "<script>alert('x')</script>\u202eevil-team"
 NO_ALERTS = pd.DataFrame(columns=["day", "job", "key", "subject", "severity", "message"])
