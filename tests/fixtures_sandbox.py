@@ -17,11 +17,20 @@ from mailops.store import Store
 from sandbox.server import Sandbox
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    """One small sandbox (seed 7) per test module, on 127.0.0.1 with an ephemeral port."""
-    with Sandbox.start(seed=7, scale="small") as sb:
-        yield sb
+def module_sandbox(name: str, seed: int) -> Any:
+    """A fixture `name`: a small sandbox of `seed` per test module, on 127.0.0.1 with an
+    ephemeral port (a module whose tests change the world, adding domains or advancing the
+    clock, gets one of its own under another name)."""
+
+    @pytest.fixture(scope="module", name=name)
+    def started() -> Iterator[Sandbox]:
+        with Sandbox.start(seed=seed, scale="small") as sb:
+            yield sb
+
+    return started
+
+
+sandbox = module_sandbox("sandbox", seed=7)
 
 
 @pytest.fixture
@@ -191,11 +200,7 @@ class DomainsEnv:
         return self.sandbox.truth("emboux")["emboux"]["domains"][name]
 
 
-@pytest.fixture(scope="module")
-def domains_sandbox() -> Iterator[Sandbox]:
-    """A small sandbox (seed 11) of the module's own: its tests add domains and rotate."""
-    with Sandbox.start(seed=11, scale="small") as sb:
-        yield sb
+domains_sandbox = module_sandbox("domains_sandbox", seed=11)  # its tests add domains, rotate
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from fixtures_prefect import ServedDeployments, serve_in_thread
-from fixtures_sandbox import point_at_sandbox
+from fixtures_sandbox import module_sandbox, point_at_sandbox
 
 from mailops.store import Store
 from sandbox.cleanbox_state import KIND_LEGIT, KIND_MESSAGE, QUARANTINED, WHITELISTED
@@ -104,11 +104,7 @@ class GuardEnv:
         return self.sandbox.truth("emboux")["emboux"]["domains"]
 
 
-@pytest.fixture(scope="module")
-def guard_sandbox() -> Iterator[Sandbox]:
-    """A small sandbox (seed 7) of the module's own: the guard's tests advance its clock."""
-    with Sandbox.start(seed=7, scale="small") as sb:
-        yield sb
+guard_sandbox = module_sandbox("guard_sandbox", seed=7)  # the guard's tests advance its clock
 
 
 @pytest.fixture

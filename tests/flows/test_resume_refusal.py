@@ -29,6 +29,21 @@ def store_foreign_plan(env, run_id: str, job: str) -> None:
             "released", "accept", "whitelisted sender")])
 
 
+def bad_resume_id(env, kind: str, foreign_job: str) -> str:
+    """A resume id with no stored plan ("unknown"), or that of a plan of `foreign_job`."""
+    if kind == "unknown":
+        return "no-such-run"
+    store_foreign_plan(env, "a-foreign-run", foreign_job)
+    return "a-foreign-run"
+
+
+def refusal_of(kind: str, job: str, foreign_job: str) -> str:
+    """What the refusal of `bad_resume_id(env, kind, foreign_job)` for `job` says."""
+    if kind == "unknown":
+        return f"no stored plan of {job}"
+    return f"is a plan of {foreign_job}, not of {job}"
+
+
 def audit_rows(env) -> int:
     with env.store() as store:
         store.upgrade()
@@ -46,17 +61,13 @@ def refused(answer, fragment: str) -> None:
 @pytest.mark.parametrize("kind", ["unknown", "other job"])
 def test_contact_cleanup_apply_with_a_bad_resume_id_changes_no_contact(contacts_env, cli, kind):
     # Given a resume id that is unknown, or the id of a quarantine-accept plan
-    run_id = "no-such-run"
-    if kind == "other job":
-        run_id = "a-quarantine-run"
-        store_foreign_plan(contacts_env, run_id, QUARANTINE_JOB)
+    run_id = bad_resume_id(contacts_env, kind, QUARANTINE_JOB)
     before = contacts_env.states()
     # When contact-cleanup is applied with it
     answer = CliRunner().invoke(cli, ["contacts", "cleanup", "--apply", "--resume", run_id,
                                       "--no-notify"])
     # Then it is refused, and every contact keeps its state, nothing audited
-    refused(answer, "no stored plan of contact-cleanup" if kind == "unknown"
-            else "is a plan of quarantine-accept, not of contact-cleanup")
+    refused(answer, refusal_of(kind, CLEANUP_JOB, QUARANTINE_JOB))
     assert contacts_env.states() == before
     assert audit_rows(contacts_env) == 0
 
@@ -94,17 +105,13 @@ def test_quarantine_accept_apply_with_a_bad_resume_id_releases_nothing(quarantin
     sandbox = quarantine_env.start()
     rule = sandbox.inject_fault("POST /cleanbox/v1/quarantine/accept", "latency",
                                 latency_ms=0)["id"]
-    run_id = "no-such-run"
-    if kind == "other job":
-        run_id = "a-cleanup-run"
-        store_foreign_plan(quarantine_env, run_id, CLEANUP_JOB)
+    run_id = bad_resume_id(quarantine_env, kind, CLEANUP_JOB)
     held = quarantine_env.held()
     # When quarantine-accept is applied with it
     answer = CliRunner().invoke(cli, ["quarantine", "accept", "--apply", "--resume", run_id,
                                       "--no-notify"])
     # Then it is refused; no accept was sent, the quarantine holds what it held
-    refused(answer, "no stored plan of quarantine-accept" if kind == "unknown"
-            else "is a plan of contact-cleanup, not of quarantine-accept")
+    refused(answer, refusal_of(kind, QUARANTINE_JOB, CLEANUP_JOB))
     assert next(r["matched"] for r in sandbox.faults() if r["id"] == rule) == 0
     assert quarantine_env.held() == held
     assert audit_rows(quarantine_env) == 0

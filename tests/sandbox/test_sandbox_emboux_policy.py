@@ -314,33 +314,29 @@ def test_rates_are_percent_of_month_sends_rounded_to_4_decimals() -> None:
     assert sim.outbound("r.example")["bounce_rate"] == 33.3333
 
 
-def test_guillotine_suspends_on_a_bounce_rate_strictly_above_the_threshold() -> None:
-    # given 1,000 sends and a 0.5 % threshold
+@pytest.mark.parametrize(("signal", "at_threshold", "rate_after"), [
+    ("bounce", 5, 0.6),     # the default 0.5 % of 1,000 sends, then 0.6 %
+    ("complaint", 1, 0.2),  # the default 0.1 %, then 0.2 %
+])
+def test_guillotine_suspends_on_a_rate_strictly_above_its_threshold(
+    signal: str, at_threshold: int, rate_after: float
+) -> None:
+    # given 1,000 sends
     sim = make_sim()
-    add(sim, "b.example")
-    send(sim, "b.example", 1_000)
-    # when 5 bounces arrive (exactly 0.5 %): then the domain stays active
-    for i in range(5):
-        sim.bounce("b.example", f"u{i}@x.example")
-    assert sim.outbound("b.example")["outbound_status"] == "active"
-    # when a 6th arrives (0.6 %): then it is suspended, and truth says why
-    sim.bounce("b.example", "u5@x.example")
-    assert sim.outbound("b.example")["outbound_status"] == "suspended"
-    suspension = sim.truth()["domains"]["b.example"]["suspension"]
-    assert suspension["cause"] == "guillotine" and suspension["exceeded"] == ["bounce_rate"]
-    assert suspension["bounce_rate"] == 0.6
-    assert sim.increment("b.example")["reason"] == "outbound_suspended"
-
-
-def test_guillotine_suspends_on_a_complaint_rate_strictly_above_the_threshold() -> None:
-    sim = make_sim()
-    add(sim, "c.example")
-    send(sim, "c.example", 1_000)
-    sim.complain("c.example", "a@x.example")  # 0.1 %: not above
-    assert sim.outbound("c.example")["outbound_status"] == "active"
-    sim.complain("c.example", "b@x.example")  # 0.2 %
-    assert sim.outbound("c.example")["outbound_status"] == "suspended"
-    assert sim.truth()["domains"]["c.example"]["suspension"]["exceeded"] == ["complaint_rate"]
+    add(sim, "g.example")
+    send(sim, "g.example", 1_000)
+    report = sim.bounce if signal == "bounce" else sim.complain
+    # when exactly the threshold's share arrives: then the domain stays active
+    for i in range(at_threshold):
+        report("g.example", f"u{i}@x.example")
+    assert sim.outbound("g.example")["outbound_status"] == "active"
+    # when one more arrives: then it is suspended, and truth says why
+    report("g.example", "over@x.example")
+    assert sim.outbound("g.example")["outbound_status"] == "suspended"
+    suspension = sim.truth()["domains"]["g.example"]["suspension"]
+    assert suspension["cause"] == "guillotine" and suspension["exceeded"] == [f"{signal}_rate"]
+    assert suspension[f"{signal}_rate"] == rate_after
+    assert sim.increment("g.example")["reason"] == "outbound_suspended"
 
 
 def test_guillotine_waits_for_the_minimum_monthly_sends() -> None:
