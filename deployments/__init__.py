@@ -101,8 +101,8 @@ JOBS: tuple[Job, ...] = (
     Job(
         jobs.CONTACT_CLEANUP, "flows.contact_cleanup", "contact_cleanup", "0 6 * * 1",
         OPERATOR_ZONE,
-        "Classify unset contacts with seed 001's rules; applies only with apply=true and an "
-        "approval in the UI.",
+        "Classify unset contacts by Cleanbox's contact rules (docs/cleanbox-api.md); applies "
+        "only with apply=true and an approval in the UI.",
         parameters={"apply": False},
         tags=("cleanbox", "gated"),
     ),
@@ -115,15 +115,16 @@ JOBS: tuple[Job, ...] = (
     ),
     Job(
         jobs.OUTBOUND_GUARD, "flows.outbound_guard", "outbound_guard", "*/15 * * * *", "UTC",
-        "Seed 003's monitor over EmBoux domains; suspends and resumes only with apply=true "
-        "and an approval in the UI.",
+        "The bounce monitor of docs/outbound-guard.md over EmBoux domains; suspends and "
+        "resumes only with apply=true and an approval in the UI.",
         parameters={"apply": False},
         tags=("emboux", "gated"),
     ),
     Job(
         jobs.QUARANTINE_ACCEPT, "flows.quarantine_accept", "quarantine_accept", "0 * * * *", "UTC",
-        "Seed 000's auto-remediation: above the backlog threshold, accept quarantined mail "
-        "from whitelisted contacts; applies only with apply=true and an approval in the UI.",
+        "The auto-remediation of Cleanbox's monitoring guide: above the backlog threshold, "
+        "accept quarantined mail from whitelisted contacts; applies only with apply=true and "
+        "an approval in the UI.",
         parameters={"apply": False},
         tags=("cleanbox", "gated"),
     ),
