@@ -69,6 +69,19 @@ def int_param(request: Request, name: str, default: int) -> int:
         raise invalid(f"{name} must be an integer") from None
 
 
+def choice(value: str | None, name: str, choices: tuple[str, ...]) -> str | None:
+    """`value` (None or empty: None) when it is one of `choices`, else a 422 naming them."""
+    if value and value not in choices:
+        raise invalid(f"{name} must be one of {', '.join(c for c in choices if c)}")
+    return value or None
+
+
+def filter_index(request: Request, name: str, choices: tuple[str, ...]) -> int:
+    """The index in `choices` of the query's filter `name`, ALL when it is absent."""
+    value = choice(request.query_params.get(name), name, choices)
+    return ALL if value is None else choices.index(value)
+
+
 def paging(request: Request) -> tuple[int, int]:
     """(page, per_page) from the query, validated."""
     page = int_param(request, "page", 1)
@@ -144,17 +157,9 @@ def build_router(world: World) -> APIRouter:
         team = team_of(world, request)
         page, per_page = paging(request)
         q = request.query_params
-        state_name = q.get("state") or None
-        if state_name is not None and state_name not in STATES:
-            raise invalid(f"state must be one of {', '.join(STATES)}")
-        sort = q.get("sort") or ""
-        if sort not in SORTS:
-            raise invalid("sort must be emailCount or createdAt")
-        direction = q.get("dir") or "asc"
-        if direction not in ("asc", "desc"):
-            raise invalid("dir must be asc or desc")
-        state = ALL if state_name is None else STATES.index(state_name)
-        rows = team.contacts.order(state, sort)
+        sort = choice(q.get("sort"), "sort", SORTS) or ""
+        direction = choice(q.get("dir"), "dir", ("asc", "desc")) or "asc"
+        rows = team.contacts.order(filter_index(request, "state", STATES), sort)
         chosen = page_rows(rows, 0, page, per_page, direction == "desc")
         data = [team.contacts.to_json(i, team.salt, world.categories) for i in chosen]
         return JSONResponse(page_body(world, data, page, per_page, len(rows)))
@@ -175,8 +180,8 @@ def build_router(world: World) -> APIRouter:
     async def put_contact(uuid: str, request: Request) -> JSONResponse:
         team = team_of(world, request)
         idx = contact_row(team, uuid)
-        state = (await json_body(request)).get("state")
-        if state not in STATES:
+        state = choice((await json_body(request)).get("state"), "state", STATES)
+        if state is None:
             raise invalid(f"state must be one of {', '.join(STATES)}")
         before = STATES[team.contacts.states[idx]]
         team.contacts.set_state(idx, STATES.index(state))
@@ -213,14 +218,11 @@ def build_router(world: World) -> APIRouter:
         team = team_of(world, request)
         page, per_page = paging(request)
         q = request.query_params
-        status_name = q.get("status") or None
-        if status_name is not None and status_name not in STATUSES:
-            raise invalid(f"status must be one of {', '.join(STATUSES)}")
+        status = filter_index(request, "status", STATUSES)
         since_text = q.get("since") or None
         since = None if since_text is None else parse_iso(since_text)
         if since_text is not None and since is None:
             raise invalid("since must be an ISO 8601 date or time")
-        status = ALL if status_name is None else STATUSES.index(status_name)
         sender = q.get("from") or None
         if sender is not None and "<" in sender:  # a full header: match its bare address
             sender = sender.rsplit("<", 1)[1].rstrip("> ")
