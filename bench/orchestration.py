@@ -50,7 +50,7 @@ async def plain(as_of: datetime, artifacts: bool = False) -> None:
     """The flow's body as plain calls of the tasks' functions (with `artifacts`, also the
     two Prefect artifacts the flow publishes, posted to the server)."""
     import tasks.health as health_tasks
-    from mailops.health import HealthReport
+    from mailops.health import CollectedDay, HealthReport
     from mailops.jsonable import to_jsonable
     from mailops.rules.shard import Shard
     from tasks.context import configured_teams, current_settings
@@ -63,8 +63,9 @@ async def plain(as_of: datetime, artifacts: bool = False) -> None:
         health_tasks.collect_cleanbox.fn(teams, as_of, whole), health_tasks.collect_emboux.fn(whole)
     )
     failures = cleanbox.failures + emboux.failures
-    health_tasks.store_day.fn(day, as_of, cleanbox.teams, emboux.domains)
-    alerts = health_tasks.derive_alerts.fn(day, cleanbox.teams, emboux.domains, failures, whole)
+    collected = CollectedDay(day, as_of, cleanbox.teams, emboux.domains, failures, whole)
+    health_tasks.store_day.fn(collected)
+    alerts = health_tasks.derive_alerts.fn(collected)
     report = HealthReport(day, as_of, cleanbox.teams, emboux.domains, alerts, failures)
     to_jsonable(report)  # what the flow's --json costs
     if artifacts:

@@ -38,7 +38,7 @@ Planning the first team of a small sandbox (seed 7) given `contacts` whitelisted
 `messages` quarantined messages (60 % of them from those contacts) on top of the world's own
 backlog, 50 ms of latency on every request, the sandbox in a child process on the same
 vCPUs. "plan s" is `plan_team` (exact count, every whitelisted contact and quarantined message
-read, the monitoring guide's rule applied), "dry run s" adds storing the plan (`save_plan`, what a run
+read, the guide's rule applied), "dry run s" adds storing the plan (`save_plan`, what a run
 without `--apply` does); medians of `runs`. "bound s" is the planning's critical path at the
 concurrency (the count, both first pages, then the other pages / concurrency, each 50 ms).
 "apply s" is then one `apply_accepts` (batches of 100 through the gate, audited), once.

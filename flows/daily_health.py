@@ -22,8 +22,7 @@ from flows.ending import end_with, stopped
 from flows.run_form import run_form
 from mailops import jobs
 from mailops.errors import ConfigError, MailopsError, StoreError
-from mailops.health import DailyHealthResult, HealthReport
-from mailops.models.health import CollectionFailure, DomainHealth, TeamHealth
+from mailops.health import CollectedDay, DailyHealthResult, HealthReport
 from mailops.rules.alerts import Alert
 from mailops.rules.shard import Shard
 from tasks.context import configured_teams, current_settings
@@ -67,9 +66,8 @@ async def daily_health(
             health_tasks.collect_emboux(part),
         )
         failures = cleanbox.failures + emboux.failures
-        alerts, store_problem, spool_file = _store_or_spool(
-            day, as_of, cleanbox.teams, emboux.domains, failures, part, logger
-        )
+        collected = CollectedDay(day, as_of, cleanbox.teams, emboux.domains, failures, part)
+        alerts, store_problem, spool_file = _store_or_spool(collected, logger)
     except MailopsError as exc:
         logger.error("daily-health stopped: %s", exc)
         return Failed(message=stopped(exc))
@@ -96,29 +94,20 @@ async def daily_health(
 
 
 def _store_or_spool(
-    day: date,
-    as_of: datetime,
-    teams: list[TeamHealth],
-    domains: list[DomainHealth],
-    failures: list[CollectionFailure],
-    shard: Shard,
-    logger: Logger | LoggerAdapter[Any],
+    collected: CollectedDay, logger: Logger | LoggerAdapter[Any]
 ) -> tuple[list[Alert], str | None, str | None]:
     """Store the day and its alerts; when the store cannot be written after the tasks'
     retries, keep the day in a spool file instead (the next run imports it) and derive the
     alerts without history. Returns (alerts, the store problem, the spool file)."""
     try:
-        health_tasks.store_day(day, as_of, quote(teams), quote(domains))
-        alerts = health_tasks.derive_alerts(day, quote(teams), quote(domains), failures, shard)
+        health_tasks.store_day(quote(collected))
+        alerts = health_tasks.derive_alerts(quote(collected))
     except StoreError as exc:
-        spool_file = health_tasks.spool_day(
-            day, as_of, quote(teams), quote(domains), failures, shard
-        )
+        spool_file = health_tasks.spool_day(quote(collected))
         problem = (f"the store could not be written ({exc}); the collected day is kept in "
                    f"{spool_file}, which the next run with a working store imports")
         logger.error("daily-health: %s", problem)
-        return health_tasks.alerts_without_store(teams, domains, failures, problem), problem, (
-            spool_file)
+        return health_tasks.alerts_without_store(collected, problem), problem, spool_file
     return alerts, None, None
 
 

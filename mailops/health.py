@@ -36,6 +36,20 @@ class Collected:
     failures: list[CollectionFailure] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class CollectedDay:
+    """One run's collected day, as daily-health stores it (or spools it when the store
+    cannot take it): the day it is stored under, the collection instant, the teams and
+    domains read, those that failed, and the shard they belong to."""
+
+    day: date
+    as_of: datetime
+    teams: list[TeamHealth]
+    domains: list[DomainHealth]
+    failures: list[CollectionFailure]
+    shard: Shard = field(default=Shard(1, 1), metadata=AS_TEXT)
+
+
 async def collect_team(
     client: CleanboxClient, name: str, as_of: datetime, top_senders: int
 ) -> TeamHealth:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -12,9 +13,14 @@ from mailops import jobs
 from mailops.cleanbox import CleanboxClient
 from mailops.emboux import EmbouxClient
 from mailops.errors import MailopsError
-from mailops.health import Collected, HealthReport, collect_domains, collect_teams
+from mailops.health import (
+    Collected,
+    CollectedDay,
+    HealthReport,
+    collect_domains,
+    collect_teams,
+)
 from mailops.jsonable import from_jsonable, to_jsonable
-from mailops.models.health import CollectionFailure, DomainHealth, TeamHealth
 from mailops.report.escape import markdown_text, visible_values
 from mailops.report.slack import SlackNotifier, daily_health_message
 from mailops.rules.alerts import Alert, Severity
@@ -70,56 +76,41 @@ async def collect_emboux(shard: Shard) -> Collected:
 
 
 @task(retries=3, retry_delay_seconds=[1, 5, 15])
-def store_day(
-    day: date, as_of: datetime, teams: list[TeamHealth], domains: list[DomainHealth]
-) -> None:
+def store_day(collected: CollectedDay) -> None:
     """Write the day's rows; a re-run of the same day replaces them."""
     with Store(current_settings().database_url) as store:
         store.upgrade()
-        store.save_health_day(day, as_of, teams, domains)
+        store.save_health_day(collected.day, collected.as_of, collected.teams, collected.domains)
 
 
 @task(retries=2, retry_delay_seconds=[1, 5])
-def derive_alerts(
-    day: date,
-    teams: list[TeamHealth],
-    domains: list[DomainHealth],
-    failures: list[CollectionFailure],
-    shard: Shard,
-) -> list[Alert]:
+def derive_alerts(collected: CollectedDay) -> list[Alert]:
     """Apply the alert rules to the day and its stored history, and store the alerts (a
     shard's replace only the earlier alerts about its own teams and domains)."""
     with Store(current_settings().database_url) as store:
-        return _store_alerts(store, day, teams, domains, failures, shard)
+        return _store_alerts(store, collected)
 
 
-def _store_alerts(
-    store: Store,
-    day: date,
-    teams: list[TeamHealth],
-    domains: list[DomainHealth],
-    failures: list[CollectionFailure],
-    part: Shard,
-) -> list[Alert]:
+def _store_alerts(store: Store, collected: CollectedDay) -> list[Alert]:
     limits = current_settings().alerts
+    day, part = collected.day, collected.shard
     averages = store.send_averages(day, limits.spike_history_days)
     changes = store.week_over_week(day, limits.trend_team_metrics, limits.trend_domain_metrics)
     changes = [change for change in changes if part.owns(change.subject)]
-    found = daily_health_alerts(teams, domains, failures, limits, averages, changes)
+    found = daily_health_alerts(
+        collected.teams, collected.domains, collected.failures, limits, averages, changes
+    )
     store.save_alerts(day, JOB, found, within=None if part.whole else _about(part))
     return found
 
 
-def alerts_without_store(
-    teams: list[TeamHealth],
-    domains: list[DomainHealth],
-    failures: list[CollectionFailure],
-    store_problem: str,
-) -> list[Alert]:
+def alerts_without_store(collected: CollectedDay, store_problem: str) -> list[Alert]:
     """The day's alerts when the store cannot be read: every rule but those needing history
     (send spikes against the 7-day average, week-over-week trends), plus a critical alert
     saying the day is not stored (a pure function: no task, nothing to retry)."""
-    found = daily_health_alerts(teams, domains, failures, current_settings().alerts, {}, [])
+    found = daily_health_alerts(
+        collected.teams, collected.domains, collected.failures, current_settings().alerts, {}, []
+    )
     return [Alert("store_unavailable", Severity.CRITICAL, "trend store", store_problem),
             *found]
 
@@ -128,23 +119,14 @@ def alerts_without_store(
 
 
 @task(retries=2, retry_delay_seconds=[1, 5])
-def spool_day(
-    day: date,
-    as_of: datetime,
-    teams: list[TeamHealth],
-    domains: list[DomainHealth],
-    failures: list[CollectionFailure],
-    shard: Shard,
-) -> str:
+def spool_day(collected: CollectedDay) -> str:
     """Keep a collected day the store could not take in a spool file; returns its path.
     The typed objects become JSON here, and come back in `import_spooled_days`."""
     run_id = current_run_id()
-    payload = {
-        "version": SPOOL_VERSION, "job": JOB, "run_id": run_id, "shard": str(shard),
-        "day": day, "as_of": as_of, "teams": teams, "domains": domains, "failures": failures,
-    }
-    key = f"{day.isoformat()}-{shard_label(shard)}-{run_id}"
-    return str(spool_folder().write(JOB, key, to_jsonable(payload)))
+    payload = {"version": SPOOL_VERSION, "job": JOB, "run_id": run_id,
+               **to_jsonable(collected)}
+    key = f"{collected.day.isoformat()}-{shard_label(collected.shard)}-{run_id}"
+    return str(spool_folder().write(JOB, key, payload))
 
 
 def _import_day(store: Store, payload: dict[str, Any]) -> None:
@@ -152,14 +134,13 @@ def _import_day(store: Store, payload: dict[str, Any]) -> None:
     alerts derived against the stored history (replacing the shard's of that day)."""
     if payload.get("version") not in (1, SPOOL_VERSION) or payload.get("job") != JOB:
         raise ValueError(f"not a {JOB} spool of version 1 or {SPOOL_VERSION}")
-    day = date.fromisoformat(payload["day"])
-    as_of = datetime.fromisoformat(payload["as_of"])
-    teams = from_jsonable(list[TeamHealth], _teams_of(payload))
-    domains = from_jsonable(list[DomainHealth], payload["domains"])
-    failures = from_jsonable(list[CollectionFailure], payload["failures"])
-    shard = Shard.parse(payload["shard"])
-    store.save_health_day(day, as_of, teams, domains)
-    _store_alerts(store, day, teams, domains, failures, shard)
+    fields = {key: value for key, value in payload.items() if key != "shard"}
+    collected = replace(
+        from_jsonable(CollectedDay, {**fields, "teams": _teams_of(payload)}),
+        shard=Shard.parse(payload["shard"]),
+    )
+    store.save_health_day(collected.day, collected.as_of, collected.teams, collected.domains)
+    _store_alerts(store, collected)
 
 
 def _teams_of(payload: dict[str, Any]) -> list[Any]:
