@@ -47,6 +47,17 @@ ShardOption = Annotated[
 ]
 
 
+def add_group(
+    app: typer.Typer, name: str, about: str, commands: dict[str, Callable[..., None]]
+) -> None:
+    """Add the command group `name` (`mailops NAME COMMAND`; `about` is its help) with
+    `commands`, each command's name to its function."""
+    group = typer.Typer(help=about, no_args_is_help=True)
+    for command, function in commands.items():
+        group.command(command)(function)
+    app.add_typer(group, name=name)
+
+
 def run_job(flow: str, **parameters: Any) -> FlowOutcome:
     """A job command's flow run (`flow` as "module:name", imported only once the
     configuration is known good): a configuration error is one line and exit 2 before

@@ -11,17 +11,14 @@ from __future__ import annotations
 import typer
 
 from cli.app import EXIT_CONFIG, EXIT_FAILED, JsonFlag, output
-from cli.commands import prefect_api
+from cli.commands import add_group, prefect_api
 from mailops.errors import ConfigError, NotificationError
 from mailops.settings import Settings, load_settings
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `alerts` command group."""
-    group = typer.Typer(help="The Slack alert on failed or crashed runs of the deployments.",
-                        no_args_is_help=True)
-    group.command("setup")(setup)
-    app.add_typer(group, name="alerts")
+    add_group(app, "alerts", "The Slack alert on failed or crashed runs of the deployments.",
+              {"setup": setup})
 
 
 def setup(json_output: JsonFlag = False) -> None:

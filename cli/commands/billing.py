@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from cli.app import EXIT_CONFIG, EXIT_FAILED, JsonFlag, output
+from cli.commands import add_group
 from mailops.report.billing import FORMATS, build_export, render_csv, render_json, write_export
 from mailops.rules.resets import parse_period
 from mailops.settings import load_settings
@@ -19,10 +20,8 @@ from mailops.store import Store
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `billing` command group."""
-    group = typer.Typer(help="Billing data frozen by the monthly freeze.", no_args_is_help=True)
-    group.command("export")(export)
-    app.add_typer(group, name="billing")
+    add_group(app, "billing", "Billing data frozen by the monthly freeze.",
+              {"export": export})
 
 
 def export(

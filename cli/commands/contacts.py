@@ -13,6 +13,7 @@ from cli.commands import (
     ResumeOption,
     ShardOption,
     TeamsOption,
+    add_group,
     parse_instant,
     parse_shard,
     require_stored_plan,
@@ -24,12 +25,8 @@ MAX_ACTION_LINES = 15
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `contacts` command group."""
-    group = typer.Typer(help="Cleanbox contacts: clean up by Cleanbox's contact rules, undo.",
-                        no_args_is_help=True)
-    group.command("cleanup")(cleanup)
-    group.command("undo")(undo)
-    app.add_typer(group, name="contacts")
+    add_group(app, "contacts", "Cleanbox contacts: clean up by Cleanbox's contact rules, undo.",
+              {"cleanup": cleanup, "undo": undo})
 
 
 def cleanup(

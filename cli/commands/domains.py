@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from cli.app import JsonFlag, output
-from cli.commands import parse_instant, run_job
+from cli.commands import add_group, parse_instant, run_job
 from mailops.report.escape import terminal_text
 
 AsOf = Annotated[
@@ -17,13 +17,8 @@ NoNotify = Annotated[bool, typer.Option("--no-notify", help="Post nothing to Sla
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `domains` command group."""
-    group = typer.Typer(help="EmBoux domains: onboarding, verification, credentials.",
-                        no_args_is_help=True)
-    group.command("onboard")(onboard)
-    group.command("watch")(watch)
-    group.command("rotate-credential")(rotate_credential)
-    app.add_typer(group, name="domains")
+    add_group(app, "domains", "EmBoux domains: onboarding, verification, credentials.",
+              {"onboard": onboard, "watch": watch, "rotate-credential": rotate_credential})
 
 
 def onboard(

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from cli.app import EXIT_CONFIG, EXIT_FAILED, JsonFlag, output
-from cli.commands import run_job
+from cli.commands import add_group, run_job
 from mailops.rules.resets import monthly_key
 
 ForceFlag = Annotated[
@@ -27,14 +27,9 @@ ForceFlag = Annotated[
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `outbound` command group."""
-    group = typer.Typer(
-        help="EmBoux outbound counters: the daily reset and the monthly billing freeze.",
-        no_args_is_help=True,
-    )
-    group.command("reset-daily")(reset_daily)
-    group.command("freeze-month")(freeze_month)
-    app.add_typer(group, name="outbound")
+    add_group(app, "outbound",
+              "EmBoux outbound counters: the daily reset and the monthly billing freeze.",
+              {"reset-daily": reset_daily, "freeze-month": freeze_month})
 
 
 def reset_daily(force: ForceFlag = False, json_output: JsonFlag = False) -> None:

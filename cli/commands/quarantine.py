@@ -13,6 +13,7 @@ from cli.commands import (
     NoSummaryOption,
     ResumeOption,
     TeamsOption,
+    add_group,
     parse_instant,
     require_stored_plan,
     run_job,
@@ -25,11 +26,8 @@ JSON_KEYS = ("team", "backlog", "threshold", "dry_run", "planned", "accepted", "
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `quarantine` command group."""
-    group = typer.Typer(help="Cleanbox quarantine: accept whitelisted senders' messages.",
-                        no_args_is_help=True)
-    group.command("accept")(accept)
-    app.add_typer(group, name="quarantine")
+    add_group(app, "quarantine", "Cleanbox quarantine: accept whitelisted senders' messages.",
+              {"accept": accept})
 
 
 def accept(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli.app import EXIT_CONFIG, JsonFlag, output
-from cli.commands import run_job
+from cli.commands import add_group, run_job
 from mailops.report.escape import terminal_text
 from mailops.report.numbers import number
 
@@ -19,10 +19,8 @@ MAX_LINES = 10
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `report` command group."""
-    group = typer.Typer(help="Reports from the trend store.", no_args_is_help=True)
-    group.command("weekly")(weekly)
-    app.add_typer(group, name="report")
+    add_group(app, "report", "Reports from the trend store.",
+              {"weekly": weekly})
 
 
 def weekly(

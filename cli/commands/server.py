@@ -13,20 +13,15 @@ from typing import Any
 import typer
 
 from cli.app import EXIT_CONFIG, JsonFlag, output
-from cli.commands import local_prefect_server
+from cli.commands import add_group, local_prefect_server
 from mailops import prefect_server
 from mailops.errors import ConfigError
 from mailops.settings import load_settings
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `server` command group."""
-    group = typer.Typer(help="The local Prefect server of hand runs (without PREFECT_API_URL).",
-                        no_args_is_help=True)
-    group.command("status")(status)
-    group.command("start")(start)
-    group.command("stop")(stop)
-    app.add_typer(group, name="server")
+    add_group(app, "server", "The local Prefect server of hand runs (without PREFECT_API_URL).",
+              {"status": status, "start": start, "stop": stop})
 
 
 def _data_dir() -> Path:
