@@ -110,12 +110,23 @@ NEVER_LOADED_BY_PURE_CODE = ("httpx", "prefect", "sqlalchemy", "mailops.http",
                              "mailops.store")
 
 
+# The store keeps what the other layers hand it: SQLAlchemy and Alembic, the models and rules'
+# types it stores, and mailops' plain helpers; never a client, the HTTP layer or a job's I/O.
+STORE_MAY_IMPORT = ("mailops.store", "mailops.models", "mailops.rules", "mailops.errors",
+                    "mailops.text", "mailops.counts", "mailops.jobs", "mailops.secrets")
+
+
 def test_rules_import_only_the_standard_library_models_and_settings():
     assert _not_allowed("mailops/rules", set(), RULES_MAY_IMPORT) == {}
 
 
 def test_models_import_only_the_standard_library_pydantic_and_plain_helpers():
     assert _not_allowed("mailops/models", {"pydantic"}, MODELS_MAY_IMPORT) == {}
+
+
+def test_the_store_imports_no_client_and_no_job_code():
+    libraries = {"sqlalchemy", "alembic", "pandas"}
+    assert _not_allowed("mailops/store", libraries, STORE_MAY_IMPORT) == {}
 
 
 def _loaded_by_importing(modules: list[str]) -> set[str]:
@@ -145,6 +156,16 @@ def test_rules_and_models_load_no_client_store_or_prefect_even_indirectly():
     # Then nothing they import, however indirectly, brought the I/O layers in
     assert set(modules) <= loaded
     assert [name for name in NEVER_LOADED_BY_PURE_CODE if name in loaded] == []
+
+
+def test_the_store_loads_no_client_and_no_prefect_even_indirectly():
+    # Given a fresh interpreter that imports every store module
+    modules = [m for m in _pure_modules("mailops/store") if ".migrations." not in m]
+    loaded = _loaded_by_importing(modules)
+    # Then no client, HTTP layer, job I/O or Prefect came with them
+    assert "mailops.store.ledger" in loaded
+    assert [name for name in NEVER_LOADED_BY_PURE_CODE
+            if name in loaded and name not in ("sqlalchemy", "mailops.store")] == []
 
 
 def _defined_at_top(path: Path) -> set[str]:
