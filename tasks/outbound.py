@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -37,7 +37,8 @@ from mailops.errors import (
     StoreError,
     UnavailableError,
 )
-from mailops.models.emboux import Outbound
+from mailops.jsonable import to_jsonable
+from mailops.models.emboux import FrozenCounters, Outbound, ResetMonthly
 from mailops.process import start_marker, this_holder
 from mailops.report.escape import visible_values
 from mailops.rules.alerts import Alert, Severity
@@ -232,34 +233,40 @@ def _ambiguous(exc: MailopsError) -> bool:
     return isinstance(exc, OutcomeUnknownError | ResponseFormatError)
 
 
+@dataclass(frozen=True)
+class ResetAnswer:
+    """What is known of one reset call: `outcome` (applied, ambiguous or refused), the
+    error of one that was not applied, and an applied one's count and frozen counters."""
+
+    outcome: str
+    error: str = ""
+    reset_count: int = 0
+    frozen: tuple[FrozenCounters, ...] = ()
+
+
+async def _post_reset(call: str, send: Callable[[EmbouxClient], Awaitable[Any]]) -> ResetAnswer:
+    """Send one reset (`call` names it in a refusal) and say what is known of its outcome."""
+    try:
+        async with EmbouxClient.from_settings(current_settings()) as client:
+            answer = await send(client)
+    except ApiError as exc:
+        if _ambiguous(exc):
+            return ResetAnswer(AMBIGUOUS, str(exc))
+        return ResetAnswer(REFUSED, describe_refusal(exc, call))
+    return ResetAnswer(APPLIED, reset_count=answer.reset_count,
+                       frozen=tuple(answer.frozen) if isinstance(answer, ResetMonthly) else ())
+
+
 @task(retries=0)
-async def post_reset_daily() -> dict[str, Any]:
+async def post_reset_daily() -> ResetAnswer:
     """Call `POST /outbound/reset-daily` once and say what is known of its outcome."""
-    try:
-        async with EmbouxClient.from_settings(current_settings()) as client:
-            answer = await client.reset_daily()
-    except ApiError as exc:
-        if _ambiguous(exc):
-            return {"outcome": AMBIGUOUS, "error": str(exc)}
-        return {"outcome": REFUSED, "error": describe_refusal(exc, "reset-daily")}
-    return {"outcome": APPLIED, "reset_count": answer.reset_count}
+    return await _post_reset("reset-daily", lambda client: client.reset_daily())
 
 
 @task(retries=0)
-async def post_reset_monthly() -> dict[str, Any]:
+async def post_reset_monthly() -> ResetAnswer:
     """Call `POST /outbound/reset-monthly` once; when applied, answer the frozen rows."""
-    try:
-        async with EmbouxClient.from_settings(current_settings()) as client:
-            answer = await client.reset_monthly()
-    except ApiError as exc:
-        if _ambiguous(exc):
-            return {"outcome": AMBIGUOUS, "error": str(exc)}
-        return {"outcome": REFUSED, "error": describe_refusal(exc, "reset-monthly")}
-    return {
-        "outcome": APPLIED,
-        "reset_count": answer.reset_count,
-        "frozen": [row.model_dump() for row in answer.frozen],
-    }
+    return await _post_reset("reset-monthly", lambda client: client.reset_monthly())
 
 
 # --- billing store ------------------------------------------------------------------------
@@ -338,11 +345,12 @@ async def raise_alert(day: date, job: str, key: str, subject: str, message: str)
 
 
 @task()
-async def publish_outcome(key: str, description: str, summary: dict[str, Any]) -> None:
-    """Show the run's outcome as a table in the Prefect UI."""
+async def publish_outcome(key: str, description: str, result: object) -> None:
+    """Show the run's outcome (its typed result, by its JSON fields) as a table in the
+    Prefect UI."""
     rows = [
         {"field": name, "value": str(value)}
-        for name, value in summary.items()
+        for name, value in to_jsonable(result).items()
         if not isinstance(value, list | dict)
     ]
     await acreate_table_artifact(key=key, table=visible_values(rows), description=description)
