@@ -32,7 +32,7 @@ from mailops.errors import ConfigError, MailopsError, StoreError
 from mailops.models.emboux import FrozenCounters
 from mailops.resets import BillingFreezeResult
 from mailops.rules import resets
-from mailops.store import LedgerEntry, LedgerStatus
+from mailops.store import BillingRow, LedgerEntry, LedgerStatus
 from tasks.context import current_run_id
 
 JOB = outbound.JOB_MONTHLY
@@ -83,12 +83,12 @@ async def _freeze(
     """The claimed month: reconcile a retaken call first, snapshot, call, bill."""
     logger = get_run_logger()
     key = CALL.key(run)
-    snapshot: list[dict[str, Any]] | None = None
+    snapshot: list[BillingRow] | None = None
     if CALL.maybe_applied(previous):
         # A run that died mid-call, or an unknown outcome forced: the snapshot it stored
         # before its call and the counters now decide, as after a lost answer.
         stored = await outbound.stored_snapshot(key)
-        current = await outbound.read_counters()
+        current = await _read_snapshot()
         decision = resets.reconcile_monthly(_counters(stored), _counters(current))
         who = f"run {previous.run_id} ({previous.status.value})"
         run.update(reconciled=True, detail=f"{who}: {decision.reason}")
@@ -101,7 +101,7 @@ async def _freeze(
             return await CALL.unknown(run, f"{who}: {decision.reason}")
         snapshot = current
     if snapshot is None:
-        snapshot = await outbound.read_counters()
+        snapshot = await _read_snapshot()
     await outbound.save_snapshot(key, run.result.run_id, snapshot)
     run.update(domains=len(snapshot))
     logger.info("billing-freeze %s: snapshot of %d domains stored", key, len(snapshot))
@@ -118,7 +118,7 @@ async def _freeze(
             return await _bill(run, rows, "reset",
                                f"froze {len(rows)} domains from the reset-monthly answer")
         CALL.answer_lost(run, answer.error)
-        current = await outbound.read_counters()
+        current = await _read_snapshot()
         decision = resets.reconcile_monthly(_counters(snapshot), _counters(current))
         run.update(reconciled=True, detail=decision.reason)
         if decision.outcome is resets.ResetOutcome.APPLIED:
@@ -141,7 +141,7 @@ async def _freeze(
 
 
 async def _bill(
-    run: Run, rows: list[dict[str, Any]], source: str, detail: str
+    run: Run, rows: list[BillingRow], source: str, detail: str
 ) -> BillingFreezeResult | State:
     """Store the billing rows with the ledger's done; when the store cannot take them,
     keep them in the spool (the reset was applied: they exist nowhere else)."""
@@ -164,41 +164,36 @@ async def _bill(
 
 
 async def _done_from_snapshot(
-    run: Run, rows: list[dict[str, Any]], why: str
+    run: Run, rows: list[BillingRow], why: str
 ) -> BillingFreezeResult | State:
-    billed_rows = [{**row, "source": "snapshot"} for row in rows]
-    return await _bill(run, billed_rows, "snapshot",
-                       f"{why}; billed {len(billed_rows)} domains from the snapshot")
+    return await _bill(run, rows, "snapshot",
+                       f"{why}; billed {len(rows)} domains from the snapshot")
 
 
-def _counters(rows: list[dict[str, Any]]) -> dict[str, resets.MonthCounters]:
+async def _read_snapshot() -> list[BillingRow]:
+    """Every domain's counters now, as the billing rows a snapshot would bill."""
+    return [counters.month for counters in await outbound.read_counters()]
+
+
+def _counters(rows: list[BillingRow]) -> dict[str, resets.MonthCounters]:
     return {
-        row["domain"]: resets.MonthCounters(
-            row["outbound_sent_month"], row["bounce_count"], row["complaint_count"]
+        row.domain: resets.MonthCounters(
+            row.outbound_sent_month, row.bounce_count, row.complaint_count
         )
         for row in rows
     }
 
 
 def _frozen_rows(
-    frozen: tuple[FrozenCounters, ...], snapshot: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
+    frozen: tuple[FrozenCounters, ...], snapshot: list[BillingRow]
+) -> list[BillingRow]:
     """The answer's frozen rows as billing rows, with each domain's enforcement from the
     snapshot (the answer does not carry it; a domain the snapshot missed gets None)."""
-    enforcement = {row["domain"]: row["outbound_enforcement"] for row in snapshot}
+    enforcement = {row.domain: row.outbound_enforcement for row in snapshot}
     return [
-        {
-            "domain": row.name,
-            "partner_ref": row.partner_ref,
-            "outbound_sent_month": row.outbound_sent_month,
-            "outbound_monthly_limit": row.outbound_monthly_limit,
-            "outbound_enforcement": enforcement.get(row.name),
-            "bounce_count": row.bounce_count,
-            "complaint_count": row.complaint_count,
-            "bounce_rate": row.bounce_rate,
-            "complaint_rate": row.complaint_rate,
-            "source": "reset",
-        }
+        BillingRow(row.name, row.partner_ref, row.outbound_sent_month,
+                   row.outbound_monthly_limit, enforcement.get(row.name), row.bounce_count,
+                   row.complaint_count, row.bounce_rate, row.complaint_rate, source="reset")
         for row in frozen
     ]
 

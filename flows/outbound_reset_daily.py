@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.states import State
@@ -27,7 +26,7 @@ from flows.keyed_call import KeyedCall, Progress
 from flows.run_form import run_form
 from mailops import jobs
 from mailops.errors import MailopsError
-from mailops.resets import DailyResetResult
+from mailops.resets import DailyResetResult, DomainCounters
 from mailops.rules import resets
 from mailops.store import LedgerEntry, LedgerStatus
 from tasks.context import current_run_id, run_trigger
@@ -40,11 +39,11 @@ WITNESSES = 20  # domains whose counters are read before the call
 Run = Progress[DailyResetResult]
 
 
-def _sent_today(counters: list[dict[str, Any]]) -> dict[str, int]:
-    return {row["domain"]: row["outbound_sent_today"] for row in counters}
+def _sent_today(counters: list[DomainCounters]) -> dict[str, int]:
+    return {row.domain: row.outbound_sent_today for row in counters}
 
 
-def _evidence(counters: list[dict[str, Any]]) -> str:
+def _evidence(counters: list[DomainCounters]) -> str:
     return json.dumps({"outbound_sent_today": _sent_today(counters)}, sort_keys=True)
 
 
@@ -97,7 +96,7 @@ async def _reset(run: Run, previous: LedgerEntry | None, force: bool) -> DailyRe
     """The claimed day: reconcile a retaken call first, read the witnesses, call."""
     logger = get_run_logger()
     key = CALL.key(run)
-    witnesses: list[dict[str, Any]] | None = None
+    witnesses: list[DomainCounters] | None = None
     if CALL.maybe_applied(previous):
         # A run that died mid-call, or an unknown outcome forced: its call may have been
         # applied. The counters it recorded before the call decide, as after a lost answer.

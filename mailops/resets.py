@@ -13,6 +13,21 @@ from dataclasses import dataclass, field
 
 from mailops.jsonable import renamed
 from mailops.spool_import import SpoolImport
+from mailops.store import BillingRow
+
+
+@dataclass(frozen=True)
+class DomainCounters:
+    """One domain's outbound counters as read around a reset: the daily reset's witnesses
+    (`outbound_sent_today`) and the monthly one's snapshot (`month`, a billing row from the
+    snapshot): the evidence a lost answer is reconciled from."""
+
+    outbound_sent_today: int
+    month: BillingRow
+
+    @property
+    def domain(self) -> str:
+        return self.month.domain
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -41,6 +41,7 @@ from mailops.jsonable import to_jsonable
 from mailops.models.emboux import FrozenCounters, Outbound, ResetMonthly
 from mailops.process import start_marker, this_holder
 from mailops.report.escape import visible_values
+from mailops.resets import DomainCounters
 from mailops.rules.alerts import Alert, Severity
 from mailops.rules.resets import HolderState, holder_state
 from mailops.spool_import import SpoolImport
@@ -200,29 +201,22 @@ async def _read_one(client: EmbouxClient, name: str) -> Outbound | None:
 
 
 @task(retry_condition_fn=_only_transient, **_READ_RETRIES)
-async def read_counters(limit: int | None = None) -> list[dict[str, Any]]:
+async def read_counters(limit: int | None = None) -> list[DomainCounters]:
     """Every domain's outbound counters (or the first `limit` listed), read concurrently (the
     HTTP layer bounds it)."""
     async with EmbouxClient.from_settings(current_settings()) as client:
         domains = (await client.domains())[:limit]
         found = await asyncio.gather(*(_read_one(client, d.name) for d in domains))
-    rows = []
-    for summary, outbound in zip(domains, found, strict=True):
-        if outbound is None:
-            continue
-        rows.append({
-            "domain": outbound.name,
-            "partner_ref": summary.partner_ref,
-            "outbound_sent_today": outbound.outbound_sent_today,
-            "outbound_sent_month": outbound.outbound_sent_month,
-            "outbound_monthly_limit": outbound.outbound_monthly_limit,
-            "outbound_enforcement": outbound.outbound_enforcement,
-            "bounce_count": outbound.bounce_count,
-            "complaint_count": outbound.complaint_count,
-            "bounce_rate": outbound.bounce_rate,
-            "complaint_rate": outbound.complaint_rate,
-        })
-    return rows
+    return [
+        DomainCounters(outbound.outbound_sent_today, BillingRow(
+            outbound.name, summary.partner_ref, outbound.outbound_sent_month,
+            outbound.outbound_monthly_limit, outbound.outbound_enforcement,
+            outbound.bounce_count, outbound.complaint_count, outbound.bounce_rate,
+            outbound.complaint_rate, source="snapshot",
+        ))
+        for summary, outbound in zip(domains, found, strict=True)
+        if outbound is not None
+    ]
 
 
 # --- the two resets (never retried) -------------------------------------------------------
@@ -273,39 +267,35 @@ async def post_reset_monthly() -> ResetAnswer:
 
 
 @task(retry_condition_fn=_only_transient, **_READ_RETRIES)
-async def save_snapshot(period: str, run_id: str, rows: list[dict[str, Any]]) -> int:
+async def save_snapshot(period: str, run_id: str, rows: list[BillingRow]) -> int:
     """Keep the counters read before the monthly reset as the period's snapshot."""
     with Store(current_settings().database_url) as store:
-        return store.save_billing_snapshot(period, run_id, [BillingRow.from_dict(r) for r in rows])
+        return store.save_billing_snapshot(period, run_id, rows)
 
 
 @task(retry_condition_fn=_only_transient, **_READ_RETRIES)
-async def stored_snapshot(period: str) -> list[dict[str, Any]]:
+async def stored_snapshot(period: str) -> list[BillingRow]:
     """The period's snapshot as stored before its last call (a dead run's evidence)."""
     with Store(current_settings().database_url) as store:
-        return [row.as_dict() for row in store.billing_snapshot(period)]
+        return [replace(row, source="snapshot") for row in store.billing_snapshot(period)]
 
 
 @task(retry_condition_fn=_only_transient, **_READ_RETRIES)
-async def complete_freeze(
-    period: str, run_id: str, rows: list[dict[str, Any]], detail: str
-) -> int:
+async def complete_freeze(period: str, run_id: str, rows: list[BillingRow], detail: str) -> int:
     """Store the period's billing rows and the ledger's done in one transaction."""
     with Store(current_settings().database_url) as store:
-        return store.complete_billing_freeze(
-            JOB_MONTHLY, period, run_id, [BillingRow.from_dict(r) for r in rows], detail
-        )
+        return store.complete_billing_freeze(JOB_MONTHLY, period, run_id, rows, detail)
 
 
 FREEZE_SPOOL_VERSION = 1  # the shape of a spooled reset-monthly answer
 
 
 @task(retries=2, retry_delay_seconds=[1, 5])
-async def spool_freeze(period: str, run_id: str, rows: list[dict[str, Any]], detail: str) -> str:
+async def spool_freeze(period: str, run_id: str, rows: list[BillingRow], detail: str) -> str:
     """Keep a period's billing rows the store could not take in a spool file (the reset was
     applied: these rows exist nowhere else); returns its path."""
     payload = {"version": FREEZE_SPOOL_VERSION, "job": JOB_MONTHLY, "period": period,
-               "run_id": run_id, "detail": detail, "rows": rows}
+               "run_id": run_id, "detail": detail, "rows": to_jsonable(rows)}
     return str(spool_folder().write(JOB_MONTHLY, f"{period}-{run_id}", payload))
 
 
