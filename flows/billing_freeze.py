@@ -25,35 +25,28 @@ from prefect import flow, get_run_logger
 from prefect.states import State
 
 import tasks.outbound as outbound
-from flows.ending import stopped
-from flows.keyed_call import KeyedCall
+from flows.keyed_call import KeyedCall, Progress
 from flows.run_form import run_form
 from mailops import jobs
 from mailops.errors import ConfigError, MailopsError, StoreError
-from mailops.jsonable import to_jsonable
-from mailops.rules.resets import (
-    MonthCounters,
-    ResetOutcome,
-    Resume,
-    after_retake,
-    monthly_key,
-    reconcile_monthly,
-)
-from mailops.store import LedgerStatus
+from mailops.models.emboux import FrozenCounters
+from mailops.resets import BillingFreezeResult
+from mailops.rules import resets
+from mailops.store import BillingRow, LedgerEntry, LedgerStatus
 from tasks.context import current_run_id
 
 JOB = outbound.JOB_MONTHLY
-CALL = KeyedCall(JOB, "period", "monthly reset")
+CALL = KeyedCall(JOB, "monthly reset", unknown_note="The snapshot is kept. ")
 MAX_CALLS = 2  # the first, and one more only when the counters prove it was not applied
 
-
+Run = Progress[BillingFreezeResult]
 
 
 @run_form
 @flow(name=jobs.BILLING_FREEZE, log_prints=False)
 async def billing_freeze(
     period: str = "", force: bool = False, as_of: datetime | None = None
-) -> dict[str, Any] | State:
+) -> BillingFreezeResult | State:
     """Freeze the monthly counters for billing and zero them, once for the month just ended.
 
     Args:
@@ -66,178 +59,143 @@ async def billing_freeze(
         as_of: The instant taken as now (the sandbox's simulated clock in the demo; the real
             clock by default).
     """
-    logger = get_run_logger()
-    run_id = current_run_id()
-    result: dict[str, Any] = {
-        "job": JOB, "period": period, "run_id": run_id, "forced": force,
-        "status": "not_started", "calls": 0, "sent": False, "reconciled": False,
-        "source": None, "domains": None, "billing_rows": None, "detail": None, "spool": None,
-    }
-    claimed = False
-
-    async def finish(status: LedgerStatus, detail: str) -> None:
-        nonlocal claimed
-        await outbound.finish_key(JOB, key, run_id, status, detail)
-        claimed = False
-
-    async def billed(
-        rows: list[dict[str, Any]], source: str, detail: str
-    ) -> dict[str, Any] | State:
-        """Store the billing rows with the ledger's done; when the store cannot take them,
-        keep them in the spool (the reset was applied: they exist nowhere else)."""
-        nonlocal claimed
-        try:
-            await outbound.complete_freeze(key, run_id, rows, detail)
-        except StoreError as exc:
-            claimed = False  # the claim is left as it is: importing the spool settles it
-            spool_file = await outbound.spool_freeze(key, run_id, rows, detail)
-            result.update(status="spooled", source=source, billing_rows=len(rows),
-                          detail=detail, spool=spool_file)
-            return await CALL.failed(result, (
-                f"the monthly reset of {key} was applied, but the store could not take its "
-                f"{len(rows)} billing rows ({exc}); they are kept in {spool_file}, which the "
-                "next billing-freeze run with a working store imports"))
-        claimed = False
-        result.update(status="done", source=source, billing_rows=len(rows), detail=detail)
-        logger.info("billing-freeze %s: %s", key, detail)
-        return await CALL.published(result)
-
-    async def done_from_snapshot(rows: list[dict[str, Any]], why: str) -> dict[str, Any] | State:
-        billed_rows = [{**row, "source": "snapshot"} for row in rows]
-        detail = f"{why}; billed {len(billed_rows)} domains from the snapshot"
-        return await billed(billed_rows, "snapshot", detail)
-
+    run = Progress(BillingFreezeResult(JOB, period, current_run_id(), force))
     try:
         try:
-            key = monthly_key(period or None, as_of or datetime.now(UTC))
+            key = resets.monthly_key(period or None, as_of or datetime.now(UTC))
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        result["period"] = key
+        run.update(key=key)
         outbound.require_emboux_token()
         spooled = await outbound.import_spooled_freezes()
         if spooled.describe():
-            result["spool"] = to_jsonable(spooled)
-            logger.info("billing-freeze: %s", spooled.describe())
-        claim = await outbound.claim_key(JOB, key, run_id, force)
-        if not claim.won:
-            return await CALL.not_claimed(result, claim, lambda: _billed(key))
-        claimed = True
-        async with outbound.holding(JOB, key, run_id):
-            snapshot: list[dict[str, Any]] | None = None
-            previous = claim.previous
-            if CALL.maybe_applied(previous):
-                # A run that died mid-call, or an unknown outcome forced: the snapshot it
-                # stored before its call and the counters now decide, as after a lost answer.
-                stored = await outbound.stored_snapshot(key)
-                current = await outbound.read_counters()
-                decision = reconcile_monthly(_counters(stored), _counters(current))
-                who = f"run {previous.run_id} ({previous.status.value})"
-                result.update(reconciled=True, detail=f"{who}: {decision.reason}")
-                step = after_retake(decision, force)
-                if step is Resume.DONE:
-                    result["domains"] = len(stored)
-                    return await done_from_snapshot(stored, f"{who} had frozen the month: "
-                                                            f"{decision.reason}")
-                if step is Resume.UNKNOWN:
-                    return await _unknown(result, key, f"{who}: {decision.reason}", finish)
-                snapshot = current
-            if snapshot is None:
-                snapshot = await outbound.read_counters()
-            await outbound.save_snapshot(key, run_id, snapshot)
-            result["domains"] = len(snapshot)
-            logger.info("billing-freeze %s: snapshot of %d domains stored", key, len(snapshot))
-            while result["calls"] < MAX_CALLS:
-                result["calls"] += 1
-                await outbound.record_call(JOB, key, run_id, None)  # the snapshot is the evidence
-                result["sent"] = True  # from here on it may have been applied
-                answer = await outbound.post_reset_monthly()
-                if answer["outcome"] == outbound.REFUSED:
-                    # Refused before any work: not applied (nor was an earlier ambiguous call).
-                    result.update(status="failed", sent=False)
-                    await finish(LedgerStatus.FAILED, answer["error"])
-                    return await CALL.failed(result, answer["error"])
-                if answer["outcome"] == outbound.APPLIED:
-                    rows = _frozen_rows(answer["frozen"], snapshot)
-                    detail = f"froze {len(rows)} domains from the reset-monthly answer"
-                    return await billed(rows, "reset", detail)
-                logger.warning(
-                    "billing-freeze %s: %s; not resent, reconciling from the counters",
-                    key, answer["error"],
-                )
-                current = await outbound.read_counters()
-                decision = reconcile_monthly(_counters(snapshot), _counters(current))
-                result.update(reconciled=True, detail=decision.reason)
-                if decision.outcome is ResetOutcome.APPLIED:
-                    return await done_from_snapshot(
-                        snapshot, f"answer lost; reconciled: {decision.reason}")
-                if decision.outcome is ResetOutcome.NOT_APPLIED:
-                    # Proven not applied. The counters just read (traffic went on) become the
-                    # snapshot that the next call is checked against and billed from.
-                    result["sent"] = False
-                    logger.info("billing-freeze %s: %s", key, decision.reason)
-                    snapshot = current
-                    await outbound.save_snapshot(key, run_id, snapshot)
-                    continue
-                return await _unknown(result, key, decision.reason, finish)
-            message = (
-                f"reset-monthly for {key} was not applied after {MAX_CALLS} calls whose "
-                "answers were lost; a later run may try again"
-            )
-            result.update(status="failed", sent=False)
-            await finish(LedgerStatus.FAILED, message)
-            return await CALL.failed(result, message)
+            run.update(spool=spooled)
+            get_run_logger().info("billing-freeze: %s", spooled.describe())
+        return await CALL.holding(
+            run, force, lambda previous: _freeze(run, previous, force), lambda: _billed(key))
     except MailopsError as exc:
-        message = stopped(exc, jobs.BILLING_FREEZE)
-        if claimed:
-            message = await CALL.release(result, run_id, message)
-        return await CALL.failed(result, message)
+        return await CALL.stopped(run, exc)
 
 
-async def _unknown(result: dict[str, Any], key: str, reason: str, finish: Any) -> State:
-    """The monthly reset may or may not have happened: unknown, alerted, the run failed."""
-    message = (
-        f"the monthly reset of {key} may or may not have been applied: {reason}. The "
-        "snapshot is kept; check the counters, and if it was not applied run again with --force"
-    )
-    await finish(LedgerStatus.UNKNOWN, message)
-    result["status"] = "unknown"
-    await outbound.raise_alert(
-        datetime.now(UTC).date(), JOB, "reset_outcome_unknown", f"{JOB} {key}", message
-    )
-    return await CALL.failed(result, message)
+async def _freeze(
+    run: Run, previous: LedgerEntry | None, force: bool
+) -> BillingFreezeResult | State:
+    """The claimed month: reconcile a retaken call first, snapshot, call, bill."""
+    logger = get_run_logger()
+    key = CALL.key(run)
+    snapshot: list[BillingRow] | None = None
+    if CALL.maybe_applied(previous):
+        # A run that died mid-call, or an unknown outcome forced: the snapshot it stored
+        # before its call and the counters now decide, as after a lost answer.
+        stored = await outbound.stored_snapshot(key)
+        current = await _read_snapshot()
+        decision = resets.reconcile_monthly(_counters(stored), _counters(current))
+        who = f"run {previous.run_id} ({previous.status.value})"
+        run.update(reconciled=True, detail=f"{who}: {decision.reason}")
+        step = resets.after_retake(decision, force)
+        if step is resets.Resume.DONE:
+            run.update(domains=len(stored))
+            return await _done_from_snapshot(
+                run, stored, f"{who} had frozen the month: {decision.reason}")
+        if step is resets.Resume.UNKNOWN:
+            return await CALL.unknown(run, f"{who}: {decision.reason}")
+        snapshot = current
+    if snapshot is None:
+        snapshot = await _read_snapshot()
+    await outbound.save_snapshot(key, run.result.run_id, snapshot)
+    run.update(domains=len(snapshot))
+    logger.info("billing-freeze %s: snapshot of %d domains stored", key, len(snapshot))
+    while run.result.calls < MAX_CALLS:
+        run.update(calls=run.result.calls + 1)
+        # The snapshot is the evidence of whether it was applied.
+        await outbound.record_call(JOB, key, run.result.run_id, None)
+        run.update(sent=True)  # from here on it may have been applied
+        answer = await outbound.post_reset_monthly()
+        if answer.outcome == outbound.REFUSED:
+            return await CALL.refused(run, answer.error)
+        if answer.outcome == outbound.APPLIED:
+            rows = _frozen_rows(answer.frozen, snapshot)
+            return await _bill(run, rows, "reset",
+                               f"froze {len(rows)} domains from the reset-monthly answer")
+        CALL.answer_lost(run, answer.error)
+        current = await _read_snapshot()
+        decision = resets.reconcile_monthly(_counters(snapshot), _counters(current))
+        run.update(reconciled=True, detail=decision.reason)
+        if decision.outcome is resets.ResetOutcome.APPLIED:
+            return await _done_from_snapshot(
+                run, snapshot, f"answer lost; reconciled: {decision.reason}")
+        if decision.outcome is resets.ResetOutcome.NOT_APPLIED:
+            # Proven not applied. The counters just read (traffic went on) become the
+            # snapshot that the next call is checked against and billed from.
+            run.update(sent=False)
+            logger.info("billing-freeze %s: %s", key, decision.reason)
+            snapshot = current
+            await outbound.save_snapshot(key, run.result.run_id, snapshot)
+            continue
+        return await CALL.unknown(run, decision.reason)
+    message = (f"reset-monthly for {key} was not applied after {MAX_CALLS} calls whose "
+               "answers were lost; a later run may try again")
+    run.update(status="failed", sent=False)
+    await CALL.finish(run, LedgerStatus.FAILED, message)
+    return await CALL.failed(run, message)
 
 
-def _counters(rows: list[dict[str, Any]]) -> dict[str, MonthCounters]:
+async def _bill(
+    run: Run, rows: list[BillingRow], source: str, detail: str
+) -> BillingFreezeResult | State:
+    """Store the billing rows with the ledger's done; when the store cannot take them,
+    keep them in the spool (the reset was applied: they exist nowhere else)."""
+    key, run_id = CALL.key(run), run.result.run_id
+    try:
+        await outbound.complete_freeze(key, run_id, rows, detail)
+    except StoreError as exc:
+        run.claimed = False  # the claim is left as it is: importing the spool settles it
+        spool_file = await outbound.spool_freeze(key, run_id, rows, detail)
+        run.update(status="spooled", source=source, billing_rows=len(rows), detail=detail,
+                   spool=spool_file)
+        return await CALL.failed(run, (
+            f"the monthly reset of {key} was applied, but the store could not take its "
+            f"{len(rows)} billing rows ({exc}); they are kept in {spool_file}, which the "
+            "next billing-freeze run with a working store imports"))
+    run.claimed = False
+    run.update(status="done", source=source, billing_rows=len(rows), detail=detail)
+    get_run_logger().info("billing-freeze %s: %s", key, detail)
+    return await CALL.published(run)
+
+
+async def _done_from_snapshot(
+    run: Run, rows: list[BillingRow], why: str
+) -> BillingFreezeResult | State:
+    return await _bill(run, rows, "snapshot",
+                       f"{why}; billed {len(rows)} domains from the snapshot")
+
+
+async def _read_snapshot() -> list[BillingRow]:
+    """Every domain's counters now, as the billing rows a snapshot would bill."""
+    return [counters.month for counters in await outbound.read_counters()]
+
+
+def _counters(rows: list[BillingRow]) -> dict[str, resets.MonthCounters]:
     return {
-        row["domain"]: MonthCounters(
-            row["outbound_sent_month"], row["bounce_count"], row["complaint_count"]
+        row.domain: resets.MonthCounters(
+            row.outbound_sent_month, row.bounce_count, row.complaint_count
         )
         for row in rows
     }
 
 
 def _frozen_rows(
-    frozen: list[dict[str, Any]], snapshot: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
+    frozen: tuple[FrozenCounters, ...], snapshot: list[BillingRow]
+) -> list[BillingRow]:
     """The answer's frozen rows as billing rows, with each domain's enforcement from the
     snapshot (the answer does not carry it; a domain the snapshot missed gets None)."""
-    enforcement = {row["domain"]: row["outbound_enforcement"] for row in snapshot}
+    enforcement = {row.domain: row.outbound_enforcement for row in snapshot}
     return [
-        {
-            "domain": row["name"],
-            "partner_ref": row["partner_ref"],
-            "outbound_sent_month": row["outbound_sent_month"],
-            "outbound_monthly_limit": row["outbound_monthly_limit"],
-            "outbound_enforcement": enforcement.get(row["name"]),
-            "bounce_count": row["bounce_count"],
-            "complaint_count": row["complaint_count"],
-            "bounce_rate": row["bounce_rate"],
-            "complaint_rate": row["complaint_rate"],
-            "source": "reset",
-        }
+        BillingRow(row.name, row.partner_ref, row.outbound_sent_month,
+                   row.outbound_monthly_limit, enforcement.get(row.name), row.bounce_count,
+                   row.complaint_count, row.bounce_rate, row.complaint_rate, source="reset")
         for row in frozen
     ]
-
 
 
 async def _billed(period: str) -> dict[str, Any]:

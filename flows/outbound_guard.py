@@ -11,8 +11,8 @@ The state is remembered even in a dry run: the windows must not lose a poll.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.states import Failed, State
@@ -24,8 +24,7 @@ from flows.run_form import run_form
 from mailops import jobs
 from mailops.errors import MailopsError
 from mailops.gate import dry_run
-from mailops.guard import JOB, GuardRun
-from mailops.jsonable import to_jsonable
+from mailops.guard import JOB, GuardAction, GuardRun, OutboundGuardResult
 from mailops.rules.shard import Shard
 from tasks.approval import gate
 from tasks.context import current_run_id, current_settings
@@ -48,7 +47,7 @@ async def outbound_guard(
     as_of: datetime | None = None,
     notify: bool = True,
     shard: str = "",
-) -> dict[str, Any] | State:
+) -> OutboundGuardResult | State:
     """Poll EmBoux, update every mailbox's and group's status, plan suspends and resumes.
 
     Args:
@@ -62,7 +61,7 @@ async def outbound_guard(
             every member); empty guards every domain.
     """
     logger = get_run_logger()
-    result: dict[str, Any] = {}
+    result: OutboundGuardResult | None = None
     try:
         part = Shard.parse(shard)
         settings = current_settings()
@@ -72,11 +71,11 @@ async def outbound_guard(
         run, notified_groups = guard_tasks.evaluate_and_remember(
             quote(collected), as_of, run_id
         )
-        result = {"as_of": as_of.isoformat(), "run_id": run_id, "shard": str(part),
-                  **run.as_json(not apply)}
-        result["errors"] = to_jsonable(collected.failures)
+        planned = [GuardAction.of(change) for change in run.actions]
+        result = OutboundGuardResult(as_of, run_id, part, not apply, run.mailboxes(),
+                                     run.groups, planned, collected.failures)
         guard_tasks.publish_artifacts(quote(run), as_of)
-        applied: list[dict[str, str]] = []
+        applied: list[GuardAction] = []
         problems = [f"{f.subject}: {f.message}" for f in collected.failures]
         decision = dry_run(len(run.actions))
         if apply:
@@ -84,22 +83,21 @@ async def outbound_guard(
             decision = await gate(len(run.actions), cap, job=JOB, run_id=run_id,
                                   plan_markdown=_plan_markdown(run))
             if decision.refusal is not None:
-                result["dry_run"] = True
+                result = replace(result, dry_run=True)
                 return gated_end(result, decision, logger, problems=problems)
         if decision.applies:
             outcome, applied = await guard_tasks.apply_guard_plan(run_id)
-            result["applied"] = len(applied)
+            result = replace(result, applied=len(applied))
             problems += [f"{label}: {message}" for label, message in outcome.failed]
     except MailopsError as exc:
         logger.error("outbound-guard stopped: %s", exc)
-        return Failed(message=stopped(exc), data=result or None)
+        return Failed(message=stopped(exc), data=result)
 
     if notify:
-        shown = applied if apply else result["actions"]
         delivered, error = guard_tasks.notify_transitions(
-            quote(run), notified_groups, shown, not apply, as_of
+            quote(run), notified_groups, applied if apply else planned, not apply, as_of
         )
-        result["notification"] = delivered
+        result = replace(result, notification=delivered)
         if error is not None:
             problems.append(f"the status changes were not posted ({error})")
     logger.info(

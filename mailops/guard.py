@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
 
 from mailops import jobs
 from mailops.emboux import EmbouxClient
+from mailops.jsonable import AS_TEXT
 from mailops.models.emboux import OutboundUpdate
-from mailops.models.health import DomainHealth
+from mailops.models.health import CollectionFailure, DomainHealth
 from mailops.public_suffix import registrable_domain
 from mailops.rules.guard import (
     GroupHealth,
@@ -32,6 +32,7 @@ from mailops.rules.guard import (
     transitions,
     update_mailbox,
 )
+from mailops.rules.shard import Shard
 from mailops.settings import GuardSettings
 from mailops.store import GuardRecord, PlannedChange
 
@@ -39,23 +40,38 @@ JOB = jobs.OUTBOUND_GUARD
 FIELD = "outbound_status"
 
 
-def mailbox_json(state: MailboxState, rules: GuardSettings) -> dict[str, Any]:
+@dataclass(frozen=True)
+class GuardMailbox:
     """One dashboard row: the mailbox metrics of docs/outbound-guard.md#dashboard-metrics."""
-    return {
-        "name": state.name,
-        "group": state.group,
-        "status": state.effective.value,
-        "window_sends": round(state.window.sends, 2),
-        "window_bounces": round(state.window.bounces, 2),
-        "total_sends": state.total_sends,
-        "total_bounces": state.total_bounces,
-        "cooldown_until": state.cooldown_until.isoformat() if state.cooldown_until else None,
-        "risk": state.risk(rules),
-    }
+
+    name: str
+    group: str
+    status: Status
+    window_sends: float
+    window_bounces: float
+    total_sends: int
+    total_bounces: int
+    cooldown_until: datetime | None
+    risk: float
+
+    @classmethod
+    def of(cls, state: MailboxState, rules: GuardSettings) -> GuardMailbox:
+        return cls(state.name, state.group, state.effective, round(state.window.sends, 2),
+                   round(state.window.bounces, 2), state.total_sends, state.total_bounces,
+                   state.cooldown_until, state.risk(rules))
 
 
-def action_json(change: PlannedChange) -> dict[str, str]:
-    return {"domain": change.label, "action": change.action, "reason": change.reason}
+@dataclass(frozen=True)
+class GuardAction:
+    """One planned or applied suspend or resume, as the result and Slack show it."""
+
+    domain: str
+    action: str
+    reason: str
+
+    @classmethod
+    def of(cls, change: PlannedChange) -> GuardAction:
+        return cls(change.label, change.action, change.reason)
 
 
 @dataclass
@@ -68,16 +84,10 @@ class GuardRun:
     rules: GuardSettings
     new_periods: list[str] = field(default_factory=list)
 
-    def mailboxes(self) -> list[MailboxState]:
-        return sort_for_dashboard([r.state for r in self.records], self.rules)
-
-    def as_json(self, dry_run: bool) -> dict[str, Any]:
-        return {
-            "dry_run": dry_run,
-            "mailboxes": [mailbox_json(state, self.rules) for state in self.mailboxes()],
-            "groups": [group.as_json() for group in self.groups],
-            "actions": [action_json(change) for change in self.actions],
-        }
+    def mailboxes(self) -> list[GuardMailbox]:
+        """Every mailbox's dashboard row, worst first."""
+        states = sort_for_dashboard([r.state for r in self.records], self.rules)
+        return [GuardMailbox.of(state, self.rules) for state in states]
 
     def mailbox_transitions(self) -> list[tuple[str, str, Status]]:
         """Mailboxes whose status differs from the one last posted to Slack."""
@@ -89,6 +99,26 @@ class GuardRun:
     ) -> list[tuple[str, str, Status]]:
         previous = {name: seen[1] for name, seen in notified.items()}
         return transitions(previous, {g.group: g.status for g in self.groups})
+
+
+@dataclass(frozen=True)
+class OutboundGuardResult:
+    """What one outbound-guard run did: the poll's instant, run and shard, whether it was a
+    dry run, every mailbox's and group's health, the planned changes, the domains that could
+    not be read, how many changes were applied (None: none attempted) and where the status
+    changes were posted (None: not posted). The flow returns it; the CLI's summary reads it,
+    `--json` is `to_jsonable` of it."""
+
+    as_of: datetime
+    run_id: str
+    shard: Shard = field(metadata=AS_TEXT)
+    dry_run: bool
+    mailboxes: list[GuardMailbox]
+    groups: list[GroupHealth]
+    actions: list[GuardAction]
+    errors: list[CollectionFailure]
+    applied: int | None = None
+    notification: str | None = None
 
 
 def evaluate(

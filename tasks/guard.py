@@ -10,8 +10,9 @@ from prefect.artifacts import create_table_artifact
 from mailops.emboux import EmbouxClient
 from mailops.errors import ConfigError, NotificationError
 from mailops.gate import ApplyResult, apply_plan, save_plan
-from mailops.guard import JOB, GuardRun, apply_change, evaluate, mailbox_json
+from mailops.guard import JOB, GuardAction, GuardRun, apply_change, evaluate
 from mailops.health import Collected, collect_domains
+from mailops.jsonable import to_jsonable
 from mailops.models.emboux import DomainSummary
 from mailops.public_suffix import registrable_domain
 from mailops.report.escape import visible_values
@@ -62,7 +63,7 @@ def evaluate_and_remember(
 
 
 @task()
-async def apply_guard_plan(run_id: str) -> tuple[ApplyResult, list[dict[str, str]]]:
+async def apply_guard_plan(run_id: str) -> tuple[ApplyResult, list[GuardAction]]:
     """Apply the run's stored plan through the gate, then record which suspends are the
     guard's own (only those may be resumed later); answers the applied changes."""
     settings = current_settings()
@@ -79,15 +80,14 @@ async def apply_guard_plan(run_id: str) -> tuple[ApplyResult, list[dict[str, str
         applied = [s.change for s in store.plan_of_run(run_id, ChangeStatus.APPLIED)]
         store.mark_guard_suspended([c.label for c in applied if c.action == "suspend"], True)
         store.mark_guard_suspended([c.label for c in applied if c.action == "resume"], False)
-    return result, [{"domain": c.label, "action": c.action, "reason": c.reason}
-                    for c in applied]
+    return result, [GuardAction.of(change) for change in applied]
 
 
 @task()
 def publish_artifacts(run: GuardRun, as_of: datetime) -> None:
     """The guard's dashboard in the Prefect UI: mailboxes, and groups
     (docs/outbound-guard.md#dashboard-metrics)."""
-    rows = [mailbox_json(state, run.rules) for state in run.mailboxes()]
+    rows = to_jsonable(run.mailboxes())
     create_table_artifact(
         key="outbound-guard-mailboxes",
         table=visible_values(rows or [{"name": "(no domains)"}]),
@@ -95,7 +95,7 @@ def publish_artifacts(run: GuardRun, as_of: datetime) -> None:
     )
     create_table_artifact(
         key="outbound-guard-groups",
-        table=visible_values([g.as_json() for g in run.groups] or [{"group": "(no groups)"}]),
+        table=visible_values(to_jsonable(run.groups) or [{"group": "(no groups)"}]),
         description=f"outbound-guard groups at {as_of.isoformat()}",
     )
 
@@ -104,7 +104,7 @@ def publish_artifacts(run: GuardRun, as_of: datetime) -> None:
 def notify_transitions(
     run: GuardRun,
     notified_groups: dict[str, tuple[str, str | None]],
-    actions: list[dict[str, str]],
+    actions: list[GuardAction],
     dry_run: bool,
     as_of: datetime,
 ) -> tuple[str | None, str | None]:
@@ -126,7 +126,7 @@ def notify_transitions(
     settings = current_settings()
     message: dict[str, Any] = outbound_guard_message(
         mailbox_rows, group_rows,
-        [(a["domain"], a["action"], a["reason"]) for a in actions],
+        actions,
         dry_run=dry_run, as_of=as_of.isoformat(),
     )
     delivered, error = None, None

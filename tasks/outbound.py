@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -37,9 +37,11 @@ from mailops.errors import (
     StoreError,
     UnavailableError,
 )
-from mailops.models.emboux import Outbound
+from mailops.jsonable import to_jsonable
+from mailops.models.emboux import FrozenCounters, Outbound, ResetMonthly
 from mailops.process import start_marker, this_holder
 from mailops.report.escape import visible_values
+from mailops.resets import DomainCounters
 from mailops.rules.alerts import Alert, Severity
 from mailops.rules.resets import HolderState, holder_state
 from mailops.spool_import import SpoolImport
@@ -199,29 +201,22 @@ async def _read_one(client: EmbouxClient, name: str) -> Outbound | None:
 
 
 @task(retry_condition_fn=_only_transient, **_READ_RETRIES)
-async def read_counters(limit: int | None = None) -> list[dict[str, Any]]:
+async def read_counters(limit: int | None = None) -> list[DomainCounters]:
     """Every domain's outbound counters (or the first `limit` listed), read concurrently (the
     HTTP layer bounds it)."""
     async with EmbouxClient.from_settings(current_settings()) as client:
         domains = (await client.domains())[:limit]
         found = await asyncio.gather(*(_read_one(client, d.name) for d in domains))
-    rows = []
-    for summary, outbound in zip(domains, found, strict=True):
-        if outbound is None:
-            continue
-        rows.append({
-            "domain": outbound.name,
-            "partner_ref": summary.partner_ref,
-            "outbound_sent_today": outbound.outbound_sent_today,
-            "outbound_sent_month": outbound.outbound_sent_month,
-            "outbound_monthly_limit": outbound.outbound_monthly_limit,
-            "outbound_enforcement": outbound.outbound_enforcement,
-            "bounce_count": outbound.bounce_count,
-            "complaint_count": outbound.complaint_count,
-            "bounce_rate": outbound.bounce_rate,
-            "complaint_rate": outbound.complaint_rate,
-        })
-    return rows
+    return [
+        DomainCounters(outbound.outbound_sent_today, BillingRow(
+            outbound.name, summary.partner_ref, outbound.outbound_sent_month,
+            outbound.outbound_monthly_limit, outbound.outbound_enforcement,
+            outbound.bounce_count, outbound.complaint_count, outbound.bounce_rate,
+            outbound.complaint_rate, source="snapshot",
+        ))
+        for summary, outbound in zip(domains, found, strict=True)
+        if outbound is not None
+    ]
 
 
 # --- the two resets (never retried) -------------------------------------------------------
@@ -232,73 +227,75 @@ def _ambiguous(exc: MailopsError) -> bool:
     return isinstance(exc, OutcomeUnknownError | ResponseFormatError)
 
 
+@dataclass(frozen=True)
+class ResetAnswer:
+    """What is known of one reset call: `outcome` (applied, ambiguous or refused), the
+    error of one that was not applied, and an applied one's count and frozen counters."""
+
+    outcome: str
+    error: str = ""
+    reset_count: int = 0
+    frozen: tuple[FrozenCounters, ...] = ()
+
+
+async def _post_reset(call: str, send: Callable[[EmbouxClient], Awaitable[Any]]) -> ResetAnswer:
+    """Send one reset (`call` names it in a refusal) and say what is known of its outcome."""
+    try:
+        async with EmbouxClient.from_settings(current_settings()) as client:
+            answer = await send(client)
+    except ApiError as exc:
+        if _ambiguous(exc):
+            return ResetAnswer(AMBIGUOUS, str(exc))
+        return ResetAnswer(REFUSED, describe_refusal(exc, call))
+    return ResetAnswer(APPLIED, reset_count=answer.reset_count,
+                       frozen=tuple(answer.frozen) if isinstance(answer, ResetMonthly) else ())
+
+
 @task(retries=0)
-async def post_reset_daily() -> dict[str, Any]:
+async def post_reset_daily() -> ResetAnswer:
     """Call `POST /outbound/reset-daily` once and say what is known of its outcome."""
-    try:
-        async with EmbouxClient.from_settings(current_settings()) as client:
-            answer = await client.reset_daily()
-    except ApiError as exc:
-        if _ambiguous(exc):
-            return {"outcome": AMBIGUOUS, "error": str(exc)}
-        return {"outcome": REFUSED, "error": describe_refusal(exc, "reset-daily")}
-    return {"outcome": APPLIED, "reset_count": answer.reset_count}
+    return await _post_reset("reset-daily", lambda client: client.reset_daily())
 
 
 @task(retries=0)
-async def post_reset_monthly() -> dict[str, Any]:
+async def post_reset_monthly() -> ResetAnswer:
     """Call `POST /outbound/reset-monthly` once; when applied, answer the frozen rows."""
-    try:
-        async with EmbouxClient.from_settings(current_settings()) as client:
-            answer = await client.reset_monthly()
-    except ApiError as exc:
-        if _ambiguous(exc):
-            return {"outcome": AMBIGUOUS, "error": str(exc)}
-        return {"outcome": REFUSED, "error": describe_refusal(exc, "reset-monthly")}
-    return {
-        "outcome": APPLIED,
-        "reset_count": answer.reset_count,
-        "frozen": [row.model_dump() for row in answer.frozen],
-    }
+    return await _post_reset("reset-monthly", lambda client: client.reset_monthly())
 
 
 # --- billing store ------------------------------------------------------------------------
 
 
 @task(retry_condition_fn=_only_transient, **_READ_RETRIES)
-async def save_snapshot(period: str, run_id: str, rows: list[dict[str, Any]]) -> int:
+async def save_snapshot(period: str, run_id: str, rows: list[BillingRow]) -> int:
     """Keep the counters read before the monthly reset as the period's snapshot."""
     with Store(current_settings().database_url) as store:
-        return store.save_billing_snapshot(period, run_id, [BillingRow.from_dict(r) for r in rows])
+        return store.save_billing_snapshot(period, run_id, rows)
 
 
 @task(retry_condition_fn=_only_transient, **_READ_RETRIES)
-async def stored_snapshot(period: str) -> list[dict[str, Any]]:
+async def stored_snapshot(period: str) -> list[BillingRow]:
     """The period's snapshot as stored before its last call (a dead run's evidence)."""
     with Store(current_settings().database_url) as store:
-        return [row.as_dict() for row in store.billing_snapshot(period)]
+        return [replace(row, source="snapshot") for row in store.billing_snapshot(period)]
 
 
 @task(retry_condition_fn=_only_transient, **_READ_RETRIES)
-async def complete_freeze(
-    period: str, run_id: str, rows: list[dict[str, Any]], detail: str
-) -> int:
+async def complete_freeze(period: str, run_id: str, rows: list[BillingRow], detail: str) -> int:
     """Store the period's billing rows and the ledger's done in one transaction."""
     with Store(current_settings().database_url) as store:
-        return store.complete_billing_freeze(
-            JOB_MONTHLY, period, run_id, [BillingRow.from_dict(r) for r in rows], detail
-        )
+        return store.complete_billing_freeze(JOB_MONTHLY, period, run_id, rows, detail)
 
 
 FREEZE_SPOOL_VERSION = 1  # the shape of a spooled reset-monthly answer
 
 
 @task(retries=2, retry_delay_seconds=[1, 5])
-async def spool_freeze(period: str, run_id: str, rows: list[dict[str, Any]], detail: str) -> str:
+async def spool_freeze(period: str, run_id: str, rows: list[BillingRow], detail: str) -> str:
     """Keep a period's billing rows the store could not take in a spool file (the reset was
     applied: these rows exist nowhere else); returns its path."""
     payload = {"version": FREEZE_SPOOL_VERSION, "job": JOB_MONTHLY, "period": period,
-               "run_id": run_id, "detail": detail, "rows": rows}
+               "run_id": run_id, "detail": detail, "rows": to_jsonable(rows)}
     return str(spool_folder().write(JOB_MONTHLY, f"{period}-{run_id}", payload))
 
 
@@ -338,11 +335,12 @@ async def raise_alert(day: date, job: str, key: str, subject: str, message: str)
 
 
 @task()
-async def publish_outcome(key: str, description: str, summary: dict[str, Any]) -> None:
-    """Show the run's outcome as a table in the Prefect UI."""
+async def publish_outcome(key: str, description: str, result: object) -> None:
+    """Show the run's outcome (its typed result, by its JSON fields) as a table in the
+    Prefect UI."""
     rows = [
         {"field": name, "value": str(value)}
-        for name, value in summary.items()
+        for name, value in to_jsonable(result).items()
         if not isinstance(value, list | dict)
     ]
     await acreate_table_artifact(key=key, table=visible_values(rows), description=description)

@@ -67,13 +67,13 @@ def export(
         output.fail(f"cannot write {out}: {exc.strerror}", EXIT_FAILED)
     total = result.total
     output.emit(
-        f"Wrote the billing of {period} to {out} ({fmt}): {total['domains']} domains, "
-        f"{len(result.partners)} partners, {total['outbound_sent_month']} sends, "
-        f"{total['overage']} billed overage.",
+        f"Wrote the billing of {period} to {out} ({fmt}): {total.domains} domains, "
+        f"{len(result.partners)} partners, {total.outbound_sent_month} sends, "
+        f"{total.overage} billed overage.",
         {
-            "period": period, "format": fmt, "out": str(out), "domains": total["domains"],
-            "partners": len(result.partners), "sent": total["outbound_sent_month"],
-            "overage": total["overage"],
+            "period": period, "format": fmt, "out": str(out), "domains": total.domains,
+            "partners": len(result.partners), "sent": total.outbound_sent_month,
+            "overage": total.overage,
         },
         local_json=json_output,
     )

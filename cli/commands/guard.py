@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from cli.app import JsonFlag, output
 from cli.commands import ShardOption, parse_instant, parse_shard, run_job
+from mailops.guard import OutboundGuardResult
 from mailops.report.escape import terminal_text
+from mailops.rules.guard import Status
 
 MAX_LINES = 15
 
@@ -43,36 +45,36 @@ def guard(
     outcome = run_job("flows.outbound_guard:outbound_guard", apply=apply,
                       max_actions=max_actions, as_of=instant, notify=not no_notify,
                       shard=part or "")
-    result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
-    output.finish(_summary(result), result, error=None if outcome.ok else outcome.message)
+    result = outcome.result if isinstance(outcome.result, OutboundGuardResult) else None
+    output.finish(_summary(result), result or {}, error=None if outcome.ok else outcome.message)
 
 
-def _summary(result: dict[str, Any]) -> str:
-    if not result:
+def _summary(result: OutboundGuardResult | None) -> str:
+    if result is None:
         return "outbound-guard read nothing."
-    boxes, groups, actions = result["mailboxes"], result["groups"], result["actions"]
+    boxes, groups, actions = result.mailboxes, result.groups, result.actions
     counts: dict[str, int] = {}
     for box in boxes:
-        counts[box["status"]] = counts.get(box["status"], 0) + 1
-    mode = "dry run" if result["dry_run"] else "applied"
+        counts[box.status.value] = counts.get(box.status.value, 0) + 1
+    mode = "dry run" if result.dry_run else "applied"
     lines = [
-        f"Outbound guard ({mode}) at {result['as_of']}: {len(boxes)} mailboxes ("
+        f"Outbound guard ({mode}) at {result.as_of.isoformat()}: {len(boxes)} mailboxes ("
         + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
         + f"), {len(groups)} groups, {len(actions)} actions"
-        + (f", {result['applied']} applied" if "applied" in result else "") + ".",
+        + (f", {result.applied} applied" if result.applied is not None else "") + ".",
     ]
     for box in boxes[:MAX_LINES]:
-        if box["status"] == "healthy":
+        if box.status is Status.HEALTHY:
             continue
         lines.append(
-            f"  {box['status']:<8} {terminal_text(box['name'])}: window "
-            f"{box['window_bounces']:g}/{box['window_sends']:g}, risk {box['risk']}"
+            f"  {box.status.value:<8} {terminal_text(box.name)}: window "
+            f"{box.window_bounces:g}/{box.window_sends:g}, risk {box.risk}"
         )
     for action in actions[:MAX_LINES]:
-        lines.append(f"  {action['action']:<8} {terminal_text(action['domain'])}: "
-                     f"{terminal_text(action['reason'])}")
+        lines.append(f"  {action.action:<8} {terminal_text(action.domain)}: "
+                     f"{terminal_text(action.reason)}")
     if len(actions) > MAX_LINES:
         lines.append(f"  ...and {len(actions) - MAX_LINES} more actions")
-    if result.get("notification"):
-        lines.append(f"Status changes sent to {result['notification']}.")
+    if result.notification:
+        lines.append(f"Status changes sent to {result.notification}.")
     return "\n".join(lines)

@@ -7,12 +7,13 @@ prints one summary line, or one JSON object with `--json`.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from cli.app import EXIT_CONFIG, EXIT_FAILED, JsonFlag, output
 from cli.commands import add_group, run_job
+from mailops.resets import BillingFreezeResult, DailyResetResult
 from mailops.rules.resets import monthly_key
 
 ForceFlag = Annotated[
@@ -38,7 +39,7 @@ def reset_daily(force: ForceFlag = False, json_output: JsonFlag = False) -> None
     outcome = run_job("flows.outbound_reset_daily:outbound_reset_daily", force=force)
     if not outcome.ok:
         output.fail(outcome.message or "outbound-reset-daily failed", EXIT_FAILED)
-    result: dict[str, Any] = outcome.result
+    result: DailyResetResult = outcome.result
     output.emit(_daily_summary(result), result, local_json=json_output)
 
 
@@ -61,33 +62,33 @@ def freeze_month(
     outcome = run_job("flows.billing_freeze:billing_freeze", period=period or "", force=force)
     if not outcome.ok:
         output.fail(outcome.message or "billing-freeze failed", EXIT_FAILED)
-    result: dict[str, Any] = outcome.result
+    result: BillingFreezeResult = outcome.result
     output.emit(_monthly_summary(result), result, local_json=json_output)
 
 
-def _daily_summary(result: dict[str, Any]) -> str:
-    day = result["day"]
-    if result["status"] == "already_done":
-        return f"The daily reset of {day} is already done ({result['detail']}); nothing was sent."
-    if result["status"] == "skipped":
-        return f"No daily reset for {day}: {result['detail']}."
-    if result["reconciled"] and not result["sent"]:
-        return f"The daily counters of {day} are reset; nothing was sent: {result['detail']}."
-    if result["reconciled"]:
-        return f"Reset the daily counters for {day}; the answer was lost, and {result['detail']}."
-    return f"Reset the daily counters of {result['reset_count']} domains for {day}."
+def _daily_summary(result: DailyResetResult) -> str:
+    day = result.key
+    if result.status == "already_done":
+        return f"The daily reset of {day} is already done ({result.detail}); nothing was sent."
+    if result.status == "skipped":
+        return f"No daily reset for {day}: {result.detail}."
+    if result.reconciled and not result.sent:
+        return f"The daily counters of {day} are reset; nothing was sent: {result.detail}."
+    if result.reconciled:
+        return f"Reset the daily counters for {day}; the answer was lost, and {result.detail}."
+    return f"Reset the daily counters of {result.reset_count} domains for {day}."
 
 
-def _monthly_summary(result: dict[str, Any]) -> str:
-    period = result["period"]
-    if result["status"] == "already_done":
+def _monthly_summary(result: BillingFreezeResult) -> str:
+    period = result.key
+    if result.status == "already_done":
         return (
-            f"The billing freeze of {period} is already done ({result['billing_rows']} billing "
+            f"The billing freeze of {period} is already done ({result.billing_rows} billing "
             "rows); nothing was sent."
         )
-    if result["source"] == "snapshot":
+    if result.source == "snapshot":
         return (
             f"Froze {period} for billing: the answer was lost but the reset was applied, so "
-            f"the {result['billing_rows']} billing rows come from the snapshot taken before it."
+            f"the {result.billing_rows} billing rows come from the snapshot taken before it."
         )
-    return f"Froze {period} for billing: {result['billing_rows']} billing rows stored."
+    return f"Froze {period} for billing: {result.billing_rows} billing rows stored."

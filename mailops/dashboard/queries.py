@@ -14,7 +14,8 @@ from typing import Any
 
 from mailops import jobs
 from mailops.guard import JOB as GUARD_JOB
-from mailops.guard import mailbox_json
+from mailops.guard import GuardMailbox
+from mailops.jsonable import to_jsonable
 from mailops.rules.guard import (
     UNHEALTHY,
     MailboxState,
@@ -52,7 +53,7 @@ def mailbox_row(
 ) -> dict[str, Any]:
     """A mailbox as the health page shows it: its metrics, why, the last transitions
     (docs/outbound-guard.md#dashboard-metrics)."""
-    row = mailbox_json(state, rules)
+    row: dict[str, Any] = to_jsonable(GuardMailbox.of(state, rules))
     row.update({
         "window": f"{state.window.bounces:g}/{state.window.sends:g}",
         "reason": state.reason,
@@ -93,7 +94,7 @@ def health(
             if not boxes:
                 continue
         shown.append({
-            **group.as_json(),
+            **to_jsonable(group),
             "members": [mailbox_row(box, rules, plans.get(box.name, [])) for box in boxes],
         })
     counts = {s.value: sum(state.effective is s for state in states) for s in Status}

@@ -44,7 +44,8 @@ from mailops.rules.daily_health import alert_owner
 from mailops.secrets import redact, register_secret
 from mailops.settings import Settings
 
-if TYPE_CHECKING:  # the weekly report's module imports pandas: only for the type here
+if TYPE_CHECKING:  # the weekly report's module imports pandas, the guard's the clients:
+    from mailops.guard import GuardAction  # only for the types here
     from mailops.report.weekly import WeeklyReport
 
 MAX_BLOCKS = 50
@@ -401,14 +402,14 @@ GUARD_EMOJI = {
 def outbound_guard_message(
     mailboxes: Sequence[tuple[str, str, str, str]],
     groups: Sequence[tuple[str, str, str, str]],
-    actions: Sequence[tuple[str, str, str]],
+    actions: Sequence[GuardAction],
     *,
     dry_run: bool,
     as_of: str,
     max_lines: int = 40,
 ) -> dict[str, Any]:
     """outbound-guard's transitions only: (name, from, to, detail) per mailbox and group,
-    and the planned or applied (domain, action, reason); every API string escaped."""
+    and the planned or applied actions; every API string escaped."""
     mode = "dry run" if dry_run else "applied"
     blocks: list[Block] = [
         header(f":shield: Outbound guard ({mode})"),
@@ -428,8 +429,8 @@ def outbound_guard_message(
         blocks.append(section(f"*{title}*\n" + "\n".join(lines)))
     if actions:
         verb = "planned" if dry_run else "applied"
-        lines = [f"• {mrkdwn(action)} *{mrkdwn(domain)}*: {mrkdwn(reason)}"
-                 for domain, action, reason in actions[:max_lines]]
+        lines = [f"• {mrkdwn(a.action)} *{mrkdwn(a.domain)}*: {mrkdwn(a.reason)}"
+                 for a in actions[:max_lines]]
         if len(actions) > max_lines:
             lines.append(f"_…and {len(actions) - max_lines} more_")
         blocks.append(section(f"*Actions {verb}*\n" + "\n".join(lines)))

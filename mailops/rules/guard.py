@@ -34,7 +34,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from mailops.rules.domains import RegistrableDomain
 from mailops.settings import GuardSettings
@@ -221,11 +220,6 @@ class GroupHealth:
     unhealthy_pct: float
     status: Status
     avg_risk: float
-
-    def as_json(self) -> dict[str, Any]:
-        return {"group": self.group, "mailboxes": self.mailboxes, "unhealthy": self.unhealthy,
-                "unhealthy_pct": self.unhealthy_pct, "status": self.status.value,
-                "avg_risk": self.avg_risk}
 
 
 def group_status(total: int, unhealthy: int, rules: GuardSettings) -> Status:

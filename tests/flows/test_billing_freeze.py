@@ -86,11 +86,11 @@ def test_a_lost_answer_bills_the_snapshot_which_equals_the_counters_before_the_r
     again = run_freeze()
     # Then the counters (now zero) proved the reset, and the snapshot became the billing rows
     assert outcome.ok, outcome.message
-    assert outcome.result["source"] == "snapshot" and outcome.result["reconciled"]
+    assert outcome.result.source == "snapshot" and outcome.result.reconciled
     assert billed(resets_env.store, period()) == before
     assert {r.source for r in resets_env.store.billing_rows(period())} == {"snapshot"}
     # And nothing was resent, now or by the second run
-    assert again.ok and again.result["status"] == "already_done"
+    assert again.ok and again.result.status == "already_done"
     assert resets_env.reset_calls() == (0, 1)
 
 
@@ -102,7 +102,7 @@ def test_a_call_that_timed_out_before_reaching_the_server_is_safely_made_once_mo
     outcome = run_freeze()
     # Then the unchanged counters proved it was not applied, and one more call froze the month
     assert outcome.ok, outcome.message
-    assert outcome.result["calls"] == 2 and outcome.result["source"] == "reset"
+    assert outcome.result.calls == 2 and outcome.result.source == "reset"
     assert resets_env.reset_calls() == (0, 1)
     assert billed(resets_env.store, period()) == before
 
@@ -129,7 +129,7 @@ def test_counters_that_neither_all_dropped_nor_all_stayed_leave_the_month_to_for
     # When the flow runs
     outcome = run_freeze()
     # Then it neither resends nor bills: the month is unknown, alerted, and left to --force
-    assert not outcome.ok and outcome.result["status"] == "unknown"
+    assert not outcome.ok and outcome.result.status == "unknown"
     assert busy in outcome.message and "--force" in outcome.message
     assert resets_env.reset_calls() == (0, 1)
     assert resets_env.store.billing_rows(period()) == []
@@ -140,7 +140,7 @@ def test_counters_that_neither_all_dropped_nor_all_stayed_leave_the_month_to_for
     assert not run_freeze().ok
     assert resets_env.reset_calls() == (0, 1)
     forced = run_freeze(force=True)
-    assert forced.ok and forced.result["source"] == "reset"
+    assert forced.ok and forced.result.source == "reset"
     assert resets_env.reset_calls() == (0, 2)
 
 
@@ -202,7 +202,7 @@ def test_a_dead_run_whose_freeze_was_applied_is_billed_from_its_snapshot_without
     outcome = run_freeze()
     # Then it reconciles from the stored snapshot: done, billed from it, no second reset
     assert outcome.ok, outcome.message
-    assert outcome.result["status"] == "done" and outcome.result["source"] == "snapshot"
+    assert outcome.result.status == "done" and outcome.result.source == "snapshot"
     assert resets_env.reset_calls() == (0, 1)
     assert billed(store, month) == before
 
@@ -245,8 +245,8 @@ def test_an_answer_the_store_cannot_take_is_spooled_and_billed_by_the_next_run(
     outcome = run_freeze()
     breaker.join()
     # Then it fails saying the reset was applied and where its billing rows are kept
-    assert not outcome.ok and outcome.result["status"] == "spooled"
-    spool_file = Path(outcome.result["spool"])
+    assert not outcome.ok and outcome.result.status == "spooled"
+    spool_file = Path(outcome.result.spool)
     assert spool_file.is_file() and str(spool_file) in outcome.message
     assert "was applied" in outcome.message
     # When the store works again and the next run starts
@@ -255,8 +255,8 @@ def test_an_answer_the_store_cannot_take_is_spooled_and_billed_by_the_next_run(
     # Then it imported the spool first: the month is done, billed from the answer, no second
     # reset, and the spool file moved under imported/
     assert again.ok, again.message
-    assert again.result["status"] == "already_done"
-    assert again.result["spool"]["imported"] == [spool_file.name]
+    assert again.result.status == "already_done"
+    assert again.result.spool.imported == [spool_file.name]
     assert not spool_file.exists() and (spool_file.parent / "imported" / spool_file.name).exists()
     assert resets_env.reset_calls() == (0, 1)
     assert billed(resets_env.store, month) == before

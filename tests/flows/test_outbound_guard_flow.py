@@ -45,9 +45,9 @@ def test_a_deteriorating_domain_is_suspended_before_the_guillotine(guard_env):
         outcome = run_flow(outbound_guard, apply=True, as_of=sb.now())
         assert outcome.ok, outcome.message
         results.append(outcome.result)
-        for action in outcome.result["actions"]:
-            if action["action"] == "suspend":
-                suspended_at.setdefault(action["domain"], sb.now())
+        for action in outcome.result.actions:
+            if action.action == "suspend":
+                suspended_at.setdefault(action.domain, sb.now())
     end = guard_env.domains()
     # Then a deteriorating domain was suspended by the guard, with the month's bounce rate
     # still under EmBoux's threshold, and the guillotine never struck it
@@ -63,7 +63,7 @@ def test_a_deteriorating_domain_is_suspended_before_the_guillotine(guard_env):
         struck = guillotined_at(control.truth("emboux")["emboux"]["domains"], name)
     assert struck is not None and datetime.fromisoformat(struck) > suspended_at[name]
     # And the pause lasted its cooldown, then the guard resumed its own suspension only
-    resumed = {a["domain"] for r in results for a in r["actions"] if a["action"] == "resume"}
+    resumed = {a.domain for r in results for a in r.actions if a.action == "resume"}
     assert name in resumed and end[name]["outbound_status"] == "active"
     assert resumed <= set(suspended_at)
     assert not resumed & left_alone
@@ -72,7 +72,7 @@ def test_a_deteriorating_domain_is_suspended_before_the_guillotine(guard_env):
     # And every applied change is audited and every mailbox remembered
     with guard_env.store() as store:
         records = store.guard_mailboxes()
-        audited = [c for r in results for c in store.changes_of_run(r["run_id"])]
+        audited = [c for r in results for c in store.changes_of_run(r.run_id)]
     assert len(records) == len(end)
     assert {c.change.target for c in audited} >= {f"domain:{name}"}
     assert not any(records[n].suspended_by_guard for n in left_alone)
@@ -83,9 +83,9 @@ def test_an_unchanged_state_is_not_posted_twice(guard_env):
     sb.clear_slack()
     first = run_flow(outbound_guard, as_of=sb.now())
     assert first.ok, first.message
-    assert first.result["notification"] is not None and len(sb.slack_posts()) == 1
+    assert first.result.notification is not None and len(sb.slack_posts()) == 1
     again = run_flow(outbound_guard, as_of=sb.now())
-    assert again.ok and again.result["notification"] is None
+    assert again.ok and again.result.notification is None
     assert len(sb.slack_posts()) == 1
 
 
@@ -100,7 +100,7 @@ def test_changes_whose_post_was_lost_are_not_posted_again(guard_env):
     assert len(sb.slack_posts()) == 1
     # And the next poll does not post the same changes again
     again = run_flow(outbound_guard, as_of=sb.now())
-    assert again.ok and again.result["notification"] is None
+    assert again.ok and again.result.notification is None
     assert len(sb.slack_posts()) == 1
     sb.clear_faults()
 
@@ -109,13 +109,13 @@ def test_a_dry_run_remembers_windows_but_changes_nothing(guard_env):
     sb = guard_env.sandbox
     before = {n: r["outbound_status"] for n, r in guard_env.domains().items()}
     outcome = run_flow(outbound_guard, as_of=sb.now() + timedelta(seconds=1), notify=False)
-    assert outcome.ok and outcome.result["dry_run"] is True
+    assert outcome.ok and outcome.result.dry_run is True
     assert {n: r["outbound_status"] for n, r in guard_env.domains().items()} == before
     with guard_env.store() as store:
         records = store.guard_mailboxes()
     assert len(records) == len(before)
     assert not any(r.suspended_by_guard for r in records.values())
-    planned = {a["domain"] for a in outcome.result["actions"]}
+    planned = {a.domain for a in outcome.result.actions}
     assert all(before[d] == "active" for d in planned)
 
 
@@ -163,5 +163,5 @@ def test_a_rejected_approval_changes_nothing(guard_env, monkeypatch):
     before = {n: r["outbound_status"] for n, r in guard_env.domains().items()}
     outcome = run_flow(outbound_guard, apply=True,
                        as_of=guard_env.sandbox.now(), notify=False)
-    assert outcome.state == "Rejected" and outcome.result["dry_run"]
+    assert outcome.state == "Rejected" and outcome.result.dry_run
     assert {n: r["outbound_status"] for n, r in guard_env.domains().items()} == before

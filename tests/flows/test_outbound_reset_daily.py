@@ -62,9 +62,9 @@ def test_a_lost_answer_is_reconciled_from_zero_counters_and_never_resent(resets_
     again = run_daily()
     # Then it read the counters (all zero) and recorded the day as done, with no resend
     assert outcome.ok, outcome.message
-    assert outcome.result["status"] == "done" and outcome.result["reconciled"] is True
-    assert "all 50 domains show 0 sent today" in outcome.result["detail"]
-    assert again.ok and again.result["status"] == "already_done"
+    assert outcome.result.status == "done" and outcome.result.reconciled is True
+    assert "all 50 domains show 0 sent today" in outcome.result.detail
+    assert again.ok and again.result.status == "already_done"
     assert resets_env.reset_calls() == (1, 0)
     entry = resets_env.store.ledger_entry(JOB, today())
     assert entry.status is LedgerStatus.DONE and "answer lost" in entry.detail
@@ -78,10 +78,10 @@ def test_an_unanswered_call_that_did_not_reset_is_proven_so_and_made_once_more(r
     # Then the counters read before the call prove it was not applied, and one more call
     # resets the day: exactly one reset reached EmBoux
     assert outcome.ok, outcome.message
-    assert outcome.result["status"] == "done" and outcome.result["reconciled"] is True
+    assert outcome.result.status == "done" and outcome.result.reconciled is True
     assert resets_env.reset_calls() == (1, 0)
     assert resets_env.store.ledger_entry(JOB, today()).status is LedgerStatus.DONE
-    assert run_daily().result["status"] == "already_done"
+    assert run_daily().result.status == "already_done"
     assert resets_env.reset_calls() == (1, 0)
 
 
@@ -95,7 +95,7 @@ def test_a_call_that_cannot_be_told_apart_marks_the_day_unknown_until_forced(res
     assert not outcome.ok
     assert "may or may not have been applied" in outcome.message
     assert "--force" in outcome.message
-    assert outcome.result["status"] == "unknown"
+    assert outcome.result.status == "unknown"
     assert resets_env.reset_calls() == (0, 0)
     assert resets_env.store.ledger_entry(JOB, today()).status is LedgerStatus.UNKNOWN
     alerts = resets_env.store.alerts_of_day(date.fromisoformat(today()), JOB)
@@ -106,7 +106,7 @@ def test_a_call_that_cannot_be_told_apart_marks_the_day_unknown_until_forced(res
     assert resets_env.reset_calls() == (0, 0)
     # When a person forces it: exactly one reset
     forced = run_daily(force=True)
-    assert forced.ok and forced.result["status"] == "done"
+    assert forced.ok and forced.result.status == "done"
     assert resets_env.reset_calls() == (1, 0)
 
 
@@ -134,7 +134,7 @@ def test_a_lost_answer_that_cannot_be_checked_leaves_the_day_unknown_and_alerts(
     # When the flow runs
     outcome = run_daily()
     # Then the sent call is never taken for failed: the day is unknown, alerted, not resent
-    assert not outcome.ok and outcome.result["status"] == "unknown"
+    assert not outcome.ok and outcome.result.status == "unknown"
     assert "GET /domains" in outcome.message
     assert resets_env.store.ledger_entry(JOB, today()).status is LedgerStatus.UNKNOWN
     alerts = resets_env.store.alerts_of_day(date.fromisoformat(today()), JOB)
@@ -151,7 +151,7 @@ def reset_when_all_are_ready(api_url: str, start: Any, results: Any) -> None:
 
     start.wait(timeout=120)
     outcome = run_flow(outbound_reset_daily)
-    results.put(outcome.result["status"] if outcome.result else f"error: {outcome.message}")
+    results.put(outcome.result.status if outcome.result else f"error: {outcome.message}")
 
 
 def test_two_processes_racing_the_days_reset_on_postgresql_reset_once(postgres_resets_env):
@@ -192,8 +192,8 @@ def test_a_first_scheduled_run_after_midnight_does_not_reset_mid_day(resets_env)
     outcome = scheduled_daily(at(6))
     # Then it sent nothing, completed, and said why and when the first reset will be
     assert outcome.ok, outcome.message
-    assert outcome.result["status"] == "skipped"
-    assert "mid-day" in outcome.result["detail"] and "00:00 UTC" in outcome.result["detail"]
+    assert outcome.result.status == "skipped"
+    assert "mid-day" in outcome.result.detail and "00:00 UTC" in outcome.result.detail
     assert resets_env.reset_calls() == (0, 0)
     assert resets_env.store.ledger_entry(JOB, today()) is None
 
@@ -206,15 +206,15 @@ def test_a_catch_up_resets_the_day_when_mailops_reset_the_day_before(resets_env)
     # When the 06:00 run starts
     outcome = scheduled_daily(at(6))
     # Then it made today's reset, once
-    assert outcome.ok and outcome.result["status"] == "done", outcome.message
+    assert outcome.ok and outcome.result.status == "done", outcome.message
     assert resets_env.reset_calls() == (1, 0)
-    assert scheduled_daily(at(7)).result["status"] == "already_done"
+    assert scheduled_daily(at(7)).result.status == "already_done"
     assert resets_env.reset_calls() == (1, 0)
 
 
 def test_the_midnight_slot_resets_and_a_run_by_hand_decides_for_itself(resets_env):
     # Given no ledger at all: the midnight slot resets, as does a person's run on another day
-    assert scheduled_daily(at(0)).result["status"] == "done"
+    assert scheduled_daily(at(0)).result.status == "done"
     assert resets_env.reset_calls() == (1, 0)
 
 
@@ -226,8 +226,8 @@ def test_a_not_processed_answer_to_the_reset_is_retried_within_the_run(resets_en
     # When the flow runs
     outcome = run_daily()
     # Then the same run reset the day, once, without reconciling anything
-    assert outcome.ok and outcome.result["status"] == "done", outcome.message
-    assert outcome.result["reconciled"] is False
+    assert outcome.ok and outcome.result.status == "done", outcome.message
+    assert outcome.result.reconciled is False
     assert resets_env.reset_calls() == (1, 0)
 
 
@@ -290,8 +290,8 @@ def test_a_run_killed_while_its_applied_reset_was_unanswered_is_done_by_the_next
     # the dead run recorded, and marks the day done without a second call
     outcome = run_daily()
     assert outcome.ok, outcome.message
-    assert outcome.result["status"] == "done" and outcome.result["reconciled"] is True
-    assert outcome.result["sent"] is False
+    assert outcome.result.status == "done" and outcome.result.reconciled is True
+    assert outcome.result.sent is False
     assert resets_env.reset_calls() == (1, 0)
     entry = resets_env.store.ledger_entry(JOB, today())
     assert entry.status is LedgerStatus.DONE and left.run_id in entry.detail
@@ -305,7 +305,7 @@ def test_a_run_killed_before_its_reset_was_applied_is_reset_once_by_the_next_run
     kill_once_calling(resets_env, process, applied=False)
     # Then the next run sees the counters as high as before the call, and resets once
     outcome = run_daily()
-    assert outcome.ok and outcome.result["status"] == "done", outcome.message
+    assert outcome.ok and outcome.result.status == "done", outcome.message
     assert resets_env.reset_calls() == (1, 0)
 
 
@@ -342,11 +342,11 @@ def test_a_holder_on_another_host_is_waited_for_until_its_lease_runs_out(resets_
     outcome = run_daily()
     # Then the run takes the day over; the counters (not zero: the call never reached the
     # sandbox) cannot tell without evidence, so the day is unknown and alerted, not reset
-    assert outcome.result["status"] == "unknown", outcome.message
+    assert outcome.result.status == "unknown", outcome.message
     assert resets_env.reset_calls() == (0, 0)
     # And a person's --force reconciles, then calls once
     forced = run_daily(force=True)
-    assert forced.ok and forced.result["status"] == "done", forced.message
+    assert forced.ok and forced.result.status == "done", forced.message
     assert resets_env.reset_calls() == (1, 0)
 
 
@@ -354,11 +354,11 @@ def test_force_never_calls_when_the_counters_show_the_reset_happened(resets_env)
     # Given a lost answer after an applied reset, whose check failed: the day is unknown
     resets_env.sandbox.inject_fault(RESET_DAILY, "lost_response", count=1)
     resets_env.sandbox.inject_fault("GET /emboux/domains", "malformed")
-    assert run_daily().result["status"] == "unknown"
+    assert run_daily().result.status == "unknown"
     resets_env.sandbox.clear_faults()
     # When a person forces the day
     forced = run_daily(force=True)
     # Then the counters (all zero) prove it happened: done, and no second reset
-    assert forced.ok and forced.result["status"] == "done", forced.message
-    assert forced.result["sent"] is False
+    assert forced.ok and forced.result.status == "done", forced.message
+    assert forced.result.sent is False
     assert resets_env.reset_calls() == (1, 0)

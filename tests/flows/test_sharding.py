@@ -73,7 +73,7 @@ def test_a_shard_of_the_guard_takes_whole_groups(mailops_env):
         outcome = run_flow(outbound_guard, as_of=mailops_env.sandbox.now(), notify=False,
                            shard=str(part))
         assert outcome.ok, outcome.message
-        seen.append({m["name"] for m in outcome.result["mailboxes"]})
+        seen.append({m.name for m in outcome.result.mailboxes})
     # Then every domain was guarded once, and no group is split between shards
     assert Counter(name for names in seen for name in names) == Counter(set(partner))
     groups = [{partner[name] for name in names} for names in seen if names]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from mailops.guard import evaluate
+from mailops.guard import GuardAction, evaluate
+from mailops.jsonable import to_jsonable
 from mailops.models.emboux import Outbound
 from mailops.models.health import DomainHealth
 from mailops.report.slack import outbound_guard_message
@@ -115,12 +116,12 @@ def test_a_paused_group_suspends_every_active_member():
     suspends = {c.label: c.reason for c in run.actions}
     assert set(suspends) == {"a.io", "b.io", "c.io"}
     assert "its group is paused" in suspends["c.io"]
-    assert run.as_json(True)["mailboxes"][0]["status"] == "paused"
+    assert run.mailboxes()[0].status is Status.PAUSED
 
 
 def test_the_dashboard_json_has_the_issue_keys():
     run = evaluate({}, [domain("a.io", 80, 3)], [], T0, RULES)
-    payload = run.as_json(True)
+    payload = to_jsonable({"mailboxes": run.mailboxes(), "groups": run.groups})
     assert payload["mailboxes"] == [{
         "name": "a.io", "group": "p-1", "status": "paused", "window_sends": 80.0,
         "window_bounces": 3.0, "total_sends": 80, "total_bounces": 3,
@@ -139,7 +140,7 @@ def test_the_slack_message_escapes_every_api_string():
     message = outbound_guard_message(
         [("<!channel>.io", "healthy", "paused", "5 bounces & more")],
         [("p-<x>", "healthy", "warning", "1/3 unhealthy")],
-        [("<!channel>.io", "suspend", "paused by the guard")],
+        [GuardAction("<!channel>.io", "suspend", "paused by the guard")],
         dry_run=True, as_of=T0.isoformat(),
     )
     text = json_text(message)
