@@ -47,4 +47,4 @@ def demo(weeks: WeeksOption = 5, seed: SeedOption = 7,
     if summary.failed:
         lines.append(f"{len(summary.failed)} runs failed:")
         lines += [f"  {terminal_text(line)}" for line in summary.failed[:10]]
-    output.finish("\n".join(lines), summary.as_json(), local_json=json_output)
+    output.finish("\n".join(lines), summary, local_json=json_output)
