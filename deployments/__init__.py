@@ -29,8 +29,7 @@ class Job:
     command line), and with which parameters by default."""
 
     name: str
-    module: str
-    function: str
+    flow: str  # the flow function: `flow` of module flows.<flow>
     cron: str | None
     timezone: str
     description: str
@@ -42,8 +41,13 @@ class Job:
     work_queue: str = DEFAULT_QUEUE
 
     @property
+    def module(self) -> str:
+        """The module of the flow function: flows/ has one module per job, named like it."""
+        return f"flows.{self.flow}"
+
+    @property
     def entrypoint(self) -> str:
-        return f"{self.module.replace('.', '/')}.py:{self.function}"
+        return f"{self.module.replace('.', '/')}.py:{self.flow}"
 
     @property
     def deployment_tags(self) -> tuple[str, ...]:
@@ -61,14 +65,13 @@ class Job:
 
 JOBS: tuple[Job, ...] = (
     Job(
-        jobs.DAILY_HEALTH, "flows.daily_health", "daily_health", "0 8 * * *", OPERATOR_ZONE,
+        jobs.DAILY_HEALTH, "daily_health", "0 8 * * *", OPERATOR_ZONE,
         "Collect every Cleanbox team and EmBoux domain into the trend tables, alert, and "
         "post one Slack report.",
         tags=("cleanbox", "emboux", "report"),
     ),
     Job(
-        jobs.DAILY_HEALTH_FANOUT, "flows.daily_health_fanout", "daily_health_fanout", None,
-        OPERATOR_ZONE,
+        jobs.DAILY_HEALTH_FANOUT, "daily_health_fanout", None, OPERATOR_ZONE,
         "daily-health split into `shards` parallel runs of daily-health-shard (on any "
         "worker of the pool), then one report merged from the store. For many teams and "
         "domains: give it daily-health's schedule and pause daily-health's.",
@@ -77,7 +80,7 @@ JOBS: tuple[Job, ...] = (
         work_queue=FANOUT_QUEUE,
     ),
     Job(
-        jobs.DAILY_HEALTH_SHARD, "flows.daily_health", "daily_health", None, "UTC",
+        jobs.DAILY_HEALTH_SHARD, "daily_health", None, "UTC",
         "One shard (parameter shard = i/n) of daily-health, started by daily-health-fanout; "
         "stores its teams and domains and posts no report of its own.",
         parameters={"notify": False},
@@ -85,43 +88,41 @@ JOBS: tuple[Job, ...] = (
         exclusive=False,  # the n shards of one fan-out run at once
     ),
     Job(
-        jobs.OUTBOUND_RESET_DAILY, "flows.outbound_reset_daily", "outbound_reset_daily",
-        "0 * * * *", "UTC",
+        jobs.OUTBOUND_RESET_DAILY, "outbound_reset_daily", "0 * * * *", "UTC",
         "POST /outbound/reset-daily exactly once per UTC day (ledger-guarded): at 00:00, "
         "and each later hour sends nothing unless that day's reset failed.",
         tags=("emboux", "exactly-once"),
     ),
     Job(
-        jobs.BILLING_FREEZE, "flows.billing_freeze", "billing_freeze", "5 * 1 * *", "UTC",
+        jobs.BILLING_FREEZE, "billing_freeze", "5 * 1 * *", "UTC",
         "POST /outbound/reset-monthly exactly once per month; the frozen counters become "
         "the month's billing rows. At 00:05 on the 1st, and each later hour of the 1st sends "
         "nothing unless that month's freeze failed.",
         tags=("emboux", "exactly-once", "billing"),
     ),
     Job(
-        jobs.CONTACT_CLEANUP, "flows.contact_cleanup", "contact_cleanup", "0 6 * * 1",
-        OPERATOR_ZONE,
+        jobs.CONTACT_CLEANUP, "contact_cleanup", "0 6 * * 1", OPERATOR_ZONE,
         "Classify unset contacts by Cleanbox's contact rules (docs/cleanbox-api.md); applies "
         "only with apply=true and an approval in the UI.",
         parameters={"apply": False},
         tags=("cleanbox", "gated"),
     ),
     Job(
-        jobs.WEEKLY_REPORT, "flows.weekly_report", "weekly_report", "0 9 * * 1", OPERATOR_ZONE,
+        jobs.WEEKLY_REPORT, "weekly_report", "0 9 * * 1", OPERATOR_ZONE,
         "Week-over-week trends, drifts and forecasts from the trend tables, as a file, a "
         "Slack digest and an artifact.",
         parameters={"format": "html"},
         tags=("report",),
     ),
     Job(
-        jobs.OUTBOUND_GUARD, "flows.outbound_guard", "outbound_guard", "*/15 * * * *", "UTC",
+        jobs.OUTBOUND_GUARD, "outbound_guard", "*/15 * * * *", "UTC",
         "The bounce monitor of docs/outbound-guard.md over EmBoux domains; suspends and "
         "resumes only with apply=true and an approval in the UI.",
         parameters={"apply": False},
         tags=("emboux", "gated"),
     ),
     Job(
-        jobs.QUARANTINE_ACCEPT, "flows.quarantine_accept", "quarantine_accept", "0 * * * *", "UTC",
+        jobs.QUARANTINE_ACCEPT, "quarantine_accept", "0 * * * *", "UTC",
         "The auto-remediation of Cleanbox's monitoring guide: above the backlog threshold, "
         "accept quarantined mail from whitelisted contacts; applies only with apply=true and "
         "an approval in the UI.",
@@ -129,22 +130,20 @@ JOBS: tuple[Job, ...] = (
         tags=("cleanbox", "gated"),
     ),
     Job(
-        jobs.DOMAIN_ONBOARDING, "flows.domain_onboarding", "domain_onboarding", None, "UTC",
+        jobs.DOMAIN_ONBOARDING, "domain_onboarding", None, "UTC",
         "Start verification of a new domain (a subdomain registers under its parent), store "
         "the DNS records to publish and post them to Slack; on demand, apply=false is a dry run.",
         tags=("emboux", "domains"),
     ),
     Job(
-        jobs.VERIFICATION_WATCH, "flows.verification_watch", "verification_watch", "0 7 * * *",
-        OPERATOR_ZONE,
+        jobs.VERIFICATION_WATCH, "verification_watch", "0 7 * * *", OPERATOR_ZONE,
         "Poll verify-status of every onboarded domain not yet verified, record each change, "
         "report newly verified domains and alert on those pending 3 days or more.",
         parameters={"pending_alert_days": 3},
         tags=("emboux", "domains"),
     ),
     Job(
-        jobs.CREDENTIAL_ROTATION, "flows.credential_rotation", "credential_rotation",
-        "0 3 1 * *", "UTC",
+        jobs.CREDENTIAL_ROTATION, "credential_rotation", "0 3 1 * *", "UTC",
         "Rotate the provider credential of every domain whose credential mailops installed "
         "(or the listed domains) into a Prefect Secret block; applies only with apply=true "
         "and an approval in the UI.",

@@ -14,7 +14,7 @@ from deployments import JOBS, Job
 
 def job_flow(job: Job) -> Flow:
     """The flow object a job runs."""
-    flow = getattr(importlib.import_module(job.module), job.function)
+    flow = getattr(importlib.import_module(job.module), job.flow)
     if not isinstance(flow, Flow):
         raise TypeError(f"{job.entrypoint} is not a Prefect flow")
     return flow

@@ -105,7 +105,19 @@ TEAM_TREND_METRICS = ("weekly_used", "quarantine_backlog", "failed_24h", "denied
 DOMAIN_TREND_METRICS = ("outbound_sent_today", "bounce_rate", "complaint_rate")
 
 
-class AlertThresholds(_Section):
+class _SuspensionThresholds(_Section):
+    """EmBoux's suspension thresholds (docs/emboux-api.md), which the daily-health alerts
+    warn before and the weekly report's forecasts look for, each in its own section."""
+
+    bounce_rate_suspension_pct: float = Field(
+        0.5, gt=0, le=100, description="EmBoux's BOUNCE_RATE_THRESHOLD, in percent"
+    )
+    complaint_rate_suspension_pct: float = Field(
+        0.1, gt=0, le=100, description="EmBoux's COMPLAINT_RATE_THRESHOLD, in percent"
+    )
+
+
+class AlertThresholds(_SuspensionThresholds):
     """Thresholds of the daily-health alerts: the monitoring guide's four
     (docs/cleanbox-api.md#monitoring-guide), EmBoux's (docs/emboux-api.md), and trends."""
 
@@ -114,13 +126,6 @@ class AlertThresholds(_Section):
     failed_messages: int = Field(5, ge=0)
     unset_sender_emails: int = Field(50, ge=1)
     top_senders: int = Field(5, ge=1, le=100, description="top senders collected per team")
-
-    bounce_rate_suspension_pct: float = Field(
-        0.5, gt=0, le=100, description="EmBoux's BOUNCE_RATE_THRESHOLD, in percent"
-    )
-    complaint_rate_suspension_pct: float = Field(
-        0.1, gt=0, le=100, description="EmBoux's COMPLAINT_RATE_THRESHOLD, in percent"
-    )
     suspension_warning_fraction: float = Field(
         0.7, gt=0, le=1, description="warn at this share of a suspension threshold"
     )
@@ -210,7 +215,7 @@ class QuarantineRules(_Section):
     max_actions_per_run: int = Field(500, ge=1)
 
 
-class ReportSettings(_Section):
+class ReportSettings(_SuspensionThresholds):
     """weekly-report: drift detection, forecast thresholds and the minimum volume to forecast."""
 
     history_weeks: int = Field(8, ge=2, le=52, description="weeks loaded for drifts and charts")
@@ -231,8 +236,6 @@ class ReportSettings(_Section):
     )
     quota_pct: float = Field(100.0, gt=0, le=100, description="share of the weekly quota")
     daily_limit_pct: float = Field(100.0, gt=0, le=100, description="share of the daily limit")
-    bounce_rate_suspension_pct: float = Field(0.5, gt=0, le=100)
-    complaint_rate_suspension_pct: float = Field(0.1, gt=0, le=100)
     top_movers: int = Field(10, ge=1, le=100)
     artifact_rows: int = Field(
         10, ge=1, le=200,

@@ -26,6 +26,7 @@ from typing import Any
 
 from flows.run import FlowOutcome
 from mailops import jobs
+from mailops.jsonable import to_jsonable
 from sandbox import reconcile
 from sandbox.clock import DEFAULT_START, SimClock
 from sandbox.corpus import CorpusOutcome
@@ -115,10 +116,9 @@ class ChaosSummary:
             "jobs_run": self.jobs_run, "runs": dict(self.runs),
             "faults_injected": self.faults_injected, "faults": dict(self.faults),
             "faults_survived": self.survived, "failed_runs": self.failed_runs,
-            "corpus": [{"case": c.case, "job": c.job, "handled": c.handled,
-                        "detail": c.detail} for c in self.corpus],
+            "corpus": to_jsonable(self.corpus),
             "unexpected": self.unexpected, "checked": dict(self.checked),
-            "differences": [d.as_json() for d in self.differences],
+            "differences": to_jsonable(self.differences),
             "seconds": round(self.seconds, 1),
             "phases": {name: round(seconds, 1) for name, seconds in self.phases.items()},
             "slowest_runs": dict(sorted(self.durations.items(), key=lambda kv: -kv[1])[:15]),

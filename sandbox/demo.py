@@ -27,6 +27,7 @@ from typing import Any
 
 from flows.run import FlowOutcome, run_flow
 from mailops import jobs
+from mailops.jsonable import renamed
 from sandbox.server import Sandbox
 
 NEW_DOMAIN = "newcomer-demo.com"  # registered in EmBoux on day 1, onboarded by the demo
@@ -40,8 +41,8 @@ class DemoSummary:
     """What the demo did and where its results are."""
 
     weeks: int
-    started: datetime
-    ended: datetime
+    started: datetime = field(metadata=renamed("from"))
+    ended: datetime = field(metadata=renamed("to"))
     runs: Counter[str] = field(default_factory=Counter)
     failed: list[str] = field(default_factory=list)
     database: Path = Path()
@@ -49,14 +50,6 @@ class DemoSummary:
     reports: list[Path] = field(default_factory=list)
     alerts: int = 0
     onboarded: dict[str, str | None] = field(default_factory=dict)  # domain: verified when
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "weeks": self.weeks, "from": self.started.isoformat(), "to": self.ended.isoformat(),
-            "runs": dict(self.runs), "failed": self.failed, "database": str(self.database),
-            "slack_posts": str(self.slack_posts), "reports": [str(p) for p in self.reports],
-            "alerts": self.alerts, "onboarded": self.onboarded,
-        }
 
 
 def point_mailops_at(sandbox: Sandbox, folder: Path) -> None:

@@ -68,6 +68,7 @@ import math
 import secrets
 import threading
 from collections import deque
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
@@ -139,67 +140,41 @@ def _check_choice(field: str, value: str, choices: tuple[str, ...]) -> None:
         raise ValueError(f"{field}: must be one of {', '.join(choices)}, not {value!r}")
 
 
+@dataclass(slots=True, eq=False)
 class Domain:
-    """One row of the EmBoux domain table plus the sandbox's bookkeeping about it."""
+    """One row of the EmBoux domain table plus the sandbox's bookkeeping about it; what a row
+    starts with is `EmbouxSim.add_domain`'s to choose (its defaults are EmBoux's)."""
 
-    __slots__ = (
-        "allowed_count",
-        "attempts",
-        "bounce_count",
-        "complaint_count",
-        "daily_limit",
-        "enforcement",
-        "history",
-        "hour_count",
-        "hour_key",
-        "monthly_limit",
-        "name",
-        "partner_ref",
-        "provider",
-        "reasons",
-        "resets_daily",
-        "resets_monthly",
-        "sent_month",
-        "sent_today",
-        "spike_max_multiplier",
-        "status",
-        "suspension",
-        "suspensions",
-        "tier",
-        "verified",
-        "verify_domain",
-        "warmup_profile",
-        "warmup_started",
-    )
+    name: str
+    partner_ref: str
+    warmup_started: date
+    verified: bool
+    daily_limit: int
+    monthly_limit: int
+    tier: str
+    enforcement: str
+    warmup_profile: str
+    status: str
+    spike_max_multiplier: float
+    provider: str
+    verify_domain: str = field(init=False)  # the domain whose verification it inherits
+    sent_today: int = 0
+    sent_month: int = 0
+    bounce_count: int = 0
+    complaint_count: int = 0
+    history: deque[int] = field(default_factory=lambda: deque(maxlen=HISTORY_DAYS))
+    hour_key: int = -1
+    hour_count: int = 0
+    suspension: dict[str, Any] | None = None
+    suspensions: list[dict[str, Any]] = field(default_factory=list)
+    reasons: dict[str, int] = field(default_factory=dict)
+    attempts: int = 0
+    allowed_count: int = 0
+    resets_daily: int = 0
+    resets_monthly: int = 0
 
-    def __init__(self, name: str, partner_ref: str, started: date) -> None:
-        self.name = name
-        self.partner_ref = partner_ref
-        self.tier = "shared"
-        self.status = "active"
-        self.daily_limit = 0
-        self.monthly_limit = 0
-        self.sent_today = 0
-        self.sent_month = 0
-        self.enforcement = "hard"
-        self.bounce_count = 0
-        self.complaint_count = 0
-        self.verified = True
-        self.warmup_profile = "standard"
-        self.spike_max_multiplier = 5.0
-        self.provider = "mailgun"
-        self.warmup_started = started
-        self.verify_domain = name
-        self.history: deque[int] = deque(maxlen=HISTORY_DAYS)
-        self.hour_key = -1
-        self.hour_count = 0
-        self.suspension: dict[str, Any] | None = None
-        self.suspensions: list[dict[str, Any]] = []
-        self.reasons: dict[str, int] = {}
-        self.attempts = 0
-        self.allowed_count = 0
-        self.resets_daily = 0
-        self.resets_monthly = 0
+    def __post_init__(self) -> None:
+        self.verify_domain = self.name
 
     def outbound(self) -> dict[str, Any]:
         """The 15 fields of ``GET /domains/{name}/outbound``, in EmBoux's order
@@ -299,16 +274,10 @@ class EmbouxSim:
             if old is not None:
                 self._by_partner[old.partner_ref].pop(key, None)
                 self._inheritors.get(old.verify_domain, set()).discard(key)
-            d = Domain(key, partner_ref, warmup_started or self.clock.today())
-            d.verified = verified
-            d.daily_limit = daily_limit
-            d.monthly_limit = monthly_limit
-            d.tier = tier
-            d.enforcement = enforcement
-            d.warmup_profile = warmup_profile
-            d.status = status
-            d.spike_max_multiplier = float(spike_max_multiplier)
-            d.provider = provider
+            d = Domain(key, partner_ref, warmup_started or self.clock.today(), verified=verified,
+                       daily_limit=daily_limit, monthly_limit=monthly_limit, tier=tier,
+                       enforcement=enforcement, warmup_profile=warmup_profile, status=status,
+                       spike_max_multiplier=float(spike_max_multiplier), provider=provider)
             if status == "suspended":
                 d.suspension = {"at": self.clock.now().isoformat(), "cause": "initial"}
                 d.suspensions.append(d.suspension)

@@ -54,9 +54,6 @@ class Difference:
     def __str__(self) -> str:
         return f"[{self.check}] {self.subject}: {self.message}"
 
-    def as_json(self) -> dict[str, str]:
-        return {"check": self.check, "subject": self.subject, "message": self.message}
-
 
 def _day(value: Any) -> str:
     return value.isoformat() if isinstance(value, date) else str(value)[:10]

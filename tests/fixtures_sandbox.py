@@ -88,16 +88,22 @@ def point_at_sandbox(
 
 
 @dataclass
-class SandboxEnv:
-    """mailops's environment pointed at a running sandbox, with its own database."""
+class SandboxAndStore:
+    """A running sandbox and the database of the mailops pointed at it (`point_at_sandbox`)."""
 
     sandbox: Sandbox
     database_url: str
-    config_path: Path
-    data_dir: Path
 
     def store(self) -> Store:
         return Store(self.database_url)
+
+
+@dataclass
+class SandboxEnv(SandboxAndStore):
+    """mailops's environment pointed at a running sandbox, with its own database."""
+
+    config_path: Path
+    data_dir: Path
 
 
 @pytest.fixture
@@ -176,16 +182,11 @@ PARTNER = "p-acmedental-0"
 
 
 @dataclass
-class DomainsEnv:
+class DomainsEnv(SandboxAndStore):
     """mailops pointed at the domain jobs' own sandbox, store and data folder."""
 
-    sandbox: Sandbox
-    database_url: str
     data_dir: Path
     monkeypatch: pytest.MonkeyPatch
-
-    def store(self) -> Store:
-        return Store(self.database_url)
 
     def add_domain(self, name: str, partner_ref: str = PARTNER) -> str:
         """A new, unverified domain in EmBoux's table (as a customer would register it)."""

@@ -41,6 +41,9 @@ WeeksOption = Annotated[
     int, typer.Option(min=1, max=12, help="Simulated weeks (5 reach a month's turn).")
 ]
 SeedOption = Annotated[int, typer.Option(help="Seed of the simulated world (and its faults).")]
+SimulationFolderOption = Annotated[
+    Path, typer.Option(help="Where the run's database, payloads and evidence go (replaced).")
+]
 ShardOption = Annotated[
     str | None,
     typer.Option("--shard", help="i/n: only the part of the work of shard i of n (e.g. 1/4)."),

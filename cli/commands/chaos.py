@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Annotated
 
 import typer
 
 from cli.app import JsonFlag, output
-from cli.commands import SeedOption, WeeksOption, progress_bar
+from cli.commands import SeedOption, SimulationFolderOption, WeeksOption, progress_bar
 from mailops.report.escape import terminal_text
 
 
@@ -18,14 +17,9 @@ def register(app: typer.Typer) -> None:
     app.command("chaos")(chaos)
 
 
-def chaos(
-    weeks: WeeksOption = 5,
-    seed: SeedOption = 7,
-    folder: Annotated[
-        Path, typer.Option(help="Where the run's database and evidence go (replaced).")
-    ] = Path("data/chaos"),
-    json_output: JsonFlag = False,
-) -> None:
+def chaos(weeks: WeeksOption = 5, seed: SeedOption = 7,
+          folder: SimulationFolderOption = Path("data/chaos"),
+          json_output: JsonFlag = False) -> None:
     """Run every job on schedule while the APIs fail, then reconcile everything mailops
     recorded against the sandbox's ground truth; exits 1 on any difference."""
     # Faults make runs log warnings and errors by the hundred: they go to the Prefect API and

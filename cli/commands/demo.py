@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
 
 import typer
 
 from cli.app import JsonFlag, output
-from cli.commands import SeedOption, WeeksOption, progress_bar
+from cli.commands import SeedOption, SimulationFolderOption, WeeksOption, progress_bar
 from mailops.report.escape import terminal_text
 
 
@@ -17,14 +16,9 @@ def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
 
 
-def demo(
-    weeks: WeeksOption = 5,
-    seed: SeedOption = 7,
-    folder: Annotated[
-        Path, typer.Option(help="Where the demo's database and payloads go (replaced).")
-    ] = Path("data/demo"),
-    json_output: JsonFlag = False,
-) -> None:
+def demo(weeks: WeeksOption = 5, seed: SeedOption = 7,
+         folder: SimulationFolderOption = Path("data/demo"),
+         json_output: JsonFlag = False) -> None:
     """Run every job on its schedule over simulated weeks in the sandbox; no keys needed."""
     # Prefect's own INFO lines would drown the progress bar; warnings and errors still show.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -53,4 +47,4 @@ def demo(
     if summary.failed:
         lines.append(f"{len(summary.failed)} runs failed:")
         lines += [f"  {terminal_text(line)}" for line in summary.failed[:10]]
-    output.finish("\n".join(lines), summary.as_json(), local_json=json_output)
+    output.finish("\n".join(lines), summary, local_json=json_output)

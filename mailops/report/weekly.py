@@ -118,14 +118,21 @@ def _monday(day: date) -> date:
 
 
 @dataclass(frozen=True)
-class MetricChange:
+class _OfMetric:
+    """What a weekly figure is of: one metric of one team or domain (the first fields of
+    changes, drifts and chart points alike)."""
+
+    scope: str  # "team" or "domain"
+    subject: str
+    metric: str
+
+
+@dataclass(frozen=True)
+class MetricChange(_OfMetric):
     """One metric of one team or domain, this week against last week."""
 
     JSON_EXTRAS = ("in_words",)
 
-    scope: str
-    subject: str
-    metric: str
     how: str  # sum, mean, max or last: how the week's days became one value
     this_week: float | None
     last_week: float | None
@@ -143,14 +150,11 @@ class MetricChange:
 
 
 @dataclass(frozen=True)
-class Drift:
+class Drift(_OfMetric):
     """A metric that moved the same way in each of the last `weeks` weeks."""
 
     JSON_EXTRAS = ("in_words",)
 
-    scope: str
-    subject: str
-    metric: str
     direction: str  # "up" or "down"
     weeks: int  # consecutive weekly moves
     start_value: float
@@ -222,12 +226,9 @@ class ActionSample:
 
 
 @dataclass(frozen=True)
-class SeriesPoint:
+class SeriesPoint(_OfMetric):
     """One weekly value of a charted metric."""
 
-    scope: str
-    subject: str
-    metric: str
     week: str
     value: float
 

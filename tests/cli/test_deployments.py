@@ -92,7 +92,7 @@ def test_prefect_yaml_is_rendered_from_the_same_table():
 
 def test_prefect_yaml_keeps_any_text_as_it_was_written(monkeypatch: pytest.MonkeyPatch):
     tricky = 'Say "hi": then # not a comment\nsecond line: {x}, [y] & *z'
-    job = Job("tricky", "flows.daily_health", "daily_health", "*/5 * * * *", "UTC", tricky,
+    job = Job("tricky", "daily_health", "*/5 * * * *", "UTC", tricky,
               parameters={"note": tricky, "apply": False, "on": "yes", "n": 3})
     monkeypatch.setattr(deployments, "JOBS", (job,))
     [entry] = yaml.safe_load(prefect_yaml("UTC"))["deployments"]

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from fixtures_prefect import ServedDeployments, serve_in_thread
-from fixtures_sandbox import module_sandbox, point_at_sandbox
+from fixtures_sandbox import SandboxAndStore, module_sandbox, point_at_sandbox
 
 from mailops.store import Store
 from sandbox.cleanbox_state import KIND_LEGIT, KIND_MESSAGE, QUARANTINED, WHITELISTED
@@ -37,17 +37,12 @@ def serve_deployments(prefect_harness: None) -> Iterator[Callable[..., ServedDep
 
 
 @dataclass
-class ContactsEnv:
+class ContactsEnv(SandboxAndStore):
     """mailops pointed at a fresh sandbox of its own (cleanup changes contact states), with
     only its first team configured."""
 
-    sandbox: Sandbox
-    database_url: str
     team: str
     key: str
-
-    def store(self) -> Store:
-        return Store(self.database_url)
 
     def states(self) -> dict[str, str]:
         """Every contact's state (uuid -> state) as the sandbox holds it: ground truth."""
@@ -90,14 +85,8 @@ GUARD_SANDBOX_RULES = {
 
 
 @dataclass
-class GuardEnv:
+class GuardEnv(SandboxAndStore):
     """mailops pointed at the guard's own sandbox, with its own store and guard rules."""
-
-    sandbox: Sandbox
-    database_url: str
-
-    def store(self) -> Store:
-        return Store(self.database_url)
 
     def domains(self) -> dict[str, dict[str, Any]]:
         """Every domain as the sandbox holds it (status, counters, suspensions and causes)."""
