@@ -5,14 +5,13 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, Table, bindparam, delete, insert, select
-from sqlalchemy.exc import DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import NoSuchModuleError
 
 if TYPE_CHECKING:
     from mailops.store.reports import ReportFrames
@@ -67,26 +66,6 @@ __all__ = [
 ]
 
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _explained(
-    method: Callable[Concatenate[Store, P], R],
-) -> Callable[Concatenate[Store, P], R]:
-    """Turn a database failure into a `StoreError` naming the database, password masked."""
-
-    @functools.wraps(method)
-    def wrapper(self: Store, *args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return method(self, *args, **kwargs)
-        except DBAPIError as exc:
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-            raise StoreError(f"cannot use the database {self.display_url}: {reason}") from None
-
-    return wrapper
-
-
 def _unique(found: Sequence[Alert]) -> list[Alert]:
     """One alert per rule and subject as stored (a stranger's very long address is cut to
     the column, with an ellipsis): the first found wins."""
@@ -132,29 +111,24 @@ class Store:
 
     # --- schema ------------------------------------------------------------------------
 
-    @_explained
     def upgrade(self) -> str:
         """Create or migrate the schema to the newest revision; returns it."""
         return migrate.upgrade(self.engine)
 
-    @_explained
     def revision(self) -> str | None:
         return migrate.current_revision(self.engine)
 
-    @_explained
     def every_row(self) -> dict[str, list[dict[str, Any]]]:
         """Every row of every table, by table name (read only)."""
         return dump.every_row(self.engine)
 
     # --- trend rows --------------------------------------------------------------------
 
-    @_explained
     def upsert(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
         """Write rows by natural key: a re-run of the same day replaces, never duplicates."""
         with self.engine.begin() as conn:
             return upsert(conn, table, rows)
 
-    @_explained
     def replace(
         self, table: Table, match: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]
     ) -> int:
@@ -172,7 +146,6 @@ class Store:
                 conn.execute(insert(table), list(rows))
         return len(rows)
 
-    @_explained
     def save_alerts(
         self,
         day: date,
@@ -216,7 +189,6 @@ class Store:
                 )
             return upsert(conn, alerts, rows)
 
-    @_explained
     def alerts_of_day(self, day: date, job: str | None = None) -> list[Alert]:
         query = select(alerts).where(alerts.c.day == day)
         if job is not None:
@@ -229,7 +201,6 @@ class Store:
             for row in rows
         ]
 
-    @_explained
     def save_health_day(
         self,
         day: date,
@@ -240,24 +211,20 @@ class Store:
         """Store a day's team and domain rows (and top senders); a re-run replaces them."""
         trends.save_day(self.engine, day, collected_at, teams, domains)
 
-    @_explained
     def health_of_day(self, day: date) -> tuple[list[TeamHealth], list[DomainHealth]]:
         """The teams and domains stored for `day`, as collected (a merged shards' report)."""
         return trends.health_of_day(self.engine, day)
 
-    @_explained
     def send_averages(self, before: date, days: int) -> dict[str, float]:
         """Each domain's mean daily sends over the `days` days before `before`."""
         return trends.send_averages(self.engine, before, days)
 
-    @_explained
     def week_over_week(
         self, day: date, team_metrics: Sequence[str], domain_metrics: Sequence[str]
     ) -> list[WeekOverWeek]:
         """Daily means of each metric this week (ending `day`) and the week before."""
         return trends.week_over_week(self.engine, day, team_metrics, domain_metrics)
 
-    @_explained
     def report_frames(
         self, first_day: date, week_start: date, last_day: date, since: datetime,
         until: datetime,
@@ -270,28 +237,23 @@ class Store:
 
     # --- plans of gated jobs ------------------------------------------------------------
 
-    @_explained
     def save_plan(self, run_id: str, job: str, changes: Iterable[PlannedChange]) -> int:
         """Store a run's plan of remote changes; returns how many it holds."""
         return plans.save_plan(self.engine, run_id, job, changes)
 
-    @_explained
     def plan_of_run(
         self, run_id: str, status: ChangeStatus | None = None
     ) -> list[StoredChange]:
         return list(plans.plan_of_run(self.engine, run_id, status))
 
-    @_explained
     def plan_jobs(self, run_id: str) -> list[str]:
         """The jobs whose plan is stored under `run_id` (empty: no such plan)."""
         return plans.jobs_of_run(self.engine, run_id)
 
-    @_explained
     def plan_counts(self, run_id: str) -> dict[tuple[str, str], int]:
         """How many changes of each (action, status) a run's plan holds."""
         return plans.plan_counts(self.engine, run_id)
 
-    @_explained
     def record_outcomes(
         self, run_id: str, job: str, outcomes: Sequence[Outcome],
         changes: dict[int, PlannedChange],
@@ -301,30 +263,24 @@ class Store:
 
     # --- outbound-guard ------------------------------------------------------------------
 
-    @_explained
     def guard_mailboxes(self) -> dict[str, GuardRecord]:
         """Every mailbox the guard remembers, by domain name."""
         return guard_store.load_mailboxes(self.engine)
 
-    @_explained
     def save_guard_mailboxes(self, records: Iterable[GuardRecord], now: datetime) -> int:
         return guard_store.save_mailboxes(self.engine, records, now)
 
-    @_explained
     def mark_guard_suspended(self, names: Iterable[str], suspended: bool) -> None:
         """Record that the guard's own suspend of these domains is (or is no longer) in force."""
         guard_store.mark_suspended(self.engine, names, suspended)
 
-    @_explained
     def guard_groups(self) -> dict[str, tuple[str, str | None]]:
         """Every group the guard remembers: (status, last notified status)."""
         return guard_store.load_groups(self.engine)
 
-    @_explained
     def save_guard_groups(self, statuses: Mapping[str, str], now: datetime) -> None:
         guard_store.save_groups(self.engine, statuses, now)
 
-    @_explained
     def mark_guard_notified(
         self, mailboxes: Mapping[str, str], groups: Mapping[str, str]
     ) -> None:
@@ -332,36 +288,30 @@ class Store:
 
     # --- dashboard (read only) -----------------------------------------------------------
 
-    @_explained
     def trend_span(self) -> tuple[date | None, date | None]:
         """The first and last day the trend tables hold."""
         return views.trend_span(self.engine)
 
-    @_explained
     def trend_rows(
         self, scope: str, metrics: Sequence[str], start: date, end: date
     ) -> list[dict[str, Any]]:
         """Daily `metrics` of every team or domain (`scope`) from `start` to `end`."""
         return views.trend_rows(self.engine, scope, metrics, start, end)
 
-    @_explained
     def audit_tail(self, limit: int, job: str | None = None) -> list[dict[str, Any]]:
         """The newest audited changes first."""
         return views.audit_tail(self.engine, limit, job)
 
-    @_explained
     def ledger_tail(self, jobs: Sequence[str], limit: int) -> list[LedgerEntry]:
         """The newest once-only runs of these jobs first."""
         return views.ledger_tail(self.engine, jobs, limit)
 
-    @_explained
     def recent_plans(self, job: str, per_label: int) -> dict[str, list[dict[str, Any]]]:
         """Each label's newest planned changes of one job."""
         return views.recent_plans(self.engine, job, per_label)
 
     # --- run ledger --------------------------------------------------------------------
 
-    @_explained
     def claim(
         self,
         job: str,
@@ -377,18 +327,15 @@ class Store:
         return ledger.claim(self.engine, job, key, run_id, holder=holder,
                             lease_until=lease_until, retake=retake, expect=expect, now=now)
 
-    @_explained
     def renew_claim(self, job: str, key: str, run_id: str, lease_until: datetime) -> bool:
         return ledger.renew(self.engine, job, key, run_id, lease_until)
 
-    @_explained
     def record_call(
         self, job: str, key: str, run_id: str, evidence: str | None,
         *, now: datetime | None = None,
     ) -> None:
         ledger.record_call(self.engine, job, key, run_id, evidence, now=now)
 
-    @_explained
     def finish(
         self,
         job: str,
@@ -401,36 +348,30 @@ class Store:
     ) -> LedgerEntry:
         return ledger.finish(self.engine, job, key, run_id, status, detail, now=now)
 
-    @_explained
     def ledger_entry(self, job: str, key: str) -> LedgerEntry | None:
         return ledger.get_entry(self.engine, job, key)
 
     # --- audit -------------------------------------------------------------------------
 
-    @_explained
     def record_changes(
         self, run_id: str, job: str, changes: Iterable[Change], *, now: datetime | None = None
     ) -> int:
         return audit.record_changes(self.engine, run_id, job, changes, now=now)
 
-    @_explained
     def changes_of_run(self, run_id: str) -> list[AuditRecord]:
         return audit.changes_of_run(self.engine, run_id)
 
     # --- billing -----------------------------------------------------------------------
 
-    @_explained
     def save_billing_snapshot(
         self, period: str, run_id: str, rows: Sequence[BillingRow], *, now: datetime | None = None
     ) -> int:
         """Keep the counters read just before a monthly freeze (the lost-answer fallback)."""
         return billing_store.save_snapshot(self.engine, period, run_id, rows, now=now)
 
-    @_explained
     def billing_snapshot(self, period: str) -> list[BillingRow]:
         return billing_store.snapshot_of(self.engine, period)
 
-    @_explained
     def complete_billing_freeze(
         self,
         job: str,
@@ -447,37 +388,30 @@ class Store:
             self.engine, job, period, run_id, rows, detail, now=now, whoever_holds=whoever_holds
         )
 
-    @_explained
     def billing_rows(self, period: str) -> list[BillingRow]:
         return billing_store.rows_of(self.engine, period)
 
-    @_explained
     def billed_periods(self) -> list[str]:
         return billing_store.billed_periods(self.engine)
 
     # --- domains -----------------------------------------------------------------------
 
-    @_explained
     def save_onboarded_domain(self, record: DomainRecord) -> None:
         """Store a domain's onboarding (records, first status); a re-onboarding replaces it."""
         domains_store.save_onboarded(self.engine, record)
 
-    @_explained
     def onboarded_domains(self, name: str | None = None) -> list[DomainRecord]:
         return domains_store.load(self.engine, name)
 
-    @_explained
     def record_domain_status(
         self, name: str, status: str, verified: bool, observed_at: datetime
     ) -> bool:
         """Store a polled verification status; True (and one history row) when it changed."""
         return domains_store.record_status(self.engine, name, status, verified, observed_at)
 
-    @_explained
     def domain_status_history(self, name: str) -> list[tuple[str, datetime]]:
         return domains_store.history(self.engine, name)
 
-    @_explained
     def record_domain_credential(self, name: str, location: str, rotated_at: datetime) -> None:
         """Remember where a domain's credential is kept (never its value)."""
         domains_store.record_credential(self.engine, name, location, rotated_at)

@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, Row, select, update
 
 from mailops.store.schema import run_ledger
+from mailops.store.upsert import insert_if_absent
 
 
 class LedgerStatus(StrEnum):
@@ -88,54 +88,46 @@ def claim(
     only while it is still that row (a holder judged dead is not confused with a new one)."""
     moment = now or datetime.now(UTC)
     holding = _holding(holder, lease_until)
-    try:
-        with engine.begin() as conn:
-            conn.execute(
-                insert(run_ledger).values(
-                    job=job,
-                    key=key,
-                    status=LedgerStatus.STARTED.value,
-                    run_id=run_id,
-                    attempts=1,
-                    started_at=moment,
-                    **holding,
-                )
-            )
-    except IntegrityError:
-        existing = get_entry(engine, job, key)
-        assert existing is not None
-        if existing.status not in retake or (
-            expect is not None
-            and (existing.attempts, existing.run_id) != (expect.attempts, expect.run_id)
-        ):
-            return Claim(False, existing)
-        with engine.begin() as conn:
-            taken = conn.execute(
-                update(run_ledger)
-                .where(
-                    run_ledger.c.job == job,
-                    run_ledger.c.key == key,
-                    run_ledger.c.status == existing.status.value,
-                    run_ledger.c.attempts == existing.attempts,
-                )
-                .values(
-                    status=LedgerStatus.STARTED.value,
-                    run_id=run_id,
-                    attempts=existing.attempts + 1,
-                    started_at=moment,
-                    finished_at=None,
-                    detail=None,
-                    called_at=None,
-                    evidence=None,
-                    **holding,
-                )
-            ).rowcount
+    with engine.begin() as conn:
+        fresh = insert_if_absent(conn, run_ledger, {
+            "job": job, "key": key, "status": LedgerStatus.STARTED.value, "run_id": run_id,
+            "attempts": 1, "started_at": moment, **holding,
+        })
+    if fresh:
         entry = get_entry(engine, job, key)
         assert entry is not None
-        return Claim(taken == 1, entry, existing if taken == 1 else None)
+        return Claim(True, entry)
+    existing = get_entry(engine, job, key)
+    assert existing is not None
+    if existing.status not in retake or (
+        expect is not None
+        and (existing.attempts, existing.run_id) != (expect.attempts, expect.run_id)
+    ):
+        return Claim(False, existing)
+    with engine.begin() as conn:
+        taken = conn.execute(
+            update(run_ledger)
+            .where(
+                run_ledger.c.job == job,
+                run_ledger.c.key == key,
+                run_ledger.c.status == existing.status.value,
+                run_ledger.c.attempts == existing.attempts,
+            )
+            .values(
+                status=LedgerStatus.STARTED.value,
+                run_id=run_id,
+                attempts=existing.attempts + 1,
+                started_at=moment,
+                finished_at=None,
+                detail=None,
+                called_at=None,
+                evidence=None,
+                **holding,
+            )
+        ).rowcount
     entry = get_entry(engine, job, key)
     assert entry is not None
-    return Claim(True, entry)
+    return Claim(taken == 1, entry, existing if taken == 1 else None)
 
 
 def _holding(holder: Holder | None, lease_until: datetime | None) -> dict[str, Any]:
