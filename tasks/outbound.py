@@ -120,14 +120,14 @@ async def claim_key(job: str, key: str, run_id: str, force: bool) -> KeyClaim:
     me, now = this_holder(), datetime.now(UTC)
     with Store(current_settings().database_url) as store:
         store.upgrade()
-        claim = store.claim(job, key, run_id, holder=me, lease_until=now + LEASE,
+        claim = store.ledger.claim(job, key, run_id, holder=me, lease_until=now + LEASE,
                             retake=frozenset(retake))
         if claim.won or claim.entry.status is not LedgerStatus.STARTED:
             return KeyClaim(claim.won, claim.entry, claim.previous)
         state, why = _holder_of(claim.entry, me, now)
         if state is HolderState.ALIVE or (state is HolderState.UNKNOWN and not force):
             return KeyClaim(False, claim.entry, holder=state, holder_reason=why)
-        taken = store.claim(job, key, run_id, holder=me, lease_until=now + LEASE,
+        taken = store.ledger.claim(job, key, run_id, holder=me, lease_until=now + LEASE,
                             retake=frozenset({LedgerStatus.STARTED}), expect=claim.entry)
     get_run_logger().warning("%s %s: run %s held the key and %s; %s", job, key,
                              claim.entry.run_id, why,
@@ -140,7 +140,7 @@ async def ledger_entries(job: str, keys: list[str]) -> list[LedgerEntry | None]:
     """The ledger's rows for a job's keys (None where there is none), in one store session."""
     with Store(current_settings().database_url) as store:
         store.upgrade()
-        return [store.ledger_entry(job, key) for key in keys]
+        return [store.ledger.entry(job, key) for key in keys]
 
 
 @task(retry_condition_fn=_only_transient, **_READ_RETRIES)
@@ -148,7 +148,7 @@ async def record_call(job: str, key: str, run_id: str, evidence: str | None) -> 
     """Write, just before the request leaves, that it may be applied from now on and what
     tells whether it was (the counters read before it)."""
     with Store(current_settings().database_url) as store:
-        store.record_call(job, key, run_id, evidence)
+        store.ledger.record_call(job, key, run_id, evidence)
 
 
 @asynccontextmanager
@@ -159,7 +159,7 @@ async def holding(job: str, key: str, run_id: str) -> AsyncIterator[None]:
 
     def renew() -> None:
         with Store(url) as store:
-            store.renew_claim(job, key, run_id, datetime.now(UTC) + LEASE)
+            store.ledger.renew(job, key, run_id, datetime.now(UTC) + LEASE)
 
     async def keep_renewing() -> None:
         while True:
@@ -182,7 +182,7 @@ async def holding(job: str, key: str, run_id: str) -> AsyncIterator[None]:
 async def finish_key(job: str, key: str, run_id: str, status: str, detail: str) -> None:
     """Record the outcome of the claimed call: done, failed or unknown."""
     with Store(current_settings().database_url) as store:
-        store.finish(job, key, run_id, LedgerStatus(status), detail)
+        store.ledger.finish(job, key, run_id, LedgerStatus(status), detail)
 
 
 # --- remote reads -------------------------------------------------------------------------

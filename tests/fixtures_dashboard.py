@@ -93,9 +93,9 @@ def fill_dashboard_store(store: Store) -> None:
                "paused by the guard", label=HOSTILE_DOMAIN)], now=DASHBOARD_NOW)
     for job, key, run_id in (("outbound-reset-daily", "2026-09-30", "run-reset-1"),
                              ("billing-freeze", "2026-08", "run-freeze-1")):
-        store.claim(job, key, run_id, now=DASHBOARD_NOW - timedelta(hours=12))
-        store.finish(job, key, run_id, LedgerStatus.DONE, "done once",
-                     now=DASHBOARD_NOW - timedelta(hours=12))
+        store.ledger.claim(job, key, run_id, now=DASHBOARD_NOW - timedelta(hours=12))
+        store.ledger.finish(job, key, run_id, LedgerStatus.DONE, "done once",
+                            now=DASHBOARD_NOW - timedelta(hours=12))
 
 
 @pytest.fixture

@@ -208,7 +208,7 @@ def activity(store: Store, limit: int = 200, job: str | None = None) -> dict[str
             "started_at": _iso(entry.started_at), "finished_at": _iso(entry.finished_at),
             "detail": entry.detail,
         }
-        for entry in store.ledger_tail([job] if job else ONCE_ONLY_JOBS, limit)
+        for entry in store.ledger.tail([job] if job else ONCE_ONLY_JOBS, limit)
     ]
     return {
         "generated_at": datetime.now(UTC).isoformat(),

@@ -20,7 +20,7 @@ from mailops.errors import StoreError
 from mailops.models.health import DomainHealth, TeamHealth
 from mailops.rules.alerts import Alert, Severity
 from mailops.rules.daily_health import WeekOverWeek
-from mailops.store import audit, dump, ledger, migrate, plans, trends, views
+from mailops.store import audit, dump, migrate, plans, trends, views
 from mailops.store import billing as billing_store
 from mailops.store import domains as domains_store
 from mailops.store import guard as guard_store
@@ -29,7 +29,7 @@ from mailops.store.billing import BillingRow
 from mailops.store.domains import DomainRecord
 from mailops.store.engine import create_store_engine, safe_url
 from mailops.store.guard import GuardRecord
-from mailops.store.ledger import Claim, Holder, LedgerEntry, LedgerStatus
+from mailops.store.ledger import Claim, Holder, Ledger, LedgerEntry, LedgerStatus
 from mailops.store.plans import ChangeStatus, Outcome, PlannedChange, StoredChange
 from mailops.store.schema import (
     alerts,
@@ -51,6 +51,7 @@ __all__ = [
     "DomainRecord",
     "GuardRecord",
     "Holder",
+    "Ledger",
     "LedgerEntry",
     "LedgerStatus",
     "ReportFrames",
@@ -91,6 +92,7 @@ class Store:
             raise StoreError(
                 f"cannot create the database {safe_url(url)}: {exc.strerror} ({exc.filename})"
             ) from None
+        self.ledger = Ledger(self.engine)
 
     def __repr__(self) -> str:
         return f"<Store {safe_url(self.url)}>"
@@ -302,54 +304,9 @@ class Store:
         """The newest audited changes first."""
         return views.audit_tail(self.engine, limit, job)
 
-    def ledger_tail(self, jobs: Sequence[str], limit: int) -> list[LedgerEntry]:
-        """The newest once-only runs of these jobs first."""
-        return views.ledger_tail(self.engine, jobs, limit)
-
     def recent_plans(self, job: str, per_label: int) -> dict[str, list[dict[str, Any]]]:
         """Each label's newest planned changes of one job."""
         return views.recent_plans(self.engine, job, per_label)
-
-    # --- run ledger --------------------------------------------------------------------
-
-    def claim(
-        self,
-        job: str,
-        key: str,
-        run_id: str,
-        *,
-        holder: Holder | None = None,
-        lease_until: datetime | None = None,
-        retake: frozenset[LedgerStatus] = frozenset({LedgerStatus.FAILED}),
-        expect: LedgerEntry | None = None,
-        now: datetime | None = None,
-    ) -> Claim:
-        return ledger.claim(self.engine, job, key, run_id, holder=holder,
-                            lease_until=lease_until, retake=retake, expect=expect, now=now)
-
-    def renew_claim(self, job: str, key: str, run_id: str, lease_until: datetime) -> bool:
-        return ledger.renew(self.engine, job, key, run_id, lease_until)
-
-    def record_call(
-        self, job: str, key: str, run_id: str, evidence: str | None,
-        *, now: datetime | None = None,
-    ) -> None:
-        ledger.record_call(self.engine, job, key, run_id, evidence, now=now)
-
-    def finish(
-        self,
-        job: str,
-        key: str,
-        run_id: str,
-        status: LedgerStatus,
-        detail: str | None = None,
-        *,
-        now: datetime | None = None,
-    ) -> LedgerEntry:
-        return ledger.finish(self.engine, job, key, run_id, status, detail, now=now)
-
-    def ledger_entry(self, job: str, key: str) -> LedgerEntry | None:
-        return ledger.get_entry(self.engine, job, key)
 
     # --- audit -------------------------------------------------------------------------
 

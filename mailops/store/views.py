@@ -9,12 +9,10 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from mailops.store.ledger import LedgerEntry, entry_of
 from mailops.store.schema import (
     audit_log,
     domain_daily,
     planned_changes,
-    run_ledger,
     team_daily,
 )
 
@@ -56,19 +54,6 @@ def audit_tail(engine: Engine, limit: int, job: str | None = None) -> list[dict[
     with engine.connect() as conn:
         rows = conn.execute(query.limit(limit)).all()
     return [dict(row._mapping) for row in rows]
-
-
-def ledger_tail(engine: Engine, jobs: Sequence[str], limit: int) -> list[LedgerEntry]:
-    """The newest once-only runs (resets, billing freezes) of these jobs first."""
-    query = (
-        select(run_ledger)
-        .where(run_ledger.c.job.in_(list(jobs)))
-        .order_by(run_ledger.c.started_at.desc())
-        .limit(limit)
-    )
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    return [entry_of(row) for row in rows]
 
 
 def recent_plans(engine: Engine, job: str, per_label: int) -> dict[str, list[dict[str, Any]]]:

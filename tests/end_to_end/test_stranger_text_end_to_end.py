@@ -82,7 +82,7 @@ def test_a_nul_in_a_frozen_row_still_bills_the_month_on_postgresql(postgres_rese
     rows = env.store.billing_rows(month)
     assert len(rows) == domains and {row.source for row in rows} == {"reset"}
     assert storable(PARTNER) in {row.partner_ref for row in rows}
-    assert env.store.ledger_entry("billing-freeze", month).status is LedgerStatus.DONE
+    assert env.store.ledger.entry("billing-freeze", month).status is LedgerStatus.DONE
     assert env.reset_calls() == (0, 1)
 
 

@@ -72,7 +72,7 @@ def test_a_second_freeze_of_the_month_sends_nothing(resets_env, cli):
     rows = resets_env.store.billing_rows(period())
     assert {r.domain: r.outbound_enforcement for r in rows} == enforcement
     assert {r.source for r in rows} == {"reset"}
-    assert resets_env.store.ledger_entry(JOB, period()).status is LedgerStatus.DONE
+    assert resets_env.store.ledger.entry(JOB, period()).status is LedgerStatus.DONE
 
 
 def test_a_lost_answer_bills_the_snapshot_which_equals_the_counters_before_the_reset(
@@ -133,7 +133,7 @@ def test_counters_that_neither_all_dropped_nor_all_stayed_leave_the_month_to_for
     assert busy in outcome.message and "--force" in outcome.message
     assert resets_env.reset_calls() == (0, 1)
     assert resets_env.store.billing_rows(period()) == []
-    assert resets_env.store.ledger_entry(JOB, period()).status is LedgerStatus.UNKNOWN
+    assert resets_env.store.ledger.entry(JOB, period()).status is LedgerStatus.UNKNOWN
     alerts = resets_env.store.alerts_of_day(datetime.now(UTC).date(), JOB)
     assert [a.key for a in alerts] == ["reset_outcome_unknown"]
     # When it runs again unforced, nothing is sent; forced, exactly one more call
@@ -155,7 +155,7 @@ def test_a_customer_token_gets_a_clear_error_and_freezes_nothing(resets_env, cli
     assert body["ok"] is False and "needs the EmBoux master token" in body["error"]
     assert resets_env.reset_calls() == (0, 0)
     assert resets_env.store.billing_rows(period()) == []
-    assert resets_env.store.ledger_entry(JOB, period()).status is LedgerStatus.FAILED
+    assert resets_env.store.ledger.entry(JOB, period()).status is LedgerStatus.FAILED
 
 
 def test_the_running_month_is_refused_before_anything_runs(resets_env, cli):
@@ -167,7 +167,7 @@ def test_the_running_month_is_refused_before_anything_runs(resets_env, cli):
     assert result.exit_code == 2, result.output
     assert f"{running} has not ended yet" in result.output
     assert resets_env.reset_calls() == (0, 0)
-    assert resets_env.store.ledger_entry(JOB, running) is None
+    assert resets_env.store.ledger.entry(JOB, running) is None
 
 
 def test_a_dead_run_whose_freeze_was_applied_is_billed_from_its_snapshot_without_a_call(
@@ -183,10 +183,10 @@ def test_a_dead_run_whose_freeze_was_applied_is_billed_from_its_snapshot_without
                 for name, d in resets_env.counters().items()]
     gone = Holder("another-host", 4242, "boot:1")
     store = resets_env.store
-    store.claim(JOB, month, "run-dead", holder=gone,
+    store.ledger.claim(JOB, month, "run-dead", holder=gone,
                 lease_until=datetime.now(UTC) - timedelta(minutes=1))
     store.save_billing_snapshot(month, "run-dead", snapshot)
-    store.record_call(JOB, month, "run-dead", None)
+    store.ledger.record_call(JOB, month, "run-dead", None)
     resets_env.sandbox.inject_fault(RESET_MONTHLY, "lost_response", count=1)
     from mailops.emboux import EmbouxClient  # the dead run's call, made by hand
     from mailops.settings import load_settings
@@ -261,5 +261,5 @@ def test_an_answer_the_store_cannot_take_is_spooled_and_billed_by_the_next_run(
     assert resets_env.reset_calls() == (0, 1)
     assert billed(resets_env.store, month) == before
     assert {r.source for r in resets_env.store.billing_rows(month)} == {"reset"}
-    entry = resets_env.store.ledger_entry(JOB, month)
+    entry = resets_env.store.ledger.entry(JOB, month)
     assert entry.status is LedgerStatus.DONE and "imported from the spool" in entry.detail

@@ -56,13 +56,13 @@ def test_postgresql_sessions_use_utc_whatever_the_server_zone(
 def test_a_moment_written_in_any_zone_reads_back_as_the_same_instant_in_utc(any_store):
     # Given moments in another zone (an --as-of with an offset) and a naive one (taken as UTC)
     berlin = datetime(2026, 10, 1, 2, 30, tzinfo=ZoneInfo("Europe/Berlin"))
-    any_store.claim("outbound-reset-daily", "2026-10-01", "run-1", now=berlin)
-    any_store.claim("billing-freeze", "2026-09", "run-2", now=datetime(2026, 10, 1, 0, 5))
+    any_store.ledger.claim("outbound-reset-daily", "2026-10-01", "run-1", now=berlin)
+    any_store.ledger.claim("billing-freeze", "2026-09", "run-2", now=datetime(2026, 10, 1, 0, 5))
     # When they are read back, then each is the same instant, in UTC, on every database
-    started = any_store.ledger_entry("outbound-reset-daily", "2026-10-01").started_at
+    started = any_store.ledger.entry("outbound-reset-daily", "2026-10-01").started_at
     assert started == berlin and started.tzinfo == UTC
     assert started.isoformat() == "2026-10-01T00:30:00+00:00"
-    frozen = any_store.ledger_entry("billing-freeze", "2026-09").started_at
+    frozen = any_store.ledger.entry("billing-freeze", "2026-09").started_at
     assert frozen.isoformat() == "2026-10-01T00:05:00+00:00"
 
 
