@@ -323,7 +323,7 @@ def contact_audit(store: Store, run_id: str) -> list[ContactAudit]:
     """
     emails = {s.change.target: s.change.label for s in store.plan_of_run(run_id)}
     found = []
-    for record in store.changes_of_run(run_id):
+    for record in store.audit.of_run(run_id):
         team, uuid = parse_target(record.change.target)
         found.append(ContactAudit(
             record.run_id, team, uuid, emails.get(record.change.target, ""),

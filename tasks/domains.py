@@ -239,7 +239,7 @@ async def rotate_and_store(domain: str, run_id: str, as_of: datetime) -> dict[st
         with Store(settings.database_url) as store:
             store.upgrade()
             store.record_domain_credential(domain, location, as_of)
-            store.record_changes(run_id, ROTATION, [Change(
+            store.audit.record(run_id, ROTATION, [Change(
                 target=domain, field="provider_credential", old_value=None,
                 new_value="rotated", reason=f"credential rotated; password kept in {location}",
                 label=domain,

@@ -81,14 +81,14 @@ def fill_dashboard_store(store: Store) -> None:
         domain_rows.append(_domain_row(day, "a.acme.test", 200 if this_week else 100))
     store.upsert(team_daily, team_rows)
     store.upsert(domain_daily, domain_rows)
-    store.record_changes("run-cleanup-1", "contact-cleanup", [
+    store.audit.record("run-cleanup-1", "contact-cleanup", [
         Change("contact:plain-team:u1", "state", "unset", "blocked", "junk TLD .xyz",
                label=HOSTILE_SENDER)], now=DASHBOARD_NOW - timedelta(days=2))
-    store.record_changes("run-quarantine-1", "quarantine-accept", [
+    store.audit.record("run-quarantine-1", "quarantine-accept", [
         Change("quarantine:plain-team:q1", "state", "quarantined", "accepted",
                "sender is a whitelisted contact", label="friend@example.com")],
         now=DASHBOARD_NOW - timedelta(days=1))
-    store.record_changes("run-guard-2", "outbound-guard", [
+    store.audit.record("run-guard-2", "outbound-guard", [
         Change(f"domain:{HOSTILE_DOMAIN}", "outbound_status", "active", "suspended",
                "paused by the guard", label=HOSTILE_DOMAIN)], now=DASHBOARD_NOW)
     for job, key, run_id in (("outbound-reset-daily", "2026-09-30", "run-reset-1"),

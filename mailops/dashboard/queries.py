@@ -199,7 +199,7 @@ def activity(store: Store, limit: int = 200, job: str | None = None) -> dict[str
             "old_value": row["old_value"], "new_value": row["new_value"],
             "reason": row["reason"], "undo": undo_command(row["job"], row["run_id"]),
         }
-        for row in store.audit_tail(limit, job or None)
+        for row in store.audit.tail(limit, job or None)
     ]
     runs = [] if job and job not in ONCE_ONLY_JOBS else [
         {

@@ -20,11 +20,11 @@ from mailops.errors import StoreError
 from mailops.models.health import DomainHealth, TeamHealth
 from mailops.rules.alerts import Alert, Severity
 from mailops.rules.daily_health import WeekOverWeek
-from mailops.store import audit, dump, migrate, plans, trends, views
 from mailops.store import billing as billing_store
 from mailops.store import domains as domains_store
+from mailops.store import dump, migrate, plans, trends, views
 from mailops.store import guard as guard_store
-from mailops.store.audit import AuditRecord, Change
+from mailops.store.audit import AuditLog, AuditRecord, Change
 from mailops.store.billing import BillingRow
 from mailops.store.domains import DomainRecord
 from mailops.store.engine import create_store_engine, safe_url
@@ -44,6 +44,7 @@ from mailops.store.schema import (
 from mailops.store.upsert import upsert
 
 __all__ = [
+    "AuditLog",
     "AuditRecord",
     "BillingRow",
     "Change",
@@ -93,6 +94,7 @@ class Store:
                 f"cannot create the database {safe_url(url)}: {exc.strerror} ({exc.filename})"
             ) from None
         self.ledger = Ledger(self.engine)
+        self.audit = AuditLog(self.engine)
 
     def __repr__(self) -> str:
         return f"<Store {safe_url(self.url)}>"
@@ -300,23 +302,9 @@ class Store:
         """Daily `metrics` of every team or domain (`scope`) from `start` to `end`."""
         return views.trend_rows(self.engine, scope, metrics, start, end)
 
-    def audit_tail(self, limit: int, job: str | None = None) -> list[dict[str, Any]]:
-        """The newest audited changes first."""
-        return views.audit_tail(self.engine, limit, job)
-
     def recent_plans(self, job: str, per_label: int) -> dict[str, list[dict[str, Any]]]:
         """Each label's newest planned changes of one job."""
         return views.recent_plans(self.engine, job, per_label)
-
-    # --- audit -------------------------------------------------------------------------
-
-    def record_changes(
-        self, run_id: str, job: str, changes: Iterable[Change], *, now: datetime | None = None
-    ) -> int:
-        return audit.record_changes(self.engine, run_id, job, changes, now=now)
-
-    def changes_of_run(self, run_id: str) -> list[AuditRecord]:
-        return audit.changes_of_run(self.engine, run_id)
 
     # --- billing -----------------------------------------------------------------------
 

@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from mailops.store.schema import (
-    audit_log,
     domain_daily,
     planned_changes,
     team_daily,
@@ -44,16 +43,6 @@ def trend_rows(
     )
     with engine.connect() as conn:
         return [dict(row._mapping) for row in conn.execute(query)]
-
-
-def audit_tail(engine: Engine, limit: int, job: str | None = None) -> list[dict[str, Any]]:
-    """The newest audited changes first (optionally of one job)."""
-    query = select(audit_log).order_by(audit_log.c.changed_at.desc(), audit_log.c.id.desc())
-    if job:
-        query = query.where(audit_log.c.job == job)
-    with engine.connect() as conn:
-        rows = conn.execute(query.limit(limit)).all()
-    return [dict(row._mapping) for row in rows]
 
 
 def recent_plans(engine: Engine, job: str, per_label: int) -> dict[str, list[dict[str, Any]]]:

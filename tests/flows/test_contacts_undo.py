@@ -34,7 +34,7 @@ def test_undo_restores_every_state_and_audits_it(contacts_env):
     assert outcome.result["reverted"] == len(changed)
     assert contacts_env.states() == before
     with contacts_env.store() as store:
-        audits = store.changes_of_run(outcome.result["run_id"])
+        audits = store.audit.of_run(outcome.result["run_id"])
     assert len(audits) == len(changed)
     assert all(a.job == UNDO_JOB and a.change.new_value == "unset"
                and a.change.reason.startswith(f"undo of run {run_id}") for a in audits)

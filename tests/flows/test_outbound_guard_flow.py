@@ -72,7 +72,7 @@ def test_a_deteriorating_domain_is_suspended_before_the_guillotine(guard_env):
     # And every applied change is audited and every mailbox remembered
     with guard_env.store() as store:
         records = store.guard_mailboxes()
-        audited = [c for r in results for c in store.changes_of_run(r["run_id"])]
+        audited = [c for r in results for c in store.audit.of_run(r["run_id"])]
     assert len(records) == len(end)
     assert {c.change.target for c in audited} >= {f"domain:{name}"}
     assert not any(records[n].suspended_by_guard for n in left_alone)

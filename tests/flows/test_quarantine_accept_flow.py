@@ -51,7 +51,7 @@ def matched(sandbox, rule_id: str) -> int:
 
 def audited_uuids(env, run_id: str) -> list[str]:
     with env.store() as store:
-        return [parse_target(a.change.target)[1] for a in store.changes_of_run(run_id)]
+        return [parse_target(a.change.target)[1] for a in store.audit.of_run(run_id)]
 
 
 @pytest.mark.parametrize(("threshold", "acts"), [(WORLD_BACKLOG + 3, False),

@@ -41,7 +41,7 @@ def test_outcomes_mark_changes_and_audit_only_the_applied_ones(any_store):
                         2: (ChangeStatus.FAILED, "404: contact gone"),
                         3: (ChangeStatus.PLANNED, None)}
     assert [s.seq for s in any_store.plan_of_run("run-1", ChangeStatus.PLANNED)] == [3]
-    audited = any_store.changes_of_run("run-1")
+    audited = any_store.audit.of_run("run-1")
     assert [(r.change.target, r.change.label) for r in audited] == [
         ("contact:acme:c1", "s1@junk.xyz")]
     assert audited[0].changed_at.tzinfo is not None
@@ -57,4 +57,4 @@ def test_a_strangers_long_sender_is_planned_and_audited_whole_on_every_database(
     any_store.record_outcomes("run-1", "quarantine-accept", [Outcome(1, True)], {1: change})
     # Then the plan and the audit log keep it whole
     assert any_store.plan_of_run("run-1")[0].change.label == sender
-    assert any_store.changes_of_run("run-1")[0].change.label == sender
+    assert any_store.audit.of_run("run-1")[0].change.label == sender
