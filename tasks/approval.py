@@ -151,7 +151,7 @@ def stored_plan_rows(run_id: str) -> list[dict[str, Any]]:
         return [
             {"change": s.change.label, "action": s.change.action, "from": s.change.old_value,
              "to": s.change.new_value, "reason": s.change.reason}
-            for s in store.plan_of_run(run_id)[:PLAN_ROWS_SHOWN]
+            for s in store.plans.of_run(run_id)[:PLAN_ROWS_SHOWN]
         ]
 
 

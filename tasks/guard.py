@@ -76,7 +76,7 @@ async def apply_guard_plan(run_id: str) -> tuple[ApplyResult, list[dict[str, str
                 return (await client.outbound(change.label)).outbound_status == change.new_value
 
             result = await apply_plan(store, run_id, JOB, apply_one, confirm=holds)
-        applied = [s.change for s in store.plan_of_run(run_id, ChangeStatus.APPLIED)]
+        applied = [s.change for s in store.plans.of_run(run_id, ChangeStatus.APPLIED)]
         store.mark_guard_suspended([c.label for c in applied if c.action == "suspend"], True)
         store.mark_guard_suspended([c.label for c in applied if c.action == "resume"], False)
     return result, [{"domain": c.label, "action": c.action, "reason": c.reason}

@@ -69,7 +69,7 @@ def fill_dashboard_store(store: Store) -> None:
     ]
     store.save_guard_mailboxes([GuardRecord(state) for state in states], DASHBOARD_NOW)
     store.save_guard_groups({"acme": "paused", "beta": "healthy"}, DASHBOARD_NOW)
-    store.save_plan("run-guard-1", "outbound-guard", [PlannedChange(
+    store.plans.save("run-guard-1", "outbound-guard", [PlannedChange(
         f"domain:{HOSTILE_DOMAIN}", HOSTILE_DOMAIN, "outbound_status", "active", "suspended",
         "suspend", "paused by the guard: 5 bounces in the window")])
     team_rows, domain_rows = [], []

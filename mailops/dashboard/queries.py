@@ -74,7 +74,7 @@ def health(
     """Every group (worst first) with its mailboxes; `status` and `q` (a name) filter them."""
     states = [record.state for record in store.guard_mailboxes().values()]
     states, groups = apply_groups(states, rules)
-    plans = store.recent_plans(GUARD_JOB, TRANSITIONS_SHOWN)
+    plans = store.plans.recent(GUARD_JOB, TRANSITIONS_SHOWN)
     wanted = Status(status) if status else None
     needle = (q or "").strip()
     members: dict[str, list[MailboxState]] = {}

@@ -22,7 +22,7 @@ from mailops.rules.alerts import Alert, Severity
 from mailops.rules.daily_health import WeekOverWeek
 from mailops.store import billing as billing_store
 from mailops.store import domains as domains_store
-from mailops.store import dump, migrate, plans, trends, views
+from mailops.store import dump, migrate, trends, views
 from mailops.store import guard as guard_store
 from mailops.store.audit import AuditLog, AuditRecord, Change
 from mailops.store.billing import BillingRow
@@ -30,7 +30,7 @@ from mailops.store.domains import DomainRecord
 from mailops.store.engine import create_store_engine, safe_url
 from mailops.store.guard import GuardRecord
 from mailops.store.ledger import Claim, Holder, Ledger, LedgerEntry, LedgerStatus
-from mailops.store.plans import ChangeStatus, Outcome, PlannedChange, StoredChange
+from mailops.store.plans import ChangeStatus, Outcome, PlannedChange, Plans, StoredChange
 from mailops.store.schema import (
     alerts,
     audit_log,
@@ -48,6 +48,7 @@ __all__ = [
     "AuditRecord",
     "BillingRow",
     "Change",
+    "ChangeStatus",
     "Claim",
     "DomainRecord",
     "GuardRecord",
@@ -55,8 +56,12 @@ __all__ = [
     "Ledger",
     "LedgerEntry",
     "LedgerStatus",
+    "Outcome",
+    "PlannedChange",
+    "Plans",
     "ReportFrames",
     "Store",
+    "StoredChange",
     "alerts",
     "audit_log",
     "domain_daily",
@@ -95,6 +100,7 @@ class Store:
             ) from None
         self.ledger = Ledger(self.engine)
         self.audit = AuditLog(self.engine)
+        self.plans = Plans(self.engine)
 
     def __repr__(self) -> str:
         return f"<Store {safe_url(self.url)}>"
@@ -239,32 +245,6 @@ class Store:
 
         return reports.load_frames(self.engine, first_day, week_start, last_day, since, until)
 
-    # --- plans of gated jobs ------------------------------------------------------------
-
-    def save_plan(self, run_id: str, job: str, changes: Iterable[PlannedChange]) -> int:
-        """Store a run's plan of remote changes; returns how many it holds."""
-        return plans.save_plan(self.engine, run_id, job, changes)
-
-    def plan_of_run(
-        self, run_id: str, status: ChangeStatus | None = None
-    ) -> list[StoredChange]:
-        return list(plans.plan_of_run(self.engine, run_id, status))
-
-    def plan_jobs(self, run_id: str) -> list[str]:
-        """The jobs whose plan is stored under `run_id` (empty: no such plan)."""
-        return plans.jobs_of_run(self.engine, run_id)
-
-    def plan_counts(self, run_id: str) -> dict[tuple[str, str], int]:
-        """How many changes of each (action, status) a run's plan holds."""
-        return plans.plan_counts(self.engine, run_id)
-
-    def record_outcomes(
-        self, run_id: str, job: str, outcomes: Sequence[Outcome],
-        changes: dict[int, PlannedChange],
-    ) -> None:
-        """Mark changes applied or failed, auditing the applied ones, in one transaction."""
-        plans.record_outcomes(self.engine, run_id, job, outcomes, changes)
-
     # --- outbound-guard ------------------------------------------------------------------
 
     def guard_mailboxes(self) -> dict[str, GuardRecord]:
@@ -301,10 +281,6 @@ class Store:
     ) -> list[dict[str, Any]]:
         """Daily `metrics` of every team or domain (`scope`) from `start` to `end`."""
         return views.trend_rows(self.engine, scope, metrics, start, end)
-
-    def recent_plans(self, job: str, per_label: int) -> dict[str, list[dict[str, Any]]]:
-        """Each label's newest planned changes of one job."""
-        return views.recent_plans(self.engine, job, per_label)
 
     # --- billing -----------------------------------------------------------------------
 

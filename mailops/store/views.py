@@ -11,7 +11,6 @@ from sqlalchemy import Engine, func, select
 
 from mailops.store.schema import (
     domain_daily,
-    planned_changes,
     team_daily,
 )
 
@@ -43,24 +42,3 @@ def trend_rows(
     )
     with engine.connect() as conn:
         return [dict(row._mapping) for row in conn.execute(query)]
-
-
-def recent_plans(engine: Engine, job: str, per_label: int) -> dict[str, list[dict[str, Any]]]:
-    """Each label's newest planned changes of one job (the guard's suspends and resumes)."""
-    query = (
-        select(planned_changes)
-        .where(planned_changes.c.job == job)
-        .order_by(planned_changes.c.planned_at.desc(), planned_changes.c.seq.desc())
-    )
-    found: dict[str, list[dict[str, Any]]] = {}
-    with engine.connect() as conn:
-        for row in conn.execute(query):
-            kept = found.setdefault(row.label, [])
-            if len(kept) < per_label:
-                kept.append({
-                    "run_id": row.run_id, "action": row.action, "status": row.status,
-                    "old_value": row.old_value, "new_value": row.new_value,
-                    "reason": row.reason, "planned_at": row.planned_at,
-                    "applied_at": row.applied_at,
-                })
-    return found

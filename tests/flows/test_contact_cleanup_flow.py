@@ -57,7 +57,7 @@ def expected_plan(env) -> dict[str, str]:
 def stored_plan(env, run_id: str) -> dict[str, str]:
     with env.store() as store:
         return {parse_target(s.change.target)[1]: s.change.new_value
-                for s in store.plan_of_run(run_id)}
+                for s in store.plans.of_run(run_id)}
 
 
 def test_a_dry_run_stores_the_whole_plan_and_changes_nothing(contacts_env):
@@ -145,7 +145,7 @@ def test_5xx_429_and_lost_answers_during_apply_lose_no_change_and_make_none_twic
     assert {u: after[u] for u in plan} == plan
     with contacts_env.store() as store:
         audits = store.audit.of_run(run_id)
-        assert all(s.status is ChangeStatus.APPLIED for s in store.plan_of_run(run_id))
+        assert all(s.status is ChangeStatus.APPLIED for s in store.plans.of_run(run_id))
     assert sorted(a.change.target for a in audits) == sorted(set(a.change.target
                                                                   for a in audits))
     assert len(audits) == len(plan)
@@ -317,7 +317,7 @@ def test_every_team_is_planned_under_its_own_target(mailops_env):
     assert outcome.ok, outcome.message
     with mailops_env.store() as store:
         teams = {parse_target(s.change.target)[0]
-                 for s in store.plan_of_run(outcome.result["run_id"])}
+                 for s in store.plans.of_run(outcome.result["run_id"])}
     assert teams == set(mailops_env.sandbox.team_keys)
     assert outcome.result["teams"] == list(mailops_env.sandbox.team_keys)
 

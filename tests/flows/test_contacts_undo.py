@@ -22,7 +22,7 @@ def applied_run(env) -> tuple[str, dict[str, str]]:
     run_id = outcome.result["run_id"]
     with env.store() as store:
         return run_id, {parse_target(s.change.target)[1]: s.change.new_value
-                        for s in store.plan_of_run(run_id)}
+                        for s in store.plans.of_run(run_id)}
 
 
 def test_undo_restores_every_state_and_audits_it(contacts_env):

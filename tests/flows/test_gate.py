@@ -63,7 +63,7 @@ async def test_a_failed_change_is_recorded_and_tried_again_on_the_next_pass(fres
     first = await apply_plan(fresh_store, "run-1", "contact-cleanup", apply_one)
     assert first.applied == 1 and first.failed == [("user2@x.xyz",
                                                    "Cleanbox PUT /contacts/2: answered 503")]
-    assert [s.status for s in fresh_store.plan_of_run("run-1")] == [
+    assert [s.status for s in fresh_store.plans.of_run("run-1")] == [
         ChangeStatus.APPLIED, ChangeStatus.FAILED]
     failing.clear()
     second = await apply_plan(fresh_store, "run-1", "contact-cleanup", apply_one)
@@ -86,7 +86,7 @@ async def test_undo_reverts_applied_changes_newest_first(fresh_store):
 
 def test_plan_counts_group_by_action_and_status(fresh_store):
     save_plan(fresh_store, "run-1", "contact-cleanup", [change(1), change(2)])
-    assert fresh_store.plan_counts("run-1") == {("block", "planned"): 2}
+    assert fresh_store.plans.counts("run-1") == {("block", "planned"): 2}
 
 
 # --- the verdict a gated run ends under ---------------------------------------------------

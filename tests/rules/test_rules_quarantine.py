@@ -176,7 +176,7 @@ async def test_a_failed_batch_fails_its_changes_and_only_they_are_sent_again(fre
 
     first = await apply_plan(fresh_store, "run-1", "quarantine-accept", apply_many=apply_many)
     assert first.applied == 149 and len(first.failed) == 101
-    statuses = {s.change.target: s.status for s in fresh_store.plan_of_run("run-1")}
+    statuses = {s.change.target: s.status for s in fresh_store.plans.of_run("run-1")}
     assert statuses["quarantine:t:100"] is ChangeStatus.FAILED
     assert statuses["quarantine:t:249"] is ChangeStatus.FAILED
     second = await apply_plan(fresh_store, "run-1", "quarantine-accept", apply_many=apply_many)
