@@ -67,8 +67,8 @@ def fill_dashboard_store(store: Store) -> None:
         MailboxState("c.beta.test", "beta", Status.HEALTHY, "below every trigger",
                      Window(10, 0), 10, 0),
     ]
-    store.save_guard_mailboxes([GuardRecord(state) for state in states], DASHBOARD_NOW)
-    store.save_guard_groups({"acme": "paused", "beta": "healthy"}, DASHBOARD_NOW)
+    store.guard.save_mailboxes([GuardRecord(state) for state in states], DASHBOARD_NOW)
+    store.guard.save_groups({"acme": "paused", "beta": "healthy"}, DASHBOARD_NOW)
     store.plans.save("run-guard-1", "outbound-guard", [PlannedChange(
         f"domain:{HOSTILE_DOMAIN}", HOSTILE_DOMAIN, "outbound_status", "active", "suspended",
         "suspend", "paused by the guard: 5 bounces in the window")])

@@ -72,7 +72,7 @@ def health(
     store: Store, rules: GuardSettings, status: str | None = None, q: str | None = None
 ) -> dict[str, Any]:
     """Every group (worst first) with its mailboxes; `status` and `q` (a name) filter them."""
-    states = [record.state for record in store.guard_mailboxes().values()]
+    states = [record.state for record in store.guard.mailboxes().values()]
     states, groups = apply_groups(states, rules)
     plans = store.plans.recent(GUARD_JOB, TRANSITIONS_SHOWN)
     wanted = Status(status) if status else None

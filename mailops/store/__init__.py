@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -23,12 +23,11 @@ from mailops.rules.daily_health import WeekOverWeek
 from mailops.store import billing as billing_store
 from mailops.store import domains as domains_store
 from mailops.store import dump, migrate, trends, views
-from mailops.store import guard as guard_store
 from mailops.store.audit import AuditLog, AuditRecord, Change
 from mailops.store.billing import BillingRow
 from mailops.store.domains import DomainRecord
 from mailops.store.engine import create_store_engine, safe_url
-from mailops.store.guard import GuardRecord
+from mailops.store.guard import GuardMemory, GuardRecord
 from mailops.store.ledger import Claim, Holder, Ledger, LedgerEntry, LedgerStatus
 from mailops.store.plans import ChangeStatus, Outcome, PlannedChange, Plans, StoredChange
 from mailops.store.schema import (
@@ -51,6 +50,7 @@ __all__ = [
     "ChangeStatus",
     "Claim",
     "DomainRecord",
+    "GuardMemory",
     "GuardRecord",
     "Holder",
     "Ledger",
@@ -101,6 +101,7 @@ class Store:
         self.ledger = Ledger(self.engine)
         self.audit = AuditLog(self.engine)
         self.plans = Plans(self.engine)
+        self.guard = GuardMemory(self.engine)
 
     def __repr__(self) -> str:
         return f"<Store {safe_url(self.url)}>"
@@ -244,31 +245,6 @@ class Store:
         from mailops.store import reports  # pandas loads only for the report, not every job
 
         return reports.load_frames(self.engine, first_day, week_start, last_day, since, until)
-
-    # --- outbound-guard ------------------------------------------------------------------
-
-    def guard_mailboxes(self) -> dict[str, GuardRecord]:
-        """Every mailbox the guard remembers, by domain name."""
-        return guard_store.load_mailboxes(self.engine)
-
-    def save_guard_mailboxes(self, records: Iterable[GuardRecord], now: datetime) -> int:
-        return guard_store.save_mailboxes(self.engine, records, now)
-
-    def mark_guard_suspended(self, names: Iterable[str], suspended: bool) -> None:
-        """Record that the guard's own suspend of these domains is (or is no longer) in force."""
-        guard_store.mark_suspended(self.engine, names, suspended)
-
-    def guard_groups(self) -> dict[str, tuple[str, str | None]]:
-        """Every group the guard remembers: (status, last notified status)."""
-        return guard_store.load_groups(self.engine)
-
-    def save_guard_groups(self, statuses: Mapping[str, str], now: datetime) -> None:
-        guard_store.save_groups(self.engine, statuses, now)
-
-    def mark_guard_notified(
-        self, mailboxes: Mapping[str, str], groups: Mapping[str, str]
-    ) -> None:
-        guard_store.mark_notified(self.engine, mailboxes, groups)
 
     # --- dashboard (read only) -----------------------------------------------------------
 
