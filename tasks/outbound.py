@@ -269,14 +269,14 @@ async def post_reset_monthly() -> dict[str, Any]:
 async def save_snapshot(period: str, run_id: str, rows: list[dict[str, Any]]) -> int:
     """Keep the counters read before the monthly reset as the period's snapshot."""
     with Store(current_settings().database_url) as store:
-        return store.save_billing_snapshot(period, run_id, [BillingRow.from_dict(r) for r in rows])
+        return store.billing.save_snapshot(period, run_id, [BillingRow.from_dict(r) for r in rows])
 
 
 @task(retry_condition_fn=_only_transient, **_READ_RETRIES)
 async def stored_snapshot(period: str) -> list[dict[str, Any]]:
     """The period's snapshot as stored before its last call (a dead run's evidence)."""
     with Store(current_settings().database_url) as store:
-        return [row.as_dict() for row in store.billing_snapshot(period)]
+        return [row.as_dict() for row in store.billing.snapshot(period)]
 
 
 @task(retry_condition_fn=_only_transient, **_READ_RETRIES)
@@ -285,7 +285,7 @@ async def complete_freeze(
 ) -> int:
     """Store the period's billing rows and the ledger's done in one transaction."""
     with Store(current_settings().database_url) as store:
-        return store.complete_billing_freeze(
+        return store.billing.complete_freeze(
             JOB_MONTHLY, period, run_id, [BillingRow.from_dict(r) for r in rows], detail
         )
 
@@ -307,7 +307,7 @@ def _import_freeze(store: Store, payload: dict[str, Any]) -> None:
         raise ValueError(f"not a {JOB_MONTHLY} spool of version {FREEZE_SPOOL_VERSION}")
     rows = [BillingRow.from_dict(row) for row in payload["rows"]]
     detail = f"{payload['detail']} (imported from the spool)"
-    store.complete_billing_freeze(JOB_MONTHLY, payload["period"], payload["run_id"], rows,
+    store.billing.complete_freeze(JOB_MONTHLY, payload["period"], payload["run_id"], rows,
                                   detail, whoever_holds=True)
 
 
@@ -322,7 +322,7 @@ async def import_spooled_freezes() -> SpoolImport:
 async def billed_count(period: str) -> int:
     """How many billing rows a period has (for a run that finds it already done)."""
     with Store(current_settings().database_url) as store:
-        return len(store.billing_rows(period))
+        return len(store.billing.rows(period))
 
 
 # --- alerts and artifacts -----------------------------------------------------------------

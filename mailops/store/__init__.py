@@ -20,11 +20,10 @@ from mailops.errors import StoreError
 from mailops.models.health import DomainHealth, TeamHealth
 from mailops.rules.alerts import Alert, Severity
 from mailops.rules.daily_health import WeekOverWeek
-from mailops.store import billing as billing_store
 from mailops.store import domains as domains_store
 from mailops.store import dump, migrate, trends, views
 from mailops.store.audit import AuditLog, AuditRecord, Change
-from mailops.store.billing import BillingRow
+from mailops.store.billing import Billing, BillingRow
 from mailops.store.domains import DomainRecord
 from mailops.store.engine import create_store_engine, safe_url
 from mailops.store.guard import GuardMemory, GuardRecord
@@ -45,6 +44,7 @@ from mailops.store.upsert import upsert
 __all__ = [
     "AuditLog",
     "AuditRecord",
+    "Billing",
     "BillingRow",
     "Change",
     "ChangeStatus",
@@ -102,6 +102,7 @@ class Store:
         self.audit = AuditLog(self.engine)
         self.plans = Plans(self.engine)
         self.guard = GuardMemory(self.engine)
+        self.billing = Billing(self.engine)
 
     def __repr__(self) -> str:
         return f"<Store {safe_url(self.url)}>"
@@ -257,39 +258,6 @@ class Store:
     ) -> list[dict[str, Any]]:
         """Daily `metrics` of every team or domain (`scope`) from `start` to `end`."""
         return views.trend_rows(self.engine, scope, metrics, start, end)
-
-    # --- billing -----------------------------------------------------------------------
-
-    def save_billing_snapshot(
-        self, period: str, run_id: str, rows: Sequence[BillingRow], *, now: datetime | None = None
-    ) -> int:
-        """Keep the counters read just before a monthly freeze (the lost-answer fallback)."""
-        return billing_store.save_snapshot(self.engine, period, run_id, rows, now=now)
-
-    def billing_snapshot(self, period: str) -> list[BillingRow]:
-        return billing_store.snapshot_of(self.engine, period)
-
-    def complete_billing_freeze(
-        self,
-        job: str,
-        period: str,
-        run_id: str,
-        rows: Sequence[BillingRow],
-        detail: str | None = None,
-        *,
-        now: datetime | None = None,
-        whoever_holds: bool = False,
-    ) -> int:
-        """The period's billing rows and the ledger's `done`, in one transaction."""
-        return billing_store.complete_freeze(
-            self.engine, job, period, run_id, rows, detail, now=now, whoever_holds=whoever_holds
-        )
-
-    def billing_rows(self, period: str) -> list[BillingRow]:
-        return billing_store.rows_of(self.engine, period)
-
-    def billed_periods(self) -> list[str]:
-        return billing_store.billed_periods(self.engine)
 
     # --- domains -----------------------------------------------------------------------
 
