@@ -333,7 +333,7 @@ async def raise_alert(day: date, job: str, key: str, subject: str, message: str)
     """Store a critical alert: a reset's outcome is unknown and needs a person."""
     alert = Alert(key, Severity.CRITICAL, subject, message)
     with Store(current_settings().database_url) as store:
-        store.save_alerts(day, job, [alert])
+        store.alerts.save(day, job, [alert])
     get_run_logger().warning("alert %s for %s: %s", key, subject, message)
 
 

@@ -117,7 +117,7 @@ def trend_range(
     store: Store, start: date | None, end: date | None, days: int | None
 ) -> tuple[date, date]:
     """The chosen range: `end` (default the last stored day) back `days` (default 28)."""
-    _, last = store.trend_span()
+    _, last = store.trends.span()
     end = end or last or datetime.now(UTC).date()
     if start is None:
         span = min(max(days or DEFAULT_DAYS, 1), MAX_DAYS)
@@ -146,7 +146,7 @@ def trends(
     week-over-week change (the 7 days ending `end` against the 7 before)."""
     start, end = trend_range(store, start, end, days)
     needle = (q or "").strip()
-    wow = store.week_over_week(end, TEAM_METRICS, DOMAIN_METRICS)
+    wow = store.trends.week_over_week(end, TEAM_METRICS, DOMAIN_METRICS)
     changes: dict[tuple[str, str, str], dict[str, Any]] = {
         (w.scope, w.subject, w.metric): {
             "this_week": round(w.this_mean, 4), "last_week": round(w.last_mean, 4),
@@ -162,7 +162,7 @@ def trends(
     }
     for scope, metrics in METRICS.items():
         subjects: dict[str, dict[str, Any]] = {}
-        for row in store.trend_rows(scope, metrics, start, end):
+        for row in store.trends.rows(scope, metrics, start, end):
             name = row["subject"]
             if needle and not _matches(name, needle):
                 continue

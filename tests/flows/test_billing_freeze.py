@@ -134,7 +134,7 @@ def test_counters_that_neither_all_dropped_nor_all_stayed_leave_the_month_to_for
     assert resets_env.reset_calls() == (0, 1)
     assert resets_env.store.billing.rows(period()) == []
     assert resets_env.store.ledger.entry(JOB, period()).status is LedgerStatus.UNKNOWN
-    alerts = resets_env.store.alerts_of_day(datetime.now(UTC).date(), JOB)
+    alerts = resets_env.store.alerts.of_day(datetime.now(UTC).date(), JOB)
     assert [a.key for a in alerts] == ["reset_outcome_unknown"]
     # When it runs again unforced, nothing is sent; forced, exactly one more call
     assert not run_freeze().ok

@@ -98,7 +98,7 @@ def test_a_call_that_cannot_be_told_apart_marks_the_day_unknown_until_forced(res
     assert outcome.result["status"] == "unknown"
     assert resets_env.reset_calls() == (0, 0)
     assert resets_env.store.ledger.entry(JOB, today()).status is LedgerStatus.UNKNOWN
-    alerts = resets_env.store.alerts_of_day(date.fromisoformat(today()), JOB)
+    alerts = resets_env.store.alerts.of_day(date.fromisoformat(today()), JOB)
     assert [a.key for a in alerts] == ["reset_outcome_unknown"]
     # When it runs again without --force: nothing is sent
     blocked = run_daily()
@@ -137,7 +137,7 @@ def test_a_lost_answer_that_cannot_be_checked_leaves_the_day_unknown_and_alerts(
     assert not outcome.ok and outcome.result["status"] == "unknown"
     assert "GET /domains" in outcome.message
     assert resets_env.store.ledger.entry(JOB, today()).status is LedgerStatus.UNKNOWN
-    alerts = resets_env.store.alerts_of_day(date.fromisoformat(today()), JOB)
+    alerts = resets_env.store.alerts.of_day(date.fromisoformat(today()), JOB)
     assert [a.key for a in alerts] == ["reset_outcome_unknown"]
     assert resets_env.reset_calls() == (1, 0)
 

@@ -30,8 +30,8 @@ def test_alerts_of_a_day_are_replaced_by_a_rerun_of_the_same_job(any_store):
     day = date(2026, 10, 5)
     usage = Alert("weekly_usage", Severity.WARNING, "acme", "Weekly quota at 85%", 85, 80)
     backlog = Alert("quarantine_backlog", Severity.WARNING, "acme", "12 in quarantine", 12, 10)
-    any_store.save_alerts(day, "daily-health", [usage, backlog, usage])
-    any_store.save_alerts(day, "outbound-reset-daily", [backlog])
-    any_store.save_alerts(day, "daily-health", [usage])
-    assert any_store.alerts_of_day(day, "daily-health") == [usage]
-    assert len(any_store.alerts_of_day(day)) == 2
+    any_store.alerts.save(day, "daily-health", [usage, backlog, usage])
+    any_store.alerts.save(day, "outbound-reset-daily", [backlog])
+    any_store.alerts.save(day, "daily-health", [usage])
+    assert any_store.alerts.of_day(day, "daily-health") == [usage]
+    assert len(any_store.alerts.of_day(day)) == 2

@@ -89,7 +89,7 @@ def test_a_failing_statement_is_one_line_naming_the_database_without_its_passwor
         with Store(url) as store:
             # When a query of the store and a statement of anyone's on its engine fail
             with pytest.raises(StoreError) as from_the_store:
-                store.alerts_of_day(datetime(2026, 10, 1).date())
+                store.alerts.of_day(datetime(2026, 10, 1).date())
             with pytest.raises(StoreError) as from_the_engine, store.engine.connect() as conn:
                 conn.execute(text("SELECT * FROM nowhere"))
     finally:
