@@ -85,11 +85,11 @@ def evaluate_and_store(database_url: str, collected: Any, as_of: datetime, run: 
     with Store(database_url) as store:
         store.upgrade()
         failed = [f.subject for f in collected.failures]
-        outcome = evaluate(store.guard_mailboxes(), collected.domains, failed, as_of,
+        outcome = evaluate(store.guard.mailboxes(), collected.domains, failed, as_of,
                            GuardSettings())
-        store.guard_groups()
-        store.save_guard_mailboxes(outcome.records, as_of)
-        store.save_guard_groups({g.group: g.status.value for g in outcome.groups}, as_of)
+        store.guard.groups()
+        store.guard.save_mailboxes(outcome.records, as_of)
+        store.guard.save_groups({g.group: g.status.value for g in outcome.groups}, as_of)
         return save_plan(store, run, JOB, outcome.actions)
 
 

@@ -7,7 +7,7 @@ A child process writes `--domains` x `--days` domain_daily rows (about 1.8M by d
 `--teams` x `--days` team_daily rows into a fresh SQLite store (schema by `Store.upgrade`,
 rows by sqlite3 `executemany`), with trends, noise and a few domains heading for their
 daily limit, ending on a Sunday. This process then computes the weekly report of that last
-week the way the flow's `compute_report` task does: `Store.report_frames` for the weeks the
+week the way the flow's `compute_report` task does: `store.trends.report_frames` for the weeks the
 settings need (`[report]` history_weeks, default 8) and `build_report` (week over week,
 drifts, forecasts, movers); `--runs` times, medians. With `--history-weeks 52` it loads the
 whole year. Peak memory is this process's `ru_maxrss` (the writer's is not counted), and its
@@ -37,7 +37,7 @@ SECTION = "weekly-report"
 INTRO = """
 The weekly report of the last week of a SQLite store holding a year of daily rows (`domains`
 x 365 domain_daily rows, 200 teams x 365 team_daily rows), computed as the flow's
-`compute_report` task does: `Store.report_frames` (one query per table for the weeks the
+`compute_report` task does: `store.trends.report_frames` (one query per table for the weeks the
 settings need) then `build_report` (week over week, drifts, forecasts, top movers), no
 rendering. "history" is `[report] history_weeks` (8 is the default; 52 loads the whole year).
 Seconds are medians of `runs`; "peak MB" is the computing process's `ru_maxrss` (the rows are
@@ -131,7 +131,7 @@ def report_once(path: Path, history_weeks: int) -> dict[str, Any]:
     until = datetime.combine(sunday + timedelta(days=1), datetime.min.time()).astimezone()
     with Store(f"sqlite:///{path}") as store:
         started = time.perf_counter()
-        frames = store.report_frames(first_day, monday, sunday, since, until)
+        frames = store.trends.report_frames(first_day, monday, sunday, since, until)
         loaded = time.perf_counter()
         report = build_report(week, frames.teams, frames.domains, frames.alerts, frames.audit,
                               options)

@@ -2,7 +2,7 @@
 
 Every unset contact of every team is read (page 1, then the others with bounded look-ahead)
 and classified before anything changes, so pages that shift when states change cannot hide
-a contact. Decisions stream page by page into the plan table (`Store.save_plan` consumes an
+a contact. Decisions stream page by page into the plan table (`store.plans.save` consumes an
 iterable in batches): memory holds a few pages and the uuids seen, not the whole listing.
 
 A plan row's target is `contact:<team>:<uuid>`, its label the email: one run covers every
@@ -195,7 +195,7 @@ async def plan_batches(
 async def save_streamed_plan(
     store: Store, run_id: str, job: str, batches: AsyncGenerator[list[PlannedChange], None]
 ) -> int:
-    """Store a plan as it streams in: `Store.save_plan` runs in a worker thread and pulls
+    """Store a plan as it streams in: `store.plans.save` runs in a worker thread and pulls
     each batch from this event loop, so neither side holds the whole plan."""
     loop = asyncio.get_running_loop()
 
@@ -209,7 +209,7 @@ async def save_streamed_plan(
             yield from batch
 
     try:
-        return await asyncio.to_thread(store.save_plan, run_id, job, pull())
+        return await asyncio.to_thread(store.plans.save, run_id, job, pull())
     finally:
         await batches.aclose()
 
@@ -218,7 +218,7 @@ def counts_of_run(store: Store, run_id: str) -> tuple[dict[str, int], dict[str, 
     """(planned, applied) counts per action of a stored plan."""
     planned: Counter[str] = Counter()
     applied: Counter[str] = Counter()
-    for (action, status), n in store.plan_counts(run_id).items():
+    for (action, status), n in store.plans.counts(run_id).items():
         planned[action] += n
         if status == ChangeStatus.APPLIED.value:
             applied[action] += n
@@ -321,9 +321,9 @@ def contact_audit(store: Store, run_id: str) -> list[ContactAudit]:
     The gate's audit row holds run, target (team and uuid), old and new state, reason and
     time; the email is the label of the run's plan row for the same target.
     """
-    emails = {s.change.target: s.change.label for s in store.plan_of_run(run_id)}
+    emails = {s.change.target: s.change.label for s in store.plans.of_run(run_id)}
     found = []
-    for record in store.changes_of_run(run_id):
+    for record in store.audit.of_run(run_id):
         team, uuid = parse_target(record.change.target)
         found.append(ContactAudit(
             record.run_id, team, uuid, emails.get(record.change.target, ""),

@@ -136,7 +136,7 @@ def approval_audit(
 def check_stored_plan(store: Store, run_id: str, job: str, *, option: str = "--resume") -> None:
     """Refuse a run id that names no stored plan of `job` (unknown, or another job's plan):
     resuming must apply the plan a person reviewed, never a fresh one planned under a typo."""
-    jobs = store.plan_jobs(run_id)
+    jobs = store.plans.jobs_of_run(run_id)
     if job in jobs:
         return
     if jobs:
@@ -160,7 +160,7 @@ class ApplyResult:
 
 def save_plan(store: Store, run_id: str, job: str, changes: Iterable[PlannedChange]) -> int:
     """Store the plan before anything changes; returns how many changes it holds."""
-    return store.save_plan(run_id, job, changes)
+    return store.plans.save(run_id, job, changes)
 
 
 async def apply_plan(
@@ -195,7 +195,7 @@ async def apply_plan(
         raise ValueError("batch_size must be at least 1")
     result = ApplyResult()
     pending: list[StoredChange] = []
-    for stored in store.plan_of_run(run_id):
+    for stored in store.plans.of_run(run_id):
         if stored.status is ChangeStatus.APPLIED:
             result.already_done += 1
         else:
@@ -214,7 +214,7 @@ async def apply_plan(
             outcomes = list(await asyncio.gather(
                 *(_confirmed(o, stored.change, confirm)
                   for o, stored in zip(outcomes, chunk, strict=True))))
-        store.record_outcomes(run_id, job, outcomes, {s.seq: s.change for s in chunk})
+        store.plans.record_outcomes(run_id, job, outcomes, {s.seq: s.change for s in chunk})
         for stored, outcome in zip(chunk, outcomes, strict=True):
             if outcome.applied:
                 result.applied += 1
@@ -257,7 +257,7 @@ def undo_plan(store: Store, run_id: str) -> list[PlannedChange]:
     """The changes that revert what a run applied, newest first, each from the run's new
     value back to its old one. The caller drops those whose remote value is no longer the
     one the run set (a person's later decision wins) before planning them."""
-    applied = [s.change for s in store.plan_of_run(run_id, ChangeStatus.APPLIED)]
+    applied = [s.change for s in store.plans.of_run(run_id, ChangeStatus.APPLIED)]
     return [
         PlannedChange(
             change.target, change.label, change.field, change.new_value, change.old_value,

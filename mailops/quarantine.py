@@ -129,7 +129,7 @@ def stored_team_plans(
     """The per-team plans of a run stored earlier (a resumed run applies what it planned);
     kept counts and backlogs were not stored and read 0 until counted again."""
     plans = {name: TeamPlan(name, 0, threshold) for name in teams}
-    for stored in store.plan_of_run(run_id):
+    for stored in store.plans.of_run(run_id):
         team, uuid = parse_target(stored.change.target)
         plan = plans.setdefault(team, TeamPlan(team, 0, threshold))
         plan.acted = True
@@ -143,7 +143,7 @@ def stored_team_plans(
 def applied_per_team(store: Store, run_id: str) -> dict[str, int]:
     """How many of a run's accepts are recorded as made, per team."""
     counts: dict[str, int] = defaultdict(int)
-    for stored in store.plan_of_run(run_id, ChangeStatus.APPLIED):
+    for stored in store.plans.of_run(run_id, ChangeStatus.APPLIED):
         counts[parse_target(stored.change.target)[0]] += 1
     return dict(counts)
 

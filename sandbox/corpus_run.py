@@ -212,7 +212,7 @@ class CorpusRun:
         from mailops.store import Store
 
         with Store(load_settings().database_url) as store:
-            return render_csv(build_export(period, store.billing_rows(period)))
+            return render_csv(build_export(period, store.billing.rows(period)))
 
 
 def _errors(result: Any) -> str:

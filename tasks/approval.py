@@ -124,7 +124,7 @@ def _record_decision(job: str, run_id: str, decision: str, answer: Approval) -> 
     """Audit the answer before anything is applied (a StoreError stops the run), and log it."""
     with Store(current_settings().database_url) as store:
         store.upgrade()
-        store.record_changes(run_id, job, [approval_audit(
+        store.audit.record(run_id, job, [approval_audit(
             run_id, decision, answer.note, answer.approver, current_run_id())])
     who = f" by {answer.approver}" if answer.approver else ""
     get_run_logger().info("%s plan %s %s%s: %s", job, run_id, decision, who,
@@ -151,7 +151,7 @@ def stored_plan_rows(run_id: str) -> list[dict[str, Any]]:
         return [
             {"change": s.change.label, "action": s.change.action, "from": s.change.old_value,
              "to": s.change.new_value, "reason": s.change.reason}
-            for s in store.plan_of_run(run_id)[:PLAN_ROWS_SHOWN]
+            for s in store.plans.of_run(run_id)[:PLAN_ROWS_SHOWN]
         ]
 
 

@@ -64,7 +64,7 @@ async def plan_cleanup(
     settings = current_settings(shard)
     with Store(settings.database_url) as store:
         store.upgrade()
-        if store.plan_counts(run_id):
+        if store.plans.counts(run_id):
             return _stored_summary(store, run_id, team_names)
         summary = PlanSummary(run_id)
         teams = configured_teams(settings, team_names)
@@ -80,7 +80,7 @@ def _stored_summary(store: Store, run_id: str, team_names: list[str]) -> PlanSum
     summary = PlanSummary(run_id, teams=list(team_names), reused=True)
     planned, _ = counts_of_run(store, run_id)
     summary.planned.update(planned)
-    for stored in store.plan_of_run(run_id)[:50]:
+    for stored in store.plans.of_run(run_id)[:50]:
         team, uuid = parse_target(stored.change.target)
         summary.top.append({"team": team, "uuid": uuid, "email": stored.change.label,
                             "action": stored.change.action, "reason": stored.change.reason})
@@ -115,7 +115,7 @@ async def undo_cleanup(cleanup_run_id: str, undo_run_id: str) -> dict[str, Any]:
         store.upgrade()
         async with CleanboxClient.from_settings(settings) as client:
             clients = team_clients(client, teams)
-            if not store.plan_counts(undo_run_id):
+            if not store.plans.counts(undo_run_id):
                 check = await check_undo(store, cleanup_run_id, clients)
                 save_plan(store, undo_run_id, UNDO_JOB, check.reverts)
                 overridden, missing, already = check.overridden, check.missing, check.already

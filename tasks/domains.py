@@ -67,7 +67,7 @@ async def onboard_domain(name: str, as_of: datetime) -> dict[str, Any]:
         record = await onboard(client, name, as_of)
     with Store(settings.database_url) as store:
         store.upgrade()
-        store.save_onboarded_domain(record)
+        store.domains.save_onboarded(record)
     return record.as_json()
 
 
@@ -109,7 +109,7 @@ async def poll_unverified(as_of: datetime) -> dict[str, Any]:
     settings = current_settings()
     with Store(settings.database_url) as store:
         store.upgrade()
-        waiting = [d for d in store.onboarded_domains() if not d.verified]
+        waiting = [d for d in store.domains.onboarded() if not d.verified]
     async with EmbouxClient.from_settings(settings) as client:
         polled = await poll(client, [d.name for d in waiting])
     changes: list[dict[str, Any]] = []
@@ -121,7 +121,7 @@ async def poll_unverified(as_of: datetime) -> dict[str, Any]:
                 failures.append(answer.as_json())
                 continue
             status = answer.status
-            if store.record_domain_status(
+            if store.domains.record_status(
                 answer.name, status.verification_status, status.verified, as_of
             ):
                 changes.append({"name": answer.name, "status": status.verification_status,
@@ -139,14 +139,14 @@ async def poll_unverified(as_of: datetime) -> dict[str, Any]:
 
 def _still_pending(database_url: str, names: set[str]) -> list[DomainRecord]:
     with Store(database_url) as store:
-        return [d for d in store.onboarded_domains() if d.name in names and not d.verified]
+        return [d for d in store.domains.onboarded() if d.name in names and not d.verified]
 
 
 @task()
 def store_alerts(day: date, found: list[Alert]) -> None:
     """Store the day's pending-too-long alerts (a re-run of the day replaces them)."""
     with Store(current_settings().database_url) as store:
-        store.save_alerts(day, WATCH, found)
+        store.alerts.save(day, WATCH, found)
 
 
 @task()
@@ -238,8 +238,8 @@ async def rotate_and_store(domain: str, run_id: str, as_of: datetime) -> dict[st
     try:
         with Store(settings.database_url) as store:
             store.upgrade()
-            store.record_domain_credential(domain, location, as_of)
-            store.record_changes(run_id, ROTATION, [Change(
+            store.domains.record_credential(domain, location, as_of)
+            store.audit.record(run_id, ROTATION, [Change(
                 target=domain, field="provider_credential", old_value=None,
                 new_value="rotated", reason=f"credential rotated; password kept in {location}",
                 label=domain,
@@ -254,7 +254,7 @@ def domains_with_credentials() -> list[str]:
     """The domains whose credential mailops installed (the API cannot list them)."""
     with Store(current_settings().database_url) as store:
         store.upgrade()
-        return [d.name for d in store.onboarded_domains() if d.credential_location]
+        return [d.name for d in store.domains.onboarded() if d.credential_location]
 
 
 @task()
@@ -266,7 +266,7 @@ def alert_rotation(day: date, outcomes: list[dict[str, Any]]) -> None:
     ]
     with Store(current_settings().database_url) as store:
         store.upgrade()
-        store.save_alerts(day, ROTATION, found)
+        store.alerts.save(day, ROTATION, found)
 
 
 @task()

@@ -54,10 +54,10 @@ def evaluate_and_remember(
     with Store(settings.database_url) as store:
         store.upgrade()
         failed = [f.subject for f in collected.failures]
-        run = evaluate(store.guard_mailboxes(), collected.domains, failed, as_of, settings.guard)
-        notified = store.guard_groups()
-        store.save_guard_mailboxes(run.records, as_of)
-        store.save_guard_groups({g.group: g.status.value for g in run.groups}, as_of)
+        run = evaluate(store.guard.mailboxes(), collected.domains, failed, as_of, settings.guard)
+        notified = store.guard.groups()
+        store.guard.save_mailboxes(run.records, as_of)
+        store.guard.save_groups({g.group: g.status.value for g in run.groups}, as_of)
         save_plan(store, run_id, JOB, run.actions)
     return run, notified
 
@@ -77,9 +77,9 @@ async def apply_guard_plan(run_id: str) -> tuple[ApplyResult, list[GuardAction]]
                 return (await client.outbound(change.label)).outbound_status == change.new_value
 
             result = await apply_plan(store, run_id, JOB, apply_one, confirm=holds)
-        applied = [s.change for s in store.plan_of_run(run_id, ChangeStatus.APPLIED)]
-        store.mark_guard_suspended([c.label for c in applied if c.action == "suspend"], True)
-        store.mark_guard_suspended([c.label for c in applied if c.action == "resume"], False)
+        applied = [s.change for s in store.plans.of_run(run_id, ChangeStatus.APPLIED)]
+        store.guard.mark_suspended([c.label for c in applied if c.action == "suspend"], True)
+        store.guard.mark_suspended([c.label for c in applied if c.action == "resume"], False)
     return result, [GuardAction.of(change) for change in applied]
 
 
@@ -139,7 +139,7 @@ def notify_transitions(
             return None, str(exc)
         error = str(exc)
     with Store(settings.database_url) as store:
-        store.mark_guard_notified(
+        store.guard.mark_notified(
             {name: new for name, _, new, _ in mailbox_rows},
             {name: new for name, _, new, _ in group_rows},
         )

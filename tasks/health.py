@@ -80,7 +80,7 @@ def store_day(collected: CollectedDay) -> None:
     """Write the day's rows; a re-run of the same day replaces them."""
     with Store(current_settings().database_url) as store:
         store.upgrade()
-        store.save_health_day(collected.day, collected.as_of, collected.teams, collected.domains)
+        store.trends.save_day(collected.day, collected.as_of, collected.teams, collected.domains)
 
 
 @task(retries=2, retry_delay_seconds=[1, 5])
@@ -94,13 +94,15 @@ def derive_alerts(collected: CollectedDay) -> list[Alert]:
 def _store_alerts(store: Store, collected: CollectedDay) -> list[Alert]:
     limits = current_settings().alerts
     day, part = collected.day, collected.shard
-    averages = store.send_averages(day, limits.spike_history_days)
-    changes = store.week_over_week(day, limits.trend_team_metrics, limits.trend_domain_metrics)
+    averages = store.trends.send_averages(day, limits.spike_history_days)
+    changes = store.trends.week_over_week(
+        day, limits.trend_team_metrics, limits.trend_domain_metrics
+    )
     changes = [change for change in changes if part.owns(change.subject)]
     found = daily_health_alerts(
         collected.teams, collected.domains, collected.failures, limits, averages, changes
     )
-    store.save_alerts(day, JOB, found, within=None if part.whole else _about(part))
+    store.alerts.save(day, JOB, found, within=None if part.whole else _about(part))
     return found
 
 
@@ -139,7 +141,7 @@ def _import_day(store: Store, payload: dict[str, Any]) -> None:
         from_jsonable(CollectedDay, {**fields, "teams": _teams_of(payload)}),
         shard=Shard.parse(payload["shard"]),
     )
-    store.save_health_day(collected.day, collected.as_of, collected.teams, collected.domains)
+    store.trends.save_day(collected.day, collected.as_of, collected.teams, collected.domains)
     _store_alerts(store, collected)
 
 
@@ -164,8 +166,8 @@ def stored_report(day: date, as_of: datetime) -> HealthReport:
     """The day's report from what the store holds: the teams, domains and alerts every
     shard stored (the fan-out's merged report)."""
     with Store(current_settings().database_url) as store:
-        teams, domains = store.health_of_day(day)
-        alerts = most_severe_first(store.alerts_of_day(day, JOB))
+        teams, domains = store.trends.of_day(day)
+        alerts = most_severe_first(store.alerts.of_day(day, JOB))
     return HealthReport(day, as_of, teams, domains, alerts, failures_of(alerts))
 
 

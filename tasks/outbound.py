@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -122,14 +122,14 @@ async def claim_key(job: str, key: str, run_id: str, force: bool) -> KeyClaim:
     me, now = this_holder(), datetime.now(UTC)
     with Store(current_settings().database_url) as store:
         store.upgrade()
-        claim = store.claim(job, key, run_id, holder=me, lease_until=now + LEASE,
+        claim = store.ledger.claim(job, key, run_id, holder=me, lease_until=now + LEASE,
                             retake=frozenset(retake))
         if claim.won or claim.entry.status is not LedgerStatus.STARTED:
             return KeyClaim(claim.won, claim.entry, claim.previous)
         state, why = _holder_of(claim.entry, me, now)
         if state is HolderState.ALIVE or (state is HolderState.UNKNOWN and not force):
             return KeyClaim(False, claim.entry, holder=state, holder_reason=why)
-        taken = store.claim(job, key, run_id, holder=me, lease_until=now + LEASE,
+        taken = store.ledger.claim(job, key, run_id, holder=me, lease_until=now + LEASE,
                             retake=frozenset({LedgerStatus.STARTED}), expect=claim.entry)
     get_run_logger().warning("%s %s: run %s held the key and %s; %s", job, key,
                              claim.entry.run_id, why,
@@ -142,7 +142,7 @@ async def ledger_entries(job: str, keys: list[str]) -> list[LedgerEntry | None]:
     """The ledger's rows for a job's keys (None where there is none), in one store session."""
     with Store(current_settings().database_url) as store:
         store.upgrade()
-        return [store.ledger_entry(job, key) for key in keys]
+        return [store.ledger.entry(job, key) for key in keys]
 
 
 @task(retry_condition_fn=_only_transient, **_READ_RETRIES)
@@ -150,7 +150,7 @@ async def record_call(job: str, key: str, run_id: str, evidence: str | None) -> 
     """Write, just before the request leaves, that it may be applied from now on and what
     tells whether it was (the counters read before it)."""
     with Store(current_settings().database_url) as store:
-        store.record_call(job, key, run_id, evidence)
+        store.ledger.record_call(job, key, run_id, evidence)
 
 
 @asynccontextmanager
@@ -161,7 +161,7 @@ async def holding(job: str, key: str, run_id: str) -> AsyncIterator[None]:
 
     def renew() -> None:
         with Store(url) as store:
-            store.renew_claim(job, key, run_id, datetime.now(UTC) + LEASE)
+            store.ledger.renew(job, key, run_id, datetime.now(UTC) + LEASE)
 
     async def keep_renewing() -> None:
         while True:
@@ -184,7 +184,7 @@ async def holding(job: str, key: str, run_id: str) -> AsyncIterator[None]:
 async def finish_key(job: str, key: str, run_id: str, status: str, detail: str) -> None:
     """Record the outcome of the claimed call: done, failed or unknown."""
     with Store(current_settings().database_url) as store:
-        store.finish(job, key, run_id, LedgerStatus(status), detail)
+        store.ledger.finish(job, key, run_id, LedgerStatus(status), detail)
 
 
 # --- remote reads -------------------------------------------------------------------------
@@ -270,21 +270,21 @@ async def post_reset_monthly() -> ResetAnswer:
 async def save_snapshot(period: str, run_id: str, rows: list[BillingRow]) -> int:
     """Keep the counters read before the monthly reset as the period's snapshot."""
     with Store(current_settings().database_url) as store:
-        return store.save_billing_snapshot(period, run_id, rows)
+        return store.billing.save_snapshot(period, run_id, rows)
 
 
 @task(retry_condition_fn=_only_transient, **_READ_RETRIES)
 async def stored_snapshot(period: str) -> list[BillingRow]:
     """The period's snapshot as stored before its last call (a dead run's evidence)."""
     with Store(current_settings().database_url) as store:
-        return [replace(row, source="snapshot") for row in store.billing_snapshot(period)]
+        return store.billing.snapshot(period)
 
 
 @task(retry_condition_fn=_only_transient, **_READ_RETRIES)
 async def complete_freeze(period: str, run_id: str, rows: list[BillingRow], detail: str) -> int:
     """Store the period's billing rows and the ledger's done in one transaction."""
     with Store(current_settings().database_url) as store:
-        return store.complete_billing_freeze(JOB_MONTHLY, period, run_id, rows, detail)
+        return store.billing.complete_freeze(JOB_MONTHLY, period, run_id, rows, detail)
 
 
 FREEZE_SPOOL_VERSION = 1  # the shape of a spooled reset-monthly answer
@@ -304,7 +304,7 @@ def _import_freeze(store: Store, payload: dict[str, Any]) -> None:
         raise ValueError(f"not a {JOB_MONTHLY} spool of version {FREEZE_SPOOL_VERSION}")
     rows = [BillingRow.from_dict(row) for row in payload["rows"]]
     detail = f"{payload['detail']} (imported from the spool)"
-    store.complete_billing_freeze(JOB_MONTHLY, payload["period"], payload["run_id"], rows,
+    store.billing.complete_freeze(JOB_MONTHLY, payload["period"], payload["run_id"], rows,
                                   detail, whoever_holds=True)
 
 
@@ -319,7 +319,7 @@ async def import_spooled_freezes() -> SpoolImport:
 async def billed_count(period: str) -> int:
     """How many billing rows a period has (for a run that finds it already done)."""
     with Store(current_settings().database_url) as store:
-        return len(store.billing_rows(period))
+        return len(store.billing.rows(period))
 
 
 # --- alerts and artifacts -----------------------------------------------------------------
@@ -330,7 +330,7 @@ async def raise_alert(day: date, job: str, key: str, subject: str, message: str)
     """Store a critical alert: a reset's outcome is unknown and needs a person."""
     alert = Alert(key, Severity.CRITICAL, subject, message)
     with Store(current_settings().database_url) as store:
-        store.save_alerts(day, job, [alert])
+        store.alerts.save(day, job, [alert])
     get_run_logger().warning("alert %s for %s: %s", key, subject, message)
 
 

@@ -46,7 +46,7 @@ async def plan_quarantine(
         store.upgrade()
         async with CleanboxClient.from_settings(settings) as client:
             clients = team_clients(client, teams)
-            if store.plan_counts(run_id):
+            if store.plans.counts(run_id):
                 plans = stored_team_plans(store, run_id, team_names, threshold)
                 backlogs = await asyncio.gather(
                     *(clients[name].count_quarantine() for name in plans))

@@ -53,21 +53,21 @@ def compute_report(week: str, team: str | None) -> WeeklyReport | EmptyWeek:
     until = datetime.combine(sunday + timedelta(days=1), time(), zone)
     with Store(settings.database_url) as store:
         store.upgrade()
-        frames = store.report_frames(first_day, monday, sunday, since, until)
+        frames = store.trends.report_frames(first_day, monday, sunday, since, until)
         try:
             return build_report(
                 week, frames.teams, frames.domains, frames.alerts, frames.audit, options,
                 team=team,
             )
         except NoReportData:
-            return EmptyWeek(week, team, *store.trend_span())
+            return EmptyWeek(week, team, *store.trends.span())
 
 
 @task(retries=2, retry_delay_seconds=[1, 5])
 def store_forecast_alerts(report: WeeklyReport) -> int:
     """Store the forecast alerts under the week's last day; a re-run replaces them."""
     with Store(current_settings().database_url) as store:
-        return store.save_alerts(report.end, JOB, report.alerts)
+        return store.alerts.save(report.end, JOB, report.alerts)
 
 
 def default_path(week: str, fmt: str, team: str | None) -> Path:

@@ -67,9 +67,9 @@ def fill_dashboard_store(store: Store) -> None:
         MailboxState("c.beta.test", "beta", Status.HEALTHY, "below every trigger",
                      Window(10, 0), 10, 0),
     ]
-    store.save_guard_mailboxes([GuardRecord(state) for state in states], DASHBOARD_NOW)
-    store.save_guard_groups({"acme": "paused", "beta": "healthy"}, DASHBOARD_NOW)
-    store.save_plan("run-guard-1", "outbound-guard", [PlannedChange(
+    store.guard.save_mailboxes([GuardRecord(state) for state in states], DASHBOARD_NOW)
+    store.guard.save_groups({"acme": "paused", "beta": "healthy"}, DASHBOARD_NOW)
+    store.plans.save("run-guard-1", "outbound-guard", [PlannedChange(
         f"domain:{HOSTILE_DOMAIN}", HOSTILE_DOMAIN, "outbound_status", "active", "suspended",
         "suspend", "paused by the guard: 5 bounces in the window")])
     team_rows, domain_rows = [], []
@@ -81,21 +81,21 @@ def fill_dashboard_store(store: Store) -> None:
         domain_rows.append(_domain_row(day, "a.acme.test", 200 if this_week else 100))
     store.upsert(team_daily, team_rows)
     store.upsert(domain_daily, domain_rows)
-    store.record_changes("run-cleanup-1", "contact-cleanup", [
+    store.audit.record("run-cleanup-1", "contact-cleanup", [
         Change("contact:plain-team:u1", "state", "unset", "blocked", "junk TLD .xyz",
                label=HOSTILE_SENDER)], now=DASHBOARD_NOW - timedelta(days=2))
-    store.record_changes("run-quarantine-1", "quarantine-accept", [
+    store.audit.record("run-quarantine-1", "quarantine-accept", [
         Change("quarantine:plain-team:q1", "state", "quarantined", "accepted",
                "sender is a whitelisted contact", label="friend@example.com")],
         now=DASHBOARD_NOW - timedelta(days=1))
-    store.record_changes("run-guard-2", "outbound-guard", [
+    store.audit.record("run-guard-2", "outbound-guard", [
         Change(f"domain:{HOSTILE_DOMAIN}", "outbound_status", "active", "suspended",
                "paused by the guard", label=HOSTILE_DOMAIN)], now=DASHBOARD_NOW)
     for job, key, run_id in (("outbound-reset-daily", "2026-09-30", "run-reset-1"),
                              ("billing-freeze", "2026-08", "run-freeze-1")):
-        store.claim(job, key, run_id, now=DASHBOARD_NOW - timedelta(hours=12))
-        store.finish(job, key, run_id, LedgerStatus.DONE, "done once",
-                     now=DASHBOARD_NOW - timedelta(hours=12))
+        store.ledger.claim(job, key, run_id, now=DASHBOARD_NOW - timedelta(hours=12))
+        store.ledger.finish(job, key, run_id, LedgerStatus.DONE, "done once",
+                            now=DASHBOARD_NOW - timedelta(hours=12))
 
 
 @pytest.fixture

@@ -98,7 +98,7 @@ def fill_weekly_store(store: Store, trend_rows: TrendRows) -> None:
             "mail.example", outbound_sent_today=sends, outbound_daily_limit=300,
         )]
         collected = datetime(day.year, day.month, day.day, 8, tzinfo=UTC)
-        store.save_health_day(day, collected, teams, domains)
+        store.trends.save_day(day, collected, teams, domains)
 
 
 @pytest.fixture

@@ -48,8 +48,8 @@ def export(
     settings = load_settings()
     with Store(settings.database_url) as store:
         store.upgrade()
-        rows = store.billing_rows(period)
-        billed = store.billed_periods() if not rows else []
+        rows = store.billing.rows(period)
+        billed = store.billing.periods() if not rows else []
     if not rows:
         known = f" (billed: {', '.join(billed[:6])})" if billed else ""
         output.fail(

@@ -73,9 +73,9 @@ def health(
     store: Store, rules: GuardSettings, status: str | None = None, q: str | None = None
 ) -> dict[str, Any]:
     """Every group (worst first) with its mailboxes; `status` and `q` (a name) filter them."""
-    states = [record.state for record in store.guard_mailboxes().values()]
+    states = [record.state for record in store.guard.mailboxes().values()]
     states, groups = apply_groups(states, rules)
-    plans = store.recent_plans(GUARD_JOB, TRANSITIONS_SHOWN)
+    plans = store.plans.recent(GUARD_JOB, TRANSITIONS_SHOWN)
     wanted = Status(status) if status else None
     needle = (q or "").strip()
     members: dict[str, list[MailboxState]] = {}
@@ -118,7 +118,7 @@ def trend_range(
     store: Store, start: date | None, end: date | None, days: int | None
 ) -> tuple[date, date]:
     """The chosen range: `end` (default the last stored day) back `days` (default 28)."""
-    _, last = store.trend_span()
+    _, last = store.trends.span()
     end = end or last or datetime.now(UTC).date()
     if start is None:
         span = min(max(days or DEFAULT_DAYS, 1), MAX_DAYS)
@@ -147,7 +147,7 @@ def trends(
     week-over-week change (the 7 days ending `end` against the 7 before)."""
     start, end = trend_range(store, start, end, days)
     needle = (q or "").strip()
-    wow = store.week_over_week(end, TEAM_METRICS, DOMAIN_METRICS)
+    wow = store.trends.week_over_week(end, TEAM_METRICS, DOMAIN_METRICS)
     changes: dict[tuple[str, str, str], dict[str, Any]] = {
         (w.scope, w.subject, w.metric): {
             "this_week": round(w.this_mean, 4), "last_week": round(w.last_mean, 4),
@@ -163,7 +163,7 @@ def trends(
     }
     for scope, metrics in METRICS.items():
         subjects: dict[str, dict[str, Any]] = {}
-        for row in store.trend_rows(scope, metrics, start, end):
+        for row in store.trends.rows(scope, metrics, start, end):
             name = row["subject"]
             if needle and not _matches(name, needle):
                 continue
@@ -200,7 +200,7 @@ def activity(store: Store, limit: int = 200, job: str | None = None) -> dict[str
             "old_value": row["old_value"], "new_value": row["new_value"],
             "reason": row["reason"], "undo": undo_command(row["job"], row["run_id"]),
         }
-        for row in store.audit_tail(limit, job or None)
+        for row in store.audit.tail(limit, job or None)
     ]
     runs = [] if job and job not in ONCE_ONLY_JOBS else [
         {
@@ -209,7 +209,7 @@ def activity(store: Store, limit: int = 200, job: str | None = None) -> dict[str
             "started_at": _iso(entry.started_at), "finished_at": _iso(entry.finished_at),
             "detail": entry.detail,
         }
-        for entry in store.ledger_tail([job] if job else ONCE_ONLY_JOBS, limit)
+        for entry in store.ledger.tail([job] if job else ONCE_ONLY_JOBS, limit)
     ]
     return {
         "generated_at": datetime.now(UTC).isoformat(),

@@ -5,33 +5,25 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
-from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, Table, bindparam, delete, insert, select
-from sqlalchemy.exc import DBAPIError, NoSuchModuleError
+from sqlalchemy import Engine, Table, delete, insert
+from sqlalchemy.exc import NoSuchModuleError
 
 if TYPE_CHECKING:
     from mailops.store.reports import ReportFrames
 
 from mailops.errors import StoreError
-from mailops.models.health import DomainHealth, TeamHealth
-from mailops.rules.alerts import Alert, Severity
-from mailops.rules.daily_health import WeekOverWeek
-from mailops.store import audit, dump, ledger, migrate, plans, trends, views
-from mailops.store import billing as billing_store
-from mailops.store import domains as domains_store
-from mailops.store import guard as guard_store
-from mailops.store.audit import AuditRecord, Change
-from mailops.store.billing import BillingRow
-from mailops.store.domains import DomainRecord
+from mailops.store import dump, migrate
+from mailops.store.alert_log import AlertLog
+from mailops.store.audit import AuditLog, AuditRecord, Change
+from mailops.store.billing import Billing, BillingRow
+from mailops.store.domains import DomainRecord, Domains
 from mailops.store.engine import create_store_engine, safe_url
-from mailops.store.guard import GuardRecord
-from mailops.store.ledger import Claim, Holder, LedgerEntry, LedgerStatus
-from mailops.store.plans import ChangeStatus, Outcome, PlannedChange, StoredChange
+from mailops.store.guard import GuardMemory, GuardRecord
+from mailops.store.ledger import Claim, Holder, Ledger, LedgerEntry, LedgerStatus
+from mailops.store.plans import ChangeStatus, Outcome, PlannedChange, Plans, StoredChange
 from mailops.store.schema import (
     alerts,
     audit_log,
@@ -42,20 +34,30 @@ from mailops.store.schema import (
     team_daily,
     team_top_senders,
 )
+from mailops.store.trends import Trends
 from mailops.store.upsert import upsert
 
 __all__ = [
+    "AuditLog",
     "AuditRecord",
+    "Billing",
     "BillingRow",
     "Change",
+    "ChangeStatus",
     "Claim",
     "DomainRecord",
+    "GuardMemory",
     "GuardRecord",
     "Holder",
+    "Ledger",
     "LedgerEntry",
     "LedgerStatus",
+    "Outcome",
+    "PlannedChange",
+    "Plans",
     "ReportFrames",
     "Store",
+    "StoredChange",
     "alerts",
     "audit_log",
     "domain_daily",
@@ -65,38 +67,6 @@ __all__ = [
     "team_daily",
     "team_top_senders",
 ]
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _explained(
-    method: Callable[Concatenate[Store, P], R],
-) -> Callable[Concatenate[Store, P], R]:
-    """Turn a database failure into a `StoreError` naming the database, password masked."""
-
-    @functools.wraps(method)
-    def wrapper(self: Store, *args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return method(self, *args, **kwargs)
-        except DBAPIError as exc:
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-            raise StoreError(f"cannot use the database {self.display_url}: {reason}") from None
-
-    return wrapper
-
-
-def _unique(found: Sequence[Alert]) -> list[Alert]:
-    """One alert per rule and subject as stored (a stranger's very long address is cut to
-    the column, with an ellipsis): the first found wins."""
-    seen: dict[tuple[str, str], Alert] = {}
-    width = alerts.c.subject.type.length or 0
-    for alert in found:
-        if width and len(alert.subject) > width:
-            alert = replace(alert, subject=alert.subject[: width - 1] + "…")
-        seen.setdefault((alert.key, alert.subject), alert)
-    return list(seen.values())
 
 
 class Store:
@@ -112,6 +82,14 @@ class Store:
             raise StoreError(
                 f"cannot create the database {safe_url(url)}: {exc.strerror} ({exc.filename})"
             ) from None
+        self.ledger = Ledger(self.engine)
+        self.audit = AuditLog(self.engine)
+        self.plans = Plans(self.engine)
+        self.guard = GuardMemory(self.engine)
+        self.billing = Billing(self.engine)
+        self.trends = Trends(self.engine)
+        self.alerts = AlertLog(self.engine)
+        self.domains = Domains(self.engine)
 
     def __repr__(self) -> str:
         return f"<Store {safe_url(self.url)}>"
@@ -132,29 +110,24 @@ class Store:
 
     # --- schema ------------------------------------------------------------------------
 
-    @_explained
     def upgrade(self) -> str:
         """Create or migrate the schema to the newest revision; returns it."""
         return migrate.upgrade(self.engine)
 
-    @_explained
     def revision(self) -> str | None:
         return migrate.current_revision(self.engine)
 
-    @_explained
     def every_row(self) -> dict[str, list[dict[str, Any]]]:
         """Every row of every table, by table name (read only)."""
         return dump.every_row(self.engine)
 
     # --- trend rows --------------------------------------------------------------------
 
-    @_explained
     def upsert(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
         """Write rows by natural key: a re-run of the same day replaces, never duplicates."""
         with self.engine.begin() as conn:
             return upsert(conn, table, rows)
 
-    @_explained
     def replace(
         self, table: Table, match: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]
     ) -> int:
@@ -171,313 +144,3 @@ class Store:
             if rows:
                 conn.execute(insert(table), list(rows))
         return len(rows)
-
-    @_explained
-    def save_alerts(
-        self,
-        day: date,
-        job: str,
-        found: Sequence[Alert],
-        *,
-        now: datetime | None = None,
-        within: Callable[[str, str], bool] | None = None,
-    ) -> int:
-        """Store one job's alerts for one day, replacing what an earlier run of it found.
-
-        within: for a run that did part of the work (a shard), whether an alert (key,
-        subject) is about that part: only those earlier alerts are replaced, the other
-        parts' are kept.
-        """
-        moment = now or datetime.now(UTC)
-        rows = [
-            {
-                "day": day, "job": job, "key": alert.key, "subject": alert.subject,
-                "severity": alert.severity.value, "value": alert.value,
-                "threshold": alert.threshold, "message": alert.message, "raised_at": moment,
-            }
-            for alert in _unique(found)
-        ]
-        if within is None:
-            return self.replace(alerts, {"day": day, "job": job}, rows)
-        with self.engine.begin() as conn:
-            earlier = conn.execute(
-                select(alerts.c.key, alerts.c.subject).where(
-                    alerts.c.day == day, alerts.c.job == job
-                )
-            ).all()
-            mine = [{"k": key, "s": subject} for key, subject in earlier if within(key, subject)]
-            if mine:
-                conn.execute(
-                    delete(alerts).where(
-                        alerts.c.day == day, alerts.c.job == job,
-                        alerts.c.key == bindparam("k"), alerts.c.subject == bindparam("s"),
-                    ),
-                    mine,
-                )
-            return upsert(conn, alerts, rows)
-
-    @_explained
-    def alerts_of_day(self, day: date, job: str | None = None) -> list[Alert]:
-        query = select(alerts).where(alerts.c.day == day)
-        if job is not None:
-            query = query.where(alerts.c.job == job)
-        with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(alerts.c.job, alerts.c.key, alerts.c.subject)).all()
-        return [
-            Alert(row.key, Severity(row.severity), row.subject, row.message, row.value,
-                  row.threshold)
-            for row in rows
-        ]
-
-    @_explained
-    def save_health_day(
-        self,
-        day: date,
-        collected_at: datetime,
-        teams: Sequence[TeamHealth],
-        domains: Sequence[DomainHealth],
-    ) -> None:
-        """Store a day's team and domain rows (and top senders); a re-run replaces them."""
-        trends.save_day(self.engine, day, collected_at, teams, domains)
-
-    @_explained
-    def health_of_day(self, day: date) -> tuple[list[TeamHealth], list[DomainHealth]]:
-        """The teams and domains stored for `day`, as collected (a merged shards' report)."""
-        return trends.health_of_day(self.engine, day)
-
-    @_explained
-    def send_averages(self, before: date, days: int) -> dict[str, float]:
-        """Each domain's mean daily sends over the `days` days before `before`."""
-        return trends.send_averages(self.engine, before, days)
-
-    @_explained
-    def week_over_week(
-        self, day: date, team_metrics: Sequence[str], domain_metrics: Sequence[str]
-    ) -> list[WeekOverWeek]:
-        """Daily means of each metric this week (ending `day`) and the week before."""
-        return trends.week_over_week(self.engine, day, team_metrics, domain_metrics)
-
-    @_explained
-    def report_frames(
-        self, first_day: date, week_start: date, last_day: date, since: datetime,
-        until: datetime,
-    ) -> ReportFrames:
-        """The weekly report's frames: trend rows of the weeks it needs, the week's alerts and
-        audited changes (one query per table)."""
-        from mailops.store import reports  # pandas loads only for the report, not every job
-
-        return reports.load_frames(self.engine, first_day, week_start, last_day, since, until)
-
-    # --- plans of gated jobs ------------------------------------------------------------
-
-    @_explained
-    def save_plan(self, run_id: str, job: str, changes: Iterable[PlannedChange]) -> int:
-        """Store a run's plan of remote changes; returns how many it holds."""
-        return plans.save_plan(self.engine, run_id, job, changes)
-
-    @_explained
-    def plan_of_run(
-        self, run_id: str, status: ChangeStatus | None = None
-    ) -> list[StoredChange]:
-        return list(plans.plan_of_run(self.engine, run_id, status))
-
-    @_explained
-    def plan_jobs(self, run_id: str) -> list[str]:
-        """The jobs whose plan is stored under `run_id` (empty: no such plan)."""
-        return plans.jobs_of_run(self.engine, run_id)
-
-    @_explained
-    def plan_counts(self, run_id: str) -> dict[tuple[str, str], int]:
-        """How many changes of each (action, status) a run's plan holds."""
-        return plans.plan_counts(self.engine, run_id)
-
-    @_explained
-    def record_outcomes(
-        self, run_id: str, job: str, outcomes: Sequence[Outcome],
-        changes: dict[int, PlannedChange],
-    ) -> None:
-        """Mark changes applied or failed, auditing the applied ones, in one transaction."""
-        plans.record_outcomes(self.engine, run_id, job, outcomes, changes)
-
-    # --- outbound-guard ------------------------------------------------------------------
-
-    @_explained
-    def guard_mailboxes(self) -> dict[str, GuardRecord]:
-        """Every mailbox the guard remembers, by domain name."""
-        return guard_store.load_mailboxes(self.engine)
-
-    @_explained
-    def save_guard_mailboxes(self, records: Iterable[GuardRecord], now: datetime) -> int:
-        return guard_store.save_mailboxes(self.engine, records, now)
-
-    @_explained
-    def mark_guard_suspended(self, names: Iterable[str], suspended: bool) -> None:
-        """Record that the guard's own suspend of these domains is (or is no longer) in force."""
-        guard_store.mark_suspended(self.engine, names, suspended)
-
-    @_explained
-    def guard_groups(self) -> dict[str, tuple[str, str | None]]:
-        """Every group the guard remembers: (status, last notified status)."""
-        return guard_store.load_groups(self.engine)
-
-    @_explained
-    def save_guard_groups(self, statuses: Mapping[str, str], now: datetime) -> None:
-        guard_store.save_groups(self.engine, statuses, now)
-
-    @_explained
-    def mark_guard_notified(
-        self, mailboxes: Mapping[str, str], groups: Mapping[str, str]
-    ) -> None:
-        guard_store.mark_notified(self.engine, mailboxes, groups)
-
-    # --- dashboard (read only) -----------------------------------------------------------
-
-    @_explained
-    def trend_span(self) -> tuple[date | None, date | None]:
-        """The first and last day the trend tables hold."""
-        return views.trend_span(self.engine)
-
-    @_explained
-    def trend_rows(
-        self, scope: str, metrics: Sequence[str], start: date, end: date
-    ) -> list[dict[str, Any]]:
-        """Daily `metrics` of every team or domain (`scope`) from `start` to `end`."""
-        return views.trend_rows(self.engine, scope, metrics, start, end)
-
-    @_explained
-    def audit_tail(self, limit: int, job: str | None = None) -> list[dict[str, Any]]:
-        """The newest audited changes first."""
-        return views.audit_tail(self.engine, limit, job)
-
-    @_explained
-    def ledger_tail(self, jobs: Sequence[str], limit: int) -> list[LedgerEntry]:
-        """The newest once-only runs of these jobs first."""
-        return views.ledger_tail(self.engine, jobs, limit)
-
-    @_explained
-    def recent_plans(self, job: str, per_label: int) -> dict[str, list[dict[str, Any]]]:
-        """Each label's newest planned changes of one job."""
-        return views.recent_plans(self.engine, job, per_label)
-
-    # --- run ledger --------------------------------------------------------------------
-
-    @_explained
-    def claim(
-        self,
-        job: str,
-        key: str,
-        run_id: str,
-        *,
-        holder: Holder | None = None,
-        lease_until: datetime | None = None,
-        retake: frozenset[LedgerStatus] = frozenset({LedgerStatus.FAILED}),
-        expect: LedgerEntry | None = None,
-        now: datetime | None = None,
-    ) -> Claim:
-        return ledger.claim(self.engine, job, key, run_id, holder=holder,
-                            lease_until=lease_until, retake=retake, expect=expect, now=now)
-
-    @_explained
-    def renew_claim(self, job: str, key: str, run_id: str, lease_until: datetime) -> bool:
-        return ledger.renew(self.engine, job, key, run_id, lease_until)
-
-    @_explained
-    def record_call(
-        self, job: str, key: str, run_id: str, evidence: str | None,
-        *, now: datetime | None = None,
-    ) -> None:
-        ledger.record_call(self.engine, job, key, run_id, evidence, now=now)
-
-    @_explained
-    def finish(
-        self,
-        job: str,
-        key: str,
-        run_id: str,
-        status: LedgerStatus,
-        detail: str | None = None,
-        *,
-        now: datetime | None = None,
-    ) -> LedgerEntry:
-        return ledger.finish(self.engine, job, key, run_id, status, detail, now=now)
-
-    @_explained
-    def ledger_entry(self, job: str, key: str) -> LedgerEntry | None:
-        return ledger.get_entry(self.engine, job, key)
-
-    # --- audit -------------------------------------------------------------------------
-
-    @_explained
-    def record_changes(
-        self, run_id: str, job: str, changes: Iterable[Change], *, now: datetime | None = None
-    ) -> int:
-        return audit.record_changes(self.engine, run_id, job, changes, now=now)
-
-    @_explained
-    def changes_of_run(self, run_id: str) -> list[AuditRecord]:
-        return audit.changes_of_run(self.engine, run_id)
-
-    # --- billing -----------------------------------------------------------------------
-
-    @_explained
-    def save_billing_snapshot(
-        self, period: str, run_id: str, rows: Sequence[BillingRow], *, now: datetime | None = None
-    ) -> int:
-        """Keep the counters read just before a monthly freeze (the lost-answer fallback)."""
-        return billing_store.save_snapshot(self.engine, period, run_id, rows, now=now)
-
-    @_explained
-    def billing_snapshot(self, period: str) -> list[BillingRow]:
-        return billing_store.snapshot_of(self.engine, period)
-
-    @_explained
-    def complete_billing_freeze(
-        self,
-        job: str,
-        period: str,
-        run_id: str,
-        rows: Sequence[BillingRow],
-        detail: str | None = None,
-        *,
-        now: datetime | None = None,
-        whoever_holds: bool = False,
-    ) -> int:
-        """The period's billing rows and the ledger's `done`, in one transaction."""
-        return billing_store.complete_freeze(
-            self.engine, job, period, run_id, rows, detail, now=now, whoever_holds=whoever_holds
-        )
-
-    @_explained
-    def billing_rows(self, period: str) -> list[BillingRow]:
-        return billing_store.rows_of(self.engine, period)
-
-    @_explained
-    def billed_periods(self) -> list[str]:
-        return billing_store.billed_periods(self.engine)
-
-    # --- domains -----------------------------------------------------------------------
-
-    @_explained
-    def save_onboarded_domain(self, record: DomainRecord) -> None:
-        """Store a domain's onboarding (records, first status); a re-onboarding replaces it."""
-        domains_store.save_onboarded(self.engine, record)
-
-    @_explained
-    def onboarded_domains(self, name: str | None = None) -> list[DomainRecord]:
-        return domains_store.load(self.engine, name)
-
-    @_explained
-    def record_domain_status(
-        self, name: str, status: str, verified: bool, observed_at: datetime
-    ) -> bool:
-        """Store a polled verification status; True (and one history row) when it changed."""
-        return domains_store.record_status(self.engine, name, status, verified, observed_at)
-
-    @_explained
-    def domain_status_history(self, name: str) -> list[tuple[str, datetime]]:
-        return domains_store.history(self.engine, name)
-
-    @_explained
-    def record_domain_credential(self, name: str, location: str, rotated_at: datetime) -> None:
-        """Remember where a domain's credential is kept (never its value)."""
-        domains_store.record_credential(self.engine, name, location, rotated_at)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine, insert, select
 
@@ -31,50 +32,67 @@ class AuditRecord:
     changed_at: datetime
 
 
-def record_changes(
-    engine: Engine,
-    run_id: str,
-    job: str,
-    changes: Iterable[Change],
-    *,
-    now: datetime | None = None,
-) -> int:
-    """Append changes to the audit log in one transaction; returns how many."""
-    moment = now or datetime.now(UTC)
-    rows = [
-        {
-            "run_id": run_id,
-            "job": job,
-            "target": change.target,
-            "field": change.field,
-            "old_value": change.old_value,
-            "new_value": change.new_value,
-            "reason": change.reason,
-            "label": change.label,
-            "changed_at": moment,
-        }
-        for change in changes
-    ]
-    if rows:
-        with engine.begin() as conn:
-            conn.execute(insert(audit_log), rows)
-    return len(rows)
+class AuditLog:
+    """The audit log of one database: every remote change appended, read back by run or
+    newest first."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def record(
+        self,
+        run_id: str,
+        job: str,
+        changes: Iterable[Change],
+        *,
+        now: datetime | None = None,
+    ) -> int:
+        """Append changes to the audit log in one transaction; returns how many."""
+        moment = now or datetime.now(UTC)
+        rows = [
+            {
+                "run_id": run_id,
+                "job": job,
+                "target": change.target,
+                "field": change.field,
+                "old_value": change.old_value,
+                "new_value": change.new_value,
+                "reason": change.reason,
+                "label": change.label,
+                "changed_at": moment,
+            }
+            for change in changes
+        ]
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(insert(audit_log), rows)
+        return len(rows)
+
+    def of_run(self, run_id: str) -> list[AuditRecord]:
+        """Every change one run made, in the order it made them."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(audit_log).where(audit_log.c.run_id == run_id).order_by(audit_log.c.id)
+            ).all()
+        return [
+            AuditRecord(
+                run_id=row.run_id,
+                job=row.job,
+                change=Change(
+                    row.target, row.field, row.old_value, row.new_value, row.reason, row.label
+                ),
+                changed_at=row.changed_at,
+            )
+            for row in rows
+        ]
+
+    def tail(self, limit: int, job: str | None = None) -> list[dict[str, Any]]:
+        """The newest audited changes first (optionally of one job)."""
+        query = select(audit_log).order_by(audit_log.c.changed_at.desc(), audit_log.c.id.desc())
+        if job:
+            query = query.where(audit_log.c.job == job)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.limit(limit)).all()
+        return [dict(row._mapping) for row in rows]
 
 
-def changes_of_run(engine: Engine, run_id: str) -> list[AuditRecord]:
-    """Every change one run made, in the order it made them."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(audit_log).where(audit_log.c.run_id == run_id).order_by(audit_log.c.id)
-        ).all()
-    return [
-        AuditRecord(
-            run_id=row.run_id,
-            job=row.job,
-            change=Change(
-                row.target, row.field, row.old_value, row.new_value, row.reason, row.label
-            ),
-            changed_at=row.changed_at,
-        )
-        for row in rows
-    ]

@@ -75,106 +75,110 @@ def _billed(
     ]
 
 
-def save_snapshot(
-    engine: Engine,
-    period: str,
-    run_id: str,
-    rows: Sequence[BillingRow],
-    *,
-    now: datetime | None = None,
-) -> int:
-    """Keep the counters read before this run's call as the period's snapshot (replacing an
-    earlier run's: only the latest snapshot before a call says what that call froze)."""
-    moment = now or datetime.now(UTC)
-    values = [
-        {**_values(row), "period": period, "run_id": run_id, "taken_at": moment} for row in rows
-    ]
-    with engine.begin() as conn:
-        _replace_period(conn, billing_snapshot, period, values)
-    return len(values)
+class Billing:
+    """The billing data of one database: each freeze's snapshot and each month's billed rows."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def save_snapshot(
+        self,
+        period: str,
+        run_id: str,
+        rows: Sequence[BillingRow],
+        *,
+        now: datetime | None = None,
+    ) -> int:
+        """Keep the counters read before this run's call as the period's snapshot (replacing an
+        earlier run's: only the latest snapshot before a call says what that call froze)."""
+        moment = now or datetime.now(UTC)
+        values = [
+            {**_values(row), "period": period, "run_id": run_id, "taken_at": moment} for row in rows
+        ]
+        with self.engine.begin() as conn:
+            _replace_period(conn, billing_snapshot, period, values)
+        return len(values)
+
+    def snapshot(self, period: str) -> list[BillingRow]:
+        """The period's snapshot, as billing rows marked `snapshot`."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(billing_snapshot)
+                .where(billing_snapshot.c.period == period)
+                .order_by(billing_snapshot.c.domain)
+            ).all()
+        return [
+            BillingRow(
+                domain=row.domain,
+                partner_ref=row.partner_ref,
+                outbound_sent_month=row.outbound_sent_month,
+                outbound_monthly_limit=row.outbound_monthly_limit,
+                outbound_enforcement=row.outbound_enforcement,
+                bounce_count=row.bounce_count,
+                complaint_count=row.complaint_count,
+                bounce_rate=row.bounce_rate,
+                complaint_rate=row.complaint_rate,
+                source="snapshot",
+            )
+            for row in found
+        ]
+
+    def complete_freeze(
+        self,
+        job: str,
+        period: str,
+        run_id: str,
+        rows: Sequence[BillingRow],
+        detail: str | None = None,
+        *,
+        now: datetime | None = None,
+        whoever_holds: bool = False,
+    ) -> int:
+        """Store the period's billing rows and mark the ledger `done`, in one transaction.
+
+        Raises LookupError (and writes nothing) when `run_id` does not hold the claim; with
+        `whoever_holds` (a spooled reset-monthly answer, which proves the reset applied and beats
+        a later run's snapshot) whichever run holds it now.
+        """
+        moment = now or datetime.now(UTC)
+        values = _billed(rows, period, run_id, moment)
+        with self.engine.begin() as conn:
+            _replace_period(conn, billing_rows, period, values)
+            finish_on(conn, job, period, run_id, LedgerStatus.DONE, detail, now=moment,
+                      whoever_holds=whoever_holds)
+        return len(values)
+
+    def rows(self, period: str) -> list[BillingRow]:
+        """The billed rows of a period, by partner and domain (domains without a partner first,
+        on every database: PostgreSQL sorts NULL last by default, SQLite first)."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(billing_rows)
+                .where(billing_rows.c.period == period)
+                .order_by(billing_rows.c.partner_ref.nulls_first(), billing_rows.c.domain)
+            ).all()
+        return [
+            BillingRow(
+                domain=row.domain,
+                partner_ref=row.partner_ref,
+                outbound_sent_month=row.outbound_sent_month,
+                outbound_monthly_limit=row.outbound_monthly_limit,
+                outbound_enforcement=row.outbound_enforcement,
+                bounce_count=row.bounce_count,
+                complaint_count=row.complaint_count,
+                bounce_rate=row.bounce_rate,
+                complaint_rate=row.complaint_rate,
+                source=row.source,
+            )
+            for row in found
+        ]
+
+    def periods(self) -> list[str]:
+        """Every period that has billing rows, newest first."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(billing_rows.c.period).distinct().order_by(billing_rows.c.period.desc())
+            ).all()
+        return [row.period for row in found]
 
 
-def snapshot_of(engine: Engine, period: str) -> list[BillingRow]:
-    """The period's snapshot, as billing rows marked `snapshot`."""
-    with engine.connect() as conn:
-        found = conn.execute(
-            select(billing_snapshot)
-            .where(billing_snapshot.c.period == period)
-            .order_by(billing_snapshot.c.domain)
-        ).all()
-    return [
-        BillingRow(
-            domain=row.domain,
-            partner_ref=row.partner_ref,
-            outbound_sent_month=row.outbound_sent_month,
-            outbound_monthly_limit=row.outbound_monthly_limit,
-            outbound_enforcement=row.outbound_enforcement,
-            bounce_count=row.bounce_count,
-            complaint_count=row.complaint_count,
-            bounce_rate=row.bounce_rate,
-            complaint_rate=row.complaint_rate,
-            source="snapshot",
-        )
-        for row in found
-    ]
-
-
-def complete_freeze(
-    engine: Engine,
-    job: str,
-    period: str,
-    run_id: str,
-    rows: Sequence[BillingRow],
-    detail: str | None = None,
-    *,
-    now: datetime | None = None,
-    whoever_holds: bool = False,
-) -> int:
-    """Store the period's billing rows and mark the ledger `done`, in one transaction.
-
-    Raises LookupError (and writes nothing) when `run_id` does not hold the claim; with
-    `whoever_holds` (a spooled reset-monthly answer, which proves the reset applied and beats
-    a later run's snapshot) whichever run holds it now.
-    """
-    moment = now or datetime.now(UTC)
-    values = _billed(rows, period, run_id, moment)
-    with engine.begin() as conn:
-        _replace_period(conn, billing_rows, period, values)
-        finish_on(conn, job, period, run_id, LedgerStatus.DONE, detail, now=moment,
-                  whoever_holds=whoever_holds)
-    return len(values)
-
-
-def rows_of(engine: Engine, period: str) -> list[BillingRow]:
-    """The billed rows of a period, by partner and domain (domains without a partner first,
-    on every database: PostgreSQL sorts NULL last by default, SQLite first)."""
-    with engine.connect() as conn:
-        found = conn.execute(
-            select(billing_rows)
-            .where(billing_rows.c.period == period)
-            .order_by(billing_rows.c.partner_ref.nulls_first(), billing_rows.c.domain)
-        ).all()
-    return [
-        BillingRow(
-            domain=row.domain,
-            partner_ref=row.partner_ref,
-            outbound_sent_month=row.outbound_sent_month,
-            outbound_monthly_limit=row.outbound_monthly_limit,
-            outbound_enforcement=row.outbound_enforcement,
-            bounce_count=row.bounce_count,
-            complaint_count=row.complaint_count,
-            bounce_rate=row.bounce_rate,
-            complaint_rate=row.complaint_rate,
-            source=row.source,
-        )
-        for row in found
-    ]
-
-
-def billed_periods(engine: Engine) -> list[str]:
-    """Every period that has billing rows, newest first."""
-    with engine.connect() as conn:
-        found = conn.execute(
-            select(billing_rows.c.period).distinct().order_by(billing_rows.c.period.desc())
-        ).all()
-    return [row.period for row in found]

@@ -48,80 +48,84 @@ def _record(row: Any) -> DomainRecord:
     )
 
 
-def save_onboarded(engine: Engine, record: DomainRecord) -> None:
-    """Insert or replace a domain's onboarding; its first status goes into the history."""
-    row = {
-        "name": record.name, "parent": record.parent, "provider": record.provider,
-        "dns_records": json.dumps(record.dns_records), "status": record.status,
-        "verified": record.verified, "onboarded_at": record.onboarded_at,
-        "verified_at": record.verified_at, "checked_at": record.onboarded_at,
-    }
-    with engine.begin() as conn:
-        previous = conn.execute(
-            select(onboarded_domains.c.status).where(onboarded_domains.c.name == record.name)
-        ).scalar_one_or_none()
-        upsert(conn, onboarded_domains, [row])
-        if previous != record.status:
-            conn.execute(insert(domain_status_history), [{
-                "name": record.name, "status": record.status, "verified": record.verified,
-                "observed_at": record.onboarded_at,
-            }])
+class Domains:
+    """Onboarded domains: their DNS records, their verification history, and where each
+    one's credential is kept (never its value)."""
 
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
-def load(engine: Engine, name: str | None = None) -> list[DomainRecord]:
-    """Every onboarded domain (or just `name`), by name."""
-    query = select(onboarded_domains).order_by(onboarded_domains.c.name)
-    if name is not None:
-        query = query.where(onboarded_domains.c.name == name)
-    with engine.connect() as conn:
-        return [_record(row) for row in conn.execute(query)]
+    def save_onboarded(self, record: DomainRecord) -> None:
+        """Insert or replace a domain's onboarding; its first status goes into the history."""
+        row = {
+            "name": record.name, "parent": record.parent, "provider": record.provider,
+            "dns_records": json.dumps(record.dns_records), "status": record.status,
+            "verified": record.verified, "onboarded_at": record.onboarded_at,
+            "verified_at": record.verified_at, "checked_at": record.onboarded_at,
+        }
+        with self.engine.begin() as conn:
+            previous = conn.execute(
+                select(onboarded_domains.c.status).where(onboarded_domains.c.name == record.name)
+            ).scalar_one_or_none()
+            upsert(conn, onboarded_domains, [row])
+            if previous != record.status:
+                conn.execute(insert(domain_status_history), [{
+                    "name": record.name, "status": record.status, "verified": record.verified,
+                    "observed_at": record.onboarded_at,
+                }])
 
+    def onboarded(self, name: str | None = None) -> list[DomainRecord]:
+        """Every onboarded domain (or just `name`), by name."""
+        query = select(onboarded_domains).order_by(onboarded_domains.c.name)
+        if name is not None:
+            query = query.where(onboarded_domains.c.name == name)
+        with self.engine.connect() as conn:
+            return [_record(row) for row in conn.execute(query)]
 
-def record_status(
-    engine: Engine, name: str, status: str, verified: bool, observed_at: datetime
-) -> bool:
-    """Store a polled status; a change is appended to the history once. True when changed."""
-    with engine.begin() as conn:
-        current = conn.execute(
-            select(onboarded_domains.c.status, onboarded_domains.c.verified)
-            .where(onboarded_domains.c.name == name)
-        ).one_or_none()
-        changed = current is None or current.status != status
-        values: dict[str, Any] = {"status": status, "verified": verified,
-                                  "checked_at": observed_at}
-        if verified and (current is None or not current.verified):
-            values["verified_at"] = observed_at
-        conn.execute(
-            update(onboarded_domains).where(onboarded_domains.c.name == name).values(**values)
+    def record_status(
+        self, name: str, status: str, verified: bool, observed_at: datetime
+    ) -> bool:
+        """Store a polled status; a change is appended to the history once. True when changed."""
+        with self.engine.begin() as conn:
+            current = conn.execute(
+                select(onboarded_domains.c.status, onboarded_domains.c.verified)
+                .where(onboarded_domains.c.name == name)
+            ).one_or_none()
+            changed = current is None or current.status != status
+            values: dict[str, Any] = {"status": status, "verified": verified,
+                                      "checked_at": observed_at}
+            if verified and (current is None or not current.verified):
+                values["verified_at"] = observed_at
+            conn.execute(
+                update(onboarded_domains).where(onboarded_domains.c.name == name).values(**values)
+            )
+            if changed:
+                conn.execute(insert(domain_status_history), [{
+                    "name": name, "status": status, "verified": verified,
+                    "observed_at": observed_at,
+                }])
+        return changed
+
+    def status_history(self, name: str) -> list[tuple[str, datetime]]:
+        """A domain's status changes, oldest first."""
+        query = (
+            select(domain_status_history.c.status, domain_status_history.c.observed_at)
+            .where(domain_status_history.c.name == name)
+            .order_by(domain_status_history.c.id)
         )
-        if changed:
-            conn.execute(insert(domain_status_history), [{
-                "name": name, "status": status, "verified": verified, "observed_at": observed_at,
-            }])
-    return changed
+        with self.engine.connect() as conn:
+            return [(row.status, row.observed_at) for row in conn.execute(query)]
 
-
-def history(engine: Engine, name: str) -> list[tuple[str, datetime]]:
-    """A domain's status changes, oldest first."""
-    query = (
-        select(domain_status_history.c.status, domain_status_history.c.observed_at)
-        .where(domain_status_history.c.name == name)
-        .order_by(domain_status_history.c.id)
-    )
-    with engine.connect() as conn:
-        return [(row.status, row.observed_at) for row in conn.execute(query)]
-
-
-def record_credential(engine: Engine, name: str, location: str, rotated_at: datetime) -> None:
-    """Remember where a domain's credential is kept and when it was last rotated."""
-    with engine.begin() as conn:
-        done = conn.execute(
-            update(onboarded_domains).where(onboarded_domains.c.name == name)
-            .values(credential_location=location, credential_rotated_at=rotated_at)
-        ).rowcount
-        if not done:
-            upsert(conn, onboarded_domains, [{
-                "name": name, "parent": None, "provider": "unknown", "dns_records": "[]",
-                "status": "unknown", "verified": False, "onboarded_at": rotated_at,
-                "credential_location": location, "credential_rotated_at": rotated_at,
-            }])
+    def record_credential(self, name: str, location: str, rotated_at: datetime) -> None:
+        """Remember where a domain's credential is kept and when it was last rotated."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(onboarded_domains).where(onboarded_domains.c.name == name)
+                .values(credential_location=location, credential_rotated_at=rotated_at)
+            ).rowcount
+            if not done:
+                upsert(conn, onboarded_domains, [{
+                    "name": name, "parent": None, "provider": "unknown", "dns_records": "[]",
+                    "status": "unknown", "verified": False, "onboarded_at": rotated_at,
+                    "credential_location": location, "credential_rotated_at": rotated_at,
+                }])

@@ -1,4 +1,5 @@
-"""Opening the store: one engine per database URL, SQLite tuned for a single writer."""
+"""Opening the store: one engine per database URL, SQLite tuned for a single writer, and
+every database failure translated once, here, into a `StoreError` naming the database."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
-from sqlalchemy.engine import URL
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.engine import URL, ExceptionContext
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from mailops.errors import ConfigError
+from mailops.errors import ConfigError, StoreError
 from mailops.secrets import register_secret
 
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
@@ -26,7 +27,8 @@ def safe_url(url: str | URL) -> str:
 
 
 def create_store_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite files get their folder, WAL and a busy timeout."""
+    """An engine for `url`; SQLite files get their folder, WAL and a busy timeout. Every
+    driver failure on it (connecting, a statement, a commit) raises `StoreError`."""
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -41,8 +43,33 @@ def create_store_engine(url: str) -> Engine:
     if parsed.password:
         register_secret(str(parsed.password))
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed)
-    return _postgresql_engine(with_default_driver(parsed))
+        engine = _sqlite_engine(parsed)
+    else:
+        engine = _postgresql_engine(with_default_driver(parsed))
+    _translate_errors(engine, safe_url(url))
+    return engine
+
+
+def _translate_errors(engine: Engine, display_url: str) -> None:
+    """Turn every driver error on `engine` into one line, `StoreError`, naming the database
+    as the user gave it (password masked): a corrupt, locked or unreachable database is an
+    expected failure, not a traceback. Raising from `handle_error` replaces SQLAlchemy's
+    exception; it fires at pool connect too. A pre-ping is left alone: SQLAlchemy answers a
+    dead pooled connection there by connecting again."""
+
+    @event.listens_for(engine, "handle_error")
+    def _as_store_error(context: ExceptionContext) -> None:
+        if context.is_pre_ping or not isinstance(context.sqlalchemy_exception, DBAPIError):
+            return
+        raise StoreError(
+            f"cannot use the database {display_url}: {_reason(context.original_exception)}"
+        )
+
+
+def _reason(error: BaseException) -> str:
+    """The first line of the driver's message (the rest is its statement and hints)."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def with_default_driver(url: URL) -> URL:

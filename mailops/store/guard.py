@@ -50,74 +50,77 @@ def _row(record: GuardRecord, now: datetime) -> dict[str, Any]:
     }
 
 
-def load_mailboxes(engine: Engine) -> dict[str, GuardRecord]:
-    """Every remembered mailbox by name."""
-    with engine.connect() as conn:
-        rows = conn.execute(select(guard_mailboxes)).all()
-    records = {}
-    for row in rows:
-        state = MailboxState(
-            name=row.name, group=row.group_name, status=Status(row.status), reason=row.reason,
-            window=Window(row.window_sends, row.window_bounces), total_sends=row.total_sends,
-            total_bounces=row.total_bounces, paused_at=row.paused_at,
-            cooldown_until=row.cooldown_until,
-            probation=Window(row.probation_sends, row.probation_bounces),
-            clean_sends=row.clean_sends, group_paused=row.group_paused,
-        )
-        records[row.name] = GuardRecord(
-            state, row.last_sent_month, row.last_bounce_count, row.suspended_by_guard,
-            row.hands_off, row.notified_status,
-        )
-    return records
+class GuardMemory:
+    """outbound-guard's memory in one database: each mailbox's and group's state between runs."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def mailboxes(self) -> dict[str, GuardRecord]:
+        """Every remembered mailbox by name."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(guard_mailboxes)).all()
+        records = {}
+        for row in rows:
+            state = MailboxState(
+                name=row.name, group=row.group_name, status=Status(row.status), reason=row.reason,
+                window=Window(row.window_sends, row.window_bounces), total_sends=row.total_sends,
+                total_bounces=row.total_bounces, paused_at=row.paused_at,
+                cooldown_until=row.cooldown_until,
+                probation=Window(row.probation_sends, row.probation_bounces),
+                clean_sends=row.clean_sends, group_paused=row.group_paused,
+            )
+            records[row.name] = GuardRecord(
+                state, row.last_sent_month, row.last_bounce_count, row.suspended_by_guard,
+                row.hands_off, row.notified_status,
+            )
+        return records
+
+    def save_mailboxes(self, records: Iterable[GuardRecord], now: datetime) -> int:
+        """Write every mailbox's state in one transaction (replacing the previous row)."""
+        rows = [_row(record, now) for record in records]
+        with self.engine.begin() as conn:
+            return upsert(conn, guard_mailboxes, rows) if rows else 0
+
+    def mark_suspended(self, names: Iterable[str], suspended: bool) -> None:
+        """Record that the guard's own suspend of these domains was applied (or lifted)."""
+        wanted = list(names)
+        if not wanted:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(guard_mailboxes).where(guard_mailboxes.c.name.in_(wanted))
+                .values(suspended_by_guard=suspended, hands_off=False)
+            )
+
+    def groups(self) -> dict[str, tuple[str, str | None]]:
+        """Every remembered group: (status, last notified status)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(guard_groups)).all()
+        return {row.name: (row.status, row.notified_status) for row in rows}
+
+    def save_groups(self, statuses: Mapping[str, str], now: datetime) -> None:
+        """Write every group's current status, keeping what was last notified."""
+        known = self.groups()
+        rows = [
+            {"name": name, "status": status, "notified_status": known.get(name, (None, None))[1],
+             "updated_at": now}
+            for name, status in statuses.items()
+        ]
+        if rows:
+            with self.engine.begin() as conn:
+                upsert(conn, guard_groups, rows)
+
+    def mark_notified(
+        self, mailboxes: Mapping[str, str], groups: Mapping[str, str]
+    ) -> None:
+        """Remember the statuses just posted, so an unchanged state is never posted again."""
+        with self.engine.begin() as conn:
+            for name, status in mailboxes.items():
+                conn.execute(update(guard_mailboxes).where(guard_mailboxes.c.name == name)
+                             .values(notified_status=status))
+            for name, status in groups.items():
+                conn.execute(update(guard_groups).where(guard_groups.c.name == name)
+                             .values(notified_status=status))
 
 
-def save_mailboxes(engine: Engine, records: Iterable[GuardRecord], now: datetime) -> int:
-    """Write every mailbox's state in one transaction (replacing the previous row)."""
-    rows = [_row(record, now) for record in records]
-    with engine.begin() as conn:
-        return upsert(conn, guard_mailboxes, rows) if rows else 0
-
-
-def mark_suspended(engine: Engine, names: Iterable[str], suspended: bool) -> None:
-    """Record that the guard's own suspend of these domains was applied (or lifted)."""
-    wanted = list(names)
-    if not wanted:
-        return
-    with engine.begin() as conn:
-        conn.execute(
-            update(guard_mailboxes).where(guard_mailboxes.c.name.in_(wanted))
-            .values(suspended_by_guard=suspended, hands_off=False)
-        )
-
-
-def load_groups(engine: Engine) -> dict[str, tuple[str, str | None]]:
-    """Every remembered group: (status, last notified status)."""
-    with engine.connect() as conn:
-        rows = conn.execute(select(guard_groups)).all()
-    return {row.name: (row.status, row.notified_status) for row in rows}
-
-
-def save_groups(engine: Engine, statuses: Mapping[str, str], now: datetime) -> None:
-    """Write every group's current status, keeping what was last notified."""
-    known = load_groups(engine)
-    rows = [
-        {"name": name, "status": status, "notified_status": known.get(name, (None, None))[1],
-         "updated_at": now}
-        for name, status in statuses.items()
-    ]
-    if rows:
-        with engine.begin() as conn:
-            upsert(conn, guard_groups, rows)
-
-
-def mark_notified(
-    engine: Engine, mailboxes: Mapping[str, str], groups: Mapping[str, str]
-) -> None:
-    """Remember the statuses just posted, so an unchanged state is never posted again."""
-    with engine.begin() as conn:
-        for name, status in mailboxes.items():
-            conn.execute(update(guard_mailboxes).where(guard_mailboxes.c.name == name)
-                         .values(notified_status=status))
-        for name, status in groups.items():
-            conn.execute(update(guard_groups).where(guard_groups.c.name == name)
-                         .values(notified_status=status))

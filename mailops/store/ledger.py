@@ -13,15 +13,16 @@ new holder, so it can reconcile before it calls again.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, Row, select, update
 
 from mailops.store.schema import run_ledger
+from mailops.store.upsert import insert_if_absent
 
 
 class LedgerStatus(StrEnum):
@@ -71,45 +72,46 @@ class Claim:
     previous: LedgerEntry | None = None
 
 
-def claim(
-    engine: Engine,
-    job: str,
-    key: str,
-    run_id: str,
-    *,
-    holder: Holder | None = None,
-    lease_until: datetime | None = None,
-    retake: frozenset[LedgerStatus] = frozenset({LedgerStatus.FAILED}),
-    expect: LedgerEntry | None = None,
-    now: datetime | None = None,
-) -> Claim:
-    """Try to take `job`/`key` for `run_id`; an existing row is retaken only from `retake`,
-    only if nobody else retook it first (the update compares its attempts), and with `expect`
-    only while it is still that row (a holder judged dead is not confused with a new one)."""
-    moment = now or datetime.now(UTC)
-    holding = _holding(holder, lease_until)
-    try:
-        with engine.begin() as conn:
-            conn.execute(
-                insert(run_ledger).values(
-                    job=job,
-                    key=key,
-                    status=LedgerStatus.STARTED.value,
-                    run_id=run_id,
-                    attempts=1,
-                    started_at=moment,
-                    **holding,
-                )
-            )
-    except IntegrityError:
-        existing = get_entry(engine, job, key)
+class Ledger:
+    """The run ledger of one database: claims, leases, calls and outcomes of once-only jobs."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def claim(
+        self,
+        job: str,
+        key: str,
+        run_id: str,
+        *,
+        holder: Holder | None = None,
+        lease_until: datetime | None = None,
+        retake: frozenset[LedgerStatus] = frozenset({LedgerStatus.FAILED}),
+        expect: LedgerEntry | None = None,
+        now: datetime | None = None,
+    ) -> Claim:
+        """Try to take `job`/`key` for `run_id`; an existing row is retaken only from `retake`,
+        only if nobody else retook it first (the update compares its attempts), and with `expect`
+        only while it is still that row (a holder judged dead is not confused with a new one)."""
+        moment = now or datetime.now(UTC)
+        holding = _holding(holder, lease_until)
+        with self.engine.begin() as conn:
+            fresh = insert_if_absent(conn, run_ledger, {
+                "job": job, "key": key, "status": LedgerStatus.STARTED.value, "run_id": run_id,
+                "attempts": 1, "started_at": moment, **holding,
+            })
+        if fresh:
+            entry = self.entry(job, key)
+            assert entry is not None
+            return Claim(True, entry)
+        existing = self.entry(job, key)
         assert existing is not None
         if existing.status not in retake or (
             expect is not None
             and (existing.attempts, existing.run_id) != (expect.attempts, expect.run_id)
         ):
             return Claim(False, existing)
-        with engine.begin() as conn:
+        with self.engine.begin() as conn:
             taken = conn.execute(
                 update(run_ledger)
                 .where(
@@ -130,12 +132,78 @@ def claim(
                     **holding,
                 )
             ).rowcount
-        entry = get_entry(engine, job, key)
+        entry = self.entry(job, key)
         assert entry is not None
         return Claim(taken == 1, entry, existing if taken == 1 else None)
-    entry = get_entry(engine, job, key)
-    assert entry is not None
-    return Claim(True, entry)
+
+    def renew(self, job: str, key: str, run_id: str, lease_until: datetime) -> bool:
+        """Extend the holder's lease; False when this run no longer holds the key."""
+        with self.engine.begin() as conn:
+            return conn.execute(
+                update(run_ledger)
+                .where(run_ledger.c.job == job, run_ledger.c.key == key,
+                       run_ledger.c.run_id == run_id,
+                       run_ledger.c.status == LedgerStatus.STARTED.value)
+                .values(lease_until=lease_until)
+            ).rowcount == 1
+
+    def record_call(
+        self,
+        job: str,
+        key: str,
+        run_id: str,
+        evidence: str | None,
+        *,
+        now: datetime | None = None,
+    ) -> None:
+        """Written just before the request leaves: from now on the call may have been applied,
+        and `evidence` is what tells, should this run die before it knows."""
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(run_ledger)
+                .where(run_ledger.c.job == job, run_ledger.c.key == key,
+                       run_ledger.c.run_id == run_id,
+                       run_ledger.c.status == LedgerStatus.STARTED.value)
+                .values(called_at=now or datetime.now(UTC), evidence=evidence)
+            ).rowcount
+        if changed != 1:
+            raise LookupError(f"run {run_id} holds no ledger claim on {job} {key}")
+
+    def finish(
+        self,
+        job: str,
+        key: str,
+        run_id: str,
+        status: LedgerStatus,
+        detail: str | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> LedgerEntry:
+        """Record the outcome of the claimed call; only the run holding the claim may."""
+        with self.engine.begin() as conn:
+            finish_on(conn, job, key, run_id, status, detail, now=now)
+        entry = self.entry(job, key)
+        assert entry is not None
+        return entry
+
+    def entry(self, job: str, key: str) -> LedgerEntry | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(run_ledger).where(run_ledger.c.job == job, run_ledger.c.key == key)
+            ).one_or_none()
+        return None if row is None else entry_of(row)
+
+    def tail(self, jobs: Sequence[str], limit: int) -> list[LedgerEntry]:
+        """The newest once-only runs (resets, billing freezes) of these jobs first."""
+        query = (
+            select(run_ledger)
+            .where(run_ledger.c.job.in_(list(jobs)))
+            .order_by(run_ledger.c.started_at.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [entry_of(row) for row in rows]
 
 
 def _holding(holder: Holder | None, lease_until: datetime | None) -> dict[str, Any]:
@@ -145,59 +213,6 @@ def _holding(holder: Holder | None, lease_until: datetime | None) -> dict[str, A
         "holder_token": holder.token if holder else None,
         "lease_until": lease_until,
     }
-
-
-def renew(engine: Engine, job: str, key: str, run_id: str, lease_until: datetime) -> bool:
-    """Extend the holder's lease; False when this run no longer holds the key."""
-    with engine.begin() as conn:
-        return conn.execute(
-            update(run_ledger)
-            .where(run_ledger.c.job == job, run_ledger.c.key == key,
-                   run_ledger.c.run_id == run_id,
-                   run_ledger.c.status == LedgerStatus.STARTED.value)
-            .values(lease_until=lease_until)
-        ).rowcount == 1
-
-
-def record_call(
-    engine: Engine,
-    job: str,
-    key: str,
-    run_id: str,
-    evidence: str | None,
-    *,
-    now: datetime | None = None,
-) -> None:
-    """Written just before the request leaves: from now on the call may have been applied,
-    and `evidence` is what tells, should this run die before it knows."""
-    with engine.begin() as conn:
-        changed = conn.execute(
-            update(run_ledger)
-            .where(run_ledger.c.job == job, run_ledger.c.key == key,
-                   run_ledger.c.run_id == run_id,
-                   run_ledger.c.status == LedgerStatus.STARTED.value)
-            .values(called_at=now or datetime.now(UTC), evidence=evidence)
-        ).rowcount
-    if changed != 1:
-        raise LookupError(f"run {run_id} holds no ledger claim on {job} {key}")
-
-
-def finish(
-    engine: Engine,
-    job: str,
-    key: str,
-    run_id: str,
-    status: LedgerStatus,
-    detail: str | None = None,
-    *,
-    now: datetime | None = None,
-) -> LedgerEntry:
-    """Record the outcome of the claimed call; only the run holding the claim may."""
-    with engine.begin() as conn:
-        finish_on(conn, job, key, run_id, status, detail, now=now)
-    entry = get_entry(engine, job, key)
-    assert entry is not None
-    return entry
 
 
 def finish_on(
@@ -229,14 +244,6 @@ def finish_on(
     ).rowcount
     if changed != 1:
         raise LookupError(f"run {run_id} holds no ledger claim on {job} {key}")
-
-
-def get_entry(engine: Engine, job: str, key: str) -> LedgerEntry | None:
-    with engine.connect() as conn:
-        row = conn.execute(
-            select(run_ledger).where(run_ledger.c.job == job, run_ledger.c.key == key)
-        ).one_or_none()
-    return None if row is None else entry_of(row)
 
 
 def entry_of(row: Row[Any]) -> LedgerEntry:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
 
@@ -52,90 +53,115 @@ class Outcome:
     detail: str | None = None
 
 
-def save_plan(
-    engine: Engine, run_id: str, job: str, changes: Iterable[PlannedChange], *, batch: int = 5000
-) -> int:
-    """Store a plan in batches (a plan can have a million rows); returns its size."""
-    moment = datetime.now(UTC)
-    count = 0
-    rows: list[dict[str, object]] = []
-    with engine.begin() as conn:
-        for seq, change in enumerate(changes, start=1):
-            rows.append({
-                "run_id": run_id, "seq": seq, "job": job, "target": change.target,
-                "label": change.label, "field": change.field, "old_value": change.old_value,
-                "new_value": change.new_value, "action": change.action, "reason": change.reason,
-                "status": ChangeStatus.PLANNED.value, "planned_at": moment,
-            })
-            count = seq
-            if len(rows) >= batch:
+class Plans:
+    """The stored plans of one database: what each gated run intends, and what became of it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def save(
+        self, run_id: str, job: str, changes: Iterable[PlannedChange], *, batch: int = 5000
+    ) -> int:
+        """Store a plan in batches (a plan can have a million rows); returns its size."""
+        moment = datetime.now(UTC)
+        count = 0
+        rows: list[dict[str, object]] = []
+        with self.engine.begin() as conn:
+            for seq, change in enumerate(changes, start=1):
+                rows.append({
+                    "run_id": run_id, "seq": seq, "job": job, "target": change.target,
+                    "label": change.label, "field": change.field, "old_value": change.old_value,
+                    "new_value": change.new_value, "action": change.action, "reason": change.reason,
+                    "status": ChangeStatus.PLANNED.value, "planned_at": moment,
+                })
+                count = seq
+                if len(rows) >= batch:
+                    conn.execute(insert(planned_changes), rows)
+                    rows = []
+            if rows:
                 conn.execute(insert(planned_changes), rows)
-                rows = []
-        if rows:
-            conn.execute(insert(planned_changes), rows)
-    return count
+        return count
 
-
-def plan_of_run(
-    engine: Engine, run_id: str, status: ChangeStatus | None = None
-) -> Iterator[StoredChange]:
-    """A run's plan in order, optionally only the changes in one status."""
-    query = select(planned_changes).where(planned_changes.c.run_id == run_id)
-    if status is not None:
-        query = query.where(planned_changes.c.status == status.value)
-    with engine.connect() as conn:
-        for row in conn.execute(query.order_by(planned_changes.c.seq)):
-            yield StoredChange(
+    def of_run(self, run_id: str, status: ChangeStatus | None = None) -> list[StoredChange]:
+        """A run's plan in order, optionally only the changes in one status."""
+        query = select(planned_changes).where(planned_changes.c.run_id == run_id)
+        if status is not None:
+            query = query.where(planned_changes.c.status == status.value)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(planned_changes.c.seq)).all()
+        return [
+            StoredChange(
                 row.seq,
                 PlannedChange(row.target, row.label, row.field, row.old_value, row.new_value,
                               row.action, row.reason),
                 ChangeStatus(row.status),
                 row.detail,
             )
+            for row in rows
+        ]
+
+    def jobs_of_run(self, run_id: str) -> list[str]:
+        """The jobs that stored a plan under `run_id` (none when no plan has that id)."""
+        query = (select(planned_changes.c.job).where(planned_changes.c.run_id == run_id)
+                 .distinct().order_by(planned_changes.c.job))
+        with self.engine.connect() as conn:
+            return [job for (job,) in conn.execute(query)]
+
+    def counts(self, run_id: str) -> dict[tuple[str, str], int]:
+        """How many changes of each (action, status) a run's plan holds."""
+        query = (
+            select(planned_changes.c.action, planned_changes.c.status, func.count())
+            .where(planned_changes.c.run_id == run_id)
+            .group_by(planned_changes.c.action, planned_changes.c.status)
+        )
+        with self.engine.connect() as conn:
+            return {(action, status): n for action, status, n in conn.execute(query)}
+
+    def record_outcomes(
+        self, run_id: str, job: str, outcomes: Sequence[Outcome],
+        changes: dict[int, PlannedChange],
+    ) -> None:
+        """Mark applied and failed changes, auditing the applied ones, in one transaction."""
+        moment = datetime.now(UTC)
+        audits = []
+        with self.engine.begin() as conn:
+            for outcome in outcomes:
+                status = ChangeStatus.APPLIED if outcome.applied else ChangeStatus.FAILED
+                conn.execute(
+                    update(planned_changes)
+                    .where(planned_changes.c.run_id == run_id, planned_changes.c.seq == outcome.seq)
+                    .values(status=status.value, detail=outcome.detail,
+                            applied_at=moment if outcome.applied else None)
+                )
+                if outcome.applied:
+                    change = changes[outcome.seq]
+                    audits.append({
+                        "run_id": run_id, "job": job, "target": change.target,
+                        "field": change.field, "old_value": change.old_value,
+                        "new_value": change.new_value, "reason": change.reason,
+                        "label": change.label, "changed_at": moment,
+                    })
+            if audits:
+                conn.execute(insert(audit_log), audits)
+
+    def recent(self, job: str, per_label: int) -> dict[str, list[dict[str, Any]]]:
+        """Each label's newest planned changes of one job (the guard's suspends and resumes)."""
+        query = (
+            select(planned_changes)
+            .where(planned_changes.c.job == job)
+            .order_by(planned_changes.c.planned_at.desc(), planned_changes.c.seq.desc())
+        )
+        found: dict[str, list[dict[str, Any]]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                kept = found.setdefault(row.label, [])
+                if len(kept) < per_label:
+                    kept.append({
+                        "run_id": row.run_id, "action": row.action, "status": row.status,
+                        "old_value": row.old_value, "new_value": row.new_value,
+                        "reason": row.reason, "planned_at": row.planned_at,
+                        "applied_at": row.applied_at,
+                    })
+        return found
 
 
-def jobs_of_run(engine: Engine, run_id: str) -> list[str]:
-    """The jobs that stored a plan under `run_id` (none when no plan has that id)."""
-    query = (select(planned_changes.c.job).where(planned_changes.c.run_id == run_id)
-             .distinct().order_by(planned_changes.c.job))
-    with engine.connect() as conn:
-        return [job for (job,) in conn.execute(query)]
-
-
-def plan_counts(engine: Engine, run_id: str) -> dict[tuple[str, str], int]:
-    """How many changes of each (action, status) a run's plan holds."""
-    query = (
-        select(planned_changes.c.action, planned_changes.c.status, func.count())
-        .where(planned_changes.c.run_id == run_id)
-        .group_by(planned_changes.c.action, planned_changes.c.status)
-    )
-    with engine.connect() as conn:
-        return {(action, status): n for action, status, n in conn.execute(query)}
-
-
-def record_outcomes(
-    engine: Engine, run_id: str, job: str, outcomes: Sequence[Outcome],
-    changes: dict[int, PlannedChange],
-) -> None:
-    """Mark applied and failed changes, auditing the applied ones, in one transaction."""
-    moment = datetime.now(UTC)
-    audits = []
-    with engine.begin() as conn:
-        for outcome in outcomes:
-            status = ChangeStatus.APPLIED if outcome.applied else ChangeStatus.FAILED
-            conn.execute(
-                update(planned_changes)
-                .where(planned_changes.c.run_id == run_id, planned_changes.c.seq == outcome.seq)
-                .values(status=status.value, detail=outcome.detail,
-                        applied_at=moment if outcome.applied else None)
-            )
-            if outcome.applied:
-                change = changes[outcome.seq]
-                audits.append({
-                    "run_id": run_id, "job": job, "target": change.target,
-                    "field": change.field, "old_value": change.old_value,
-                    "new_value": change.new_value, "reason": change.reason,
-                    "label": change.label, "changed_at": moment,
-                })
-        if audits:
-            conn.execute(insert(audit_log), audits)

@@ -296,7 +296,7 @@ def test_an_operator_runs_reads_and_approves_a_cleanup_in_the_prefect_ui(console
 
     # ...the contacts were changed in the sandbox, and the decision is audited with its note
     with Store(database_url) as store:
-        changes = store.changes_of_run(run["id"])
+        changes = store.audit.of_run(run["id"])
     [decision] = [c.change for c in changes if c.change.field == "approval"]
     assert (decision.new_value, decision.reason, decision.label) == ("approved", NOTE, APPROVER)
     applied = [c for c in changes if c.change.field != "approval"]

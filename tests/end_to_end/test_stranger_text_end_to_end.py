@@ -79,10 +79,10 @@ def test_a_nul_in_a_frozen_row_still_bills_the_month_on_postgresql(postgres_rese
     # Then the month is done with every domain billed from the answer, once
     month = previous_period(datetime.now(UTC))
     assert outcome.ok, outcome.message
-    rows = env.store.billing_rows(month)
+    rows = env.store.billing.rows(month)
     assert len(rows) == domains and {row.source for row in rows} == {"reset"}
     assert storable(PARTNER) in {row.partner_ref for row in rows}
-    assert env.store.ledger_entry("billing-freeze", month).status is LedgerStatus.DONE
+    assert env.store.ledger.entry("billing-freeze", month).status is LedgerStatus.DONE
     assert env.reset_calls() == (0, 1)
 
 

@@ -55,7 +55,7 @@ def decisions() -> list[tuple[str, str | None, str, str | None]]:
     """The audited answers to PLAN_RUN's plan: (target, decision, note, who)."""
     with Store(load_settings().database_url) as store:
         return [(a.change.target, a.change.new_value, a.change.reason, a.change.label)
-                for a in store.changes_of_run(PLAN_RUN) if a.change.field == "approval"]
+                for a in store.audit.of_run(PLAN_RUN) if a.change.field == "approval"]
 
 
 def approval_artifact(run_id: Any, key: str) -> list[dict[str, Any]]:

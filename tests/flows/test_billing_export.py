@@ -23,8 +23,8 @@ def row(domain: str, partner: str, sent: int, limit: int, enforcement: str | Non
 
 def freeze(store: Store, period: str, rows: list[BillingRow]) -> None:
     """Store a period's billing rows the way billing-freeze does (claim, then rows + done)."""
-    store.claim("billing-freeze", period, "run-1")
-    store.complete_billing_freeze("billing-freeze", period, "run-1", rows, "test rows")
+    store.ledger.claim("billing-freeze", period, "run-1")
+    store.billing.complete_freeze("billing-freeze", period, "run-1", rows, "test rows")
 
 
 @pytest.fixture

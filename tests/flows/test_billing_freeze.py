@@ -47,7 +47,7 @@ def billed(store, month: str) -> dict[str, tuple]:
             row.partner_ref, row.outbound_sent_month, row.outbound_monthly_limit,
             row.bounce_count, row.complaint_count, row.bounce_rate, row.complaint_rate,
         )
-        for row in store.billing_rows(month)
+        for row in store.billing.rows(month)
     }
 
 
@@ -69,10 +69,10 @@ def test_a_second_freeze_of_the_month_sends_nothing(resets_env, cli):
     # And the billing rows are the counters before the reset, with each domain's enforcement
     assert billed(resets_env.store, period()) == before
     enforcement = {n: d["outbound_enforcement"] for n, d in resets_env.counters().items()}
-    rows = resets_env.store.billing_rows(period())
+    rows = resets_env.store.billing.rows(period())
     assert {r.domain: r.outbound_enforcement for r in rows} == enforcement
     assert {r.source for r in rows} == {"reset"}
-    assert resets_env.store.ledger_entry(JOB, period()).status is LedgerStatus.DONE
+    assert resets_env.store.ledger.entry(JOB, period()).status is LedgerStatus.DONE
 
 
 def test_a_lost_answer_bills_the_snapshot_which_equals_the_counters_before_the_reset(
@@ -88,7 +88,7 @@ def test_a_lost_answer_bills_the_snapshot_which_equals_the_counters_before_the_r
     assert outcome.ok, outcome.message
     assert outcome.result.source == "snapshot" and outcome.result.reconciled
     assert billed(resets_env.store, period()) == before
-    assert {r.source for r in resets_env.store.billing_rows(period())} == {"snapshot"}
+    assert {r.source for r in resets_env.store.billing.rows(period())} == {"snapshot"}
     # And nothing was resent, now or by the second run
     assert again.ok and again.result.status == "already_done"
     assert resets_env.reset_calls() == (0, 1)
@@ -132,9 +132,9 @@ def test_counters_that_neither_all_dropped_nor_all_stayed_leave_the_month_to_for
     assert not outcome.ok and outcome.result.status == "unknown"
     assert busy in outcome.message and "--force" in outcome.message
     assert resets_env.reset_calls() == (0, 1)
-    assert resets_env.store.billing_rows(period()) == []
-    assert resets_env.store.ledger_entry(JOB, period()).status is LedgerStatus.UNKNOWN
-    alerts = resets_env.store.alerts_of_day(datetime.now(UTC).date(), JOB)
+    assert resets_env.store.billing.rows(period()) == []
+    assert resets_env.store.ledger.entry(JOB, period()).status is LedgerStatus.UNKNOWN
+    alerts = resets_env.store.alerts.of_day(datetime.now(UTC).date(), JOB)
     assert [a.key for a in alerts] == ["reset_outcome_unknown"]
     # When it runs again unforced, nothing is sent; forced, exactly one more call
     assert not run_freeze().ok
@@ -154,8 +154,8 @@ def test_a_customer_token_gets_a_clear_error_and_freezes_nothing(resets_env, cli
     body = json.loads(result.stdout.strip().splitlines()[-1])
     assert body["ok"] is False and "needs the EmBoux master token" in body["error"]
     assert resets_env.reset_calls() == (0, 0)
-    assert resets_env.store.billing_rows(period()) == []
-    assert resets_env.store.ledger_entry(JOB, period()).status is LedgerStatus.FAILED
+    assert resets_env.store.billing.rows(period()) == []
+    assert resets_env.store.ledger.entry(JOB, period()).status is LedgerStatus.FAILED
 
 
 def test_the_running_month_is_refused_before_anything_runs(resets_env, cli):
@@ -167,7 +167,7 @@ def test_the_running_month_is_refused_before_anything_runs(resets_env, cli):
     assert result.exit_code == 2, result.output
     assert f"{running} has not ended yet" in result.output
     assert resets_env.reset_calls() == (0, 0)
-    assert resets_env.store.ledger_entry(JOB, running) is None
+    assert resets_env.store.ledger.entry(JOB, running) is None
 
 
 def test_a_dead_run_whose_freeze_was_applied_is_billed_from_its_snapshot_without_a_call(
@@ -183,10 +183,10 @@ def test_a_dead_run_whose_freeze_was_applied_is_billed_from_its_snapshot_without
                 for name, d in resets_env.counters().items()]
     gone = Holder("another-host", 4242, "boot:1")
     store = resets_env.store
-    store.claim(JOB, month, "run-dead", holder=gone,
+    store.ledger.claim(JOB, month, "run-dead", holder=gone,
                 lease_until=datetime.now(UTC) - timedelta(minutes=1))
-    store.save_billing_snapshot(month, "run-dead", snapshot)
-    store.record_call(JOB, month, "run-dead", None)
+    store.billing.save_snapshot(month, "run-dead", snapshot)
+    store.ledger.record_call(JOB, month, "run-dead", None)
     resets_env.sandbox.inject_fault(RESET_MONTHLY, "lost_response", count=1)
     from mailops.emboux import EmbouxClient  # the dead run's call, made by hand
     from mailops.settings import load_settings
@@ -260,6 +260,6 @@ def test_an_answer_the_store_cannot_take_is_spooled_and_billed_by_the_next_run(
     assert not spool_file.exists() and (spool_file.parent / "imported" / spool_file.name).exists()
     assert resets_env.reset_calls() == (0, 1)
     assert billed(resets_env.store, month) == before
-    assert {r.source for r in resets_env.store.billing_rows(month)} == {"reset"}
-    entry = resets_env.store.ledger_entry(JOB, month)
+    assert {r.source for r in resets_env.store.billing.rows(month)} == {"reset"}
+    entry = resets_env.store.ledger.entry(JOB, month)
     assert entry.status is LedgerStatus.DONE and "imported from the spool" in entry.detail

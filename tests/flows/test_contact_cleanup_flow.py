@@ -57,7 +57,7 @@ def expected_plan(env) -> dict[str, str]:
 def stored_plan(env, run_id: str) -> dict[str, str]:
     with env.store() as store:
         return {parse_target(s.change.target)[1]: s.change.new_value
-                for s in store.plan_of_run(run_id)}
+                for s in store.plans.of_run(run_id)}
 
 
 def test_a_dry_run_stores_the_whole_plan_and_changes_nothing(contacts_env):
@@ -89,7 +89,7 @@ def test_apply_sets_every_planned_state_once_and_audits_each(contacts_env):
     assert {u: s for u, s in after.items() if u not in plan} == {
         u: s for u, s in before.items() if u not in plan}
     with contacts_env.store() as store:
-        audits = store.changes_of_run(result["run_id"])
+        audits = store.audit.of_run(result["run_id"])
     assert Counter(a.change.target for a in audits).most_common(1)[0][1] == 1
     assert len(audits) == len(plan) == sum(result["applied"].values())
     assert all(a.change.old_value == "unset" and a.change.reason for a in audits)
@@ -144,8 +144,8 @@ def test_5xx_429_and_lost_answers_during_apply_lose_no_change_and_make_none_twic
     after = contacts_env.states()
     assert {u: after[u] for u in plan} == plan
     with contacts_env.store() as store:
-        audits = store.changes_of_run(run_id)
-        assert all(s.status is ChangeStatus.APPLIED for s in store.plan_of_run(run_id))
+        audits = store.audit.of_run(run_id)
+        assert all(s.status is ChangeStatus.APPLIED for s in store.plans.of_run(run_id))
     assert sorted(a.change.target for a in audits) == sorted(set(a.change.target
                                                                   for a in audits))
     assert len(audits) == len(plan)
@@ -167,7 +167,7 @@ def test_a_failed_apply_is_resumed_from_the_stored_plan(contacts_env):
     plan = stored_plan(contacts_env, run_id)
     assert sum(second.result["applied"].values()) == len(plan) > done_before
     with contacts_env.store() as store:
-        assert len(store.changes_of_run(run_id)) == len(plan)
+        assert len(store.audit.of_run(run_id)) == len(plan)
 
 
 def test_a_change_whose_answer_was_lost_and_whose_retry_failed_is_still_audited_once(
@@ -189,7 +189,7 @@ def test_a_change_whose_answer_was_lost_and_whose_retry_failed_is_still_audited_
     # one change the sandbox made
     assert applied.ok, applied.message
     with contacts_env.store() as store:
-        audited = [a for a in store.changes_of_run(run_id) if a.change.target.endswith(uuid)]
+        audited = [a for a in store.audit.of_run(run_id) if a.change.target.endswith(uuid)]
     made = [c for c in sandbox.journal()["changes"] if c["target"] == uuid]
     assert len(audited) == len(made) == 1
 
@@ -317,7 +317,7 @@ def test_every_team_is_planned_under_its_own_target(mailops_env):
     assert outcome.ok, outcome.message
     with mailops_env.store() as store:
         teams = {parse_target(s.change.target)[0]
-                 for s in store.plan_of_run(outcome.result["run_id"])}
+                 for s in store.plans.of_run(outcome.result["run_id"])}
     assert teams == set(mailops_env.sandbox.team_keys)
     assert outcome.result["teams"] == list(mailops_env.sandbox.team_keys)
 

@@ -22,7 +22,7 @@ def applied_run(env) -> tuple[str, dict[str, str]]:
     run_id = outcome.result["run_id"]
     with env.store() as store:
         return run_id, {parse_target(s.change.target)[1]: s.change.new_value
-                        for s in store.plan_of_run(run_id)}
+                        for s in store.plans.of_run(run_id)}
 
 
 def test_undo_restores_every_state_and_audits_it(contacts_env):
@@ -34,7 +34,7 @@ def test_undo_restores_every_state_and_audits_it(contacts_env):
     assert outcome.result["reverted"] == len(changed)
     assert contacts_env.states() == before
     with contacts_env.store() as store:
-        audits = store.changes_of_run(outcome.result["run_id"])
+        audits = store.audit.of_run(outcome.result["run_id"])
     assert len(audits) == len(changed)
     assert all(a.job == UNDO_JOB and a.change.new_value == "unset"
                and a.change.reason.startswith(f"undo of run {run_id}") for a in audits)

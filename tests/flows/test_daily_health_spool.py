@@ -172,11 +172,11 @@ def test_a_spooled_day_imported_twice_replaces_its_rows(any_store, trend_rows):
     health_tasks._import_day(any_store, payload)
     health_tasks._import_day(any_store, payload)
     # Then the day holds one row per team and domain, and its alerts once
-    stored_teams, stored_domains = any_store.health_of_day(date(2026, 10, 4))
+    stored_teams, stored_domains = any_store.trends.of_day(date(2026, 10, 4))
     assert [(t.team, t.quarantine_backlog) for t in stored_teams] == [("acme", 12)]
     assert [(d.name, d.outbound.outbound_sent_today) for d in stored_domains] == [
         ("mail.example", 40)]
-    keys = [a.key for a in any_store.alerts_of_day(date(2026, 10, 4), health_tasks.JOB)]
+    keys = [a.key for a in any_store.alerts.of_day(date(2026, 10, 4), health_tasks.JOB)]
     assert keys.count("quarantine_backlog") == 1
 
 
@@ -194,7 +194,7 @@ def test_a_day_spooled_by_version_1_is_imported_with_its_quarantine_backlog(
     # When it is imported
     health_tasks._import_day(any_store, payload)
     # Then its team is stored with the backlog it counted
-    stored_teams, _ = any_store.health_of_day(date(2026, 10, 3))
+    stored_teams, _ = any_store.trends.of_day(date(2026, 10, 3))
     assert [(t.team, t.quarantine_backlog) for t in stored_teams] == [("acme", 12)]
 
 

@@ -68,7 +68,7 @@ def test_the_dry_run_shows_the_call_and_changes_nothing(domains_env, cli):
     assert domains_env.domain(name)["verify_domain"] == name
     with domains_env.store() as store:
         store.upgrade()
-        assert store.onboarded_domains() == []
+        assert store.domains.onboarded() == []
     assert domains_env.sandbox.slack_posts() == []
 
 
@@ -81,9 +81,9 @@ def test_onboarding_a_domain_stores_and_posts_its_records(domains_env, cli):
     records = body["dns_records"]
     assert records and {r["type"] for r in records} >= {"TXT"}
     with domains_env.store() as store:
-        [stored] = store.onboarded_domains()
+        [stored] = store.domains.onboarded()
         assert stored.name == name and stored.dns_records == records and not stored.verified
-        assert [s for s, _ in store.domain_status_history(name)] == ["Pending"]
+        assert [s for s, _ in store.domains.status_history(name)] == ["Pending"]
     [post] = domains_env.sandbox.slack_posts()
     text = json.dumps(post)
     assert "```" in text and all(r["name"] in text for r in records)
@@ -99,7 +99,7 @@ def test_onboarding_a_subdomain_registers_it_under_its_parent(domains_env, cli):
     assert body["parent"] == parent and body["domain"] == sub
     assert domains_env.domain(sub)["verify_domain"] == parent
     with domains_env.store() as store:
-        assert store.onboarded_domains(sub)[0].parent == parent
+        assert store.domains.onboarded(sub)[0].parent == parent
 
 
 def test_onboarding_a_public_suffix_is_refused_in_words_and_stores_nothing(domains_env, cli):
@@ -113,7 +113,7 @@ def test_onboarding_a_public_suffix_is_refused_in_words_and_stores_nothing(domai
     assert "such as example.com.sg" in line
     with domains_env.store() as store:
         store.upgrade()
-        assert store.onboarded_domains() == []
+        assert store.domains.onboarded() == []
 
 
 def test_dns_records_in_slack_are_escaped():
@@ -147,10 +147,10 @@ def test_status_changes_are_recorded_once_and_a_verified_domain_is_reported(doma
     assert f"verified: {name} (outbound mail now possible)" in result.stdout
     assert last_json(invoke(cli, "watch", "--json", "--as-of", later))["polled"] == 0
     with domains_env.store() as store:
-        history = store.domain_status_history(name)
+        history = store.domains.status_history(name)
         assert [s for s, _ in history] == ["Pending", "Success"]
         assert history[1][1] == start + timedelta(hours=2)
-        assert store.onboarded_domains(name)[0].verified
+        assert store.domains.onboarded(name)[0].verified
     assert any(name in json.dumps(p) and "verified" in json.dumps(p)
                for p in domains_env.sandbox.slack_posts())
 
@@ -170,7 +170,7 @@ def test_a_domain_still_pending_at_the_threshold_raises_an_alert(domains_env, cl
     assert alert["subject"] == name and alert["key"] == "verification_pending"
     assert "v=spf1" in alert["message"] or "TXT" in alert["message"]
     with domains_env.store() as store:
-        assert [a.subject for a in store.alerts_of_day(at.date(), "verification-watch")] == [name]
+        assert [a.subject for a in store.alerts.of_day(at.date(), "verification-watch")] == [name]
 
 
 # --- credential-rotation ----------------------------------------------------------------------
@@ -194,7 +194,7 @@ def test_rotation_stores_the_password_in_a_secret_block_and_nowhere_else(
     rows = all_rows(domains_env.database_url)
     assert password not in rows and "rotated" in rows
     with domains_env.store() as store:
-        assert store.onboarded_domains(name)[0].credential_location.startswith("prefect-secret:")
+        assert store.domains.onboarded(name)[0].credential_location.startswith("prefect-secret:")
 
 
 def test_without_a_prefect_server_the_password_goes_to_a_0600_file(
@@ -225,7 +225,7 @@ def test_a_lost_answer_says_what_to_do_and_the_rerun_stores_the_installed_passwo
     assert "answer" in lost.stderr and "--apply` again" in lost.stderr
     installed = domains_env.domain(name)["credential"]["password_fingerprint"]
     with domains_env.store() as store:
-        alerts = store.alerts_of_day(datetime.now(UTC).date(), "credential-rotation")
+        alerts = store.alerts.of_day(datetime.now(UTC).date(), "credential-rotation")
     assert [a.subject for a in alerts] == [name]
     rerun = invoke(cli, "rotate-credential", name, "--apply")
     assert rerun.exit_code == 0, rerun.output
@@ -253,4 +253,4 @@ def test_a_customer_cannot_onboard_another_partners_domain(domains_env, cli):
     assert "404" in result.stderr or "not found" in result.stderr.lower()
     with domains_env.store() as store:
         store.upgrade()
-        assert store.onboarded_domains() == []
+        assert store.domains.onboarded() == []

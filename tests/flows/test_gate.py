@@ -45,7 +45,7 @@ async def test_applying_makes_each_change_once_and_audits_it(fresh_store):
 
     result = await apply_plan(fresh_store, "run-1", "contact-cleanup", apply_one)
     assert result.applied == 250 and sorted(made) == sorted(f"contact:{n}" for n in range(250))
-    audited = fresh_store.changes_of_run("run-1")
+    audited = fresh_store.audit.of_run("run-1")
     assert len(audited) == 250 and audited[0].change.label == "user0@x.xyz"
     again = await apply_plan(fresh_store, "run-1", "contact-cleanup", apply_one)
     assert (again.applied, again.already_done, len(made)) == (0, 250, 250)
@@ -63,12 +63,12 @@ async def test_a_failed_change_is_recorded_and_tried_again_on_the_next_pass(fres
     first = await apply_plan(fresh_store, "run-1", "contact-cleanup", apply_one)
     assert first.applied == 1 and first.failed == [("user2@x.xyz",
                                                    "Cleanbox PUT /contacts/2: answered 503")]
-    assert [s.status for s in fresh_store.plan_of_run("run-1")] == [
+    assert [s.status for s in fresh_store.plans.of_run("run-1")] == [
         ChangeStatus.APPLIED, ChangeStatus.FAILED]
     failing.clear()
     second = await apply_plan(fresh_store, "run-1", "contact-cleanup", apply_one)
     assert (second.applied, second.already_done) == (1, 1)
-    assert len(fresh_store.changes_of_run("run-1")) == 2
+    assert len(fresh_store.audit.of_run("run-1")) == 2
 
 
 async def test_undo_reverts_applied_changes_newest_first(fresh_store):
@@ -86,7 +86,7 @@ async def test_undo_reverts_applied_changes_newest_first(fresh_store):
 
 def test_plan_counts_group_by_action_and_status(fresh_store):
     save_plan(fresh_store, "run-1", "contact-cleanup", [change(1), change(2)])
-    assert fresh_store.plan_counts("run-1") == {("block", "planned"): 2}
+    assert fresh_store.plans.counts("run-1") == {("block", "planned"): 2}
 
 
 # --- the verdict a gated run ends under ---------------------------------------------------

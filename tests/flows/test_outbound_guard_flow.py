@@ -71,8 +71,8 @@ def test_a_deteriorating_domain_is_suspended_before_the_guillotine(guard_env):
         assert end[other]["outbound_status"] == "suspended"
     # And every applied change is audited and every mailbox remembered
     with guard_env.store() as store:
-        records = store.guard_mailboxes()
-        audited = [c for r in results for c in store.changes_of_run(r.run_id)]
+        records = store.guard.mailboxes()
+        audited = [c for r in results for c in store.audit.of_run(r.run_id)]
     assert len(records) == len(end)
     assert {c.change.target for c in audited} >= {f"domain:{name}"}
     assert not any(records[n].suspended_by_guard for n in left_alone)
@@ -112,7 +112,7 @@ def test_a_dry_run_remembers_windows_but_changes_nothing(guard_env):
     assert outcome.ok and outcome.result.dry_run is True
     assert {n: r["outbound_status"] for n, r in guard_env.domains().items()} == before
     with guard_env.store() as store:
-        records = store.guard_mailboxes()
+        records = store.guard.mailboxes()
     assert len(records) == len(before)
     assert not any(r.suspended_by_guard for r in records.values())
     planned = {a.domain for a in outcome.result.actions}

@@ -51,7 +51,7 @@ def test_a_second_run_the_same_day_sends_nothing_and_says_the_day_is_done(resets
     # And the sandbox saw exactly one reset-daily, with every counter at zero
     assert resets_env.reset_calls() == (1, 0)
     assert all(d["outbound_sent_today"] == 0 for d in resets_env.counters().values())
-    assert resets_env.store.ledger_entry(JOB, today()).status is LedgerStatus.DONE
+    assert resets_env.store.ledger.entry(JOB, today()).status is LedgerStatus.DONE
 
 
 def test_a_lost_answer_is_reconciled_from_zero_counters_and_never_resent(resets_env, cli):
@@ -66,7 +66,7 @@ def test_a_lost_answer_is_reconciled_from_zero_counters_and_never_resent(resets_
     assert "all 50 domains show 0 sent today" in outcome.result.detail
     assert again.ok and again.result.status == "already_done"
     assert resets_env.reset_calls() == (1, 0)
-    entry = resets_env.store.ledger_entry(JOB, today())
+    entry = resets_env.store.ledger.entry(JOB, today())
     assert entry.status is LedgerStatus.DONE and "answer lost" in entry.detail
 
 
@@ -80,7 +80,7 @@ def test_an_unanswered_call_that_did_not_reset_is_proven_so_and_made_once_more(r
     assert outcome.ok, outcome.message
     assert outcome.result.status == "done" and outcome.result.reconciled is True
     assert resets_env.reset_calls() == (1, 0)
-    assert resets_env.store.ledger_entry(JOB, today()).status is LedgerStatus.DONE
+    assert resets_env.store.ledger.entry(JOB, today()).status is LedgerStatus.DONE
     assert run_daily().result.status == "already_done"
     assert resets_env.reset_calls() == (1, 0)
 
@@ -97,8 +97,8 @@ def test_a_call_that_cannot_be_told_apart_marks_the_day_unknown_until_forced(res
     assert "--force" in outcome.message
     assert outcome.result.status == "unknown"
     assert resets_env.reset_calls() == (0, 0)
-    assert resets_env.store.ledger_entry(JOB, today()).status is LedgerStatus.UNKNOWN
-    alerts = resets_env.store.alerts_of_day(date.fromisoformat(today()), JOB)
+    assert resets_env.store.ledger.entry(JOB, today()).status is LedgerStatus.UNKNOWN
+    alerts = resets_env.store.alerts.of_day(date.fromisoformat(today()), JOB)
     assert [a.key for a in alerts] == ["reset_outcome_unknown"]
     # When it runs again without --force: nothing is sent
     blocked = run_daily()
@@ -121,7 +121,7 @@ def test_a_customer_token_gets_a_clear_error_and_the_day_stays_open(resets_env, 
     assert "AuthError" not in result.output
     assert resets_env.reset_calls() == (0, 0)
     # And the day is failed (provably not applied), so the master token may retake it
-    assert resets_env.store.ledger_entry(JOB, today()).status is LedgerStatus.FAILED
+    assert resets_env.store.ledger.entry(JOB, today()).status is LedgerStatus.FAILED
     resets_env.use_token(resets_env.sandbox.master_token)
     assert run_daily().ok
     assert resets_env.reset_calls() == (1, 0)
@@ -136,8 +136,8 @@ def test_a_lost_answer_that_cannot_be_checked_leaves_the_day_unknown_and_alerts(
     # Then the sent call is never taken for failed: the day is unknown, alerted, not resent
     assert not outcome.ok and outcome.result.status == "unknown"
     assert "GET /domains" in outcome.message
-    assert resets_env.store.ledger_entry(JOB, today()).status is LedgerStatus.UNKNOWN
-    alerts = resets_env.store.alerts_of_day(date.fromisoformat(today()), JOB)
+    assert resets_env.store.ledger.entry(JOB, today()).status is LedgerStatus.UNKNOWN
+    alerts = resets_env.store.alerts.of_day(date.fromisoformat(today()), JOB)
     assert [a.key for a in alerts] == ["reset_outcome_unknown"]
     assert resets_env.reset_calls() == (1, 0)
 
@@ -166,7 +166,7 @@ def test_two_processes_racing_the_days_reset_on_postgresql_reset_once(postgres_r
     assert set(statuses) <= {"done", "already_done", "started"}, statuses
     # And the sandbox applied exactly one reset-daily; the ledger says done
     assert postgres_resets_env.reset_calls() == (1, 0)
-    assert postgres_resets_env.store.ledger_entry(JOB, today()).status is LedgerStatus.DONE
+    assert postgres_resets_env.store.ledger.entry(JOB, today()).status is LedgerStatus.DONE
 
 
 # --- the day is the clock's, and a catch-up resets only a schedule mailops owns ------------
@@ -195,14 +195,14 @@ def test_a_first_scheduled_run_after_midnight_does_not_reset_mid_day(resets_env)
     assert outcome.result.status == "skipped"
     assert "mid-day" in outcome.result.detail and "00:00 UTC" in outcome.result.detail
     assert resets_env.reset_calls() == (0, 0)
-    assert resets_env.store.ledger_entry(JOB, today()) is None
+    assert resets_env.store.ledger.entry(JOB, today()) is None
 
 
 def test_a_catch_up_resets_the_day_when_mailops_reset_the_day_before(resets_env):
     # Given yesterday's reset done by mailops, and today's midnight slot missed
     yesterday = (date.fromisoformat(today()) - timedelta(days=1)).isoformat()
-    resets_env.store.claim(JOB, yesterday, "run-yesterday")
-    resets_env.store.finish(JOB, yesterday, "run-yesterday", LedgerStatus.DONE, "reset 50")
+    resets_env.store.ledger.claim(JOB, yesterday, "run-yesterday")
+    resets_env.store.ledger.finish(JOB, yesterday, "run-yesterday", LedgerStatus.DONE, "reset 50")
     # When the 06:00 run starts
     outcome = scheduled_daily(at(6))
     # Then it made today's reset, once
@@ -241,7 +241,7 @@ def test_a_bad_base_url_is_a_configuration_error_before_any_claim(resets_env):
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().count("\n") == 0
     assert "MAILOPS_EMBOUX_BASE_URL" in done.stderr and "port" in done.stderr
-    assert resets_env.store.ledger_entry(JOB, today()) is None
+    assert resets_env.store.ledger.entry(JOB, today()) is None
 
 
 # --- a claim left by a dead run is resolved from the remote state --------------------------
@@ -262,7 +262,7 @@ def kill_once_calling(resets_env, process: subprocess.Popen[bytes], applied: boo
     """SIGKILL the process once its call is in flight (applied, or held unapplied)."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        entry = resets_env.store.ledger_entry(JOB, today())
+        entry = resets_env.store.ledger.entry(JOB, today())
         calling = entry is not None and entry.called_at is not None
         if calling and (resets_env.reset_calls()[0] == 1) == applied:
             break
@@ -284,7 +284,7 @@ def test_a_run_killed_while_its_applied_reset_was_unanswered_is_done_by_the_next
     process = start_reset_process(dict(os.environ))
     # When the process is killed -9 while it waits for the answer
     kill_once_calling(resets_env, process, applied=True)
-    left = resets_env.store.ledger_entry(JOB, today())
+    left = resets_env.store.ledger.entry(JOB, today())
     assert left.status is LedgerStatus.STARTED and left.holder.pid == process.pid
     # Then the next run knows at once that the holder is dead, reconciles from the counters
     # the dead run recorded, and marks the day done without a second call
@@ -293,7 +293,7 @@ def test_a_run_killed_while_its_applied_reset_was_unanswered_is_done_by_the_next
     assert outcome.result.status == "done" and outcome.result.reconciled is True
     assert outcome.result.sent is False
     assert resets_env.reset_calls() == (1, 0)
-    entry = resets_env.store.ledger_entry(JOB, today())
+    entry = resets_env.store.ledger.entry(JOB, today())
     assert entry.status is LedgerStatus.DONE and left.run_id in entry.detail
 
 
@@ -313,7 +313,7 @@ def test_a_live_holder_is_never_raced(resets_env):
     # Given the day claimed by a process that is still running (this one)
     from mailops.process import this_holder
 
-    resets_env.store.claim(JOB, today(), "run-alive", holder=this_holder(),
+    resets_env.store.ledger.claim(JOB, today(), "run-alive", holder=this_holder(),
                            lease_until=datetime.now(UTC) - timedelta(hours=1))
     # When another run starts, even forced
     outcome = run_daily(force=True)
@@ -328,9 +328,9 @@ def test_a_holder_on_another_host_is_waited_for_until_its_lease_runs_out(resets_
     from mailops.store import Holder
 
     other = Holder("another-host", 4242, "boot:1")
-    resets_env.store.claim(JOB, today(), "run-elsewhere", holder=other,
+    resets_env.store.ledger.claim(JOB, today(), "run-elsewhere", holder=other,
                            lease_until=datetime.now(UTC) + timedelta(minutes=2))
-    resets_env.store.record_call(JOB, today(), "run-elsewhere", json.dumps(
+    resets_env.store.ledger.record_call(JOB, today(), "run-elsewhere", json.dumps(
         {"outbound_sent_today": {}}))
     # When a run starts: it waits for that holder
     held = run_daily()

@@ -51,7 +51,7 @@ def matched(sandbox, rule_id: str) -> int:
 
 def audited_uuids(env, run_id: str) -> list[str]:
     with env.store() as store:
-        return [parse_target(a.change.target)[1] for a in store.changes_of_run(run_id)]
+        return [parse_target(a.change.target)[1] for a in store.audit.of_run(run_id)]
 
 
 @pytest.mark.parametrize(("threshold", "acts"), [(WORLD_BACKLOG + 3, False),
@@ -91,7 +91,7 @@ def test_a_dry_run_plans_every_whitelisted_message_and_changes_nothing(quarantin
     assert team["accepted"] == 0 and team["backlog_after"] == team["backlog"]
     assert quarantine_env.held() == before
     with quarantine_env.store() as store:
-        stored = store.plan_of_run(outcome.result["run_id"])
+        stored = store.plans.of_run(outcome.result["run_id"])
     assert {s.status for s in stored} == {ChangeStatus.PLANNED}
     change = stored[0].change
     assert (change.field, change.old_value, change.new_value, change.action) == (
@@ -153,7 +153,7 @@ def test_a_batch_still_failing_is_finished_by_resuming_the_run(quarantine_env):
     assert not first.ok and "--resume" in first.message
     run_id = first.result["run_id"]
     with quarantine_env.store() as store:
-        assert {s.status for s in store.plan_of_run(run_id)} == {ChangeStatus.FAILED}
+        assert {s.status for s in store.plans.of_run(run_id)} == {ChangeStatus.FAILED}
     sandbox.remove_fault(rule["id"])
     second = run(quarantine_env, apply=True, resume_run_id=run_id)
     assert second.ok, second.message

@@ -24,7 +24,7 @@ def store_foreign_plan(env, run_id: str, job: str) -> None:
     """A plan of `job` stored under `run_id`, as that job's dry run would leave it."""
     with env.store() as store:
         store.upgrade()
-        store.save_plan(run_id, job, [PlannedChange(
+        store.plans.save(run_id, job, [PlannedChange(
             "quarantine:acme:0000", "someone@example.com", "status", "quarantined",
             "released", "accept", "whitelisted sender")])
 
@@ -126,7 +126,7 @@ def test_contact_undo_refuses_another_jobs_run_and_an_unknown_undo_id(contacts_e
     store_foreign_plan(contacts_env, "a-quarantine-run", QUARANTINE_JOB)
     after_cleanup, audited = contacts_env.states(), audit_rows(contacts_env)
     with contacts_env.store() as store:
-        changed = {parse_target(s.change.target)[1] for s in store.plan_of_run(run_id)}
+        changed = {parse_target(s.change.target)[1] for s in store.plans.of_run(run_id)}
     assert changed
     # When the undo names the quarantine plan, or resumes an undo that never ran
     other = CliRunner().invoke(cli, ["contacts", "undo", "a-quarantine-run"])

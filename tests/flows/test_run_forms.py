@@ -153,6 +153,6 @@ def test_given_a_deployment_run_when_cleanup_is_applied_then_it_waits_for_a_pers
     assert len(shown) == min(outcome.result["actions_total"], PLAN_ROWS_SHOWN)
     # ...and the rejection, with its note, is audited with the plan
     with contacts_env.store() as store:
-        [decision] = [a.change for a in store.changes_of_run(outcome.result["run_id"])
+        [decision] = [a.change for a in store.audit.of_run(outcome.result["run_id"])
                       if a.change.field == "approval"]
     assert (decision.new_value, decision.reason) == ("rejected", "not this week")

@@ -40,7 +40,7 @@ def test_the_flow_writes_the_report_stores_forecast_alerts_and_posts(weekly_env)
     assert page.read_text().count('<figure class="chart">\n  <figcaption>') == 4
     # The crossing within 14 days is an alert, stored under the week's last day
     with weekly_env.store() as store:
-        stored = store.alerts_of_day(date(2026, 11, 22), "weekly-report")
+        stored = store.alerts.of_day(date(2026, 11, 22), "weekly-report")
     assert [(a.key, a.subject) for a in stored] == [("forecast_daily_limit", "mail.example")]
     # The digest went to the outbox (no Slack configured)
     [digest] = (weekly_env.data_dir / "slack").glob("weekly-report-2026-W47-*.json")

@@ -155,7 +155,7 @@ async def test_batches_hold_at_most_100_changes(fresh_store, planned, sizes):
                               batch_size=100)
     assert sorted(map(len, calls), reverse=True) == sizes
     assert result.applied == planned and not result.failed
-    audited = [a.change.target for a in fresh_store.changes_of_run("run-1")]
+    audited = [a.change.target for a in fresh_store.audit.of_run("run-1")]
     assert sorted(audited) == sorted(f"quarantine:t:{n}" for n in range(planned))
 
 
@@ -176,13 +176,13 @@ async def test_a_failed_batch_fails_its_changes_and_only_they_are_sent_again(fre
 
     first = await apply_plan(fresh_store, "run-1", "quarantine-accept", apply_many=apply_many)
     assert first.applied == 149 and len(first.failed) == 101
-    statuses = {s.change.target: s.status for s in fresh_store.plan_of_run("run-1")}
+    statuses = {s.change.target: s.status for s in fresh_store.plans.of_run("run-1")}
     assert statuses["quarantine:t:100"] is ChangeStatus.FAILED
     assert statuses["quarantine:t:249"] is ChangeStatus.FAILED
     second = await apply_plan(fresh_store, "run-1", "quarantine-accept", apply_many=apply_many)
     assert (second.applied, second.already_done) == (100, 149)
     assert len(sent) == len(set(sent)) + 1  # only the refused one was sent twice
-    audited = [a.change.target for a in fresh_store.changes_of_run("run-1")]
+    audited = [a.change.target for a in fresh_store.audit.of_run("run-1")]
     assert len(audited) == len(set(audited)) == 249
 
 

@@ -56,13 +56,13 @@ def test_postgresql_sessions_use_utc_whatever_the_server_zone(
 def test_a_moment_written_in_any_zone_reads_back_as_the_same_instant_in_utc(any_store):
     # Given moments in another zone (an --as-of with an offset) and a naive one (taken as UTC)
     berlin = datetime(2026, 10, 1, 2, 30, tzinfo=ZoneInfo("Europe/Berlin"))
-    any_store.claim("outbound-reset-daily", "2026-10-01", "run-1", now=berlin)
-    any_store.claim("billing-freeze", "2026-09", "run-2", now=datetime(2026, 10, 1, 0, 5))
+    any_store.ledger.claim("outbound-reset-daily", "2026-10-01", "run-1", now=berlin)
+    any_store.ledger.claim("billing-freeze", "2026-09", "run-2", now=datetime(2026, 10, 1, 0, 5))
     # When they are read back, then each is the same instant, in UTC, on every database
-    started = any_store.ledger_entry("outbound-reset-daily", "2026-10-01").started_at
+    started = any_store.ledger.entry("outbound-reset-daily", "2026-10-01").started_at
     assert started == berlin and started.tzinfo == UTC
     assert started.isoformat() == "2026-10-01T00:30:00+00:00"
-    frozen = any_store.ledger_entry("billing-freeze", "2026-09").started_at
+    frozen = any_store.ledger.entry("billing-freeze", "2026-09").started_at
     assert frozen.isoformat() == "2026-10-01T00:05:00+00:00"
 
 
@@ -77,3 +77,45 @@ def test_an_unreachable_server_is_one_line_naming_the_database_without_its_passw
         "cannot use the database postgresql://mailops:***@127.0.0.1:1/mailops: connection failed"
     )
     assert "pw-unreachable" not in message and "\n" not in message
+
+
+def test_a_failing_statement_is_one_line_naming_the_database_without_its_password(
+    local_postgres,
+):
+    # Given a database without mailops' tables, its URL carrying a password
+    local_postgres.create_database("no_tables")
+    url = local_postgres.url("no_tables").replace("://postgres@", "://postgres:pw-statement@")
+    try:
+        with Store(url) as store:
+            # When a query of the store and a statement of anyone's on its engine fail
+            with pytest.raises(StoreError) as from_the_store:
+                store.alerts.of_day(datetime(2026, 10, 1).date())
+            with pytest.raises(StoreError) as from_the_engine, store.engine.connect() as conn:
+                conn.execute(text("SELECT * FROM nowhere"))
+    finally:
+        local_postgres.drop_database("no_tables")
+    # Then each is one line naming the database, password masked, and the driver's reason
+    shown = (f"cannot use the database postgresql+psycopg://postgres:***@127.0.0.1:"
+             f"{local_postgres.port}")
+    for raised, table in ((from_the_store, "alerts"), (from_the_engine, "nowhere")):
+        message = str(raised.value)
+        assert message == f'{shown}/no_tables: relation "{table}" does not exist'
+        assert "pw-statement" not in message
+
+
+def test_every_driver_error_on_the_engine_is_a_store_error_once(tmp_path):
+    # Given an empty SQLite store
+    url = f"sqlite:///{tmp_path / 'mailops.db'}"
+    with Store(url) as store:
+        # When a statement fails on its engine, then the engine itself names the database
+        with pytest.raises(StoreError) as raised, store.engine.connect() as conn:
+            conn.execute(text("SELECT * FROM nowhere"))
+        assert str(raised.value) == f"cannot use the database {url}: no such table: nowhere"
+        # And the error the driver raised stays attached for a debugger, not in the message
+        assert type(raised.value.__cause__).__name__ == "OperationalError"
+    # And a file that is not a database fails at connect, in the same words
+    (tmp_path / "garbage.db").write_bytes(b"not a database, " * 512)
+    garbage = f"sqlite:///{tmp_path / 'garbage.db'}"
+    with Store(garbage) as store, pytest.raises(StoreError) as raised:
+        store.revision()
+    assert str(raised.value) == f"cannot use the database {garbage}: file is not a database"

@@ -22,25 +22,25 @@ def test_mailboxes_read_back_exactly_as_saved_with_moments_in_utc(any_store):
         notified_status="paused",
     )
     healthy = GuardRecord(MailboxState("b.example", "p-1"))
-    assert any_store.save_guard_mailboxes([paused, healthy], NOW) == 2
+    assert any_store.guard.save_mailboxes([paused, healthy], NOW) == 2
     # When they are read back, then nothing changed on the way
-    records = any_store.guard_mailboxes()
+    records = any_store.guard.mailboxes()
     assert records == {"a.example": paused, "b.example": healthy}
     assert records["a.example"].state.cooldown_until.utcoffset() == timedelta(0)
     # And a later save replaces the row
-    any_store.save_guard_mailboxes([healthy.with_state(MailboxState("b.example", "p-2"))], NOW)
-    assert any_store.guard_mailboxes()["b.example"].state.group == "p-2"
+    any_store.guard.save_mailboxes([healthy.with_state(MailboxState("b.example", "p-2"))], NOW)
+    assert any_store.guard.mailboxes()["b.example"].state.group == "p-2"
 
 
 def test_suspensions_and_notifications_are_remembered(any_store):
-    any_store.save_guard_mailboxes(
+    any_store.guard.save_mailboxes(
         [GuardRecord(MailboxState(name, "p-1"), hands_off=True) for name in ("a.ex", "b.ex")], NOW)
-    any_store.mark_guard_suspended(["a.ex"], True)
-    any_store.save_guard_groups({"p-1": "warning", "p-2": "healthy"}, NOW)
-    any_store.mark_guard_notified({"b.ex": "warning"}, {"p-1": "warning"})
-    any_store.save_guard_groups({"p-1": "paused"}, NOW)
-    records = any_store.guard_mailboxes()
+    any_store.guard.mark_suspended(["a.ex"], True)
+    any_store.guard.save_groups({"p-1": "warning", "p-2": "healthy"}, NOW)
+    any_store.guard.mark_notified({"b.ex": "warning"}, {"p-1": "warning"})
+    any_store.guard.save_groups({"p-1": "paused"}, NOW)
+    records = any_store.guard.mailboxes()
     assert (records["a.ex"].suspended_by_guard, records["a.ex"].hands_off) == (True, False)
     assert (records["b.ex"].suspended_by_guard, records["b.ex"].notified_status) == (
         False, "warning")
-    assert any_store.guard_groups() == {"p-1": ("paused", "warning"), "p-2": ("healthy", None)}
+    assert any_store.guard.groups() == {"p-1": ("paused", "warning"), "p-2": ("healthy", None)}

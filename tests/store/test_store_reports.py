@@ -22,13 +22,13 @@ def test_the_weekly_report_is_the_same_from_either_store(any_store, trend_rows, 
     fill_weekly_store(any_store, trend_rows)
     backlog = Alert("quarantine_backlog", Severity.WARNING, "acme", "backlog 16", 16, 10)
     for day in (date(2026, 11, 10), date(2026, 11, 17), date(2026, 11, 18)):
-        any_store.save_alerts(day, "daily-health", [backlog])
+        any_store.alerts.save(day, "daily-health", [backlog])
     blocked = Change("contact:acme:c1", "state", "unset", "blocked", "junk TLD", "a@junk.xyz")
     for moment in (datetime(2026, 11, 15, 22, 59, tzinfo=UTC),  # Sunday 23:59 in Berlin
                    datetime(2026, 11, 15, 23, 0, tzinfo=UTC),  # Monday 00:00 in Berlin
                    datetime(2026, 11, 22, 22, 59, tzinfo=UTC),  # the week's last minute
                    datetime(2026, 11, 22, 23, 0, tzinfo=UTC)):  # the next week
-        any_store.record_changes(f"run-{moment:%d%H%M}", "contact-cleanup", [blocked],
+        any_store.audit.record(f"run-{moment:%d%H%M}", "contact-cleanup", [blocked],
                                  now=moment)
     # When the report's step computes 2026-W47 from the store
     report = compute_report.fn("2026-W47", None)

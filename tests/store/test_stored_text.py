@@ -98,8 +98,8 @@ def test_a_stored_text_is_found_by_the_same_text(any_store: Store, text: str):
     from mailops.rules.alerts import Alert, Severity
 
     day = date(2026, 10, 4)
-    any_store.save_alerts(day, "daily-health", [Alert("k", Severity.WARNING, text, "m")])
+    any_store.alerts.save(day, "daily-health", [Alert("k", Severity.WARNING, text, "m")])
     # When the day's alerts are read back
-    found = any_store.alerts_of_day(day)
+    found = any_store.alerts.of_day(day)
     # Then the one alert is there, its subject the storable text within its column
     assert [alert.subject for alert in found] == [storable(text, 512)]
