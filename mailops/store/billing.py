@@ -56,6 +56,14 @@ def _values(row: BillingRow) -> dict[str, Any]:
     return values
 
 
+def _row(row: Any, source: str) -> BillingRow:
+    """A stored row (of the snapshot or the billed rows) as a BillingRow from `source`."""
+    return BillingRow(**{name: getattr(row, name) for name in _STORED}, source=source)
+
+
+_STORED = tuple(name for name in BillingRow.__dataclass_fields__ if name != "source")
+
+
 def _replace_period(conn: Connection, table: Any, period: str, rows: list[dict]) -> None:
     conn.execute(delete(table).where(table.c.period == period))
     if rows:
@@ -108,19 +116,7 @@ class Billing:
                 .order_by(billing_snapshot.c.domain)
             ).all()
         return [
-            BillingRow(
-                domain=row.domain,
-                partner_ref=row.partner_ref,
-                outbound_sent_month=row.outbound_sent_month,
-                outbound_monthly_limit=row.outbound_monthly_limit,
-                outbound_enforcement=row.outbound_enforcement,
-                bounce_count=row.bounce_count,
-                complaint_count=row.complaint_count,
-                bounce_rate=row.bounce_rate,
-                complaint_rate=row.complaint_rate,
-                source="snapshot",
-            )
-            for row in found
+            _row(row, source="snapshot") for row in found
         ]
 
     def complete_freeze(
@@ -158,19 +154,7 @@ class Billing:
                 .order_by(billing_rows.c.partner_ref.nulls_first(), billing_rows.c.domain)
             ).all()
         return [
-            BillingRow(
-                domain=row.domain,
-                partner_ref=row.partner_ref,
-                outbound_sent_month=row.outbound_sent_month,
-                outbound_monthly_limit=row.outbound_monthly_limit,
-                outbound_enforcement=row.outbound_enforcement,
-                bounce_count=row.bounce_count,
-                complaint_count=row.complaint_count,
-                bounce_rate=row.bounce_rate,
-                complaint_rate=row.complaint_rate,
-                source=row.source,
-            )
-            for row in found
+            _row(row, source=row.source) for row in found
         ]
 
     def periods(self) -> list[str]:
