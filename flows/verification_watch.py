@@ -4,8 +4,8 @@ change once, report domains that became verified, alert on domains pending too l
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.states import Failed, State
@@ -14,6 +14,7 @@ import tasks.domains as domain_tasks
 from flows.ending import end_with, stopped
 from flows.run_form import run_form
 from mailops import jobs
+from mailops.domains import VerificationWatchResult
 from mailops.errors import MailopsError
 from mailops.rules.domains import pending_alerts
 from tasks.context import current_settings
@@ -23,7 +24,7 @@ from tasks.context import current_settings
 @flow(name=jobs.VERIFICATION_WATCH, log_prints=False)
 async def verification_watch(
     as_of: datetime | None = None, pending_alert_days: int = 3, notify: bool = True
-) -> dict[str, Any] | State:
+) -> VerificationWatchResult | State:
     """Poll the verification of every onboarded domain not yet verified, alert on laggards.
 
     Args:
@@ -35,34 +36,30 @@ async def verification_watch(
     """
     logger = get_run_logger()
     moment = (as_of or datetime.now(UTC)).astimezone(UTC)
-    result: dict[str, Any] = {"day": None, "polled": 0, "changes": [], "verified": [],
-                              "alerts": [], "failures": [], "pending": []}
+    day = None
     try:
         domain_tasks.require_emboux_token()
         day = moment.astimezone(current_settings().zone).date()
-        result["day"] = day.isoformat()
         polled = await domain_tasks.poll_unverified(moment)
-        found = pending_alerts(polled["pending"], moment, pending_alert_days)
+        found = pending_alerts(polled.pending, moment, pending_alert_days)
         domain_tasks.store_alerts(day, found)
     except MailopsError as exc:
         message = stopped(exc, jobs.VERIFICATION_WATCH)
         logger.error(message)
-        return Failed(message=message, data=result)
-    result.update(
-        polled=polled["polled"], changes=polled["changes"], verified=polled["verified"],
-        failures=polled["failures"], pending=[p.name for p in polled["pending"]],
-        alerts=[a.as_dict() for a in found],
+        return Failed(message=message, data=VerificationWatchResult(day))
+    result = VerificationWatchResult(
+        day, polled.polled, polled.changes, polled.verified, found, polled.failures,
+        [p.name for p in polled.pending],
     )
-    problems = [f"{f['name']}: {f['error']}" for f in polled["failures"]]
-    if notify and (found or result["verified"]):
+    problems = [f"{f.name}: {f.error}" for f in polled.failures]
+    if notify and (found or result.verified):
         delivered, error = domain_tasks.notify_watch(result)
-        result["notification"] = delivered
+        result = replace(result, notification=delivered)
         if error is not None:
             problems.append(f"the report was not sent ({error}); the statuses are stored")
     logger.info(
         "verification-watch %s: %d polled, %d changes, %d verified, %d pending too long",
-        result["day"], result["polled"], len(result["changes"]), len(result["verified"]),
-        len(found),
+        day, result.polled, len(result.changes), len(result.verified), len(found),
     )
     return end_with(result, problems, logger)
 

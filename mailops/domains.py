@@ -10,16 +10,17 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets as stdlib_secrets
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
 
 from mailops.emboux import EmbouxClient
 from mailops.errors import MailopsError
+from mailops.jsonable import FLATTEN
 from mailops.models.emboux import VerifyResponse, VerifyStatus
 from mailops.public_suffix import registrable_domain
-from mailops.rules.domains import VERIFIED, parent_of
+from mailops.rules.alerts import Alert
+from mailops.rules.domains import VERIFIED, PendingDomain, parent_of
 from mailops.store import DomainRecord
 
 POLL_CONCURRENCY = 8
@@ -59,13 +60,45 @@ class Polled:
     """One domain's verification status, or why it could not be read."""
 
     name: str
-    status: VerifyStatus | None = None
+    status: VerifyStatus | None = field(default=None, metadata=FLATTEN)
     error: str | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        if self.status is None:
-            return {"name": self.name, "error": self.error}
-        return {"name": self.name, **self.status.model_dump()}
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A polled domain whose verification status changed (stored once in its history)."""
+
+    name: str
+    status: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PollRound:
+    """What one poll of the unverified domains found: how many were polled, the status
+    changes it stored, the domains now verified, those that could not be read, and those
+    still waiting (with the records they have to publish)."""
+
+    polled: int
+    changes: list[StatusChange]
+    verified: list[str]
+    failures: list[Polled]
+    pending: list[PendingDomain]
+
+
+@dataclass(frozen=True)
+class VerificationWatchResult:
+    """What one verification-watch run did; the CLI, Slack and `--json` (`to_jsonable`)
+    read it. `day` is None when the run stopped before it knew its day."""
+
+    day: date | None
+    polled: int = 0
+    changes: list[StatusChange] = field(default_factory=list)
+    verified: list[str] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    failures: list[Polled] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+    notification: str | None = None
 
 
 async def poll(client: EmbouxClient, names: list[str]) -> list[Polled]:

@@ -27,6 +27,7 @@ from typing import Any
 
 from flows.run import FlowOutcome, run_flow
 from mailops import jobs
+from mailops.domains import VerificationWatchResult
 from mailops.jsonable import renamed
 from sandbox.server import Sandbox
 
@@ -232,8 +233,8 @@ class Simulation:
             # Hourly in production; once a simulated day here, applied (the demo's --apply).
             job(jobs.QUARANTINE_ACCEPT, quarantine_accept, now, apply=True, as_of=now)
             watch = job(jobs.VERIFICATION_WATCH, verification_watch, now, as_of=now)
-            if watch.ok and isinstance(watch.result, dict):
-                for name in watch.result.get("verified", []):
+            if watch.ok and isinstance(watch.result, VerificationWatchResult):
+                for name in watch.result.verified:
                     summary.onboarded[name] = now.isoformat()
             if now.weekday() == 0:
                 # The first Monday is the dry run a person reviews; later ones apply it.

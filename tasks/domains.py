@@ -18,7 +18,16 @@ from prefect.settings import PREFECT_API_URL
 from pydantic import SecretStr
 
 from mailops import jobs, prefect_server
-from mailops.domains import credential_file, onboard, poll, write_secret_file
+from mailops.domains import (
+    Polled,
+    PollRound,
+    StatusChange,
+    VerificationWatchResult,
+    credential_file,
+    onboard,
+    poll,
+    write_secret_file,
+)
 from mailops.emboux import EmbouxClient
 from mailops.errors import AuthError, ConfigError, MailopsError, OutcomeUnknownError
 from mailops.report.escape import markdown_text
@@ -104,7 +113,7 @@ def notify_onboarding(result: dict[str, Any]) -> tuple[str | None, str | None]:
 
 
 @task(retries=1, retry_delay_seconds=2)
-async def poll_unverified(as_of: datetime) -> dict[str, Any]:
+async def poll_unverified(as_of: datetime) -> PollRound:
     """Poll every onboarded, unverified domain; store each status change once."""
     settings = current_settings()
     with Store(settings.database_url) as store:
@@ -112,20 +121,19 @@ async def poll_unverified(as_of: datetime) -> dict[str, Any]:
         waiting = [d for d in store.domains.onboarded() if not d.verified]
     async with EmbouxClient.from_settings(settings) as client:
         polled = await poll(client, [d.name for d in waiting])
-    changes: list[dict[str, Any]] = []
+    changes: list[StatusChange] = []
     verified: list[str] = []
-    failures: list[dict[str, Any]] = []
+    failures: list[Polled] = []
     with Store(settings.database_url) as store:
         for answer in polled:
             if answer.status is None:
-                failures.append(answer.as_json())
+                failures.append(answer)
                 continue
             status = answer.status
             if store.domains.record_status(
                 answer.name, status.verification_status, status.verified, as_of
             ):
-                changes.append({"name": answer.name, "status": status.verification_status,
-                                "at": as_of.isoformat()})
+                changes.append(StatusChange(answer.name, status.verification_status, as_of))
             if status.verified:
                 verified.append(answer.name)
     pending = [
@@ -133,8 +141,7 @@ async def poll_unverified(as_of: datetime) -> dict[str, Any]:
                       tuple(f"{r['type']} {r['name']} {r['value']}" for r in d.dns_records))
         for d in _still_pending(settings.database_url, {d.name for d in waiting})
     ]
-    return {"polled": len(polled), "changes": changes, "verified": verified,
-            "failures": failures, "pending": pending}
+    return PollRound(len(polled), changes, verified, failures, pending)
 
 
 def _still_pending(database_url: str, names: set[str]) -> list[DomainRecord]:
@@ -150,8 +157,9 @@ def store_alerts(day: date, found: list[Alert]) -> None:
 
 
 @task()
-def notify_watch(result: dict[str, Any]) -> tuple[str | None, str | None]:
-    return _post(verification_watch_message(result), outbox_name(WATCH, str(result["day"])))
+def notify_watch(result: VerificationWatchResult) -> tuple[str | None, str | None]:
+    """Post the newly verified and the pending-too-long domains: (where it went, or why not)."""
+    return _post(verification_watch_message(result), outbox_name(WATCH, str(result.day)))
 
 
 # --- credential-rotation --------------------------------------------------------------------

@@ -8,6 +8,7 @@ import typer
 
 from cli.app import JsonFlag, output
 from cli.commands import add_group, parse_instant, run_job
+from mailops.domains import VerificationWatchResult
 from mailops.report.escape import terminal_text
 
 AsOf = Annotated[
@@ -72,17 +73,16 @@ def watch(
     instant = parse_instant(as_of)
     outcome = run_job("flows.verification_watch:verification_watch", as_of=instant,
                       pending_alert_days=pending_days, notify=not no_notify)
-    result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
+    result = outcome.result
+    if not isinstance(result, VerificationWatchResult):
+        result = VerificationWatchResult(None)
     lines = [
-        f"Verification watch: {result.get('polled', 0)} polled, "
-        f"{len(result.get('changes', []))} status changes, "
-        f"{len(result.get('verified', []))} verified, {len(result.get('alerts', []))} pending "
-        f"too long."
+        f"Verification watch: {result.polled} polled, {len(result.changes)} status changes, "
+        f"{len(result.verified)} verified, {len(result.alerts)} pending too long."
     ]
     lines += [f"  verified: {terminal_text(n)} (outbound mail now possible)"
-              for n in result.get("verified", [])]
-    lines += [f"  {terminal_text(a['subject'])}: {terminal_text(a['message'])}"
-              for a in result.get("alerts", [])]
+              for n in result.verified]
+    lines += [f"  {terminal_text(a.subject)}: {terminal_text(a.message)}" for a in result.alerts]
     output.finish("\n".join(lines), result, error=None if outcome.ok else outcome.message,
                   local_json=json_output)
 

@@ -45,6 +45,7 @@ from mailops.secrets import redact, register_secret
 from mailops.settings import Settings
 
 if TYPE_CHECKING:  # the weekly report's module imports pandas, the guard's the clients:
+    from mailops.domains import VerificationWatchResult
     from mailops.guard import GuardAction  # only for the types here
     from mailops.report.weekly import WeeklyReport
 
@@ -627,10 +628,11 @@ def domain_onboarding_message(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def verification_watch_message(result: dict[str, Any], *, max_lines: int = 20) -> dict[str, Any]:
+def verification_watch_message(
+    result: VerificationWatchResult, *, max_lines: int = 20
+) -> dict[str, Any]:
     """Verification changes: domains now verified, domains pending too long (with records)."""
-    verified = result.get("verified", [])
-    stuck = result.get("alerts", [])
+    verified, stuck = result.verified, result.alerts
     blocks: list[Block] = [header(":hourglass: Domain verification watch")]
     if verified:
         lines = [f"• *{mrkdwn(name)}* is verified: outbound mail is now possible"
@@ -638,12 +640,10 @@ def verification_watch_message(result: dict[str, Any], *, max_lines: int = 20) -
         blocks.append(_digest_section("Verified", lines, len(verified), ""))
     for alert in stuck[: MAX_BLOCKS - 3]:
         blocks.append(section(
-            f"{SEVERITY_EMOJI.get(Severity(alert['severity']), '')} *{mrkdwn(alert['subject'])}* "
-            f"{mrkdwn(alert['message'])}"[:MAX_SECTION_TEXT]
+            f"{SEVERITY_EMOJI.get(alert.severity, '')} *{mrkdwn(alert.subject)}* "
+            f"{mrkdwn(alert.message)}"[:MAX_SECTION_TEXT]
         ))
-    blocks.append(context(
-        f"{result.get('polled', 0)} polled, {len(result.get('changes', []))} status changes"
-    ))
+    blocks.append(context(f"{result.polled} polled, {len(result.changes)} status changes"))
     return {
         "text": f"Verification watch: {len(verified)} verified, {len(stuck)} pending too long",
         "blocks": blocks[:MAX_BLOCKS],
