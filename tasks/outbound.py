@@ -37,7 +37,7 @@ from mailops.errors import (
     StoreError,
     UnavailableError,
 )
-from mailops.jsonable import to_jsonable
+from mailops.jsonable import from_jsonable, to_jsonable
 from mailops.models.emboux import FrozenCounters, Outbound, ResetMonthly
 from mailops.process import start_marker, this_holder
 from mailops.report.escape import visible_values
@@ -302,7 +302,7 @@ async def spool_freeze(period: str, run_id: str, rows: list[BillingRow], detail:
 def _import_freeze(store: Store, payload: dict[str, Any]) -> None:
     if payload.get("version") != FREEZE_SPOOL_VERSION or payload.get("job") != JOB_MONTHLY:
         raise ValueError(f"not a {JOB_MONTHLY} spool of version {FREEZE_SPOOL_VERSION}")
-    rows = [BillingRow.from_dict(row) for row in payload["rows"]]
+    rows = from_jsonable(list[BillingRow], payload["rows"])
     detail = f"{payload['detail']} (imported from the spool)"
     store.billing.complete_freeze(JOB_MONTHLY, payload["period"], payload["run_id"], rows,
                                   detail, whoever_holds=True)

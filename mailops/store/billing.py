@@ -7,7 +7,7 @@ rows, nor rows that a retaken run would freeze a second time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -41,17 +41,10 @@ class BillingRow:
     complaint_rate: float
     source: str = "reset"
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BillingRow:
-        """From `as_dict` output (tasks pass rows as plain dicts)."""
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
 
 
 def _values(row: BillingRow) -> dict[str, Any]:
-    values = row.as_dict()
+    values = asdict(row)
     values.pop("source")
     return values
 
@@ -78,7 +71,7 @@ def _billed(
         if row.source not in SOURCES:
             raise ValueError(f"unknown billing source {row.source!r}")
     return [
-        {**row.as_dict(), "period": period, "run_id": run_id, "frozen_at": moment}
+        {**asdict(row), "period": period, "run_id": run_id, "frozen_at": moment}
         for row in rows
     ]
 
