@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import date
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs, urlencode
@@ -34,6 +35,7 @@ from starlette.middleware.base import RequestResponseEndpoint
 
 from mailops import __version__, jobs
 from mailops.dashboard import queries
+from mailops.jsonable import to_jsonable
 from mailops.report import html
 from mailops.report.charts import Chart, daily_chart
 from mailops.report.escape import visible_values
@@ -89,16 +91,11 @@ def _templates() -> Jinja2Templates:
     return Jinja2Templates(env=html.environment(HERE / "templates"))
 
 
-def trend_chart(title: str, subjects: list[dict[str, Any]], metric: str, start: date,
-                end: date) -> Chart:
-    """One metric of the trends page's subjects (their `series` of ISO days and values) as
-    the shared daily chart."""
-    return daily_chart(
-        title,
-        [(subject["name"], [(date.fromisoformat(day), value)
-                            for day, value in subject["series"][metric]])
-         for subject in subjects],
-        start, end)
+def trend_chart(title: str, subjects: Sequence[queries.SubjectTrend], metric: str,
+                start: date, end: date) -> Chart:
+    """One metric of the trends page's subjects as the shared daily chart."""
+    return daily_chart(title, [(subject.name, subject.series[metric]) for subject in subjects],
+                       start, end)
 
 
 def local_page(raw: str | None) -> str:
@@ -130,11 +127,11 @@ async def _form(request: Request) -> dict[str, str]:
     return {name: values[0] for name, values in fields.items()}
 
 
-def _when(value: str | None) -> str:
-    """An ISO timestamp as 'YYYY-MM-DD HH:MM' (UTC); empty for none."""
-    if not value:
+def _when(value: datetime | None) -> str:
+    """An instant as 'YYYY-MM-DD HH:MM' (UTC); empty for none."""
+    if value is None:
         return ""
-    return value[:16].replace("T", " ")
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _number(value: float | None) -> str:
@@ -257,21 +254,22 @@ def create_app(
             response.headers.setdefault(name, value)
         return response
 
-    def as_asked(filters: _Filters, data: dict[str, Any]) -> dict[str, Any]:
-        """The JSON as stored; with `?visible=1` (the page's own poll) as the page shows it,
-        every string with its invisible characters as markers."""
+    def as_asked(filters: _Filters, view: object) -> dict[str, Any]:
+        """The view as JSON, its strings as stored; with `?visible=1` (the page's own poll)
+        as the page shows them, with their invisible characters as markers."""
+        data: dict[str, Any] = to_jsonable(view)
         return visible_values(data) if filters.visible else data
 
-    def health_data(filters: HealthFilters) -> dict[str, Any]:
+    def health_data(filters: HealthFilters) -> queries.HealthView:
         return queries.health(store, rules, filters.status, filters.q)
 
-    def trends_data(filters: TrendsFilters) -> dict[str, Any]:
+    def trends_data(filters: TrendsFilters) -> queries.TrendsView:
         return queries.trends(store, filters.start, filters.end, filters.days, filters.q)
 
-    def activity_data(filters: ActivityFilters) -> dict[str, Any]:
+    def activity_data(filters: ActivityFilters) -> queries.ActivityView:
         return queries.activity(store, filters.limit, filters.job)
 
-    def page(request: Request, name: str, data: dict[str, Any], **extra: Any) -> HTMLResponse:
+    def page(request: Request, name: str, data: object, **extra: Any) -> HTMLResponse:
         query = request.url.query
         api = f"/api/{name}" + (f"?{query}" if query else "")
         poll = api + ("&" if query else "?") + "visible=1"
@@ -326,13 +324,11 @@ def create_app(
                     filters: Annotated[TrendsFilters, Query()]) -> HTMLResponse:
         """Daily metrics per team and domain as charts, with week-over-week changes."""
         data = trends_data(filters)
-        start = date.fromisoformat(data["range"]["start"])
-        end = date.fromisoformat(data["range"]["end"])
         charts = {
-            scope: [trend_chart(METRIC_TITLES.get(metric, metric), data[scope]["subjects"],
-                                metric, start, end)
-                    for metric in data[scope]["metrics"]]
-            for scope in ("team", "domain")
+            scope: [trend_chart(METRIC_TITLES.get(metric, metric), trends.subjects, metric,
+                                data.range.start, data.range.end)
+                    for metric in trends.metrics]
+            for scope, trends in (("team", data.team), ("domain", data.domain))
         }
         return page(request, "trends", data, charts=charts)
 

@@ -1,4 +1,5 @@
-"""What the dashboard shows, as JSON-ready dicts: the same data feeds the pages and /api.
+"""What the dashboard shows, as typed views: the same view feeds a page (its template reads
+the attributes) and its /api twin (`to_jsonable` of it, the one serializer of the edge).
 
 Strings in here are raw (a sender or domain name is a stranger's text): the templates show
 them through escape.html_text (their finalize: escaped, invisible characters as markers), the
@@ -8,16 +9,17 @@ consumers get them as stored, as JSON strings.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 from mailops import jobs
 from mailops.guard import JOB as GUARD_JOB
 from mailops.guard import GuardMailbox
-from mailops.jsonable import to_jsonable
+from mailops.jsonable import FLATTEN
 from mailops.rules.guard import (
     UNHEALTHY,
+    GroupHealth,
     MailboxState,
     Status,
     apply_groups,
@@ -26,6 +28,7 @@ from mailops.rules.guard import (
 )
 from mailops.settings import DOMAIN_TREND_METRICS, TEAM_TREND_METRICS, GuardSettings
 from mailops.store import Store
+from mailops.store.plans import RecentChange
 
 CLEANUP_JOB = jobs.CONTACT_CLEANUP
 ONCE_ONLY_JOBS = (jobs.OUTBOUND_RESET_DAILY, jobs.BILLING_FREEZE)
@@ -37,8 +40,8 @@ DEFAULT_DAYS = 28
 MAX_DAYS = 366
 
 
-def _iso(moment: datetime | date | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _matches(text: str, needle: str) -> bool:
@@ -48,34 +51,66 @@ def _matches(text: str, needle: str) -> bool:
 # --- health ---------------------------------------------------------------------------------
 
 
-def mailbox_row(
-    state: MailboxState, rules: GuardSettings, plans: Sequence[dict[str, Any]]
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class MailboxRow:
     """A mailbox as the health page shows it: its metrics, why, the last transitions
     (docs/outbound-guard.md#dashboard-metrics)."""
-    row: dict[str, Any] = to_jsonable(GuardMailbox.of(state, rules))
-    row.update({
-        "window": f"{state.window.bounces:g}/{state.window.sends:g}",
-        "reason": state.reason,
-        "own_status": state.status.value,
-        "group_paused": state.group_paused,
-        "paused_at": _iso(state.paused_at),
-        "transitions": [
-            {**plan, "planned_at": _iso(plan["planned_at"]),
-             "applied_at": _iso(plan["applied_at"])}
-            for plan in plans
-        ],
-    })
-    return row
+
+    mailbox: GuardMailbox = field(metadata=FLATTEN)
+    window: str
+    reason: str | None
+    own_status: Status
+    group_paused: bool
+    paused_at: datetime | None
+    transitions: tuple[RecentChange, ...]
+
+    @classmethod
+    def of(cls, state: MailboxState, rules: GuardSettings,
+           transitions: Sequence[RecentChange]) -> MailboxRow:
+        return cls(GuardMailbox.of(state, rules),
+                   f"{state.window.bounces:g}/{state.window.sends:g}", state.reason,
+                   state.status, state.group_paused, state.paused_at, tuple(transitions))
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    """A group's aggregate and the mailboxes shown under it."""
+
+    health: GroupHealth = field(metadata=FLATTEN)
+    members: tuple[MailboxRow, ...]
+
+
+@dataclass(frozen=True)
+class HealthFilterEcho:
+    status: Status | None
+    q: str | None
+
+
+@dataclass(frozen=True)
+class HealthSummary:
+    groups: int
+    mailboxes: int
+    unhealthy: int
+    by_status: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class HealthView:
+    """The health page: every group (worst first) with its mailboxes, as filtered."""
+
+    generated_at: datetime
+    filters: HealthFilterEcho
+    summary: HealthSummary
+    groups: tuple[GroupRow, ...]
 
 
 def health(
     store: Store, rules: GuardSettings, status: str | None = None, q: str | None = None
-) -> dict[str, Any]:
+) -> HealthView:
     """Every group (worst first) with its mailboxes; `status` and `q` (a name) filter them."""
     states = [record.state for record in store.guard.mailboxes().values()]
     states, groups = apply_groups(states, rules)
-    plans = store.plans.recent(GUARD_JOB, TRANSITIONS_SHOWN)
+    recent = store.plans.recent(GUARD_JOB, TRANSITIONS_SHOWN)
     wanted = Status(status) if status else None
     needle = (q or "").strip()
     members: dict[str, list[MailboxState]] = {}
@@ -93,22 +128,12 @@ def health(
             boxes = [box for box in boxes if wanted in (box.effective, box.status)]
             if not boxes:
                 continue
-        shown.append({
-            **to_jsonable(group),
-            "members": [mailbox_row(box, rules, plans.get(box.name, [])) for box in boxes],
-        })
+        shown.append(GroupRow(group, tuple(MailboxRow.of(box, rules, recent.get(box.name, []))
+                                           for box in boxes)))
     counts = {s.value: sum(state.effective is s for state in states) for s in Status}
-    return {
-        "generated_at": datetime.now(UTC).isoformat(),
-        "filters": {"status": wanted.value if wanted else None, "q": needle or None},
-        "summary": {
-            "groups": len(groups),
-            "mailboxes": len(states),
-            "unhealthy": sum(state.status in UNHEALTHY for state in states),
-            "by_status": counts,
-        },
-        "groups": shown,
-    }
+    summary = HealthSummary(len(groups), len(states),
+                            sum(state.status in UNHEALTHY for state in states), counts)
+    return HealthView(_now(), HealthFilterEcho(wanted, needle or None), summary, tuple(shown))
 
 
 # --- trends ---------------------------------------------------------------------------------
@@ -136,49 +161,91 @@ def _change_pct(this_mean: float, last_mean: float, last_days: int) -> float | N
     return round(100.0 * (this_mean - last_mean) / abs(last_mean), 1)
 
 
+@dataclass(frozen=True)
+class WeekChange:
+    """A metric's daily mean over the 7 days ending the range against the 7 before."""
+
+    this_week: float
+    last_week: float
+    this_days: int
+    last_days: int
+    change_pct: float | None
+
+
+@dataclass(frozen=True)
+class SubjectTrend:
+    """One team's or domain's daily series per metric (None: no figure that day) and
+    week-over-week changes (None: no figures in either week)."""
+
+    name: str
+    series: Mapping[str, list[tuple[date, float | None]]]
+    week_over_week: Mapping[str, WeekChange | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScopeTrends:
+    metrics: tuple[str, ...]
+    subjects: tuple[SubjectTrend, ...]
+
+
+@dataclass(frozen=True)
+class DayRange:
+    start: date
+    end: date
+
+
+@dataclass(frozen=True)
+class NameFilterEcho:
+    q: str | None
+
+
+@dataclass(frozen=True)
+class TrendsView:
+    """The trends page: per team and per domain, each metric's series over the range."""
+
+    generated_at: datetime
+    range: DayRange
+    filters: NameFilterEcho
+    team: ScopeTrends
+    domain: ScopeTrends
+
+
 def trends(
     store: Store,
     start: date | None = None,
     end: date | None = None,
     days: int | None = None,
     q: str | None = None,
-) -> dict[str, Any]:
+) -> TrendsView:
     """Per team and per domain, each metric's daily series over the range and its
     week-over-week change (the 7 days ending `end` against the 7 before)."""
     start, end = trend_range(store, start, end, days)
     needle = (q or "").strip()
     wow = store.trends.week_over_week(end, TEAM_METRICS, DOMAIN_METRICS)
-    changes: dict[tuple[str, str, str], dict[str, Any]] = {
-        (w.scope, w.subject, w.metric): {
-            "this_week": round(w.this_mean, 4), "last_week": round(w.last_mean, 4),
-            "this_days": w.this_days, "last_days": w.last_days,
-            "change_pct": _change_pct(w.this_mean, w.last_mean, w.last_days),
-        }
+    changes = {
+        (w.scope, w.subject, w.metric): WeekChange(
+            round(w.this_mean, 4), round(w.last_mean, 4), w.this_days, w.last_days,
+            _change_pct(w.this_mean, w.last_mean, w.last_days))
         for w in wow
     }
-    body: dict[str, Any] = {
-        "generated_at": datetime.now(UTC).isoformat(),
-        "range": {"start": start.isoformat(), "end": end.isoformat()},
-        "filters": {"q": needle or None},
-    }
+    scopes: dict[str, ScopeTrends] = {}
     for scope, metrics in METRICS.items():
-        subjects: dict[str, dict[str, Any]] = {}
+        series: dict[str, dict[str, list[tuple[date, float | None]]]] = {}
         for row in store.trends.rows(scope, metrics, start, end):
             name = row["subject"]
             if needle and not _matches(name, needle):
                 continue
-            entry = subjects.setdefault(name, {"name": name, "series": {m: [] for m in metrics}})
+            found = series.setdefault(name, {m: [] for m in metrics})
             for metric in metrics:
                 value = row[metric]
-                entry["series"][metric].append(
-                    [row["day"].isoformat(), float(value) if value is not None else None]
-                )
-        for name, entry in subjects.items():
-            entry["week_over_week"] = {
-                metric: changes.get((scope, name, metric)) for metric in metrics
-            }
-        body[scope] = {"metrics": list(metrics), "subjects": list(subjects.values())}
-    return body
+                found[metric].append((row["day"], float(value) if value is not None else None))
+        scopes[scope] = ScopeTrends(metrics, tuple(
+            SubjectTrend(name, by_metric,
+                         {metric: changes.get((scope, name, metric)) for metric in metrics})
+            for name, by_metric in series.items()
+        ))
+    return TrendsView(_now(), DayRange(start, end), NameFilterEcho(needle or None),
+                      scopes["team"], scopes["domain"])
 
 
 # --- activity -------------------------------------------------------------------------------
@@ -189,31 +256,66 @@ def undo_command(job: str, run_id: str) -> str | None:
     return f"mailops contacts undo {run_id}" if job == CLEANUP_JOB else None
 
 
-def activity(store: Store, limit: int = 200, job: str | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class AuditRow:
+    """One audited change with its run and the command that reverts it (if any)."""
+
+    id: int
+    changed_at: datetime
+    job: str
+    run_id: str
+    target: str
+    label: str
+    field: str
+    old_value: str | None
+    new_value: str | None
+    reason: str
+    undo: str | None
+
+
+@dataclass(frozen=True)
+class OnceOnlyRun:
+    """A daily reset's or billing freeze's ledger entry."""
+
+    job: str
+    key: str
+    status: str
+    run_id: str | None
+    attempts: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class ActivityFilterEcho:
+    job: str | None
+    limit: int
+
+
+@dataclass(frozen=True)
+class ActivityView:
+    """The activity page: the audit table and the once-only runs, newest first."""
+
+    generated_at: datetime
+    filters: ActivityFilterEcho
+    changes: tuple[AuditRow, ...]
+    runs: tuple[OnceOnlyRun, ...]
+
+
+def activity(store: Store, limit: int = 200, job: str | None = None) -> ActivityView:
     """The audit table (newest first) with each change's run and undo command, and the
     once-only runs (daily resets, billing freezes) from the run ledger."""
-    changes = [
-        {
-            "id": row["id"], "changed_at": _iso(row["changed_at"]), "job": row["job"],
-            "run_id": row["run_id"], "target": row["target"],
-            "label": row["label"] or row["target"], "field": row["field"],
-            "old_value": row["old_value"], "new_value": row["new_value"],
-            "reason": row["reason"], "undo": undo_command(row["job"], row["run_id"]),
-        }
-        for row in store.audit.tail(limit, job or None)
-    ]
-    runs = [] if job and job not in ONCE_ONLY_JOBS else [
-        {
-            "job": entry.job, "key": entry.key, "status": entry.status.value,
-            "run_id": entry.run_id, "attempts": entry.attempts,
-            "started_at": _iso(entry.started_at), "finished_at": _iso(entry.finished_at),
-            "detail": entry.detail,
-        }
+    changes = tuple(
+        AuditRow(record.id, record.changed_at, record.job, record.run_id,
+                 record.change.target, record.change.label or record.change.target,
+                 record.change.field, record.change.old_value, record.change.new_value,
+                 record.change.reason, undo_command(record.job, record.run_id))
+        for record in store.audit.tail(limit, job or None)
+    )
+    runs = () if job and job not in ONCE_ONLY_JOBS else tuple(
+        OnceOnlyRun(entry.job, entry.key, entry.status.value, entry.run_id, entry.attempts,
+                    entry.started_at, entry.finished_at, entry.detail)
         for entry in store.ledger.tail([job] if job else ONCE_ONLY_JOBS, limit)
-    ]
-    return {
-        "generated_at": datetime.now(UTC).isoformat(),
-        "filters": {"job": job or None, "limit": limit},
-        "changes": changes,
-        "runs": runs,
-    }
+    )
+    return ActivityView(_now(), ActivityFilterEcho(job or None, limit), changes, runs)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, Row, insert, select
 
 from mailops.store.schema import audit_log
 
@@ -26,10 +26,24 @@ class Change:
 
 @dataclass(frozen=True)
 class AuditRecord:
+    """One audited change: which run of which job made it, and when (`id` orders them)."""
+
     run_id: str
     job: str
     change: Change
     changed_at: datetime
+    id: int = 0
+
+
+def _record(row: Row[Any]) -> AuditRecord:
+    return AuditRecord(
+        run_id=row.run_id,
+        job=row.job,
+        change=Change(row.target, row.field, row.old_value, row.new_value, row.reason,
+                      row.label),
+        changed_at=row.changed_at,
+        id=row.id,
+    )
 
 
 class AuditLog:
@@ -74,25 +88,15 @@ class AuditLog:
             rows = conn.execute(
                 select(audit_log).where(audit_log.c.run_id == run_id).order_by(audit_log.c.id)
             ).all()
-        return [
-            AuditRecord(
-                run_id=row.run_id,
-                job=row.job,
-                change=Change(
-                    row.target, row.field, row.old_value, row.new_value, row.reason, row.label
-                ),
-                changed_at=row.changed_at,
-            )
-            for row in rows
-        ]
+        return [_record(row) for row in rows]
 
-    def tail(self, limit: int, job: str | None = None) -> list[dict[str, Any]]:
+    def tail(self, limit: int, job: str | None = None) -> list[AuditRecord]:
         """The newest audited changes first (optionally of one job)."""
         query = select(audit_log).order_by(audit_log.c.changed_at.desc(), audit_log.c.id.desc())
         if job:
             query = query.where(audit_log.c.job == job)
         with self.engine.connect() as conn:
             rows = conn.execute(query.limit(limit)).all()
-        return [dict(row._mapping) for row in rows]
+        return [_record(row) for row in rows]
 
 

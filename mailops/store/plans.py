@@ -6,7 +6,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
 
@@ -42,6 +41,20 @@ class StoredChange:
     change: PlannedChange
     status: ChangeStatus
     detail: str | None
+
+
+@dataclass(frozen=True)
+class RecentChange:
+    """One of a label's newest planned changes, as the dashboard lists them."""
+
+    run_id: str
+    action: str
+    status: ChangeStatus
+    old_value: str | None
+    new_value: str | None
+    reason: str
+    planned_at: datetime
+    applied_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -144,24 +157,22 @@ class Plans:
             if audits:
                 conn.execute(insert(audit_log), audits)
 
-    def recent(self, job: str, per_label: int) -> dict[str, list[dict[str, Any]]]:
+    def recent(self, job: str, per_label: int) -> dict[str, list[RecentChange]]:
         """Each label's newest planned changes of one job (the guard's suspends and resumes)."""
         query = (
             select(planned_changes)
             .where(planned_changes.c.job == job)
             .order_by(planned_changes.c.planned_at.desc(), planned_changes.c.seq.desc())
         )
-        found: dict[str, list[dict[str, Any]]] = {}
+        found: dict[str, list[RecentChange]] = {}
         with self.engine.connect() as conn:
             for row in conn.execute(query):
                 kept = found.setdefault(row.label, [])
                 if len(kept) < per_label:
-                    kept.append({
-                        "run_id": row.run_id, "action": row.action, "status": row.status,
-                        "old_value": row.old_value, "new_value": row.new_value,
-                        "reason": row.reason, "planned_at": row.planned_at,
-                        "applied_at": row.applied_at,
-                    })
+                    kept.append(RecentChange(
+                        row.run_id, row.action, ChangeStatus(row.status), row.old_value,
+                        row.new_value, row.reason, row.planned_at, row.applied_at,
+                    ))
         return found
 
 
