@@ -133,7 +133,7 @@ class Billing:
         values = _billed(rows, period, run_id, moment)
         with self.engine.begin() as conn:
             _replace_period(conn, billing_rows, period, values)
-            finish_on(conn, job, period, run_id, LedgerStatus.DONE, detail, now=moment,
+            finish_on(conn, job, period, run_id, LedgerStatus.DONE, detail, moment,
                       whoever_holds=whoever_holds)
         return len(values)
 

@@ -181,7 +181,7 @@ class Ledger:
     ) -> LedgerEntry:
         """Record the outcome of the claimed call; only the run holding the claim may."""
         with self.engine.begin() as conn:
-            finish_on(conn, job, key, run_id, status, detail, now=now)
+            finish_on(conn, job, key, run_id, status, detail, now or datetime.now(UTC))
         entry = self.entry(job, key)
         assert entry is not None
         return entry
@@ -221,9 +221,9 @@ def finish_on(
     key: str,
     run_id: str,
     status: LedgerStatus,
-    detail: str | None = None,
+    detail: str | None,
+    finished_at: datetime,
     *,
-    now: datetime | None = None,
     whoever_holds: bool = False,
 ) -> None:
     """`finish` inside the caller's transaction, so an outcome and its data commit together.
@@ -239,8 +239,8 @@ def finish_on(
     changed = conn.execute(
         update(run_ledger)
         .where(*match)
-        .values(run_id=run_id, status=status.value, finished_at=now or datetime.now(UTC),
-                detail=detail, lease_until=None)
+        .values(run_id=run_id, status=status.value, finished_at=finished_at, detail=detail,
+                lease_until=None)
     ).rowcount
     if changed != 1:
         raise LookupError(f"run {run_id} holds no ledger claim on {job} {key}")
