@@ -12,7 +12,8 @@ import importlib
 import json
 import logging
 import sys
-from typing import Annotated, NoReturn
+from collections.abc import Callable, Sequence
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 
@@ -40,6 +41,22 @@ app.add_typer(db_app, name="db")
 JsonFlag = Annotated[
     bool, typer.Option("--json", help="Print one JSON object instead of a summary.")
 ]
+
+
+T = TypeVar("T")
+
+
+def first_lines(
+    items: Sequence[T], line: Callable[[T], str], limit: int, *, total: int | None = None,
+    indent: str = "  ",
+) -> list[str]:
+    """A summary's list: the first `limit` items a line each, then `...and N more` when the
+    list (or the `total` it was cut from) holds more."""
+    shown = [indent + line(item) for item in items[:limit]]
+    more = (len(items) if total is None else total) - len(shown)
+    if more > 0:
+        shown.append(f"{indent}...and {more} more")
+    return shown
 
 
 class _Output:

@@ -9,8 +9,8 @@ change. A run resumed by id applies its stored plan and skips what is already do
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.states import Failed, State
@@ -19,14 +19,13 @@ import tasks.contacts as contact_tasks
 from flows.ending import gated_end, stopped
 from flows.run_form import run_form
 from mailops import jobs
-from mailops.contacts import JOB, PlanSummary
+from mailops.contacts import JOB, ContactCleanupResult, PlanSummary, per_action
 from mailops.errors import ConfigError, MailopsError
 from mailops.gate import dry_run
+from mailops.report.escape import markdown_text
 from mailops.rules.shard import Shard
 from tasks.approval import gate, require_stored_plan
 from tasks.context import configured_teams, current_run_id, current_settings
-
-CHANGE_ACTIONS = ("block", "whitelist", "mute")
 
 
 @run_form
@@ -38,7 +37,7 @@ async def contact_cleanup(
     as_of: datetime | None = None,
     notify: bool = True,
     shard: str = "",
-) -> dict[str, Any] | State:
+) -> ContactCleanupResult | State:
     """Classify every unset contact and store the plan; change states only with `apply`.
 
     Args:
@@ -64,7 +63,7 @@ async def resume_contact_cleanup(
     as_of: datetime | None = None,
     notify: bool = True,
     shard: str = "",
-) -> dict[str, Any] | State:
+) -> ContactCleanupResult | State:
     """Apply the stored plan of an earlier contact-cleanup run, skipping what is done.
 
     `mailops contacts cleanup --apply --resume RUN_ID` runs it; it is not deployed, so a Run
@@ -91,10 +90,10 @@ async def _cleanup(
     resume_run_id: str,
     notify: bool,
     shard: str,
-) -> dict[str, Any] | State:
+) -> ContactCleanupResult | State:
     """The cleanup itself: plan (or reuse `resume_run_id`'s stored plan), gate, apply."""
     logger = get_run_logger()
-    result: dict[str, Any] = {}
+    result: ContactCleanupResult | None = None
     try:
         part = Shard.parse(shard)
         settings = current_settings()
@@ -108,14 +107,14 @@ async def _cleanup(
         if not names:
             logger.info("contact-cleanup shard %s: none of the %d teams is in this shard",
                         part, len(configured))
-            return {**_result(PlanSummary(current_run_id()), dry_run=not apply),
-                    "shard": str(part)}
+            return ContactCleanupResult.planned_from(PlanSummary(current_run_id()), part,
+                                                     dry_run=not apply)
         if resume_run_id:
             require_stored_plan(JOB, resume_run_id)
         run_id = resume_run_id or current_run_id()
         moment = (as_of or datetime.now(UTC)).astimezone(UTC)
         summary = await contact_tasks.plan_cleanup(run_id, names, moment, part)
-        result = {**_result(summary, dry_run=not apply), "shard": str(part)}
+        result = ContactCleanupResult.planned_from(summary, part, dry_run=not apply)
         cap = max_actions if max_actions is not None else settings.contacts.max_actions_per_run
         decision = dry_run(summary.changes)
         if apply:
@@ -123,85 +122,55 @@ async def _cleanup(
                 summary.changes, cap, job=JOB, run_id=run_id,
                 plan_markdown=_approval_markdown(result, cap),
             )
-        result["refused"] = decision.refusal
+        result = replace(result, refused=decision.refusal)
         if decision.applies:
-            applied = await contact_tasks.apply_cleanup(run_id, names, part)
-            result["applied"] = _per_action(applied["applied"])
-            result["failed"] = applied["failed"]
+            applied, failed = await contact_tasks.apply_cleanup(run_id, names, part)
+            result = replace(result, applied=per_action(applied), failed=failed)
     except MailopsError as exc:
         logger.error("contact-cleanup stopped: %s", exc)
-        return Failed(message=stopped(exc), data=result or None)
+        return Failed(message=stopped(exc), data=result)
 
     contact_tasks.publish_artifacts(result)
     if notify:
         delivered, error = contact_tasks.notify(result)
-        result["notification"] = delivered
+        result = replace(result, notification=delivered)
         if error is not None:
             logger.warning("the summary was not sent: %s", error)
     logger.info(
         "contact-cleanup %s: planned %s, applied %s, %d skipped as invalid%s",
-        run_id, result["planned"], result["applied"], result["skipped_invalid"],
+        run_id, dict(result.planned), dict(result.applied), result.skipped_invalid,
         f"; refused: {decision.refusal}" if decision.refusal else "",
     )
-    return gated_end(result, decision, logger, failure=_failure(result, run_id))
+    return gated_end(result, decision, logger, failure=_failure(result))
 
 
-def _failure(result: dict[str, Any], run_id: str) -> str | None:
+def _failure(result: ContactCleanupResult) -> str | None:
     """Why the run must end Failed although it got through: teams not read whole, or changes
     that failed (the same plan finishes them)."""
-    if result["unreadable"]:
+    if result.unreadable:
         return (
-            f"{len(result['unreadable'])} team(s) could not be read whole, the others were "
-            "planned: " + "; ".join(f"{team}: {why}" for team, why in result["unreadable"].items())
+            f"{len(result.unreadable)} team(s) could not be read whole, the others were "
+            "planned: " + "; ".join(f"{team}: {why}" for team, why in result.unreadable.items())
         )
-    if result["failed"]:
+    if result.failed:
         return (
-            f"{len(result['failed'])} changes failed (first: {result['failed'][0]['email']}: "
-            f"{result['failed'][0]['error']}); run again with the same plan to finish: "
-            f"mailops contacts cleanup --apply --resume {run_id}"
+            f"{len(result.failed)} changes failed (first: {result.failed[0].email}: "
+            f"{result.failed[0].error}); run again with the same plan to finish: "
+            f"mailops contacts cleanup --apply --resume {result.run_id}"
         )
     return None
 
 
-def _per_action(counts: dict[str, int]) -> dict[str, int]:
-    return {action: counts.get(action, 0) for action in CHANGE_ACTIONS}
-
-
-def _result(summary: PlanSummary, *, dry_run: bool) -> dict[str, Any]:
-    """The --json shape: spec keys first, then what helps a person read it."""
-    return {
-        "run_id": summary.run_id,
-        "dry_run": dry_run,
-        "planned": {a: summary.planned.get(a, 0) for a in (*CHANGE_ACTIONS, "keep")},
-        "applied": _per_action({}),
-        "skipped_invalid": summary.skipped_invalid,
-        "refused": None,
-        "actions": [{k: a[k] for k in ("uuid", "email", "action", "reason", "team")}
-                    for a in summary.top],
-        "actions_total": summary.changes,
-        "teams": summary.teams,
-        "by_rule": dict(summary.by_rule),
-        "fetched": summary.fetched,
-        "duplicates": summary.duplicates,
-        "reused_plan": summary.reused,
-        "failed": [],
-        "unreadable": dict(summary.unreadable),
-    }
-
-
-def _approval_markdown(result: dict[str, Any], cap: int) -> str:
+def _approval_markdown(result: ContactCleanupResult, cap: int) -> str:
     """What the approver sees behind the Resume button: counts, then the top of the plan."""
-    from mailops.report.escape import markdown_text
-
-    planned = result["planned"]
     lines = [
-        f"## Contact cleanup: {result['actions_total']} changes (cap {cap})", "",
+        f"## Contact cleanup: {result.actions_total} changes (cap {cap})", "",
         "| action | contacts |", "|---|---|",
-        *(f"| {a} | {planned[a]} |" for a in (*CHANGE_ACTIONS, "keep")), "",
-        f"Skipped (not an address): {result['skipped_invalid']}", "",
+        *(f"| {action} | {n} |" for action, n in result.planned.items()), "",
+        f"Skipped (not an address): {result.skipped_invalid}", "",
         "| team | email | action | reason |", "|---|---|---|---|",
-        *(f"| {markdown_text(a['team'])} | {markdown_text(a['email'])} | {a['action']} | "
-          f"{markdown_text(a['reason'])} |" for a in result["actions"][:20]),
+        *(f"| {markdown_text(a.team)} | {markdown_text(a.email)} | {a.action} | "
+          f"{markdown_text(a.reason)} |" for a in result.actions[:20]),
     ]
     return "\n".join(lines)
 

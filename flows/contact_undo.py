@@ -8,7 +8,6 @@ is audited (job contact-undo) and a re-run of the undo finishes what a failure l
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.states import Failed, State
@@ -17,7 +16,7 @@ import tasks.contacts as contact_tasks
 from flows.ending import stopped
 from flows.run_form import run_form
 from mailops import jobs
-from mailops.contacts import JOB, UNDO_JOB
+from mailops.contacts import JOB, UNDO_JOB, ContactUndoResult
 from mailops.errors import MailopsError
 from tasks.approval import require_stored_plan
 from tasks.context import current_run_id
@@ -25,7 +24,7 @@ from tasks.context import current_run_id
 
 @run_form
 @flow(name=jobs.CONTACT_UNDO, log_prints=False)
-async def contact_undo(run_id: str, undo_run_id: str | None = None) -> dict[str, Any] | State:
+async def contact_undo(run_id: str, undo_run_id: str | None = None) -> ContactUndoResult | State:
     """Revert the applied changes of one contact-cleanup run.
 
     Args:
@@ -43,13 +42,13 @@ async def contact_undo(run_id: str, undo_run_id: str | None = None) -> dict[str,
         return Failed(message=stopped(exc))
     logger.info(
         "contact-undo of %s: %d reverted, %d left alone (changed since), %d missing, "
-        "%d failed", run_id, result["reverted"], len(result["left_alone"]),
-        len(result["missing"]), len(result["failed"]),
+        "%d failed", run_id, result.reverted, len(result.left_alone),
+        len(result.missing), len(result.failed),
     )
-    if result["failed"]:
+    if result.failed:
         message = (
-            f"{len(result['failed'])} reverts failed; finish with: mailops contacts undo "
-            f"{run_id} --resume {result['run_id']}"
+            f"{len(result.failed)} reverts failed; finish with: mailops contacts undo "
+            f"{run_id} --resume {result.run_id}"
         )
         return Failed(message=message, data=result)
     return result

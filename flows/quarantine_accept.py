@@ -12,8 +12,8 @@ by id applies its stored plan and skips what is already done.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.states import Failed, State
@@ -24,7 +24,7 @@ from flows.run_form import run_form
 from mailops import jobs
 from mailops.errors import ConfigError, MailopsError
 from mailops.gate import dry_run
-from mailops.quarantine import JOB
+from mailops.quarantine import JOB, QuarantineAcceptResult, TeamAccepts
 from mailops.report.escape import markdown_text
 from tasks.approval import gate, require_stored_plan
 from tasks.context import configured_teams, current_run_id, current_settings
@@ -40,7 +40,7 @@ async def quarantine_accept(
     max_actions: int | None = None,
     as_of: datetime | None = None,
     notify: bool = True,
-) -> dict[str, Any] | State:
+) -> QuarantineAcceptResult | State:
     """Plan the accepts of whitelisted senders' quarantined mail; make them only with `apply`.
 
     Args:
@@ -66,29 +66,25 @@ async def resume_quarantine_accept(
     resume_run_id: str,
     teams: tuple[str, ...] = (),
     apply: bool = True,
-    threshold: int | None = None,
-    max_spam_score: float | None = None,
     max_actions: int | None = None,
     as_of: datetime | None = None,
     notify: bool = True,
-) -> dict[str, Any] | State:
+) -> QuarantineAcceptResult | State:
     """Apply the stored plan of an earlier quarantine-accept run, skipping what is done.
 
     `mailops quarantine accept --apply --resume RUN_ID` runs it; it is not deployed, so a Run
-    form never asks for a run id.
+    form never asks for a run id. The stored plan was decided by its own run's threshold
+    and spam score, so this one takes neither.
 
     Args:
         resume_run_id: The earlier run whose stored plan is applied.
         teams: Only these configured Cleanbox teams; empty applies every team's part.
         apply: Apply it (off: show the stored plan again).
-        threshold: As for quarantine-accept.
-        max_spam_score: As for quarantine-accept.
         max_actions: Refuse a plan of more accepts than this; by default the setting.
         as_of: The instant the report is stamped with; by default now.
         notify: Post the Slack summary.
     """
-    return await _accept(teams, apply, threshold, max_spam_score, max_actions, as_of,
-                         resume_run_id, notify)
+    return await _accept(teams, apply, None, None, max_actions, as_of, resume_run_id, notify)
 
 
 async def _accept(
@@ -100,10 +96,10 @@ async def _accept(
     as_of: datetime | None,
     resume_run_id: str,
     notify: bool,
-) -> dict[str, Any] | State:
+) -> QuarantineAcceptResult | State:
     """The job itself: plan (or reuse `resume_run_id`'s stored plan), gate, accept."""
     logger = get_run_logger()
-    result: dict[str, Any] = {}
+    result: QuarantineAcceptResult | None = None
     try:
         settings = current_settings()
         rules = settings.quarantine
@@ -121,90 +117,70 @@ async def _accept(
         run_id = resume_run_id or current_run_id()
         moment = (as_of or datetime.now(UTC)).astimezone(UTC)
         plans = await quarantine_tasks.plan_quarantine(run_id, names, limit, guard)
-        result = _result(run_id, plans, dry_run=not apply, as_of=moment, cap=cap)
-        total = sum(len(p["planned"]) for p in plans)
-        decision = dry_run(total)
+        result = QuarantineAcceptResult(
+            run_id, not apply, moment, cap,
+            tuple(TeamAccepts.planned_from(plan, run_id, dry_run=not apply) for plan in plans),
+        )
+        decision = dry_run(result.planned)
         if apply:
             decision = await gate(
-                total, cap, job=JOB, run_id=run_id,
+                result.planned, cap, job=JOB, run_id=run_id,
                 plan_markdown=_approval_markdown(result),
             )
-        result["refused"] = decision.refusal
+        result = replace(result, refused=decision.refusal)
         if decision.applies:
-            applied = await quarantine_tasks.apply_quarantine(run_id, names)
-            for team in result["teams"]:
-                team["accepted"] = applied["applied"].get(team["team"], 0)
-            result["failed"] = applied["failed"]
+            accepted, failed = await quarantine_tasks.apply_quarantine(run_id, names)
             after = await quarantine_tasks.count_backlogs(
-                [t["team"] for t in result["teams"] if t["acted"]])
-            for team in result["teams"]:
-                team["backlog_after"] = after.get(team["team"], team["backlog"])
+                [t.team for t in result.teams if t.acted])
+            result = result.with_accepts(accepted, after, failed)
     except MailopsError as exc:
         logger.error("quarantine-accept stopped: %s", exc)
-        return Failed(message=stopped(exc), data=result or None)
+        return Failed(message=stopped(exc), data=result)
 
     quarantine_tasks.publish_artifacts(result)
     if notify:
         delivered, error = quarantine_tasks.notify(result)
-        result["notification"] = delivered
+        result = replace(result, notification=delivered)
         if error is not None:
             logger.warning("the summary was not sent: %s", error)
     logger.info(
         "quarantine-accept %s: %s", run_id,
-        "; ".join(f"{t['team']}: backlog {t['backlog']} -> {t['backlog_after']}, "
-                  f"{len(t['planned'])} planned, {t['accepted']} accepted"
-                  for t in result["teams"]),
+        "; ".join(f"{t.team}: backlog {t.backlog} -> {t.backlog_after}, "
+                  f"{len(t.planned)} planned, {t.accepted} accepted"
+                  for t in result.teams),
     )
-    return gated_end(result, decision, logger, failure=_failure(result, run_id))
+    return gated_end(result, decision, logger, failure=_failure(result))
 
 
-def _failure(result: dict[str, Any], run_id: str) -> str | None:
+def _failure(result: QuarantineAcceptResult) -> str | None:
     """Why the run must end Failed although it got through: teams not planned, or messages
     not accepted (the same plan finishes them)."""
-    unplanned = [t for t in result["teams"] if t["error"]]
+    unplanned = [t for t in result.teams if t.error]
     if unplanned:
         return (f"{len(unplanned)} team(s) could not be planned, the others were: "
-                + "; ".join(f"{t['team']}: {t['error']}" for t in unplanned))
-    if result["failed"]:
+                + "; ".join(f"{t.team}: {t.error}" for t in unplanned))
+    if result.failed:
         return (
-            f"{len(result['failed'])} messages were not accepted (first: "
-            f"{result['failed'][0]['from']}: {result['failed'][0]['error']}); run again with "
-            f"the same plan to finish: mailops quarantine accept --apply --resume {run_id}"
+            f"{len(result.failed)} messages were not accepted (first: "
+            f"{result.failed[0].sender}: {result.failed[0].error}); run again with "
+            f"the same plan to finish: mailops quarantine accept --apply --resume "
+            f"{result.run_id}"
         )
     return None
 
 
-def _result(
-    run_id: str, plans: list[dict[str, Any]], *, dry_run: bool, as_of: datetime, cap: int
-) -> dict[str, Any]:
-    """The flow's result: one --json object per team, and the run's own keys."""
-    teams = [
-        {
-            "team": p["team"], "backlog": p["backlog"], "threshold": p["threshold"],
-            "dry_run": dry_run, "planned": p["planned"], "accepted": 0, "kept": p["kept"],
-            "backlog_after": p["backlog"], "acted": p["acted"], "whitelisted": p["whitelisted"],
-            "top": p["top"], "run_id": run_id, "reused_plan": p["reused_plan"],
-            "skipped_invalid": p["skipped_invalid"], "error": p["error"],
-        }
-        for p in plans
-    ]
-    return {"run_id": run_id, "dry_run": dry_run, "as_of": as_of.isoformat(), "cap": cap,
-            "teams": teams, "refused": None, "failed": []}
-
-
-def _approval_markdown(result: dict[str, Any]) -> str:
+def _approval_markdown(result: QuarantineAcceptResult) -> str:
     """What the approver sees behind the Resume button: counts per team, then senders."""
-    total = sum(len(t["planned"]) for t in result["teams"])
     lines = [
-        f"## Quarantine accept: {total} messages (cap {result['cap']})", "",
+        f"## Quarantine accept: {result.planned} messages (cap {result.cap})", "",
         "| team | backlog | accept | not whitelisted | spam score |", "|---|---|---|---|---|",
-        *(f"| {markdown_text(t['team'])} | {t['backlog']} | {len(t['planned'])} | "
-          f"{t['kept']['not_whitelisted']} | {t['kept']['spam_score']} |"
-          for t in result["teams"]), "",
+        *(f"| {markdown_text(t.team)} | {t.backlog} | {len(t.planned)} | "
+          f"{t.kept['not_whitelisted']} | {t.kept['spam_score']} |"
+          for t in result.teams), "",
         "| team | from | subject |", "|---|---|---|",
-        *(f"| {markdown_text(t['team'])} | {markdown_text(m['from'])} | "
-          f"{markdown_text(m['subject'])} |"
-          for t in result["teams"] for m in t["top"][:10]),
+        *(f"| {markdown_text(t.team)} | {markdown_text(m.sender)} | "
+          f"{markdown_text(m.subject)} |"
+          for t in result.teams for m in t.top[:10]),
     ]
     return "\n".join(lines)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +23,8 @@ from pydantic import TypeAdapter, ValidationError
 from mailops import jobs
 from mailops.cleanbox import CleanboxClient
 from mailops.errors import ConfigError, NotFoundError, ResponseFormatError
-from mailops.gate import ApplyResult, apply_plan, undo_plan
+from mailops.gate import ApplyResult, TeamTarget, apply_plan, undo_plan
+from mailops.jsonable import AS_TEXT
 from mailops.models.cleanbox import Contact
 from mailops.rules.contacts import (
     Action,
@@ -32,6 +33,7 @@ from mailops.rules.contacts import (
     normalised_tlds,
     wants_spam_check,
 )
+from mailops.rules.shard import Shard
 from mailops.settings import ContactRules, TeamCredential
 from mailops.store import ChangeStatus, PlannedChange, Store
 
@@ -39,26 +41,39 @@ JOB = jobs.CONTACT_CLEANUP
 UNDO_JOB = jobs.CONTACT_UNDO
 FIELD = "state"
 TOP_ACTIONS = 50  # plan rows kept in memory for the report, the artifact and --json
+CHANGE_ACTIONS = (Action.BLOCK.value, Action.WHITELIST.value, Action.MUTE.value)
+ACTIONS = (*CHANGE_ACTIONS, Action.KEEP.value)  # as the reports count them
 _CONTACT = TypeAdapter(Contact)
 
 
-def contact_target(team: str, uuid: str) -> str:
-    """The plan target naming one team's contact."""
-    return f"contact:{team}:{uuid}"
+_TARGET = TeamTarget("contact")
+contact_target = _TARGET.of
+parse_target = _TARGET.parse
 
 
-def parse_target(target: str) -> tuple[str, str]:
-    """(team, uuid) of a `contact:<team>:<uuid>` target (team names may hold colons)."""
-    kind, _, rest = target.partition(":")
-    team, _, uuid = rest.rpartition(":")
-    if kind != "contact" or not team or not uuid:
-        raise ValueError(f"not a contact target: {target!r}")
-    return team, uuid
+@dataclass(frozen=True)
+class ContactChange:
+    """One change of the plan (block, whitelist or mute a contact) and the rule's reason."""
+
+    uuid: str
+    email: str
+    action: str
+    reason: str
+    team: str
+
+
+@dataclass(frozen=True)
+class FailedContact:
+    """A change that was not made: the contact's address and why."""
+
+    email: str
+    error: str
 
 
 @dataclass
 class PlanSummary:
-    """What planning found: counts per action and per rule, and the top of the plan."""
+    """What planning found, counted while the plan streams: counts per action and per rule,
+    and the top of the plan."""
 
     run_id: str
     teams: list[str] = field(default_factory=list)
@@ -67,21 +82,64 @@ class PlanSummary:
     skipped_invalid: int = 0
     planned: Counter[str] = field(default_factory=Counter)
     by_rule: Counter[str] = field(default_factory=Counter)
-    top: list[dict[str, str]] = field(default_factory=list)
+    top: list[ContactChange] = field(default_factory=list)
     reused: bool = False
     unreadable: dict[str, str] = field(default_factory=dict)  # team: why its listing failed
 
     @property
     def changes(self) -> int:
-        return sum(self.planned[a.value] for a in (Action.BLOCK, Action.WHITELIST, Action.MUTE))
+        return sum(self.planned[action] for action in CHANGE_ACTIONS)
 
     def count(self, team: str, contact_uuid: str, email: str, decision: Decision,
               top_limit: int) -> None:
         self.planned[decision.action.value] += 1
         self.by_rule[decision.rule.value] += 1
         if decision.changes and len(self.top) < top_limit:
-            self.top.append({"team": team, "uuid": contact_uuid, "email": email,
-                             "action": decision.action.value, "reason": decision.reason})
+            self.top.append(ContactChange(contact_uuid, email, decision.action.value,
+                                          decision.reason, team))
+
+
+def per_action(counts: Mapping[str, int], actions: Sequence[str] = CHANGE_ACTIONS
+               ) -> dict[str, int]:
+    """`counts` with every action present, in the reports' order."""
+    return {action: counts.get(action, 0) for action in actions}
+
+
+@dataclass(frozen=True)
+class ContactCleanupResult:
+    """What one contact-cleanup run planned and did: counts per action (planned, applied)
+    and rule, the top of the plan, the gate's refusal, the changes that failed and the teams
+    that could not be read whole. The flow returns it; Slack, the artifacts and the CLI read
+    it, `--json` is `to_jsonable` of it."""
+
+    run_id: str
+    dry_run: bool
+    planned: Mapping[str, int]
+    applied: Mapping[str, int]
+    skipped_invalid: int
+    refused: str | None
+    actions: tuple[ContactChange, ...]
+    actions_total: int
+    teams: tuple[str, ...]
+    by_rule: Mapping[str, int]
+    fetched: int
+    duplicates: int
+    reused_plan: bool
+    failed: tuple[FailedContact, ...]
+    unreadable: Mapping[str, str]
+    shard: Shard = field(metadata=AS_TEXT)
+    notification: str | None = None
+
+    @classmethod
+    def planned_from(cls, summary: PlanSummary, shard: Shard, *, dry_run: bool
+                     ) -> ContactCleanupResult:
+        """The result as planning leaves it: nothing applied, refused or failed yet."""
+        return cls(
+            summary.run_id, dry_run, per_action(summary.planned, ACTIONS), per_action({}),
+            summary.skipped_invalid, None, tuple(summary.top), summary.changes,
+            tuple(summary.teams), dict(summary.by_rule), summary.fetched, summary.duplicates,
+            summary.reused, (), dict(summary.unreadable), shard,
+        )
 
 
 def parse_contact(item: Any) -> Contact | None:
@@ -256,14 +314,47 @@ async def apply_contact_plan(
     return await apply_plan(store, run_id, job, apply_one, confirm=holds)
 
 
+@dataclass(frozen=True)
+class OverriddenContact:
+    """A contact an undo leaves alone: its state changed since the run set `run_set`."""
+
+    uuid: str
+    email: str
+    state: str
+    run_set: str
+
+
+@dataclass(frozen=True)
+class MissingContact:
+    """A contact the run changed that no longer exists."""
+
+    uuid: str
+    email: str
+
+
 @dataclass
 class UndoCheck:
     """Which reverts of a run still apply, and which a later decision overrides."""
 
     reverts: list[PlannedChange] = field(default_factory=list)
-    overridden: list[dict[str, str]] = field(default_factory=list)  # email, uuid, now, set
-    missing: list[dict[str, str]] = field(default_factory=list)
+    overridden: list[OverriddenContact] = field(default_factory=list)
+    missing: list[MissingContact] = field(default_factory=list)
     already: int = 0  # back at the old state already (an earlier undo, or a person)
+
+
+@dataclass(frozen=True)
+class ContactUndoResult:
+    """What one contact-undo run did to the changes of cleanup run `undone_run_id`: how
+    many it reverted, the contacts a later decision kept and those gone, how many were back
+    already, and the reverts that failed (a re-run of the undo finishes them)."""
+
+    run_id: str
+    undone_run_id: str
+    reverted: int
+    left_alone: tuple[OverriddenContact, ...]
+    already_reverted: int
+    missing: tuple[MissingContact, ...]
+    failed: tuple[FailedContact, ...]
 
 
 async def check_undo(
@@ -290,14 +381,14 @@ async def check_undo(
     for revert, state in zip(reverts, states, strict=True):
         _, uuid = parse_target(revert.target)
         if state is None:
-            check.missing.append({"uuid": uuid, "email": revert.label})
+            check.missing.append(MissingContact(uuid, revert.label))
         elif state == revert.old_value:
             check.reverts.append(revert)
         elif state == revert.new_value:
             check.already += 1
         else:
-            check.overridden.append({"uuid": uuid, "email": revert.label, "state": state,
-                                     "run_set": revert.old_value or ""})
+            check.overridden.append(OverriddenContact(uuid, revert.label, state,
+                                                      revert.old_value or ""))
     return check
 
 

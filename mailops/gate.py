@@ -149,6 +149,26 @@ def check_stored_plan(store: Store, run_id: str, job: str, *, option: str = "--r
     )
 
 
+@dataclass(frozen=True)
+class TeamTarget:
+    """How a job names one team's item in its plan rows: `<kind>:<team>:<uuid>`, so that one
+    run covers every team and apply and undo find each item's team again."""
+
+    kind: str
+
+    def of(self, team: str, uuid: str) -> str:
+        """The target naming `team`'s item `uuid`."""
+        return f"{self.kind}:{team}:{uuid}"
+
+    def parse(self, target: str) -> tuple[str, str]:
+        """(team, uuid) of a target of this kind (team names may hold colons)."""
+        kind, _, rest = target.partition(":")
+        team, _, uuid = rest.rpartition(":")
+        if kind != self.kind or not team or not uuid:
+            raise ValueError(f"not a {self.kind} target: {target!r}")
+        return team, uuid
+
+
 @dataclass
 class ApplyResult:
     """What one apply pass did."""

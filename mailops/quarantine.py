@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from mailops import jobs
 from mailops.cleanbox import MAX_ACCEPT_BATCH, CleanboxClient
 from mailops.errors import ConfigError, MailopsError, ResponseFormatError
-from mailops.gate import ApplyMany, ApplyResult, Confirm, apply_plan
+from mailops.gate import ApplyMany, ApplyResult, Confirm, TeamTarget, apply_plan
+from mailops.jsonable import renamed
 from mailops.rules.quarantine import KEEP_REASONS, over_threshold, plan_accepts, whitelist_of
 from mailops.store import ChangeStatus, PlannedChange, Store
 
@@ -28,23 +29,24 @@ OLD, NEW, ACTION = "quarantined", "released", "accept"
 TOP_MESSAGES = 50  # accepted messages kept per team for the report and the artifact
 
 
-def quarantine_target(team: str, uuid: str) -> str:
-    """The plan target naming one team's quarantined message."""
-    return f"quarantine:{team}:{uuid}"
+_TARGET = TeamTarget("quarantine")
+quarantine_target = _TARGET.of
+parse_target = _TARGET.parse
 
 
-def parse_target(target: str) -> tuple[str, str]:
-    """(team, uuid) of a `quarantine:<team>:<uuid>` target (team names may hold colons)."""
-    kind, _, rest = target.partition(":")
-    team, _, uuid = rest.rpartition(":")
-    if kind != "quarantine" or not team or not uuid:
-        raise ValueError(f"not a quarantine target: {target!r}")
-    return team, uuid
+@dataclass(frozen=True)
+class HeldMessage:
+    """A quarantined message planned for accepting, and why."""
+
+    uuid: str
+    sender: str = field(metadata=renamed("from"))
+    subject: str = ""
+    reason: str = ""
 
 
 @dataclass
 class TeamPlan:
-    """One team's backlog and what the rules make of it."""
+    """One team's backlog and what the rules make of it, as planning builds it."""
 
     team: str
     backlog: int
@@ -53,20 +55,81 @@ class TeamPlan:
     planned: list[str] = field(default_factory=list)  # uuids to accept
     kept: dict[str, int] = field(default_factory=lambda: {k.value: 0 for k in KEEP_REASONS})
     whitelisted: int = 0
-    top: list[dict[str, str]] = field(default_factory=list)  # uuid, from, subject, reason
+    top: list[HeldMessage] = field(default_factory=list)
     changes: list[PlannedChange] = field(default_factory=list)
     skipped_invalid: int = 0  # listed messages or contacts that could not be read
     unusable: list[str] = field(default_factory=list)  # why, one line each
     error: str | None = None  # the team could not be planned at all
+    reused_plan: bool = False  # read back from the store (a retried or resumed run)
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "team": self.team, "backlog": self.backlog, "threshold": self.threshold,
-            "acted": self.acted, "planned": list(self.planned), "kept": dict(self.kept),
-            "whitelisted": self.whitelisted, "top": list(self.top),
-            "skipped_invalid": self.skipped_invalid, "unusable": self.unusable[:10],
-            "error": self.error,
-        }
+
+@dataclass(frozen=True)
+class TeamAccepts:
+    """One team's part of a quarantine-accept run: its backlog before and after, what was
+    planned, accepted and kept (and why), and a few planned senders."""
+
+    team: str
+    backlog: int
+    threshold: int
+    dry_run: bool
+    planned: tuple[str, ...]  # uuids
+    accepted: int
+    kept: Mapping[str, int]
+    backlog_after: int
+    acted: bool
+    whitelisted: int
+    top: tuple[HeldMessage, ...]
+    run_id: str
+    reused_plan: bool
+    skipped_invalid: int
+    error: str | None
+
+    @classmethod
+    def planned_from(cls, plan: TeamPlan, run_id: str, *, dry_run: bool) -> TeamAccepts:
+        """The team's part as planning leaves it: nothing accepted, the backlog unchanged."""
+        return cls(plan.team, plan.backlog, plan.threshold, dry_run, tuple(plan.planned), 0,
+                   dict(plan.kept), plan.backlog, plan.acted, plan.whitelisted,
+                   tuple(plan.top), run_id, plan.reused_plan, plan.skipped_invalid, plan.error)
+
+
+@dataclass(frozen=True)
+class FailedAccept:
+    """A message that was not accepted: its sender and why."""
+
+    sender: str = field(metadata=renamed("from"))
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class QuarantineAcceptResult:
+    """What one quarantine-accept run planned and did, per team, with the cap it ran under,
+    the gate's refusal and the accepts that failed. The flow returns it; Slack, the
+    artifacts and the CLI read it, `--json` is made from it by `to_jsonable`."""
+
+    run_id: str
+    dry_run: bool
+    as_of: datetime
+    cap: int
+    teams: tuple[TeamAccepts, ...]
+    refused: str | None = None
+    failed: tuple[FailedAccept, ...] = ()
+    notification: str | None = None
+
+    @property
+    def planned(self) -> int:
+        return sum(len(team.planned) for team in self.teams)
+
+    @property
+    def accepted(self) -> int:
+        return sum(team.accepted for team in self.teams)
+
+    def with_accepts(self, accepted: Mapping[str, int], after: Mapping[str, int],
+                     failed: Sequence[FailedAccept]) -> QuarantineAcceptResult:
+        """The result once applied: accepts per team, each backlog counted again."""
+        teams = tuple(replace(team, accepted=accepted.get(team.team, 0),
+                              backlog_after=after.get(team.team, team.backlog))
+                      for team in self.teams)
+        return replace(self, teams=teams, failed=tuple(failed))
 
 
 async def plan_team(
@@ -101,8 +164,7 @@ async def plan_team(
             reason,
         ))
         if len(plan.top) < top_limit:
-            plan.top.append({"uuid": message.uuid, "from": message.sender,
-                             "subject": message.subject, "reason": reason})
+            plan.top.append(HeldMessage(message.uuid, message.sender, message.subject, reason))
     return plan
 
 
@@ -128,15 +190,15 @@ def stored_team_plans(
 ) -> dict[str, TeamPlan]:
     """The per-team plans of a run stored earlier (a resumed run applies what it planned);
     kept counts and backlogs were not stored and read 0 until counted again."""
-    plans = {name: TeamPlan(name, 0, threshold) for name in teams}
+    plans = {name: TeamPlan(name, 0, threshold, reused_plan=True) for name in teams}
     for stored in store.plans.of_run(run_id):
         team, uuid = parse_target(stored.change.target)
-        plan = plans.setdefault(team, TeamPlan(team, 0, threshold))
+        plan = plans.setdefault(team, TeamPlan(team, 0, threshold, reused_plan=True))
         plan.acted = True
         plan.planned.append(uuid)
         if len(plan.top) < top_limit:
-            plan.top.append({"uuid": uuid, "from": stored.change.label, "subject": "",
-                             "reason": stored.change.reason})
+            plan.top.append(HeldMessage(uuid, stored.change.label, "",
+                                        stored.change.reason))
     return plans
 
 

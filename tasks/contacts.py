@@ -16,8 +16,13 @@ from prefect.states import State
 
 from mailops.cleanbox import CleanboxClient
 from mailops.contacts import (
+    ACTIONS,
     JOB,
     UNDO_JOB,
+    ContactChange,
+    ContactCleanupResult,
+    ContactUndoResult,
+    FailedContact,
     PlanSummary,
     apply_contact_plan,
     check_undo,
@@ -82,28 +87,32 @@ def _stored_summary(store: Store, run_id: str, team_names: list[str]) -> PlanSum
     summary.planned.update(planned)
     for stored in store.plans.of_run(run_id)[:50]:
         team, uuid = parse_target(stored.change.target)
-        summary.top.append({"team": team, "uuid": uuid, "email": stored.change.label,
-                            "action": stored.change.action, "reason": stored.change.reason})
+        summary.top.append(ContactChange(uuid, stored.change.label, stored.change.action,
+                                         stored.change.reason, team))
     return summary
 
 
 @task(retries=1, retry_delay_seconds=5, retry_condition_fn=_only_transient)
 async def apply_cleanup(
     run_id: str, team_names: list[str], shard: Shard | None = None
-) -> dict[str, Any]:
-    """Apply the stored plan's still-planned changes; resumable (done ones are skipped)."""
+) -> tuple[dict[str, int], tuple[FailedContact, ...]]:
+    """Apply the stored plan's still-planned changes; resumable (done ones are skipped).
+    Returns the changes recorded as made, per action, and those that failed this time."""
     settings = current_settings(shard)
     teams = configured_teams(settings, team_names)
     with Store(settings.database_url) as store:
         async with CleanboxClient.from_settings(settings) as client:
             result = await apply_contact_plan(store, run_id, JOB, team_clients(client, teams))
         _, applied = counts_of_run(store, run_id)
-    return {"applied": applied, "already_done": result.already_done,
-            "failed": [{"email": label, "error": message} for label, message in result.failed]}
+    return applied, _failed(result.failed)
+
+
+def _failed(failed: list[tuple[str, str]]) -> tuple[FailedContact, ...]:
+    return tuple(FailedContact(label, message) for label, message in failed)
 
 
 @task(retries=1, retry_delay_seconds=5, retry_condition_fn=_only_transient)
-async def undo_cleanup(cleanup_run_id: str, undo_run_id: str) -> dict[str, Any]:
+async def undo_cleanup(cleanup_run_id: str, undo_run_id: str) -> ContactUndoResult:
     """Revert what a cleanup run applied, where the contact still has the state it set.
 
     The reverts are stored as the undo run's own plan (job contact-undo) and applied through
@@ -122,47 +131,40 @@ async def undo_cleanup(cleanup_run_id: str, undo_run_id: str) -> dict[str, Any]:
             else:
                 overridden, missing, already = [], [], 0
             result = await apply_contact_plan(store, undo_run_id, UNDO_JOB, clients)
-    return {
-        "run_id": undo_run_id,
-        "undone_run_id": cleanup_run_id,
-        "reverted": result.applied + result.already_done,
-        "left_alone": overridden,
-        "already_reverted": already,
-        "missing": missing,
-        "failed": [{"email": label, "error": message} for label, message in result.failed],
-    }
+    return ContactUndoResult(undo_run_id, cleanup_run_id, result.applied + result.already_done,
+                             tuple(overridden), already, tuple(missing), _failed(result.failed))
 
 
 @task()
-def publish_artifacts(result: dict[str, Any]) -> None:
+def publish_artifacts(result: ContactCleanupResult) -> None:
     """The top of the plan as a table and the counts as markdown, in the Prefect UI."""
     create_table_artifact(
         key="contact-cleanup-plan",
-        table=visible_values([{k: a[k] for k in ("team", "email", "action", "reason")}
-                              for a in result["actions"]]),
-        description=f"Top of the contact-cleanup plan of run {result['run_id']}",
+        table=visible_values([{"team": a.team, "email": a.email, "action": a.action,
+                               "reason": a.reason} for a in result.actions]),
+        description=f"Top of the contact-cleanup plan of run {result.run_id}",
     )
-    lines = [f"# Contact cleanup {markdown_text(result['run_id'])}", "",
+    lines = [f"# Contact cleanup {markdown_text(result.run_id)}", "",
              "| action | planned | applied |", "|---|---|---|"]
-    for action in ("block", "whitelist", "mute", "keep"):
-        lines.append(f"| {action} | {result['planned'].get(action, 0)} | "
-                     f"{result['applied'].get(action, '')} |")
-    lines += ["", f"Skipped (not an address): {result['skipped_invalid']}", "",
+    for action in ACTIONS:
+        lines.append(f"| {action} | {result.planned.get(action, 0)} | "
+                     f"{result.applied.get(action, '')} |")
+    lines += ["", f"Skipped (not an address): {result.skipped_invalid}", "",
               "| rule | contacts |", "|---|---|"]
-    lines += [f"| {rule} | {n} |" for rule, n in sorted(result["by_rule"].items())]
-    if result["refused"]:
-        lines += ["", f"**Not applied:** {markdown_text(result['refused'])}"]
+    lines += [f"| {rule} | {n} |" for rule, n in sorted(result.by_rule.items())]
+    if result.refused:
+        lines += ["", f"**Not applied:** {markdown_text(result.refused)}"]
     create_markdown_artifact(key="contact-cleanup-counts", markdown="\n".join(lines),
                              description="contact-cleanup counts per action and rule")
 
 
 @task()
-def notify(result: dict[str, Any]) -> tuple[str | None, str | None]:
+def notify(result: ContactCleanupResult) -> tuple[str | None, str | None]:
     """Post the summary to Slack (or the outbox file): (where it went, or why not)."""
     try:
         notifier = SlackNotifier.from_settings(current_settings())
         delivery = notifier.post(contact_cleanup_message(result),
-                                 name=f"{JOB}-{result['run_id'].replace('/', '-')}")
+                                 name=f"{JOB}-{result.run_id.replace('/', '-')}")
     except MailopsError as exc:
         return None, str(exc)
     return delivery.describe(), None

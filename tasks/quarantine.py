@@ -7,7 +7,6 @@ inside, from the settings read where they run.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
@@ -17,6 +16,8 @@ from mailops.errors import MailopsError
 from mailops.gate import save_plan
 from mailops.quarantine import (
     JOB,
+    FailedAccept,
+    QuarantineAcceptResult,
     TeamPlan,
     applied_per_team,
     apply_accepts,
@@ -34,7 +35,7 @@ from tasks.define import task
 @task(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_only_transient)
 async def plan_quarantine(
     run_id: str, team_names: list[str], threshold: int, max_spam_score: float | None
-) -> list[dict[str, Any]]:
+) -> list[TeamPlan]:
     """Count each team's backlog and, over the threshold, store the accepts under `run_id`.
 
     A run whose plan is already stored (a retried or resumed run) keeps it, with backlogs
@@ -52,23 +53,25 @@ async def plan_quarantine(
                     *(clients[name].count_quarantine() for name in plans))
                 for plan, backlog in zip(plans.values(), backlogs, strict=True):
                     plan.backlog = backlog
-                return [{**p.as_json(), "reused_plan": True} for p in plans.values()]
-            found: list[TeamPlan] = await plan_teams(clients, threshold, max_spam_score)
+                return list(plans.values())
+            found = await plan_teams(clients, threshold, max_spam_score)
         save_plan(store, run_id, JOB, (c for plan in found for c in plan.changes))
-    return [{**plan.as_json(), "reused_plan": False} for plan in found]
+    return found
 
 
 @task(retries=1, retry_delay_seconds=5, retry_condition_fn=_only_transient)
-async def apply_quarantine(run_id: str, team_names: list[str]) -> dict[str, Any]:
-    """Accept the stored plan's still-planned messages in batches; resumable, audited."""
+async def apply_quarantine(
+    run_id: str, team_names: list[str]
+) -> tuple[dict[str, int], tuple[FailedAccept, ...]]:
+    """Accept the stored plan's still-planned messages in batches; resumable, audited.
+    Returns the accepts recorded as made, per team, and those that failed this time."""
     settings = current_settings()
     teams = configured_teams(settings, team_names)
     with Store(settings.database_url) as store:
         async with CleanboxClient.from_settings(settings) as client:
             result = await apply_accepts(store, run_id, team_clients(client, teams))
         applied = applied_per_team(store, run_id)
-    return {"applied": applied, "already_done": result.already_done,
-            "failed": [{"from": label, "error": message} for label, message in result.failed]}
+    return applied, tuple(FailedAccept(label, message) for label, message in result.failed)
 
 
 @task(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_only_transient)
@@ -83,40 +86,40 @@ async def count_backlogs(team_names: list[str]) -> dict[str, int]:
 
 
 @task()
-def publish_artifacts(result: dict[str, Any]) -> None:
+def publish_artifacts(result: QuarantineAcceptResult) -> None:
     """Backlog before and after, accepted and kept per team, and the accepted senders."""
     create_table_artifact(
         key="quarantine-accept-plan",
-        table=visible_values([{"team": t["team"], "uuid": m["uuid"], "from": m["from"],
-                               "subject": m["subject"], "reason": m["reason"]}
-                              for t in result["teams"] for m in t["top"]]),
-        description=f"Accepted (or planned) messages of quarantine-accept run {result['run_id']}",
+        table=visible_values([{"team": t.team, "uuid": m.uuid, "from": m.sender,
+                               "subject": m.subject, "reason": m.reason}
+                              for t in result.teams for m in t.top]),
+        description=f"Accepted (or planned) messages of quarantine-accept run {result.run_id}",
     )
-    mode = "dry run" if result["dry_run"] else "apply"
-    lines = [f"# Quarantine accept ({mode}) {markdown_text(result['run_id'])}", "",
+    mode = "dry run" if result.dry_run else "apply"
+    lines = [f"# Quarantine accept ({mode}) {markdown_text(result.run_id)}", "",
              "| team | backlog | after | threshold | planned | accepted | not whitelisted "
              "| spam score |", "|---|---|---|---|---|---|---|---|"]
-    for t in result["teams"]:
+    for t in result.teams:
         lines.append(
-            f"| {markdown_text(t['team'])} | {t['backlog']} | {t['backlog_after']} | "
-            f"{t['threshold']} | {len(t['planned'])} | {t['accepted']} | "
-            f"{t['kept']['not_whitelisted']} | {t['kept']['spam_score']} |")
-    if result["refused"]:
-        lines += ["", f"**Not applied:** {markdown_text(result['refused'])}"]
-    if result["failed"]:
-        lines += ["", f"**Not accepted:** {len(result['failed'])} messages "
-                  f"(first: {markdown_text(result['failed'][0]['error'])})"]
+            f"| {markdown_text(t.team)} | {t.backlog} | {t.backlog_after} | "
+            f"{t.threshold} | {len(t.planned)} | {t.accepted} | "
+            f"{t.kept['not_whitelisted']} | {t.kept['spam_score']} |")
+    if result.refused:
+        lines += ["", f"**Not applied:** {markdown_text(result.refused)}"]
+    if result.failed:
+        lines += ["", f"**Not accepted:** {len(result.failed)} messages "
+                  f"(first: {markdown_text(result.failed[0].error)})"]
     create_markdown_artifact(key="quarantine-accept-counts", markdown="\n".join(lines),
                              description="quarantine-accept backlog and counts per team")
 
 
 @task()
-def notify(result: dict[str, Any]) -> tuple[str | None, str | None]:
+def notify(result: QuarantineAcceptResult) -> tuple[str | None, str | None]:
     """Post the summary to Slack (or the outbox file): (where it went, or why not)."""
     try:
         notifier = SlackNotifier.from_settings(current_settings())
         delivery = notifier.post(quarantine_accept_message(result),
-                                 name=f"{JOB}-{result['run_id'].replace('/', '-')}")
+                                 name=f"{JOB}-{result.run_id.replace('/', '-')}")
     except MailopsError as exc:
         return None, str(exc)
     return delivery.describe(), None

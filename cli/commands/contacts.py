@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from cli.app import JsonFlag, output
+from cli.app import JsonFlag, first_lines, output
 from cli.commands import (
     NoSummaryOption,
     ResumeOption,
@@ -19,6 +19,7 @@ from cli.commands import (
     require_stored_plan,
     run_job,
 )
+from mailops.contacts import ContactCleanupResult, ContactUndoResult
 from mailops.report.escape import terminal_text
 
 MAX_ACTION_LINES = 15
@@ -62,9 +63,9 @@ def cleanup(
                           resume_run_id=resume, **common)
     else:
         outcome = run_job("flows.contact_cleanup:contact_cleanup", **common)
-    result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
-    output.finish(_summary(result), result, error=None if outcome.ok else outcome.message,
-                  local_json=json_output)
+    result = outcome.result if isinstance(outcome.result, ContactCleanupResult) else None
+    output.finish(_summary(result), result or {},
+                  error=None if outcome.ok else outcome.message, local_json=json_output)
 
 
 def undo(
@@ -81,41 +82,38 @@ def undo(
     require_stored_plan(JOB, run_id, option="RUN_ID")
     require_stored_plan(UNDO_JOB, resume)
     outcome = run_job("flows.contact_undo:contact_undo", run_id=run_id, undo_run_id=resume)
-    result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
-    summary = (
-        f"Undo of {terminal_text(run_id)}: {result.get('reverted', 0)} contacts reverted, "
-        f"{len(result.get('left_alone', []))} left alone (changed since), "
-        f"{len(result.get('missing', []))} gone."
-        if result else f"Undo of {terminal_text(run_id)} did nothing."
-    )
-    for item in result.get("left_alone", [])[:MAX_ACTION_LINES]:
-        summary += (f"\n  kept {terminal_text(item['email'])}: now {item['state']}, "
-                    f"the run set {item['run_set']}")
-    output.finish(summary, result, error=None if outcome.ok else outcome.message,
+    result = outcome.result if isinstance(outcome.result, ContactUndoResult) else None
+    if result is None:
+        summary = f"Undo of {terminal_text(run_id)} did nothing."
+    else:
+        summary = (
+            f"Undo of {terminal_text(run_id)}: {result.reverted} contacts reverted, "
+            f"{len(result.left_alone)} left alone (changed since), {len(result.missing)} gone."
+        )
+        summary = "\n".join([summary, *first_lines(result.left_alone, lambda item: (
+            f"kept {terminal_text(item.email)}: now {item.state}, the run set {item.run_set}"),
+            MAX_ACTION_LINES)])
+    output.finish(summary, result or {}, error=None if outcome.ok else outcome.message,
                   local_json=json_output)
 
 
-def _summary(result: dict[str, Any]) -> str:
-    if not result:
+def _summary(result: ContactCleanupResult | None) -> str:
+    if result is None:
         return "contact-cleanup planned nothing."
-    planned, applied = result["planned"], result["applied"]
-    mode = "dry run" if result["dry_run"] else "apply"
+    mode = "dry run" if result.dry_run else "apply"
     lines = [
-        f"Contact cleanup ({mode}) run {result['run_id']}: "
-        + ", ".join(f"{planned[a]} {a}" for a in ("block", "whitelist", "mute", "keep"))
-        + f"; {result['skipped_invalid']} skipped (not an address).",
+        f"Contact cleanup ({mode}) run {result.run_id}: "
+        + ", ".join(f"{n} {action}" for action, n in result.planned.items())
+        + f"; {result.skipped_invalid} skipped (not an address).",
     ]
-    if not result["dry_run"] and not result["refused"]:
-        lines.append("Applied: " + ", ".join(f"{n} {a}" for a, n in applied.items()) + ".")
-    for action in result["actions"][:MAX_ACTION_LINES]:
-        lines.append(f"  {action['action']:<9} {terminal_text(action['email'])}: "
-                     f"{terminal_text(action['reason'])}")
-    more = result.get("actions_total", 0) - min(len(result["actions"]), MAX_ACTION_LINES)
-    if more > 0:
-        lines.append(f"  ...and {more} more")
-    if result["refused"]:
-        lines.append(f"Not applied: {terminal_text(result['refused'])}")
-    elif result["dry_run"] and result.get("actions_total"):
+    if not result.dry_run and not result.refused:
+        lines.append("Applied: " + ", ".join(f"{n} {a}" for a, n in result.applied.items()) + ".")
+    lines += first_lines(result.actions, lambda action: (
+        f"{action.action:<9} {terminal_text(action.email)}: {terminal_text(action.reason)}"),
+        MAX_ACTION_LINES, total=result.actions_total)
+    if result.refused:
+        lines.append(f"Not applied: {terminal_text(result.refused)}")
+    elif result.dry_run and result.actions_total:
         lines.append(f"Nothing changed. Apply this plan with: mailops contacts cleanup --apply "
-                     f"--resume {result['run_id']}")
+                     f"--resume {result.run_id}")
     return "\n".join(lines)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.app import JsonFlag, output
+from cli.app import JsonFlag, first_lines, output
 from cli.commands import ShardOption, TeamsOption, parse_instant, parse_shard, run_job
 from mailops.health import DailyHealthResult
 from mailops.report.escape import terminal_text
@@ -79,11 +79,7 @@ def _summary(result: DailyHealthResult | None) -> str:
         lines.append(f"Not stored (the store failed): the day is kept in {result.spool_file}.")
     if result.notification:
         lines.append(f"Report sent to {result.notification}.")
-    for alert in alerts[:MAX_ALERT_LINES]:
-        lines.append(
-            f"  {alert.severity.value:<8} {terminal_text(alert.subject)}: "
-            f"{terminal_text(alert.message)}"
-        )
-    if len(alerts) > MAX_ALERT_LINES:
-        lines.append(f"  ...and {len(alerts) - MAX_ALERT_LINES} more")
+    lines += first_lines(alerts, lambda alert: (
+        f"{alert.severity.value:<8} {terminal_text(alert.subject)}: "
+        f"{terminal_text(alert.message)}"), MAX_ALERT_LINES)
     return "\n".join(lines)

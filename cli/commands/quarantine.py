@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.app import JsonFlag, output
+from cli.app import EXIT_CONFIG, JsonFlag, first_lines, output
 from cli.commands import (
     NoSummaryOption,
     ResumeOption,
@@ -18,11 +18,15 @@ from cli.commands import (
     require_stored_plan,
     run_job,
 )
+from mailops.jsonable import to_jsonable
+from mailops.quarantine import QuarantineAcceptResult, TeamAccepts
 from mailops.report.escape import terminal_text
 from mailops.secrets import redact
 
 MAX_MESSAGE_LINES = 10
-JSON_KEYS = ("team", "backlog", "threshold", "dry_run", "planned", "accepted", "kept")
+# The documented keys of a team's --json object, then the backlog after and the run id.
+JSON_KEYS = ("team", "backlog", "threshold", "dry_run", "planned", "accepted", "kept",
+             "backlog_after", "run_id")
 
 
 def register(app: typer.Typer) -> None:
@@ -63,20 +67,23 @@ def accept(
     instant = parse_instant(as_of)
     from mailops.quarantine import JOB
 
+    if resume and (threshold is not None or max_spam_score is not None):
+        output.fail("--resume applies the stored plan its run decided with its own threshold "
+                    "and spam score: leave out --threshold and --max-spam-score", EXIT_CONFIG)
     require_stored_plan(JOB, resume)
-    common = {"teams": tuple(team or ()), "apply": apply, "threshold": threshold,
-              "max_spam_score": max_spam_score, "max_actions": max_actions, "as_of": instant,
-              "notify": not no_notify}
+    common = {"teams": tuple(team or ()), "apply": apply, "max_actions": max_actions,
+              "as_of": instant, "notify": not no_notify}
     if resume:
         outcome = run_job("flows.quarantine_accept:resume_quarantine_accept",
                           resume_run_id=resume, **common)
     else:
-        outcome = run_job("flows.quarantine_accept:quarantine_accept", **common)
-    result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
+        outcome = run_job("flows.quarantine_accept:quarantine_accept", threshold=threshold,
+                          max_spam_score=max_spam_score, **common)
+    result = outcome.result if isinstance(outcome.result, QuarantineAcceptResult) else None
     error = None if outcome.ok else outcome.message
-    teams = [json_object(t) for t in result.get("teams", [])]
+    teams = [json_object(t) for t in result.teams] if result else []
     if as_json and len(teams) > 1:
-        typer.echo(json.dumps(teams, default=str))
+        typer.echo(json.dumps(teams))
         if error is not None:
             typer.echo(f"mailops: {terminal_text(redact(error))}", err=True)
             raise SystemExit(1)
@@ -85,38 +92,34 @@ def accept(
                   local_json=json_output)
 
 
-def json_object(team: dict[str, Any]) -> dict[str, Any]:
-    """One team's --json object: the documented keys, then the run id and backlog after."""
-    return {**{k: team[k] for k in JSON_KEYS},
-            "backlog_after": team["backlog_after"], "run_id": team["run_id"]}
+def json_object(team: TeamAccepts) -> dict[str, Any]:
+    """One team's --json object: the documented keys, then the backlog after and run id."""
+    data = to_jsonable(team)
+    return {key: data[key] for key in JSON_KEYS}
 
 
-def _summary(result: dict[str, Any]) -> str:
-    if not result:
+def _summary(result: QuarantineAcceptResult | None) -> str:
+    if result is None:
         return "quarantine-accept did nothing."
-    mode = "dry run" if result["dry_run"] else "apply"
-    lines = [f"Quarantine accept ({mode}) run {result['run_id']}:"]
-    for t in result["teams"]:
-        if not t["acted"]:
-            lines.append(f"  {terminal_text(t['team'])}: backlog {t['backlog']}, not above the "
-                         f"threshold of {t['threshold']}: nothing to do.")
+    mode = "dry run" if result.dry_run else "apply"
+    lines = [f"Quarantine accept ({mode}) run {result.run_id}:"]
+    for t in result.teams:
+        if not t.acted:
+            lines.append(f"  {terminal_text(t.team)}: backlog {t.backlog}, not above the "
+                         f"threshold of {t.threshold}: nothing to do.")
             continue
-        kept = t["kept"]
         lines.append(
-            f"  {terminal_text(t['team'])}: backlog {t['backlog']}"
-            + ("" if result["dry_run"] else f" -> {t['backlog_after']}")
-            + f" (threshold {t['threshold']}); {len(t['planned'])} planned, {t['accepted']} "
-            f"accepted; kept {kept['not_whitelisted']} not whitelisted, "
-            f"{kept['spam_score']} for their spam score.")
-        for message in t["top"][:MAX_MESSAGE_LINES]:
-            lines.append(f"    {terminal_text(message['from'])}: "
-                         f"{terminal_text(message['subject'])}")
-        more = len(t["planned"]) - min(len(t["top"]), MAX_MESSAGE_LINES)
-        if more > 0:
-            lines.append(f"    ...and {more} more")
-    if result["refused"]:
-        lines.append(f"Not applied: {terminal_text(result['refused'])}")
-    elif result["dry_run"] and any(t["planned"] for t in result["teams"]):
+            f"  {terminal_text(t.team)}: backlog {t.backlog}"
+            + ("" if result.dry_run else f" -> {t.backlog_after}")
+            + f" (threshold {t.threshold}); {len(t.planned)} planned, {t.accepted} "
+            f"accepted; kept {t.kept['not_whitelisted']} not whitelisted, "
+            f"{t.kept['spam_score']} for their spam score.")
+        lines += first_lines(t.top, lambda message: (
+            f"{terminal_text(message.sender)}: {terminal_text(message.subject)}"),
+            MAX_MESSAGE_LINES, total=len(t.planned), indent="    ")
+    if result.refused:
+        lines.append(f"Not applied: {terminal_text(result.refused)}")
+    elif result.dry_run and result.planned:
         lines.append("Nothing changed. Apply this plan with: mailops quarantine accept --apply "
-                     f"--resume {result['run_id']}")
+                     f"--resume {result.run_id}")
     return "\n".join(lines)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.app import EXIT_CONFIG, JsonFlag, output
+from cli.app import EXIT_CONFIG, JsonFlag, first_lines, output
 from cli.commands import add_group, run_job
 from mailops.report.escape import terminal_text
 from mailops.report.numbers import number
@@ -80,18 +80,12 @@ def _summary(result: WeeklyReportResult | None) -> str:
     ]
     if result.notification:
         lines.append(f"Digest sent to {terminal_text(result.notification)}.")
-    for forecast in crossed[:MAX_LINES]:
-        lines.append(
-            f"  {terminal_text(forecast.subject)}: past its {forecast.label} "
-            f"{number(forecast.threshold)} (now {number(forecast.current)})"
-        )
-    for forecast in ahead[:MAX_LINES]:
-        lines.append(
-            f"  {terminal_text(forecast.subject)}: {forecast.label} "
-            f"{number(forecast.threshold)} crossed {forecast.in_words()}"
-        )
-    for drift in report.drifts[:MAX_LINES]:
-        lines.append(
-            f"  {terminal_text(drift.subject)}: {drift.metric} {drift.in_words()}"
-        )
+    lines += first_lines(crossed, lambda forecast: (
+        f"{terminal_text(forecast.subject)}: past its {forecast.label} "
+        f"{number(forecast.threshold)} (now {number(forecast.current)})"), MAX_LINES)
+    lines += first_lines(ahead, lambda forecast: (
+        f"{terminal_text(forecast.subject)}: {forecast.label} {number(forecast.threshold)} "
+        f"crossed {forecast.in_words()}"), MAX_LINES)
+    lines += first_lines(report.drifts, lambda drift: (
+        f"{terminal_text(drift.subject)}: {drift.metric} {drift.in_words()}"), MAX_LINES)
     return "\n".join(lines)

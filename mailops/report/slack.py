@@ -45,8 +45,10 @@ from mailops.secrets import redact, register_secret
 from mailops.settings import Settings
 
 if TYPE_CHECKING:  # the weekly report's module imports pandas, the guard's the clients:
+    from mailops.contacts import ContactCleanupResult
     from mailops.domains import VerificationWatchResult
     from mailops.guard import GuardAction  # only for the types here
+    from mailops.quarantine import QuarantineAcceptResult
     from mailops.report.weekly import WeeklyReport
 
 MAX_BLOCKS = 50
@@ -340,52 +342,44 @@ class SlackNotifier:
 # --- contact-cleanup --------------------------------------------------------------------------
 
 
-def contact_cleanup_message(result: dict[str, Any], *, max_actions: int = 15) -> dict[str, Any]:
+def contact_cleanup_message(
+    result: ContactCleanupResult, *, max_actions: int = 15
+) -> dict[str, Any]:
     """contact-cleanup's summary: counts per action and rule, the top of the plan, and
     whether it was applied, refused or only planned; every address escaped."""
-    planned, applied = result.get("planned", {}), result.get("applied", {})
-    mode = "dry run" if result.get("dry_run") else "applied"
-    if result.get("refused"):
-        mode = "refused"
+    mode = "refused" if result.refused else "dry run" if result.dry_run else "applied"
     blocks: list[Block] = [
         header(f":broom: Contact cleanup ({mode})"),
-        context(
-            f"run {mrkdwn(result.get('run_id', ''))}; teams: "
-            f"{mrkdwn(', '.join(result.get('teams', [])) or 'none')}"
-        ),
+        context(f"run {mrkdwn(result.run_id)}; teams: {mrkdwn(', '.join(result.teams) or 'none')}"),
         fields([
-            (action.capitalize(), f"{planned.get(action, 0)} planned"
-             + (f", {applied.get(action, 0)} applied" if action in applied else ""))
-            for action in ("block", "whitelist", "mute", "keep")
-        ] + [("Skipped (not an address)", str(result.get("skipped_invalid", 0)))]),
+            (action.capitalize(), f"{n} planned"
+             + (f", {result.applied[action]} applied" if action in result.applied else ""))
+            for action, n in result.planned.items()
+        ] + [("Skipped (not an address)", str(result.skipped_invalid))]),
     ]
-    if result.get("refused"):
-        blocks.append(section(f":no_entry: {mrkdwn(result['refused'])}"))
-    if result.get("failed"):
+    if result.refused:
+        blocks.append(section(f":no_entry: {mrkdwn(result.refused)}"))
+    if result.failed:
         blocks.append(section(
-            f":warning: {len(result['failed'])} changes failed; re-run the plan to finish them"
+            f":warning: {len(result.failed)} changes failed; re-run the plan to finish them"
         ))
-    for team, why in list(result.get("unreadable", {}).items())[:10]:
+    for team, why in list(result.unreadable.items())[:10]:
         blocks.append(section(f":warning: *{mrkdwn(team)}* could not be read whole: "
                               f"{mrkdwn(why)}"))
-    by_rule = result.get("by_rule", {})
-    if by_rule:
+    if result.by_rule:
         blocks.append(section("*By rule*\n" + "\n".join(
-            f"{mrkdwn(rule)}: {n}" for rule, n in sorted(by_rule.items(), key=lambda x: -x[1])
+            f"{mrkdwn(rule)}: {n}"
+            for rule, n in sorted(result.by_rule.items(), key=lambda x: -x[1])
         )))
-    actions = result.get("actions", [])
-    if actions:
-        lines = [
-            f"`{mrkdwn(a['action'])}` {mrkdwn(a['email'])}: {mrkdwn(a['reason'])}"
-            for a in actions[:max_actions]
-        ]
-        more = result.get("actions_total", len(actions)) - len(lines)
+    if result.actions:
+        lines = [f"`{mrkdwn(a.action)}` {mrkdwn(a.email)}: {mrkdwn(a.reason)}"
+                 for a in result.actions[:max_actions]]
+        more = result.actions_total - len(lines)
         if more > 0:
             lines.append(f"…and {more} more")
         blocks.append(section("*Top of the plan*\n" + "\n".join(lines)))
-    total = sum(planned.get(a, 0) for a in ("block", "whitelist", "mute"))
     return {
-        "text": f"Contact cleanup ({mode}): {total} changes planned",
+        "text": f"Contact cleanup ({mode}): {result.actions_total} changes planned",
         "blocks": blocks[:MAX_BLOCKS],
     }
 
@@ -445,56 +439,52 @@ def outbound_guard_message(
 # --- quarantine-accept --------------------------------------------------------------------------
 
 
-def quarantine_accept_message(result: dict[str, Any], *, max_messages: int = 10) -> dict[str, Any]:
+def quarantine_accept_message(
+    result: QuarantineAcceptResult, *, max_messages: int = 10
+) -> dict[str, Any]:
     """quarantine-accept's summary per team: backlog before and after, accepted, kept and
     why, and a few accepted senders; every address and subject escaped."""
-    teams = result.get("teams", [])
-    mode = "dry run" if result.get("dry_run") else "applied"
-    if result.get("refused"):
-        mode = "refused"
-    accepted = sum(t.get("accepted", 0) for t in teams)
-    planned = sum(len(t.get("planned", [])) for t in teams)
+    teams = result.teams
+    mode = "refused" if result.refused else "dry run" if result.dry_run else "applied"
     blocks: list[Block] = [
         header(f":inbox_tray: Quarantine accept ({mode})"),
-        context(f"run {mrkdwn(result.get('run_id', ''))}; {len(teams)} teams; as of "
-                f"{mrkdwn(result.get('as_of', ''))}"),
+        context(f"run {mrkdwn(result.run_id)}; {len(teams)} teams; as of "
+                f"{mrkdwn(result.as_of.isoformat())}"),
     ]
-    if result.get("refused"):
-        blocks.append(section(f":no_entry: {mrkdwn(result['refused'])}"))
+    if result.refused:
+        blocks.append(section(f":no_entry: {mrkdwn(result.refused)}"))
     for team in teams[: MAX_BLOCKS - 6]:
-        kept = team.get("kept", {})
-        if team.get("error"):
-            blocks.append(section(f":warning: *{mrkdwn(team['team'])}* could not be planned: "
-                                  f"{mrkdwn(team['error'])}"))
+        if team.error:
+            blocks.append(section(f":warning: *{mrkdwn(team.team)}* could not be planned: "
+                                  f"{mrkdwn(team.error)}"))
             continue
-        if not team.get("acted"):
+        if not team.acted:
             blocks.append(section(
-                f"*{mrkdwn(team['team'])}*: backlog {team['backlog']}, not above the threshold "
-                f"of {team['threshold']}: nothing to do"))
+                f"*{mrkdwn(team.team)}*: backlog {team.backlog}, not above the threshold "
+                f"of {team.threshold}: nothing to do"))
             continue
         lines = [
-            f"*{mrkdwn(team['team'])}*: backlog {team['backlog']}"
-            + ("" if result.get("dry_run")
-               else f" → {team.get('backlog_after', team['backlog'])}")
-            + f" (threshold {team['threshold']})",
-            f"{len(team.get('planned', []))} planned, {team.get('accepted', 0)} accepted; kept: "
-            f"{kept.get('not_whitelisted', 0)} not whitelisted, "
-            f"{kept.get('spam_score', 0)} spam score",
+            f"*{mrkdwn(team.team)}*: backlog {team.backlog}"
+            + ("" if result.dry_run else f" → {team.backlog_after}")
+            + f" (threshold {team.threshold})",
+            f"{len(team.planned)} planned, {team.accepted} accepted; kept: "
+            f"{team.kept.get('not_whitelisted', 0)} not whitelisted, "
+            f"{team.kept.get('spam_score', 0)} spam score",
         ]
-        lines += [f"• {mrkdwn(m['from'])}: {mrkdwn(m['subject'])}"
-                  for m in team.get("top", [])[:max_messages]]
-        more = len(team.get("planned", [])) - min(len(team.get("top", [])), max_messages)
+        lines += [f"• {mrkdwn(m.sender)}: {mrkdwn(m.subject)}" for m in team.top[:max_messages]]
+        more = len(team.planned) - min(len(team.top), max_messages)
         if more > 0:
             lines.append(f"_…and {more} more_")
         blocks.append(section("\n".join(lines)))
     if len(teams) > MAX_BLOCKS - 6:
         blocks.append(context(f"…and {len(teams) - (MAX_BLOCKS - 6)} more teams"))
-    if result.get("failed"):
+    if result.failed:
         blocks.append(section(
-            f":warning: {len(result['failed'])} messages were not accepted; resume the run "
+            f":warning: {len(result.failed)} messages were not accepted; resume the run "
             "to send them again"))
     return {
-        "text": f"Quarantine accept ({mode}): {planned} planned, {accepted} accepted",
+        "text": f"Quarantine accept ({mode}): {result.planned} planned, {result.accepted} "
+                "accepted",
         "blocks": blocks[:MAX_BLOCKS],
     }
 

@@ -17,9 +17,18 @@ from typer.testing import CliRunner
 from flows.contact_cleanup import contact_cleanup
 from flows.run import run_flow
 from mailops.cleanbox import CleanboxClient
-from mailops.contacts import JOB, PlanSummary, classified_pages, contact_audit, parse_target
+from mailops.contacts import (
+    JOB,
+    ContactChange,
+    ContactCleanupResult,
+    PlanSummary,
+    classified_pages,
+    contact_audit,
+    parse_target,
+)
 from mailops.report.slack import contact_cleanup_message
 from mailops.rules.contacts import classify
+from mailops.rules.shard import Shard
 from mailops.settings import ContactRules, load_settings
 from mailops.store import ChangeStatus
 from sandbox.server import Sandbox
@@ -67,15 +76,15 @@ def test_a_dry_run_stores_the_whole_plan_and_changes_nothing(contacts_env):
     assert outcome.state == "Dry run"
     result = outcome.result
     assert contacts_env.states() == before
-    assert result["dry_run"] and result["refused"] is None
-    assert result["applied"] == {"block": 0, "whitelist": 0, "mute": 0}
+    assert result.dry_run and result.refused is None
+    assert result.applied == {"block": 0, "whitelist": 0, "mute": 0}
     expected = expected_plan(contacts_env)
-    assert stored_plan(contacts_env, result["run_id"]) == expected
-    planned = result["planned"]
+    assert stored_plan(contacts_env, result.run_id) == expected
+    planned = result.planned
     assert planned["block"] + planned["whitelist"] + planned["mute"] == len(expected)
-    assert sum(planned.values()) + result["skipped_invalid"] == sum(
+    assert sum(planned.values()) + result.skipped_invalid == sum(
         s == "unset" for s in before.values())
-    assert result["actions"] and {"uuid", "email", "action", "reason"} <= set(result["actions"][0])
+    assert result.actions and result.actions[0].email and result.actions[0].reason
 
 
 def test_apply_sets_every_planned_state_once_and_audits_each(contacts_env):
@@ -84,18 +93,18 @@ def test_apply_sets_every_planned_state_once_and_audits_each(contacts_env):
     assert outcome.ok, outcome.message
     assert outcome.state == "Applied by --apply"
     result, after = outcome.result, contacts_env.states()
-    plan = stored_plan(contacts_env, result["run_id"])
+    plan = stored_plan(contacts_env, result.run_id)
     assert {u: after[u] for u in plan} == plan
     assert {u: s for u, s in after.items() if u not in plan} == {
         u: s for u, s in before.items() if u not in plan}
     with contacts_env.store() as store:
-        audits = store.audit.of_run(result["run_id"])
+        audits = store.audit.of_run(result.run_id)
     assert Counter(a.change.target for a in audits).most_common(1)[0][1] == 1
-    assert len(audits) == len(plan) == sum(result["applied"].values())
+    assert len(audits) == len(plan) == sum(result.applied.values())
     assert all(a.change.old_value == "unset" and a.change.reason for a in audits)
     with contacts_env.store() as store:
-        rows = contact_audit(store, result["run_id"])
-    emails = {a["uuid"]: a["email"] for a in result["actions"]}
+        rows = contact_audit(store, result.run_id)
+    emails = {a.uuid: a.email for a in result.actions}
     assert len(rows) == len(plan) and all(r.email and r.team == contacts_env.team for r in rows)
     assert all(emails[r.uuid] == r.email for r in rows if r.uuid in emails)
     assert {r.uuid: r.new_state for r in rows} == plan
@@ -106,7 +115,7 @@ def test_a_plan_over_the_cap_is_refused_and_changes_nothing(contacts_env):
     outcome = run(contacts_env, apply=True, max_actions=5)
     assert (outcome.ok, outcome.state) == (False, "Over cap")
     assert "more than the cap of 5" in outcome.message and "--max-actions" in outcome.message
-    assert outcome.result["refused"] == outcome.message
+    assert outcome.result.refused == outcome.message
     assert contacts_env.states() == before
 
 
@@ -122,11 +131,11 @@ def test_pages_shifting_under_changes_hide_no_contact(contacts_env, monkeypatch)
     expected = expected_plan(contacts_env)
     first = run(contacts_env, apply=True)
     assert first.ok, first.message
-    assert sum(first.result["applied"].values()) == len(expected)
+    assert sum(first.result.applied.values()) == len(expected)
     after = contacts_env.states()
     assert {u: after[u] for u in expected} == expected
     second = run(contacts_env)
-    assert second.ok and second.result["actions_total"] == 0
+    assert second.ok and second.result.actions_total == 0
 
 
 def test_5xx_429_and_lost_answers_during_apply_lose_no_change_and_make_none_twice(contacts_env):
@@ -137,9 +146,9 @@ def test_5xx_429_and_lost_answers_during_apply_lose_no_change_and_make_none_twic
     outcome = run(contacts_env, apply=True)
     sandbox.clear_faults()
     if not outcome.ok:  # a change that ran out of retries is finished by a resumed run
-        outcome = run(contacts_env, apply=True, resume_run_id=outcome.result["run_id"])
+        outcome = run(contacts_env, apply=True, resume_run_id=outcome.result.run_id)
     assert outcome.ok, outcome.message
-    run_id = outcome.result["run_id"]
+    run_id = outcome.result.run_id
     plan = stored_plan(contacts_env, run_id)
     after = contacts_env.states()
     assert {u: after[u] for u in plan} == plan
@@ -159,13 +168,13 @@ def test_a_failed_apply_is_resumed_from_the_stored_plan(contacts_env):
     first = run(contacts_env, apply=True)
     sandbox.clear_faults()
     assert not first.ok and "--resume" in first.message
-    run_id = first.result["run_id"]
-    done_before = sum(first.result["applied"].values())
+    run_id = first.result.run_id
+    done_before = sum(first.result.applied.values())
     second = run(contacts_env, apply=True, resume_run_id=run_id)
     assert second.ok, second.message
-    assert second.result["reused_plan"]
+    assert second.result.reused_plan
     plan = stored_plan(contacts_env, run_id)
-    assert sum(second.result["applied"].values()) == len(plan) > done_before
+    assert sum(second.result.applied.values()) == len(plan) > done_before
     with contacts_env.store() as store:
         assert len(store.audit.of_run(run_id)) == len(plan)
 
@@ -177,7 +186,7 @@ def test_a_change_whose_answer_was_lost_and_whose_retry_failed_is_still_audited_
     # whose retry is answered 500 (retried again: a PUT is idempotent)
     sandbox = contacts_env.sandbox
     dry = run(contacts_env)
-    run_id = dry.result["run_id"]
+    run_id = dry.result.run_id
     uuid = next(iter(stored_plan(contacts_env, run_id)))
     target = f"PUT /cleanbox/v1/contacts/{uuid}"
     sandbox.inject_fault(target, "lost_response", count=1)
@@ -230,21 +239,20 @@ def test_the_command_prints_one_json_object(contacts_env, cli):
 def test_the_slack_summary_is_posted_escaped(contacts_env, monkeypatch):
     monkeypatch.delenv("MAILOPS_SLACK_WEBHOOK_URL")  # no Slack: the outbox file
     outcome = run_flow(contact_cleanup, as_of=contacts_env.sandbox.now())
-    assert outcome.ok and outcome.result["notification"]
+    assert outcome.ok and outcome.result.notification
     outbox = Path(load_settings().data_dir) / "slack"
     message = json.loads(next(outbox.glob("contact-cleanup-*.json")).read_text())
     assert "Contact cleanup (dry run)" in message["text"]
 
 
 def test_the_slack_summary_escapes_addresses_and_reasons():
-    result = {
-        "run_id": "r1", "dry_run": False, "teams": ["<!here> team"], "refused": None,
-        "planned": {"block": 1, "whitelist": 0, "mute": 0, "keep": 3},
-        "applied": {"block": 1, "whitelist": 0, "mute": 0}, "skipped_invalid": 2,
-        "by_rule": {"junk-tld": 1}, "actions_total": 1,
-        "actions": [{"uuid": "u", "email": '"@channel"@urgent.buzz', "action": "block",
-                     "reason": "junk TLD .buzz <script>"}],
-    }
+    result = ContactCleanupResult(
+        "r1", False, {"block": 1, "whitelist": 0, "mute": 0, "keep": 3},
+        {"block": 1, "whitelist": 0, "mute": 0}, 2, None,
+        (ContactChange("u", '"@channel"@urgent.buzz', "block", "junk TLD .buzz <script>",
+                       "<!here> team"),),
+        1, ("<!here> team",), {"junk-tld": 1}, 5, 0, False, (), {}, Shard.parse(""),
+    )
     text = json.dumps(contact_cleanup_message(result))
     assert "<script>" not in text and "&lt;script&gt;" in text
     assert "@channel" not in text and "<!here>" not in text
@@ -307,7 +315,7 @@ def test_an_approved_plan_is_applied(contacts_env, monkeypatch):
     watcher.join(timeout=30)
     assert seen and outcome.ok, outcome.message
     assert outcome.state == "Applied"
-    plan = stored_plan(contacts_env, outcome.result["run_id"])
+    plan = stored_plan(contacts_env, outcome.result.run_id)
     after = contacts_env.states()
     assert plan and {u: after[u] for u in plan} == plan
 
@@ -317,9 +325,9 @@ def test_every_team_is_planned_under_its_own_target(mailops_env):
     assert outcome.ok, outcome.message
     with mailops_env.store() as store:
         teams = {parse_target(s.change.target)[0]
-                 for s in store.plans.of_run(outcome.result["run_id"])}
+                 for s in store.plans.of_run(outcome.result.run_id)}
     assert teams == set(mailops_env.sandbox.team_keys)
-    assert outcome.result["teams"] == list(mailops_env.sandbox.team_keys)
+    assert list(outcome.result.teams) == list(mailops_env.sandbox.team_keys)
 
 
 @pytest.mark.anyio

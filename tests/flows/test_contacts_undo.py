@@ -19,7 +19,7 @@ def applied_run(env) -> tuple[str, dict[str, str]]:
     """Apply a cleanup; its run id and the states it set (uuid -> state)."""
     outcome = run_flow(contact_cleanup, as_of=env.sandbox.now(), apply=True, notify=False)
     assert outcome.ok, outcome.message
-    run_id = outcome.result["run_id"]
+    run_id = outcome.result.run_id
     with env.store() as store:
         return run_id, {parse_target(s.change.target)[1]: s.change.new_value
                         for s in store.plans.of_run(run_id)}
@@ -31,10 +31,10 @@ def test_undo_restores_every_state_and_audits_it(contacts_env):
     assert changed and contacts_env.states() != before
     outcome = run_flow(contact_undo, run_id=run_id)
     assert outcome.ok, outcome.message
-    assert outcome.result["reverted"] == len(changed)
+    assert outcome.result.reverted == len(changed)
     assert contacts_env.states() == before
     with contacts_env.store() as store:
-        audits = store.audit.of_run(outcome.result["run_id"])
+        audits = store.audit.of_run(outcome.result.run_id)
     assert len(audits) == len(changed)
     assert all(a.job == UNDO_JOB and a.change.new_value == "unset"
                and a.change.reason.startswith(f"undo of run {run_id}") for a in audits)
@@ -48,8 +48,8 @@ def test_a_contact_changed_by_hand_since_keeps_the_persons_decision(contacts_env
     assert outcome.ok, outcome.message
     states = contacts_env.states()
     assert states[blocked] == "whitelisted"
-    assert [item["uuid"] for item in outcome.result["left_alone"]] == [blocked]
-    assert outcome.result["reverted"] == len(changed) - 1
+    assert [item.uuid for item in outcome.result.left_alone] == [blocked]
+    assert outcome.result.reverted == len(changed) - 1
     assert all(states[u] == "unset" for u in changed if u != blocked)
 
 

@@ -7,13 +7,14 @@ world's own backlog (364 messages on the first team) has no whitelisted sender.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 from typer.testing import CliRunner
 
 from flows.quarantine_accept import quarantine_accept
 from flows.run import run_flow
-from mailops.quarantine import JOB, parse_target
+from mailops.quarantine import JOB, HeldMessage, QuarantineAcceptResult, TeamAccepts, parse_target
 from mailops.report.slack import quarantine_accept_message
 from mailops.store import ChangeStatus
 from sandbox.cleanbox_state import QUARANTINED
@@ -61,10 +62,10 @@ def test_the_backlog_must_exceed_the_threshold(quarantine_env, threshold, acts):
     quarantine_env.start()
     outcome = run(quarantine_env, threshold=threshold)
     assert outcome.ok, outcome.message
-    [team] = outcome.result["teams"]
-    assert team["backlog"] == WORLD_BACKLOG + 3 and team["acted"] is acts
-    assert team["planned"] == (planned[::-1] if acts else [])  # newest first, as listed
-    assert team["kept"] == {"not_whitelisted": WORLD_BACKLOG if acts else 0, "spam_score": 0}
+    [team] = outcome.result.teams
+    assert team.backlog == WORLD_BACKLOG + 3 and team.acted is acts
+    assert list(team.planned) == (planned[::-1] if acts else [])  # newest first, as listed
+    assert team.kept == {"not_whitelisted": WORLD_BACKLOG if acts else 0, "spam_score": 0}
 
 
 def test_below_the_default_threshold_nothing_is_read_or_planned(quarantine_env):
@@ -74,9 +75,9 @@ def test_below_the_default_threshold_nothing_is_read_or_planned(quarantine_env):
     quarantine_env.start()
     outcome = run(quarantine_env, apply=True)
     assert outcome.ok, outcome.message
-    [result] = outcome.result["teams"]
-    assert (result["backlog"], result["threshold"], result["acted"]) == (10, 10, False)
-    assert result["planned"] == [] and result["accepted"] == 0
+    [result] = outcome.result.teams
+    assert (result.backlog, result.threshold, result.acted) == (10, 10, False)
+    assert result.planned == () and result.accepted == 0
     assert len(quarantine_env.held()) == 10
 
 
@@ -86,12 +87,12 @@ def test_a_dry_run_plans_every_whitelisted_message_and_changes_nothing(quarantin
     before = quarantine_env.held()
     outcome = run(quarantine_env)
     assert outcome.ok, outcome.message
-    [team] = outcome.result["teams"]
-    assert team["dry_run"] and sorted(team["planned"]) == sorted(planned)
-    assert team["accepted"] == 0 and team["backlog_after"] == team["backlog"]
+    [team] = outcome.result.teams
+    assert team.dry_run and sorted(team.planned) == sorted(planned)
+    assert team.accepted == 0 and team.backlog_after == team.backlog
     assert quarantine_env.held() == before
     with quarantine_env.store() as store:
-        stored = store.plans.of_run(outcome.result["run_id"])
+        stored = store.plans.of_run(outcome.result.run_id)
     assert {s.status for s in stored} == {ChangeStatus.PLANNED}
     change = stored[0].change
     assert (change.field, change.old_value, change.new_value, change.action) == (
@@ -106,11 +107,11 @@ def test_apply_accepts_in_batches_of_100_and_audits_every_uuid(quarantine_env, n
     counter = count_accept_calls(sandbox)
     outcome = run(quarantine_env, apply=True)
     assert outcome.ok, outcome.message
-    [team] = outcome.result["teams"]
+    [team] = outcome.result.teams
     assert matched(sandbox, counter) == calls
-    assert team["accepted"] == n and not quarantine_env.held() & set(planned)
-    assert (team["backlog"], team["backlog_after"]) == (WORLD_BACKLOG + n, WORLD_BACKLOG)
-    assert sorted(audited_uuids(quarantine_env, outcome.result["run_id"])) == sorted(planned)
+    assert team.accepted == n and not quarantine_env.held() & set(planned)
+    assert (team.backlog, team.backlog_after) == (WORLD_BACKLOG + n, WORLD_BACKLOG)
+    assert sorted(audited_uuids(quarantine_env, outcome.result.run_id)) == sorted(planned)
 
 
 def test_the_spam_score_guard_keeps_high_scores_from_whitelisted_senders(quarantine_env):
@@ -121,9 +122,9 @@ def test_the_spam_score_guard_keeps_high_scores_from_whitelisted_senders(quarant
     quarantine_env.start()
     outcome = run(quarantine_env, apply=True, max_spam_score=5.0)
     assert outcome.ok, outcome.message
-    [team] = outcome.result["teams"]
-    assert sorted(team["planned"]) == sorted(low)
-    assert team["kept"] == {"not_whitelisted": WORLD_BACKLOG, "spam_score": 2}
+    [team] = outcome.result.teams
+    assert sorted(team.planned) == sorted(low)
+    assert team.kept == {"not_whitelisted": WORLD_BACKLOG, "spam_score": 2}
     assert {at_guard, above} <= quarantine_env.held()
 
 
@@ -135,13 +136,13 @@ def test_a_5xx_between_batches_accepts_nothing_twice_and_forgets_nothing(quarant
     sandbox.inject_fault(ACCEPT, "lost_response", count=1)
     outcome = run(quarantine_env, apply=True)
     assert outcome.ok, outcome.message
-    [team] = outcome.result["teams"]
-    assert team["accepted"] == 250 and not quarantine_env.held() & set(planned)
+    [team] = outcome.result.teams
+    assert team.accepted == 250 and not quarantine_env.held() & set(planned)
     # the lost answer's batch is confirmed released from the listing; the refused one is
     # sent again in the second pass
     assert matched(sandbox, counter) == 3 + 1
     assert [r["fired"] for r in sandbox.faults() if r["kind"] != "latency"] == [1, 1]
-    audited = audited_uuids(quarantine_env, outcome.result["run_id"])
+    audited = audited_uuids(quarantine_env, outcome.result.run_id)
     assert len(audited) == len(set(audited)) == 250 and set(audited) == set(planned)
 
 
@@ -151,18 +152,18 @@ def test_a_batch_still_failing_is_finished_by_resuming_the_run(quarantine_env):
     rule = sandbox.inject_fault(ACCEPT, "error", status=503)
     first = run(quarantine_env, apply=True)
     assert not first.ok and "--resume" in first.message
-    run_id = first.result["run_id"]
+    run_id = first.result.run_id
     with quarantine_env.store() as store:
         assert {s.status for s in store.plans.of_run(run_id)} == {ChangeStatus.FAILED}
     sandbox.remove_fault(rule["id"])
     second = run(quarantine_env, apply=True, resume_run_id=run_id)
     assert second.ok, second.message
-    [team] = second.result["teams"]
-    assert team["reused_plan"] and team["accepted"] == 150
+    [team] = second.result.teams
+    assert team.reused_plan and team.accepted == 150
     assert not quarantine_env.held() & set(planned)
     assert sorted(audited_uuids(quarantine_env, run_id)) == sorted(planned)
     third = run(quarantine_env, apply=True)  # re-running finds nothing left to accept
-    assert third.ok and third.result["teams"][0]["planned"] == []
+    assert third.ok and third.result.teams[0].planned == ()
 
 
 def test_a_backlog_that_is_not_a_whole_number_of_pages_is_counted_exactly(quarantine_env):
@@ -170,10 +171,10 @@ def test_a_backlog_that_is_not_a_whole_number_of_pages_is_counted_exactly(quaran
     quarantine_env.start(cleanbox_total=False)  # no "total": counted from the last page
     outcome = run(quarantine_env)
     assert outcome.ok, outcome.message
-    [team] = outcome.result["teams"]
-    assert team["backlog"] == WORLD_BACKLOG + 37 == len(quarantine_env.held())
-    assert sorted(team["planned"]) == sorted(planned)
-    assert len(team["planned"]) + sum(team["kept"].values()) == team["backlog"]
+    [team] = outcome.result.teams
+    assert team.backlog == WORLD_BACKLOG + 37 == len(quarantine_env.held())
+    assert sorted(team.planned) == sorted(planned)
+    assert len(team.planned) + sum(team.kept.values()) == team.backlog
 
 
 def test_a_plan_over_the_cap_is_refused_and_accepts_nothing(quarantine_env):
@@ -182,7 +183,7 @@ def test_a_plan_over_the_cap_is_refused_and_accepts_nothing(quarantine_env):
     before = quarantine_env.held()
     outcome = run(quarantine_env, apply=True, max_actions=11)
     assert not outcome.ok and "--max-actions 12" in outcome.message
-    assert outcome.result["refused"] and quarantine_env.held() == before
+    assert outcome.result.refused and quarantine_env.held() == before
 
 
 def test_an_approved_plan_is_applied(quarantine_env, monkeypatch):
@@ -222,12 +223,21 @@ def test_the_command_prints_the_documented_json(quarantine_env, cli):
     assert "not whitelisted" in human.stdout and "backlog" in human.stdout
 
 
+def test_a_resumed_run_refuses_a_new_threshold_since_its_plan_is_decided(cli):
+    # Given a resume of some earlier run, asked with a threshold of its own
+    answer = CliRunner().invoke(cli, ["quarantine", "accept", "--apply", "--resume", "r1",
+                                      "--threshold", "3"])
+    # Then it stops before anything runs: one line naming the option, exit 2
+    assert answer.exit_code == 2
+    assert "--threshold" in answer.stderr and len(answer.stderr.strip().splitlines()) == 1
+
+
 def test_the_report_goes_to_slack_escaped(quarantine_env):
     quarantine_env.whitelist("boss@corp.com")
     quarantine_env.quarantine('"<!channel> @here" <boss@corp.com>', subject="<script>&")
     quarantine_env.start()
     outcome = run_flow(quarantine_accept, threshold=0)
-    assert outcome.ok and outcome.result["notification"]
+    assert outcome.ok and outcome.result.notification
     message = quarantine_env.sandbox.slack_posts()[-1]["payload"]
     text = json.dumps(message)
     assert "Quarantine accept (dry run)" in message["text"]
@@ -235,16 +245,17 @@ def test_the_report_goes_to_slack_escaped(quarantine_env):
 
 
 def test_the_slack_message_shows_before_after_and_why_kept():
-    result = {"run_id": "r1", "dry_run": False, "as_of": "2026-10-01T00:00:00+00:00",
-              "refused": None, "failed": [],
-              "teams": [{"team": "A", "backlog": 20, "backlog_after": 12, "threshold": 10,
-                         "acted": True, "planned": ["u1"] * 8, "accepted": 8,
-                         "kept": {"not_whitelisted": 10, "spam_score": 2},
-                         "top": [{"uuid": "u1", "from": "a@b.c", "subject": "s",
-                                  "reason": "r"}]},
-                        {"team": "B", "backlog": 3, "backlog_after": 3, "threshold": 10,
-                         "acted": False, "planned": [], "accepted": 0,
-                         "kept": {"not_whitelisted": 0, "spam_score": 0}, "top": []}]}
+    def team(name: str, backlog: int, after: int, planned: int, kept: tuple[int, int],
+             top: tuple[HeldMessage, ...] = ()) -> TeamAccepts:
+        return TeamAccepts(name, backlog, 10, False, ("u1",) * planned, planned,
+                           {"not_whitelisted": kept[0], "spam_score": kept[1]}, after,
+                           backlog > 10, 5, top, "r1", False, 0, None)
+
+    result = QuarantineAcceptResult(
+        "r1", False, datetime(2026, 10, 1, tzinfo=UTC), 500,
+        (team("A", 20, 12, 8, (10, 2), (HeldMessage("u1", "a@b.c", "s", "r"),)),
+         team("B", 3, 3, 0, (0, 0))),
+    )
     text = json.dumps(quarantine_accept_message(result), ensure_ascii=False)
     assert "20 → 12" in text and "8 accepted" in text and "2 spam score" in text
     assert "not above the threshold" in text and "…and 7 more" in text

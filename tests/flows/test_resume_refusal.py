@@ -87,13 +87,13 @@ def test_the_resume_flow_refuses_an_unknown_resume_id_itself(contacts_env):
 def test_contact_cleanup_apply_resumes_the_stored_plan_of_its_dry_run(contacts_env, cli):
     # Given a dry run's plan
     dry = run_flow(contact_cleanup, notify=False, as_of=contacts_env.sandbox.now())
-    assert dry.ok and dry.result["actions_total"] > 0
+    assert dry.ok and dry.result.actions_total > 0
     # When it is applied by its id through the command
     answer = CliRunner().invoke(cli, ["contacts", "cleanup", "--apply", "--resume",
-                                      dry.result["run_id"], "--no-notify"])
+                                      dry.result.run_id, "--no-notify"])
     # Then exactly that plan was applied
     assert answer.exit_code == 0, answer.output
-    assert audit_rows(contacts_env) == dry.result["actions_total"]
+    assert audit_rows(contacts_env) == dry.result.actions_total
 
 
 @pytest.mark.parametrize("kind", ["unknown", "other job"])
@@ -122,7 +122,7 @@ def test_contact_undo_refuses_another_jobs_run_and_an_unknown_undo_id(contacts_e
     applied = run_flow(contact_cleanup, apply=True, notify=False,
                        as_of=contacts_env.sandbox.now())
     assert applied.ok, applied.message
-    run_id = applied.result["run_id"]
+    run_id = applied.result.run_id
     store_foreign_plan(contacts_env, "a-quarantine-run", QUARANTINE_JOB)
     after_cleanup, audited = contacts_env.states(), audit_rows(contacts_env)
     with contacts_env.store() as store:

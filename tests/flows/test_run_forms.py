@@ -143,16 +143,16 @@ def test_given_a_deployment_run_when_cleanup_is_applied_then_it_waits_for_a_pers
     watcher.join(timeout=30)
     # Then it paused for a person, who rejected it: no contact changed, the refusal is said
     assert seen, "the run never paused"
-    assert outcome.result["actions_total"] > 0
-    assert "rejected in the Prefect UI (not this week)" in outcome.result["refused"]
+    assert outcome.result.actions_total > 0
+    assert "rejected in the Prefect UI (not this week)" in outcome.result.refused
     assert outcome.state == "Rejected" and outcome.ok
-    assert sum(outcome.result["applied"].values()) == 0
+    assert sum(outcome.result.applied.values()) == 0
     assert contacts_env.states() == before
     # ...having read the plan that was stored, as the paused run's artifact
     shown = approval_artifact(seen[0], "contact-cleanup-approval")
-    assert len(shown) == min(outcome.result["actions_total"], PLAN_ROWS_SHOWN)
+    assert len(shown) == min(outcome.result.actions_total, PLAN_ROWS_SHOWN)
     # ...and the rejection, with its note, is audited with the plan
     with contacts_env.store() as store:
-        [decision] = [a.change for a in store.audit.of_run(outcome.result["run_id"])
+        [decision] = [a.change for a in store.audit.of_run(outcome.result.run_id)
                       if a.change.field == "approval"]
     assert (decision.new_value, decision.reason) == ("rejected", "not this week")

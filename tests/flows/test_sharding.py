@@ -11,6 +11,7 @@ from flows.contact_cleanup import contact_cleanup
 from flows.daily_health import daily_health
 from flows.outbound_guard import outbound_guard
 from flows.run import run_flow
+from mailops.contacts import ContactCleanupResult
 from mailops.rules.shard import Shard
 from mailops.store import alerts, domain_daily, team_daily
 
@@ -88,7 +89,7 @@ def test_contact_cleanup_shards_plan_disjoint_teams_and_an_empty_shard_does_noth
     teams = sorted(mailops_env.sandbox.team_keys)
     empty = next(s for s in Shard.all_of(8) if not any(s.owns(t) for t in teams))
 
-    def plan(part: str) -> dict:
+    def plan(part: str) -> ContactCleanupResult:
         outcome = run_flow(contact_cleanup, as_of=mailops_env.sandbox.now(), notify=False,
                            shard=part)
         assert outcome.ok, outcome.message
@@ -98,10 +99,10 @@ def test_contact_cleanup_shards_plan_disjoint_teams_and_an_empty_shard_does_noth
     halves = [plan("1/2"), plan("2/2")]
     nothing = plan(str(empty))
     # Then the two plans cover every team once, and the empty shard planned nothing
-    assert sorted(halves[0]["teams"] + halves[1]["teams"]) == teams
-    assert not set(halves[0]["teams"]) & set(halves[1]["teams"])
-    assert nothing["actions_total"] == 0 and nothing["teams"] == []
-    assert nothing["shard"] == str(empty)
+    assert sorted(halves[0].teams + halves[1].teams) == teams
+    assert not set(halves[0].teams) & set(halves[1].teams)
+    assert nothing.actions_total == 0 and nothing.teams == ()
+    assert str(nothing.shard) == str(empty)
 
 
 def test_a_shard_that_cannot_exist_fails_the_run_in_words(mailops_env):
