@@ -16,12 +16,11 @@ from prefect import flow, get_run_logger
 from prefect.states import Failed, State
 
 import tasks.contacts as contact_tasks
-from flows.ending import gated_end, stopped
+from flows.ending import gated_end, notified, stopped
 from flows.run_form import run_form
 from mailops import jobs
 from mailops.contacts import JOB, ContactCleanupResult, PlanSummary, per_action
 from mailops.errors import ConfigError, MailopsError
-from mailops.gate import dry_run
 from mailops.report.escape import markdown_text
 from mailops.rules.shard import Shard
 from tasks.approval import gate, require_stored_plan
@@ -116,12 +115,8 @@ async def _cleanup(
         summary = await contact_tasks.plan_cleanup(run_id, names, moment, part)
         result = ContactCleanupResult.planned_from(summary, part, dry_run=not apply)
         cap = max_actions if max_actions is not None else settings.contacts.max_actions_per_run
-        decision = dry_run(summary.changes)
-        if apply:
-            decision = await gate(
-                summary.changes, cap, job=JOB, run_id=run_id,
-                plan_markdown=_approval_markdown(result, cap),
-            )
+        decision = await gate(summary.changes, cap, apply=apply, job=JOB, run_id=run_id,
+                              plan_markdown=_approval_markdown(result, cap))
         result = replace(result, refused=decision.refusal)
         if decision.applies:
             applied, failed = await contact_tasks.apply_cleanup(run_id, names, part)
@@ -132,10 +127,7 @@ async def _cleanup(
 
     contact_tasks.publish_artifacts(result)
     if notify:
-        delivered, error = contact_tasks.notify(result)
-        result = replace(result, notification=delivered)
-        if error is not None:
-            logger.warning("the summary was not sent: %s", error)
+        result = notified(result, contact_tasks.notify(result), logger)
     logger.info(
         "contact-cleanup %s: planned %s, applied %s, %d skipped as invalid%s",
         run_id, dict(result.planned), dict(result.applied), result.skipped_invalid,

@@ -4,19 +4,24 @@ run's verdict as its state's name (Applied, Rejected, Expired, Dry run, ...)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from logging import Logger, LoggerAdapter
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from prefect.states import Completed, Failed, State
 
 from mailops.errors import ConfigError, MailopsError
 from mailops.gate import NEEDS_A_PERSON, GateDecision
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 # How a run's failure message starts when its configuration is wrong: the command that ran
 # it exits 2, as for any other configuration error (cli.commands.run_job).
 CONFIG_ERROR = "configuration error: "
 
-R = TypeVar("R")  # a job's result: its typed result object (or, for some jobs still, a dict)
+R = TypeVar("R")  # a job's result: its typed result object
+D = TypeVar("D", bound="DataclassInstance")  # a result with a `notification` field
 
 
 def stopped(exc: MailopsError, job: str | None = None) -> str:
@@ -37,6 +42,17 @@ def end_with(
     message = f"{len(problems)} problem(s): " + "; ".join(problems)
     logger.error(message)
     return Failed(message=message, data=result)
+
+
+def notified(
+    result: D, sent: tuple[str | None, str | None], logger: Logger | LoggerAdapter[Any]
+) -> D:
+    """`result` with where its summary was posted (`sent` is a notify task's answer: where
+    it went, or why not); a summary not sent is a warning, never the run's failure."""
+    delivered, error = sent
+    if error is not None:
+        logger.warning("the summary was not sent: %s", error)
+    return replace(result, notification=delivered)
 
 
 def gated_end(

@@ -23,7 +23,6 @@ from flows.ending import gated_end, stopped
 from flows.run_form import run_form
 from mailops import jobs
 from mailops.errors import MailopsError
-from mailops.gate import dry_run
 from mailops.guard import JOB, GuardAction, GuardRun, OutboundGuardResult
 from mailops.rules.shard import Shard
 from tasks.approval import gate
@@ -77,14 +76,12 @@ async def outbound_guard(
         guard_tasks.publish_artifacts(quote(run), as_of)
         applied: list[GuardAction] = []
         problems = [f"{f.subject}: {f.message}" for f in collected.failures]
-        decision = dry_run(len(run.actions))
-        if apply:
-            cap = max_actions if max_actions is not None else settings.guard.max_actions_per_run
-            decision = await gate(len(run.actions), cap, job=JOB, run_id=run_id,
-                                  plan_markdown=_plan_markdown(run))
-            if decision.refusal is not None:
-                result = replace(result, dry_run=True)
-                return gated_end(result, decision, logger, problems=problems)
+        cap = max_actions if max_actions is not None else settings.guard.max_actions_per_run
+        decision = await gate(len(run.actions), cap, apply=apply, job=JOB, run_id=run_id,
+                              plan_markdown=_plan_markdown(run))
+        if decision.refusal is not None:
+            result = replace(result, dry_run=True)
+            return gated_end(result, decision, logger, problems=problems)
         if decision.applies:
             outcome, applied = await guard_tasks.apply_guard_plan(run_id)
             result = replace(result, applied=len(applied))

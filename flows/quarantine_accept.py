@@ -19,11 +19,10 @@ from prefect import flow, get_run_logger
 from prefect.states import Failed, State
 
 import tasks.quarantine as quarantine_tasks
-from flows.ending import gated_end, stopped
+from flows.ending import gated_end, notified, stopped
 from flows.run_form import run_form
 from mailops import jobs
 from mailops.errors import ConfigError, MailopsError
-from mailops.gate import dry_run
 from mailops.quarantine import JOB, QuarantineAcceptResult, TeamAccepts
 from mailops.report.escape import markdown_text
 from tasks.approval import gate, require_stored_plan
@@ -121,12 +120,8 @@ async def _accept(
             run_id, not apply, moment, cap,
             tuple(TeamAccepts.planned_from(plan, run_id, dry_run=not apply) for plan in plans),
         )
-        decision = dry_run(result.planned)
-        if apply:
-            decision = await gate(
-                result.planned, cap, job=JOB, run_id=run_id,
-                plan_markdown=_approval_markdown(result),
-            )
+        decision = await gate(result.planned, cap, apply=apply, job=JOB, run_id=run_id,
+                              plan_markdown=_approval_markdown(result))
         result = replace(result, refused=decision.refusal)
         if decision.applies:
             accepted, failed = await quarantine_tasks.apply_quarantine(run_id, names)
@@ -139,10 +134,7 @@ async def _accept(
 
     quarantine_tasks.publish_artifacts(result)
     if notify:
-        delivered, error = quarantine_tasks.notify(result)
-        result = replace(result, notification=delivered)
-        if error is not None:
-            logger.warning("the summary was not sent: %s", error)
+        result = notified(result, quarantine_tasks.notify(result), logger)
     logger.info(
         "quarantine-accept %s: %s", run_id,
         "; ".join(f"{t.team}: backlog {t.backlog} -> {t.backlog_after}, "

@@ -28,6 +28,7 @@ from mailops.gate import (
     approval_audit,
     check_stored_plan,
     decide_without_asking,
+    dry_run,
     expired,
 )
 from mailops.report.escape import visible_values
@@ -132,12 +133,14 @@ def _record_decision(job: str, run_id: str, decision: str, answer: Approval) -> 
 
 
 async def gate(
-    planned: int, cap: int, *, job: str, run_id: str, plan_markdown: str
+    planned: int, cap: int, *, apply: bool, job: str, run_id: str, plan_markdown: str
 ) -> GateDecision:
-    """Whether a plan of `planned` changes may be applied, and why: nothing to change, over
-    the cap, approved by the terminal's `--apply`, or a person's answer in the Prefect UI
-    (asked only when approval is required; the approver reads the plan stored under
-    `run_id`)."""
+    """Whether a plan of `planned` changes may be applied, and why: a dry run (not asked to
+    `apply`), nothing to change, over the cap, approved by the terminal's `--apply`, or a
+    person's answer in the Prefect UI (asked only when approval is required; the approver
+    reads the plan stored under `run_id`)."""
+    if not apply:
+        return dry_run(planned)
     decision = decide_without_asking(planned, cap, approval_required=approval_required())
     if decision is None:
         rows = stored_plan_rows(run_id)

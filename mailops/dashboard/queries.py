@@ -81,12 +81,6 @@ class GroupRow:
 
 
 @dataclass(frozen=True)
-class HealthFilterEcho:
-    status: Status | None
-    q: str | None
-
-
-@dataclass(frozen=True)
 class HealthSummary:
     groups: int
     mailboxes: int
@@ -99,7 +93,7 @@ class HealthView:
     """The health page: every group (worst first) with its mailboxes, as filtered."""
 
     generated_at: datetime
-    filters: HealthFilterEcho
+    filters: Mapping[str, str | None]  # the filters applied, None where not given
     summary: HealthSummary
     groups: tuple[GroupRow, ...]
 
@@ -133,7 +127,8 @@ def health(
     counts = {s.value: sum(state.effective is s for state in states) for s in Status}
     summary = HealthSummary(len(groups), len(states),
                             sum(state.status in UNHEALTHY for state in states), counts)
-    return HealthView(_now(), HealthFilterEcho(wanted, needle or None), summary, tuple(shown))
+    filters = {"status": wanted.value if wanted else None, "q": needle or None}
+    return HealthView(_now(), filters, summary, tuple(shown))
 
 
 # --- trends ---------------------------------------------------------------------------------
@@ -184,19 +179,18 @@ class SubjectTrend:
 
 @dataclass(frozen=True)
 class ScopeTrends:
+    """The teams' (or the domains') metrics and each subject's series of them."""
+
     metrics: tuple[str, ...]
     subjects: tuple[SubjectTrend, ...]
 
 
 @dataclass(frozen=True)
 class DayRange:
+    """The days shown, both included."""
+
     start: date
     end: date
-
-
-@dataclass(frozen=True)
-class NameFilterEcho:
-    q: str | None
 
 
 @dataclass(frozen=True)
@@ -205,7 +199,7 @@ class TrendsView:
 
     generated_at: datetime
     range: DayRange
-    filters: NameFilterEcho
+    filters: Mapping[str, str | None]
     team: ScopeTrends
     domain: ScopeTrends
 
@@ -244,8 +238,8 @@ def trends(
                          {metric: changes.get((scope, name, metric)) for metric in metrics})
             for name, by_metric in series.items()
         ))
-    return TrendsView(_now(), DayRange(start, end), NameFilterEcho(needle or None),
-                      scopes["team"], scopes["domain"])
+    return TrendsView(_now(), DayRange(start, end), {"q": needle or None}, scopes["team"],
+                      scopes["domain"])
 
 
 # --- activity -------------------------------------------------------------------------------
@@ -288,17 +282,11 @@ class OnceOnlyRun:
 
 
 @dataclass(frozen=True)
-class ActivityFilterEcho:
-    job: str | None
-    limit: int
-
-
-@dataclass(frozen=True)
 class ActivityView:
     """The activity page: the audit table and the once-only runs, newest first."""
 
     generated_at: datetime
-    filters: ActivityFilterEcho
+    filters: Mapping[str, str | int | None]
     changes: tuple[AuditRow, ...]
     runs: tuple[OnceOnlyRun, ...]
 
@@ -318,4 +306,4 @@ def activity(store: Store, limit: int = 200, job: str | None = None) -> Activity
                     entry.started_at, entry.finished_at, entry.detail)
         for entry in store.ledger.tail([job] if job else ONCE_ONLY_JOBS, limit)
     )
-    return ActivityView(_now(), ActivityFilterEcho(job or None, limit), changes, runs)
+    return ActivityView(_now(), {"job": job or None, "limit": limit}, changes, runs)

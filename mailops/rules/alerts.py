@@ -7,6 +7,8 @@ from enum import StrEnum
 
 
 class Severity(StrEnum):
+    """How urgent a finding is; the reports list the critical ones first."""
+
     INFO = "info"
     WARNING = "warning"
     CRITICAL = "critical"

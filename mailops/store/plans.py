@@ -13,6 +13,9 @@ from mailops.store.schema import audit_log, planned_changes
 
 
 class ChangeStatus(StrEnum):
+    """Where a planned change stands: still to make, made, or tried and failed (a resumed
+    run tries it again)."""
+
     PLANNED = "planned"
     APPLIED = "applied"
     FAILED = "failed"

@@ -6,6 +6,7 @@ parameters) from its flow's parameter schema; the schema is read here as Prefect
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,7 @@ from deployments import JOBS, Job
 from deployments.build import job_flow
 from flows.contact_cleanup import contact_cleanup
 from flows.run import run_flow
+from mailops.gate import Verdict
 from tasks.approval import PLAN_ROWS_SHOWN, approval_required, gate
 
 # How the machinery waits, pages and polls: settings, never a field of the form.
@@ -110,10 +112,13 @@ def test_given_the_old_bypass_parameters_when_a_run_is_created_with_them_then_it
 
 def test_given_any_parameters_when_approval_is_decided_then_none_of_them_is_consulted():
     # The decision takes nothing from the run's parameters, and the gate no flag that could
-    # turn it off: only the plan's size, the cap and what the approver reads.
+    # turn it off: only the plan's size, the cap, whether to apply at all (off is a dry run,
+    # decided before anything is asked) and what the approver reads.
     assert inspect.signature(approval_required).parameters == {}
     assert set(inspect.signature(gate).parameters) == {
-        "planned", "cap", "job", "run_id", "plan_markdown"}
+        "planned", "cap", "apply", "job", "run_id", "plan_markdown"}
+    not_asked = asyncio.run(gate(5, 100, apply=False, job="j", run_id="r", plan_markdown=""))
+    assert not_asked.verdict is Verdict.DRY_RUN and not not_asked.applies
 
 
 @pytest.mark.parametrize("always", ["true", "false"])
