@@ -66,7 +66,7 @@ def explain(exc: MailopsError, call: str) -> str:
 
 
 @task(retries=1, retry_delay_seconds=2)
-async def onboard_domain(name: str, as_of: datetime) -> dict[str, Any]:
+async def onboard_domain(name: str, as_of: datetime) -> DomainRecord:
     """Start verification (or register the subdomain) and store the records to publish.
 
     Repeating `verify` or `register-subdomain` answers the same records, so a retry is safe.
@@ -77,21 +77,21 @@ async def onboard_domain(name: str, as_of: datetime) -> dict[str, Any]:
     with Store(settings.database_url) as store:
         store.upgrade()
         store.domains.save_onboarded(record)
-    return record.as_json()
+    return record
 
 
 @task()
-def publish_records(result: dict[str, Any]) -> None:
+def publish_records(record: DomainRecord) -> None:
     """The records to publish as a table in the Prefect UI."""
-    lines = [f"# DNS records for {markdown_text(result['domain'])}", "",
+    lines = [f"# DNS records for {markdown_text(record.name)}", "",
              "| type | name | value |", "|---|---|---|"]
     lines += [
         f"| {markdown_text(r['type'])} | {markdown_text(r['name'])} | {markdown_text(r['value'])} |"
-        for r in result.get("dns_records", [])
+        for r in record.dns_records
     ]
     create_markdown_artifact(
         key="domain-onboarding-records", markdown="\n".join(lines),
-        description=f"DNS records of {result['domain']}",
+        description=f"DNS records of {record.name}",
     )
 
 
@@ -104,9 +104,9 @@ def _post(message: dict[str, Any], name: str) -> tuple[str | None, str | None]:
 
 
 @task()
-def notify_onboarding(result: dict[str, Any]) -> tuple[str | None, str | None]:
+def notify_onboarding(record: DomainRecord) -> tuple[str | None, str | None]:
     """Post the records table to Slack: (where it went, or why not)."""
-    return _post(domain_onboarding_message(result), outbox_name(ONBOARDING, result["domain"]))
+    return _post(domain_onboarding_message(record), outbox_name(ONBOARDING, record.name))
 
 
 # --- verification-watch ---------------------------------------------------------------------

@@ -8,7 +8,7 @@ import typer
 
 from cli.app import JsonFlag, output
 from cli.commands import add_group, parse_instant, run_job
-from mailops.domains import VerificationWatchResult
+from mailops.domains import DomainOnboardingResult, VerificationWatchResult
 from mailops.report.escape import terminal_text
 
 AsOf = Annotated[
@@ -36,26 +36,29 @@ def onboard(
     instant = parse_instant(as_of)
     outcome = run_job("flows.domain_onboarding:domain_onboarding", name=name, apply=apply,
                       as_of=instant, notify=not no_notify)
-    result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
-    output.finish(_onboard_summary(result), result,
+    result = outcome.result if isinstance(outcome.result, DomainOnboardingResult) else None
+    output.finish(_onboard_summary(result), result or {},
                   error=None if outcome.ok else outcome.message, local_json=json_output)
 
 
-def _onboard_summary(result: dict[str, Any]) -> str:
-    domain = terminal_text(result.get("domain", ""))
-    if result.get("status") == "planned":
-        calls = "\n".join(f"  {terminal_text(c)}" for c in result.get("calls", []))
+def _onboard_summary(result: DomainOnboardingResult | None) -> str:
+    if result is None:
+        return "The domain was not onboarded."
+    domain = terminal_text(result.domain)
+    if result.status == "planned":
+        calls = "\n".join(f"  {terminal_text(c)}" for c in result.calls)
         return f"Dry run: onboarding {domain} would call\n{calls}\nRun again with --apply."
-    if not result.get("dns_records") and result.get("status") in (None, "not_started"):
+    record = result.record
+    if record is None:
         return f"{domain} was not onboarded."
-    lines = [f"{domain}: {terminal_text(result.get('status'))}"
-             + (f" (subdomain of {terminal_text(result['parent'])})" if result.get("parent")
-                else "") + ". Publish these DNS records:"]
-    for record in result.get("dns_records", []):
-        lines.append(f"  {terminal_text(record['type']):<6} {terminal_text(record['name'])}  "
-                     f"{terminal_text(record['value'])}")
-    if result.get("notification"):
-        lines.append(f"Posted to {result['notification']}.")
+    lines = [f"{domain}: {terminal_text(record.status)}"
+             + (f" (subdomain of {terminal_text(record.parent)})" if record.parent else "")
+             + ". Publish these DNS records:"]
+    for row in record.dns_records:
+        lines.append(f"  {terminal_text(row['type']):<6} {terminal_text(row['name'])}  "
+                     f"{terminal_text(row['value'])}")
+    if result.notification:
+        lines.append(f"Posted to {result.notification}.")
     return "\n".join(lines)
 
 
