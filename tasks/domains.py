@@ -7,6 +7,7 @@ task, so it is never a task's parameter or return value, nor in a log or artifac
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from mailops import jobs, prefect_server
 from mailops.domains import (
     Polled,
     PollRound,
+    Rotation,
     StatusChange,
     VerificationWatchResult,
     credential_file,
@@ -202,7 +204,7 @@ async def _keep(domain: str, password: SecretStr) -> tuple[str | None, str | Non
 
 
 @task(retries=0)
-async def rotate_and_store(domain: str, run_id: str, as_of: datetime) -> dict[str, Any]:
+async def rotate_and_store(domain: str, run_id: str, as_of: datetime) -> Rotation:
     """Rotate the credential and store its password before anything else; never retried.
 
     Returns what happened, never the password.
@@ -210,39 +212,34 @@ async def rotate_and_store(domain: str, run_id: str, as_of: datetime) -> dict[st
     logger = get_run_logger()
     settings = current_settings()
     call = f"POST /domains/{domain}/provider-credential"
-    result: dict[str, Any] = {"domain": domain, "status": "failed", "location": None}
     async with EmbouxClient.from_settings(settings) as client:
         try:
             credential = await client.create_provider_credential(domain)
         except OutcomeUnknownError as exc:
-            result["status"] = "unknown"
-            result["error"] = (
+            return Rotation(domain, "unknown", error=(
                 f"the answer to {call} was lost ({exc}): EmBoux may have installed a new "
                 f"password that never arrived, so the stored one may no longer work. Run "
                 f"`mailops domains rotate-credential {domain} --apply` again now: a new POST "
                 f"rotates again and stores the password it returns"
-            )
-            return result
+            ))
         except MailopsError as exc:
-            result["error"] = explain(exc, call)
-            return result
+            return Rotation(domain, "failed", error=explain(exc, call))
     location, problem = await _keep(domain, credential.password)
-    result.update(login=credential.login, provider=credential.provider,
-                  patterns_installed=credential.patterns_installed)
+    received = Rotation(domain, login=credential.login, provider=credential.provider,
+                        patterns_installed=list(credential.patterns_installed))
     del credential
     if location is None:
-        result["status"] = "unstored"
-        result["error"] = (
+        return replace(received, status="unstored", error=(
             f"EmBoux installed a new credential for {domain} but its password could not be "
             f"stored: {problem}. The previous password no longer works and the new one is "
             f"lost: fix the storage, then run `mailops domains rotate-credential {domain} "
             f"--apply` again at once (a new POST issues and stores a fresh password)"
-        )
-        return result
-    result.update(status="rotated", location=location)
+        ))
+    rotated = replace(received, status="rotated", location=location)
     if problem:
-        result["warning"] = f"{problem}; the password was written to {location} instead"
-        logger.warning("credential-rotation %s: %s", domain, result["warning"])
+        rotated = replace(rotated, warning=f"{problem}; the password was written to {location} "
+                                           "instead")
+        logger.warning("credential-rotation %s: %s", domain, rotated.warning)
     try:
         with Store(settings.database_url) as store:
             store.upgrade()
@@ -253,8 +250,9 @@ async def rotate_and_store(domain: str, run_id: str, as_of: datetime) -> dict[st
                 label=domain,
             )], now=as_of)
     except MailopsError as exc:
-        result["warning"] = f"rotated and stored in {location}, but not recorded: {exc}"
-    return result
+        rotated = replace(rotated, warning=f"rotated and stored in {location}, but not "
+                                           f"recorded: {exc}")
+    return rotated
 
 
 @task()
@@ -266,11 +264,11 @@ def domains_with_credentials() -> list[str]:
 
 
 @task()
-def alert_rotation(day: date, outcomes: list[dict[str, Any]]) -> None:
+def alert_rotation(day: date, rotations: list[Rotation]) -> None:
     """A critical alert for each domain whose rotation needs a person."""
     found = [
-        Alert("credential_rotation", Severity.CRITICAL, o["domain"], o["error"])
-        for o in outcomes if o["status"] in ("unknown", "unstored", "failed")
+        Alert("credential_rotation", Severity.CRITICAL, r.domain, r.error or r.status)
+        for r in rotations if r.needs_a_person
     ]
     with Store(current_settings().database_url) as store:
         store.upgrade()
@@ -278,15 +276,14 @@ def alert_rotation(day: date, outcomes: list[dict[str, Any]]) -> None:
 
 
 @task()
-def publish_rotation(outcomes: list[dict[str, Any]]) -> None:
+def publish_rotation(rotations: list[Rotation]) -> None:
     """What the rotation did, by domain (locations only, never a value)."""
     lines = ["| domain | status | stored in |", "|---|---|---|"]
     lines += [
-        f"| {markdown_text(o['domain'])} | {o['status']} | "
-        f"{markdown_text(o.get('location') or '-')} |"
-        for o in outcomes
+        f"| {markdown_text(r.domain)} | {r.status} | {markdown_text(r.location or '-')} |"
+        for r in rotations
     ]
     create_markdown_artifact(
         key=jobs.CREDENTIAL_ROTATION, markdown="\n".join(lines),
-        description=f"{len(outcomes)} credential rotation(s)",
+        description=f"{len(rotations)} credential rotation(s)",
     )

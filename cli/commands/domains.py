@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from cli.app import JsonFlag, output
 from cli.commands import add_group, parse_instant, run_job
-from mailops.domains import DomainOnboardingResult, VerificationWatchResult
+from mailops.domains import (
+    CredentialRotationResult,
+    DomainOnboardingResult,
+    VerificationWatchResult,
+)
 from mailops.report.escape import terminal_text
 
 AsOf = Annotated[
@@ -103,18 +107,21 @@ def rotate_credential(
     instant = parse_instant(as_of)
     outcome = run_job("flows.credential_rotation:credential_rotation", domains=(name,),
                       apply=apply, as_of=instant)
-    result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
-    if result.get("status") == "planned":
+    result = outcome.result if isinstance(outcome.result, CredentialRotationResult) else None
+    output.finish(_rotation_summary(result), result or {},
+                  error=None if outcome.ok else outcome.message, local_json=json_output)
+
+
+def _rotation_summary(result: CredentialRotationResult | None) -> str:
+    if result is not None and result.status == "planned":
         lines = ["Dry run: would rotate"]
-        lines += [f"  {terminal_text(p['domain'])}: {p['call']}, password stored in "
-                  f"{terminal_text(p['store_in'])}" for p in result["planned"]]
+        lines += [f"  {terminal_text(p.domain)}: {p.call}, password stored in "
+                  f"{terminal_text(p.store_in)}" for p in result.planned]
         lines.append("Run again with --apply.")
-    else:
-        lines = [
-            f"{terminal_text(o['domain'])}: {o['status']}"
-            + (f", password stored in {terminal_text(o['location'])}" if o.get("location")
-               else "")
-            for o in result.get("rotations", [])
-        ] or ["No credential was rotated."]
-    output.finish("\n".join(lines), result, error=None if outcome.ok else outcome.message,
-                  local_json=json_output)
+        return "\n".join(lines)
+    rotations = result.rotations if result is not None else []
+    return "\n".join([
+        f"{terminal_text(r.domain)}: {r.status}"
+        + (f", password stored in {terminal_text(r.location)}" if r.location else "")
+        for r in rotations
+    ] or ["No credential was rotated."])
