@@ -26,7 +26,7 @@ from mailops.gate import NOTHING, decide_without_asking, dry_run
 from mailops.jsonable import to_jsonable
 from mailops.rules.domains import normalise
 from tasks.approval import approval_required, request_approval
-from tasks.context import current_run_id, current_settings
+from tasks.context import current_run_id, current_settings, require_emboux_token
 
 
 @run_form
@@ -55,7 +55,7 @@ async def credential_rotation(
             targets = [normalise(d) for d in domains] if domains else []
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        domain_tasks.require_emboux_token()
+        require_emboux_token(domain_tasks.NO_TOKEN)
         targets = targets or domain_tasks.domains_with_credentials()
         result = replace(result, planned=[
             PlannedRotation(d, f"POST /domains/{d}/provider-credential",

@@ -21,6 +21,7 @@ from mailops.domains import DomainOnboardingResult, planned_calls
 from mailops.errors import ConfigError, MailopsError
 from mailops.public_suffix import registrable_domain
 from mailops.rules.domains import normalise, parent_of
+from tasks.context import require_emboux_token
 
 
 @run_form
@@ -47,7 +48,7 @@ async def domain_onboarding(
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         result = replace(result, domain=domain, parent=parent, calls=planned_calls(domain))
-        domain_tasks.require_emboux_token()
+        require_emboux_token(domain_tasks.NO_TOKEN)
         if not apply:
             result = replace(result, status="planned")
             logger.info("domain-onboarding %s (dry run): would call %s", domain,

@@ -30,8 +30,8 @@ from mailops.domains import (
     poll,
     write_secret_file,
 )
-from mailops.emboux import EmbouxClient
-from mailops.errors import AuthError, ConfigError, MailopsError, OutcomeUnknownError
+from mailops.emboux import EmbouxClient, master_token_refusal
+from mailops.errors import MailopsError, OutcomeUnknownError
 from mailops.report.escape import markdown_text
 from mailops.report.slack import (
     SlackNotifier,
@@ -49,19 +49,13 @@ WATCH = jobs.VERIFICATION_WATCH
 ROTATION = jobs.CREDENTIAL_ROTATION
 
 
-def require_emboux_token() -> None:
-    if current_settings().emboux_api_key is None:
-        raise ConfigError("MAILOPS_EMBOUX_API_KEY is not set: the domain jobs need an EmBoux token")
+# Why a domain job does not start without an EmBoux token (`require_emboux_token`).
+NO_TOKEN = "MAILOPS_EMBOUX_API_KEY is not set: the domain jobs need an EmBoux token"
 
 
 def explain(exc: MailopsError, call: str) -> str:
     """One line for a refused call; a 403 says the master token is needed."""
-    if isinstance(exc, AuthError) and exc.status == 403:
-        return (
-            f"{call} needs the EmBoux master token, and the configured token "
-            f"(MAILOPS_EMBOUX_API_KEY) is not one: EmBoux refused it (403). Nothing was changed."
-        )
-    return f"{call} failed: {exc}"
+    return master_token_refusal(exc, call, "Nothing was changed.") or f"{call} failed: {exc}"
 
 
 # --- domain-onboarding ----------------------------------------------------------------------
