@@ -33,7 +33,7 @@ from mailops.models.emboux import FrozenCounters
 from mailops.resets import BillingFreezeResult
 from mailops.rules import resets
 from mailops.store import BillingRow, LedgerEntry, LedgerStatus
-from tasks.context import current_run_id
+from tasks.context import current_run_id, require_emboux_token
 
 JOB = outbound.JOB_MONTHLY
 CALL = KeyedCall(JOB, "monthly reset", unknown_note="The snapshot is kept. ")
@@ -66,7 +66,7 @@ async def billing_freeze(
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         run.update(key=key)
-        outbound.require_emboux_token()
+        require_emboux_token(outbound.NO_TOKEN)
         spooled = await outbound.import_spooled_freezes()
         if spooled.describe():
             run.update(spool=spooled)

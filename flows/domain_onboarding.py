@@ -7,8 +7,8 @@ Dry run by default: shows the call it would make.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.states import Failed, State
@@ -17,17 +17,18 @@ import tasks.domains as domain_tasks
 from flows.ending import stopped
 from flows.run_form import run_form
 from mailops import jobs
-from mailops.domains import planned_calls
+from mailops.domains import DomainOnboardingResult, planned_calls
 from mailops.errors import ConfigError, MailopsError
 from mailops.public_suffix import registrable_domain
 from mailops.rules.domains import normalise, parent_of
+from tasks.context import require_emboux_token
 
 
 @run_form
 @flow(name=jobs.DOMAIN_ONBOARDING, log_prints=False)
 async def domain_onboarding(
     name: str, apply: bool = False, as_of: datetime | None = None, notify: bool = True
-) -> dict[str, Any] | State:
+) -> DomainOnboardingResult | State:
     """Start verification of one domain, store the DNS records to publish and post them.
 
     Args:
@@ -39,41 +40,40 @@ async def domain_onboarding(
         notify: Post the DNS records to Slack.
     """
     logger = get_run_logger()
-    result: dict[str, Any] = {"domain": name, "apply": apply, "status": "not_started"}
+    result = DomainOnboardingResult(name, apply)
     try:
         try:
             domain = normalise(name)
             parent = parent_of(domain, registrable_domain)  # a public suffix is refused
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        result.update(domain=domain, parent=parent, calls=planned_calls(domain))
-        domain_tasks.require_emboux_token()
+        result = replace(result, domain=domain, parent=parent, calls=planned_calls(domain))
+        require_emboux_token(domain_tasks.NO_TOKEN)
         if not apply:
-            result["status"] = "planned"
+            result = replace(result, status="planned")
             logger.info("domain-onboarding %s (dry run): would call %s", domain,
-                        "; ".join(result["calls"]))
+                        "; ".join(result.calls))
             return result
         moment = (as_of or datetime.now(UTC)).astimezone(UTC)
         try:
             record = await domain_tasks.onboard_domain(domain, moment)
         except MailopsError as exc:
-            raise MailopsError(domain_tasks.explain(exc, result["calls"][0])) from None
+            raise MailopsError(domain_tasks.explain(exc, result.calls[0])) from None
     except MailopsError as exc:
         message = stopped(exc, jobs.DOMAIN_ONBOARDING)
         logger.error(message)
         return Failed(message=message, data=result)
-    result.update(record)
-    result["domain"] = domain
-    domain_tasks.publish_records(result)
+    result = replace(result, status=record.status, parent=record.parent, record=record)
+    domain_tasks.publish_records(record)
     if notify:
-        delivered, error = domain_tasks.notify_onboarding(result)
-        result["notification"] = delivered
+        delivered, error = domain_tasks.notify_onboarding(record)
+        result = replace(result, notification=delivered)
         if error is not None:
             message = f"the records were stored but not posted ({error})"
             logger.error(message)
             return Failed(message=message, data=result)
-    logger.info("domain-onboarding %s: %s, %d records", domain, result["status"],
-                len(result["dns_records"]))
+    logger.info("domain-onboarding %s: %s, %d records", domain, result.status,
+                len(record.dns_records))
     return result
 
 

@@ -29,7 +29,7 @@ from mailops.errors import MailopsError
 from mailops.resets import DailyResetResult, DomainCounters
 from mailops.rules import resets
 from mailops.store import LedgerEntry, LedgerStatus
-from tasks.context import current_run_id, run_trigger
+from tasks.context import current_run_id, require_emboux_token, run_trigger
 
 JOB = outbound.JOB_DAILY
 CALL = KeyedCall(JOB, "reset")
@@ -76,7 +76,7 @@ async def outbound_reset_daily(
     try:
         key = resets.daily_key(now)
         run.update(key=key)
-        outbound.require_emboux_token()
+        require_emboux_token(outbound.NO_TOKEN)
         trigger, slot = run_trigger(as_of)
         run.update(trigger=trigger.value)
         if trigger is resets.Trigger.SCHEDULED:

@@ -17,7 +17,7 @@ from mailops import jobs
 from mailops.domains import VerificationWatchResult
 from mailops.errors import MailopsError
 from mailops.rules.domains import pending_alerts
-from tasks.context import current_settings
+from tasks.context import current_settings, require_emboux_token
 
 
 @run_form
@@ -38,7 +38,7 @@ async def verification_watch(
     moment = (as_of or datetime.now(UTC)).astimezone(UTC)
     day = None
     try:
-        domain_tasks.require_emboux_token()
+        require_emboux_token(domain_tasks.NO_TOKEN)
         day = moment.astimezone(current_settings().zone).date()
         polled = await domain_tasks.poll_unverified(moment)
         found = pending_alerts(polled.pending, moment, pending_alert_days)

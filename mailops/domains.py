@@ -56,6 +56,71 @@ async def onboard(client: EmbouxClient, name: str, now: datetime) -> DomainRecor
 
 
 @dataclass(frozen=True)
+class DomainOnboardingResult:
+    """What one domain-onboarding run did; the CLI and `--json` (`to_jsonable`) read it.
+
+    `status` is not_started, planned (a dry run) or the stored record's status; `calls` the
+    call made (or that a dry run would make); `record` the stored domain, its fields beside
+    these in JSON (None until stored); `notification` where its records were posted.
+    """
+
+    domain: str
+    apply: bool
+    status: str = "not_started"
+    parent: str | None = None
+    calls: list[str] = field(default_factory=list)
+    record: DomainRecord | None = field(default=None, metadata=FLATTEN)
+    notification: str | None = None
+
+
+@dataclass(frozen=True)
+class PlannedRotation:
+    """A credential a rotation run rotates (or would): the call, and where the password goes."""
+
+    domain: str
+    call: str
+    store_in: str
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """What rotating one domain's credential did, never its password.
+
+    `status` is rotated, unstored (installed, but its password could not be kept), unknown
+    (the answer was lost) or failed; `location` where the password is kept; `error` what a
+    person must do when not rotated; `warning` a rotation's problem that needs no one now.
+    """
+
+    domain: str
+    status: str = "failed"
+    location: str | None = None
+    login: str | None = None
+    provider: str | None = None
+    patterns_installed: list[str] | None = None
+    error: str | None = None
+    warning: str | None = None
+
+    @property
+    def needs_a_person(self) -> bool:
+        return self.status != "rotated"
+
+
+@dataclass(frozen=True)
+class CredentialRotationResult:
+    """What one credential-rotation run did; the CLI and `--json` (`to_jsonable`) read it.
+
+    `status` is not_started, planned (a dry run), nothing_to_do, rejected (at the approval),
+    done or failed (a rotation needs a person).
+    """
+
+    run_id: str
+    apply: bool
+    status: str = "not_started"
+    planned: list[PlannedRotation] = field(default_factory=list)
+    rotations: list[Rotation] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Polled:
     """One domain's verification status, or why it could not be read."""
 

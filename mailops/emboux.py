@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import httpx
 
-from mailops.errors import BadNameError
+from mailops.errors import AuthError, BadNameError, MailopsError
 from mailops.http import ApiClient
 from mailops.models.emboux import (
     CredentialRemoval,
@@ -28,6 +28,17 @@ from mailops.models.emboux import (
 from mailops.settings import Settings
 
 API_NAME = "EmBoux"
+
+
+def master_token_refusal(exc: MailopsError, call: str, consequence: str) -> str | None:
+    """One line for a `call` EmBoux refused with 403, which only its master token may make
+    (`consequence`: what that left undone); None for any other error."""
+    if isinstance(exc, AuthError) and exc.status == 403:
+        return (
+            f"{call} needs the EmBoux master token, and the configured token "
+            f"(MAILOPS_EMBOUX_API_KEY) is not one: EmBoux refused it (403). {consequence}"
+        )
+    return None
 
 
 class EmbouxClient:

@@ -10,6 +10,7 @@ from prefect.blocks.system import Secret
 from prefect.context import FlowRunContext
 from prefect.runtime import flow_run
 
+from mailops.errors import ConfigError
 from mailops.rules.resets import Trigger
 from mailops.rules.shard import Shard
 from mailops.settings import Settings, TeamCredential, cleanbox_teams, load_settings
@@ -19,6 +20,12 @@ def current_settings(shard: Shard | None = None) -> Settings:
     """The configuration, read where the task runs (never passed as a parameter: it holds
     keys); a shard's takes its share of the APIs' rate limits."""
     return load_settings().shared_by(shard.count if shard else 1)
+
+
+def require_emboux_token(refusal: str) -> None:
+    """Refuse to start a job without an EmBoux token: a ConfigError saying `refusal`."""
+    if current_settings().emboux_api_key is None:
+        raise ConfigError(refusal)
 
 
 def current_run_id() -> str:

@@ -7,6 +7,7 @@ task, so it is never a task's parameter or return value, nor in a log or artifac
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from mailops import jobs, prefect_server
 from mailops.domains import (
     Polled,
     PollRound,
+    Rotation,
     StatusChange,
     VerificationWatchResult,
     credential_file,
@@ -28,8 +30,8 @@ from mailops.domains import (
     poll,
     write_secret_file,
 )
-from mailops.emboux import EmbouxClient
-from mailops.errors import AuthError, ConfigError, MailopsError, OutcomeUnknownError
+from mailops.emboux import EmbouxClient, master_token_refusal
+from mailops.errors import MailopsError, OutcomeUnknownError
 from mailops.report.escape import markdown_text
 from mailops.report.slack import (
     SlackNotifier,
@@ -47,26 +49,20 @@ WATCH = jobs.VERIFICATION_WATCH
 ROTATION = jobs.CREDENTIAL_ROTATION
 
 
-def require_emboux_token() -> None:
-    if current_settings().emboux_api_key is None:
-        raise ConfigError("MAILOPS_EMBOUX_API_KEY is not set: the domain jobs need an EmBoux token")
+# Why a domain job does not start without an EmBoux token (`require_emboux_token`).
+NO_TOKEN = "MAILOPS_EMBOUX_API_KEY is not set: the domain jobs need an EmBoux token"
 
 
 def explain(exc: MailopsError, call: str) -> str:
     """One line for a refused call; a 403 says the master token is needed."""
-    if isinstance(exc, AuthError) and exc.status == 403:
-        return (
-            f"{call} needs the EmBoux master token, and the configured token "
-            f"(MAILOPS_EMBOUX_API_KEY) is not one: EmBoux refused it (403). Nothing was changed."
-        )
-    return f"{call} failed: {exc}"
+    return master_token_refusal(exc, call, "Nothing was changed.") or f"{call} failed: {exc}"
 
 
 # --- domain-onboarding ----------------------------------------------------------------------
 
 
 @task(retries=1, retry_delay_seconds=2)
-async def onboard_domain(name: str, as_of: datetime) -> dict[str, Any]:
+async def onboard_domain(name: str, as_of: datetime) -> DomainRecord:
     """Start verification (or register the subdomain) and store the records to publish.
 
     Repeating `verify` or `register-subdomain` answers the same records, so a retry is safe.
@@ -77,21 +73,21 @@ async def onboard_domain(name: str, as_of: datetime) -> dict[str, Any]:
     with Store(settings.database_url) as store:
         store.upgrade()
         store.domains.save_onboarded(record)
-    return record.as_json()
+    return record
 
 
 @task()
-def publish_records(result: dict[str, Any]) -> None:
+def publish_records(record: DomainRecord) -> None:
     """The records to publish as a table in the Prefect UI."""
-    lines = [f"# DNS records for {markdown_text(result['domain'])}", "",
+    lines = [f"# DNS records for {markdown_text(record.name)}", "",
              "| type | name | value |", "|---|---|---|"]
     lines += [
         f"| {markdown_text(r['type'])} | {markdown_text(r['name'])} | {markdown_text(r['value'])} |"
-        for r in result.get("dns_records", [])
+        for r in record.dns_records
     ]
     create_markdown_artifact(
         key="domain-onboarding-records", markdown="\n".join(lines),
-        description=f"DNS records of {result['domain']}",
+        description=f"DNS records of {record.name}",
     )
 
 
@@ -104,9 +100,9 @@ def _post(message: dict[str, Any], name: str) -> tuple[str | None, str | None]:
 
 
 @task()
-def notify_onboarding(result: dict[str, Any]) -> tuple[str | None, str | None]:
+def notify_onboarding(record: DomainRecord) -> tuple[str | None, str | None]:
     """Post the records table to Slack: (where it went, or why not)."""
-    return _post(domain_onboarding_message(result), outbox_name(ONBOARDING, result["domain"]))
+    return _post(domain_onboarding_message(record), outbox_name(ONBOARDING, record.name))
 
 
 # --- verification-watch ---------------------------------------------------------------------
@@ -202,7 +198,7 @@ async def _keep(domain: str, password: SecretStr) -> tuple[str | None, str | Non
 
 
 @task(retries=0)
-async def rotate_and_store(domain: str, run_id: str, as_of: datetime) -> dict[str, Any]:
+async def rotate_and_store(domain: str, run_id: str, as_of: datetime) -> Rotation:
     """Rotate the credential and store its password before anything else; never retried.
 
     Returns what happened, never the password.
@@ -210,39 +206,34 @@ async def rotate_and_store(domain: str, run_id: str, as_of: datetime) -> dict[st
     logger = get_run_logger()
     settings = current_settings()
     call = f"POST /domains/{domain}/provider-credential"
-    result: dict[str, Any] = {"domain": domain, "status": "failed", "location": None}
     async with EmbouxClient.from_settings(settings) as client:
         try:
             credential = await client.create_provider_credential(domain)
         except OutcomeUnknownError as exc:
-            result["status"] = "unknown"
-            result["error"] = (
+            return Rotation(domain, "unknown", error=(
                 f"the answer to {call} was lost ({exc}): EmBoux may have installed a new "
                 f"password that never arrived, so the stored one may no longer work. Run "
                 f"`mailops domains rotate-credential {domain} --apply` again now: a new POST "
                 f"rotates again and stores the password it returns"
-            )
-            return result
+            ))
         except MailopsError as exc:
-            result["error"] = explain(exc, call)
-            return result
+            return Rotation(domain, "failed", error=explain(exc, call))
     location, problem = await _keep(domain, credential.password)
-    result.update(login=credential.login, provider=credential.provider,
-                  patterns_installed=credential.patterns_installed)
+    received = Rotation(domain, login=credential.login, provider=credential.provider,
+                        patterns_installed=list(credential.patterns_installed))
     del credential
     if location is None:
-        result["status"] = "unstored"
-        result["error"] = (
+        return replace(received, status="unstored", error=(
             f"EmBoux installed a new credential for {domain} but its password could not be "
             f"stored: {problem}. The previous password no longer works and the new one is "
             f"lost: fix the storage, then run `mailops domains rotate-credential {domain} "
             f"--apply` again at once (a new POST issues and stores a fresh password)"
-        )
-        return result
-    result.update(status="rotated", location=location)
+        ))
+    rotated = replace(received, status="rotated", location=location)
     if problem:
-        result["warning"] = f"{problem}; the password was written to {location} instead"
-        logger.warning("credential-rotation %s: %s", domain, result["warning"])
+        rotated = replace(rotated, warning=f"{problem}; the password was written to {location} "
+                                           "instead")
+        logger.warning("credential-rotation %s: %s", domain, rotated.warning)
     try:
         with Store(settings.database_url) as store:
             store.upgrade()
@@ -253,8 +244,9 @@ async def rotate_and_store(domain: str, run_id: str, as_of: datetime) -> dict[st
                 label=domain,
             )], now=as_of)
     except MailopsError as exc:
-        result["warning"] = f"rotated and stored in {location}, but not recorded: {exc}"
-    return result
+        rotated = replace(rotated, warning=f"rotated and stored in {location}, but not "
+                                           f"recorded: {exc}")
+    return rotated
 
 
 @task()
@@ -266,11 +258,11 @@ def domains_with_credentials() -> list[str]:
 
 
 @task()
-def alert_rotation(day: date, outcomes: list[dict[str, Any]]) -> None:
+def alert_rotation(day: date, rotations: list[Rotation]) -> None:
     """A critical alert for each domain whose rotation needs a person."""
     found = [
-        Alert("credential_rotation", Severity.CRITICAL, o["domain"], o["error"])
-        for o in outcomes if o["status"] in ("unknown", "unstored", "failed")
+        Alert("credential_rotation", Severity.CRITICAL, r.domain, r.error or r.status)
+        for r in rotations if r.needs_a_person
     ]
     with Store(current_settings().database_url) as store:
         store.upgrade()
@@ -278,15 +270,14 @@ def alert_rotation(day: date, outcomes: list[dict[str, Any]]) -> None:
 
 
 @task()
-def publish_rotation(outcomes: list[dict[str, Any]]) -> None:
+def publish_rotation(rotations: list[Rotation]) -> None:
     """What the rotation did, by domain (locations only, never a value)."""
     lines = ["| domain | status | stored in |", "|---|---|---|"]
     lines += [
-        f"| {markdown_text(o['domain'])} | {o['status']} | "
-        f"{markdown_text(o.get('location') or '-')} |"
-        for o in outcomes
+        f"| {markdown_text(r.domain)} | {r.status} | {markdown_text(r.location or '-')} |"
+        for r in rotations
     ]
     create_markdown_artifact(
         key=jobs.CREDENTIAL_ROTATION, markdown="\n".join(lines),
-        description=f"{len(outcomes)} credential rotation(s)",
+        description=f"{len(rotations)} credential rotation(s)",
     )

@@ -22,12 +22,10 @@ from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
 from mailops import jobs
-from mailops.emboux import EmbouxClient
+from mailops.emboux import EmbouxClient, master_token_refusal
 from mailops.errors import (
     ApiError,
-    AuthError,
     BadNameError,
-    ConfigError,
     MailopsError,
     NotFoundError,
     OutcomeUnknownError,
@@ -66,22 +64,14 @@ def _only_transient(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) 
     return isinstance(state.data, _TRANSIENT)
 
 
-def require_emboux_token() -> None:
-    """Refuse to start without an EmBoux token (the resets need the master token)."""
-    if current_settings().emboux_api_key is None:
-        raise ConfigError(
-            "MAILOPS_EMBOUX_API_KEY is not set; the counter resets need the EmBoux master token"
-        )
+# Why a reset does not start without an EmBoux token (`require_emboux_token`).
+NO_TOKEN = "MAILOPS_EMBOUX_API_KEY is not set; the counter resets need the EmBoux master token"
 
 
 def describe_refusal(exc: MailopsError, call: str) -> str:
     """One line for a refused reset; a 403 says which token is needed."""
-    if isinstance(exc, AuthError) and exc.status == 403:
-        return (
-            f"{call} needs the EmBoux master token, and the configured token "
-            f"(MAILOPS_EMBOUX_API_KEY) is not one: EmBoux refused it (403). Nothing was reset."
-        )
-    return f"{call} was refused, so nothing was reset: {exc}"
+    return (master_token_refusal(exc, call, "Nothing was reset.")
+            or f"{call} was refused, so nothing was reset: {exc}")
 
 
 # --- the run ledger -----------------------------------------------------------------------

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -35,6 +35,10 @@ ResumeOption = Annotated[
     typer.Option("--resume", help="Apply the stored plan of this run id (skips what is done)."),
 ]
 NoSummaryOption = Annotated[bool, typer.Option("--no-notify", help="Post no Slack summary.")]
+NoNotifyOption = Annotated[bool, typer.Option("--no-notify", help="Post nothing to Slack.")]
+AsOfOption = Annotated[
+    str | None, typer.Option("--as-of", help="ISO 8601 instant taken as now (default: now).")
+]
 
 # The simulations' options (demo, chaos).
 WeeksOption = Annotated[
@@ -59,6 +63,22 @@ def add_group(
     for command, function in commands.items():
         group.command(command)(function)
     app.add_typer(group, name=name)
+
+
+R = TypeVar("R")  # a job's typed result
+
+
+def job_result(
+    kind: type[R], flow: str, *, json_output: bool, as_of: str | None, **parameters: Any
+) -> tuple[R | None, str | None]:
+    """Run a job command's flow (`run_job`, `--as-of` checked first and, with `--json`, its
+    failures too one JSON object): its result when it is a `kind` (None when the run ended
+    without one), and why it failed (None when it did not)."""
+    output.json = output.json or json_output
+    instant = parse_instant(as_of)
+    outcome = run_job(flow, as_of=instant, **parameters)
+    result = outcome.result if isinstance(outcome.result, kind) else None
+    return result, None if outcome.ok else outcome.message
 
 
 def run_job(flow: str, **parameters: Any) -> FlowOutcome:

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from cli.app import JsonFlag, output
-from cli.commands import add_group, parse_instant, run_job
-from mailops.domains import VerificationWatchResult
+from cli.commands import AsOfOption, NoNotifyOption, add_group, job_result
+from mailops.domains import (
+    CredentialRotationResult,
+    DomainOnboardingResult,
+    VerificationWatchResult,
+)
 from mailops.report.escape import terminal_text
-
-AsOf = Annotated[
-    str | None, typer.Option("--as-of", help="ISO 8601 instant taken as now (default: now).")
-]
-NoNotify = Annotated[bool, typer.Option("--no-notify", help="Post nothing to Slack.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -27,35 +26,37 @@ def onboard(
     apply: Annotated[
         bool, typer.Option("--apply", help="Start verification (default: show the call).")
     ] = False,
-    as_of: AsOf = None,
-    no_notify: NoNotify = False,
+    as_of: AsOfOption = None,
+    no_notify: NoNotifyOption = False,
     json_output: JsonFlag = False,
 ) -> None:
     """Start verification of a domain (a subdomain registers under its parent)."""
-    output.json = output.json or json_output  # failures too are one JSON object
-    instant = parse_instant(as_of)
-    outcome = run_job("flows.domain_onboarding:domain_onboarding", name=name, apply=apply,
-                      as_of=instant, notify=not no_notify)
-    result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
-    output.finish(_onboard_summary(result), result,
-                  error=None if outcome.ok else outcome.message, local_json=json_output)
+    result, error = job_result(
+        DomainOnboardingResult, "flows.domain_onboarding:domain_onboarding",
+        json_output=json_output, as_of=as_of, name=name, apply=apply, notify=not no_notify,
+    )
+    output.finish(_onboard_summary(result, name), result or {}, error=error,
+                  local_json=json_output)
 
 
-def _onboard_summary(result: dict[str, Any]) -> str:
-    domain = terminal_text(result.get("domain", ""))
-    if result.get("status") == "planned":
-        calls = "\n".join(f"  {terminal_text(c)}" for c in result.get("calls", []))
-        return f"Dry run: onboarding {domain} would call\n{calls}\nRun again with --apply."
-    if not result.get("dns_records") and result.get("status") in (None, "not_started"):
+def _onboard_summary(result: DomainOnboardingResult | None, name: str) -> str:
+    domain = terminal_text(result.domain if result is not None else name)
+    if result is None:
         return f"{domain} was not onboarded."
-    lines = [f"{domain}: {terminal_text(result.get('status'))}"
-             + (f" (subdomain of {terminal_text(result['parent'])})" if result.get("parent")
-                else "") + ". Publish these DNS records:"]
-    for record in result.get("dns_records", []):
-        lines.append(f"  {terminal_text(record['type']):<6} {terminal_text(record['name'])}  "
-                     f"{terminal_text(record['value'])}")
-    if result.get("notification"):
-        lines.append(f"Posted to {result['notification']}.")
+    if result.status == "planned":
+        calls = "\n".join(f"  {terminal_text(c)}" for c in result.calls)
+        return f"Dry run: onboarding {domain} would call\n{calls}\nRun again with --apply."
+    record = result.record
+    if record is None:
+        return f"{domain} was not onboarded."
+    lines = [f"{domain}: {terminal_text(record.status)}"
+             + (f" (subdomain of {terminal_text(record.parent)})" if record.parent else "")
+             + ". Publish these DNS records:"]
+    for row in record.dns_records:
+        lines.append(f"  {terminal_text(row['type']):<6} {terminal_text(row['name'])}  "
+                     f"{terminal_text(row['value'])}")
+    if result.notification:
+        lines.append(f"Posted to {result.notification}.")
     return "\n".join(lines)
 
 
@@ -64,18 +65,17 @@ def watch(
         int, typer.Option("--pending-days", min=1,
                           help="Alert on a domain unverified this many days (default 3).")
     ] = 3,
-    as_of: AsOf = None,
-    no_notify: NoNotify = False,
+    as_of: AsOfOption = None,
+    no_notify: NoNotifyOption = False,
     json_output: JsonFlag = False,
 ) -> None:
     """Poll the verification of every onboarded domain not yet verified."""
-    output.json = output.json or json_output  # failures too are one JSON object
-    instant = parse_instant(as_of)
-    outcome = run_job("flows.verification_watch:verification_watch", as_of=instant,
-                      pending_alert_days=pending_days, notify=not no_notify)
-    result = outcome.result
-    if not isinstance(result, VerificationWatchResult):
-        result = VerificationWatchResult(None)
+    found, error = job_result(
+        VerificationWatchResult, "flows.verification_watch:verification_watch",
+        json_output=json_output, as_of=as_of, pending_alert_days=pending_days,
+        notify=not no_notify,
+    )
+    result = found or VerificationWatchResult(None)
     lines = [
         f"Verification watch: {result.polled} polled, {len(result.changes)} status changes, "
         f"{len(result.verified)} verified, {len(result.alerts)} pending too long."
@@ -83,8 +83,7 @@ def watch(
     lines += [f"  verified: {terminal_text(n)} (outbound mail now possible)"
               for n in result.verified]
     lines += [f"  {terminal_text(a.subject)}: {terminal_text(a.message)}" for a in result.alerts]
-    output.finish("\n".join(lines), result, error=None if outcome.ok else outcome.message,
-                  local_json=json_output)
+    output.finish("\n".join(lines), result, error=error, local_json=json_output)
 
 
 def rotate_credential(
@@ -92,26 +91,27 @@ def rotate_credential(
     apply: Annotated[
         bool, typer.Option("--apply", help="Rotate (default: show what would happen).")
     ] = False,
-    as_of: AsOf = None,
+    as_of: AsOfOption = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Rotate a tenant's provider credential into a Secret block (or a 0600 file)."""
-    output.json = output.json or json_output  # failures too are one JSON object
-    instant = parse_instant(as_of)
-    outcome = run_job("flows.credential_rotation:credential_rotation", domains=(name,),
-                      apply=apply, as_of=instant)
-    result: dict[str, Any] = outcome.result if isinstance(outcome.result, dict) else {}
-    if result.get("status") == "planned":
+    result, error = job_result(
+        CredentialRotationResult, "flows.credential_rotation:credential_rotation",
+        json_output=json_output, as_of=as_of, domains=(name,), apply=apply,
+    )
+    output.finish(_rotation_summary(result), result or {}, error=error, local_json=json_output)
+
+
+def _rotation_summary(result: CredentialRotationResult | None) -> str:
+    if result is not None and result.status == "planned":
         lines = ["Dry run: would rotate"]
-        lines += [f"  {terminal_text(p['domain'])}: {p['call']}, password stored in "
-                  f"{terminal_text(p['store_in'])}" for p in result["planned"]]
+        lines += [f"  {terminal_text(p.domain)}: {p.call}, password stored in "
+                  f"{terminal_text(p.store_in)}" for p in result.planned]
         lines.append("Run again with --apply.")
-    else:
-        lines = [
-            f"{terminal_text(o['domain'])}: {o['status']}"
-            + (f", password stored in {terminal_text(o['location'])}" if o.get("location")
-               else "")
-            for o in result.get("rotations", [])
-        ] or ["No credential was rotated."]
-    output.finish("\n".join(lines), result, error=None if outcome.ok else outcome.message,
-                  local_json=json_output)
+        return "\n".join(lines)
+    rotations = result.rotations if result is not None else []
+    return "\n".join([
+        f"{terminal_text(r.domain)}: {r.status}"
+        + (f", password stored in {terminal_text(r.location)}" if r.location else "")
+        for r in rotations
+    ] or ["No credential was rotated."])

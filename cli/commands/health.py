@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from cli.app import JsonFlag, first_lines, output
-from cli.commands import ShardOption, TeamsOption, parse_instant, parse_shard, run_job
+from cli.commands import ShardOption, TeamsOption, job_result, parse_shard
 from mailops.health import DailyHealthResult
 from mailops.report.escape import terminal_text
 from mailops.rules.alerts import Severity
@@ -39,22 +39,14 @@ def health(
     json_output: JsonFlag = False,
 ) -> None:
     """Run daily-health now: collect, store, alert and report."""
-    output.json = output.json or json_output  # failures too are one JSON object
-    instant = parse_instant(as_of)
+    output.json = output.json or json_output  # a bad --shard too is one JSON object
     part = parse_shard(shard)
-    outcome = run_job(
-        "flows.daily_health:daily_health",
-        teams=tuple(team or ()),
-        day=day.date() if day else None,
-        as_of=instant,
-        notify=not no_notify,
-        shard=part or "",
+    result, error = job_result(
+        DailyHealthResult, "flows.daily_health:daily_health", json_output=json_output,
+        as_of=as_of, teams=tuple(team or ()), day=day.date() if day else None,
+        notify=not no_notify, shard=part or "",
     )
-    result = outcome.result if isinstance(outcome.result, DailyHealthResult) else None
-    output.finish(
-        _summary(result), result or {}, error=None if outcome.ok else outcome.message,
-        local_json=json_output,
-    )
+    output.finish(_summary(result), result or {}, error=error, local_json=json_output)
 
 
 def _summary(result: DailyHealthResult | None) -> str:

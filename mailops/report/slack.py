@@ -50,6 +50,7 @@ if TYPE_CHECKING:  # the weekly report's module imports pandas, the guard's the 
     from mailops.guard import GuardAction  # only for the types here
     from mailops.quarantine import QuarantineAcceptResult
     from mailops.report.weekly import WeeklyReport
+    from mailops.store import DomainRecord
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
@@ -598,22 +599,21 @@ def dns_records_table(records: Sequence[dict[str, Any]], max_chars: int = 2800) 
     return f"```\n{text}\n```"
 
 
-def domain_onboarding_message(result: dict[str, Any]) -> dict[str, Any]:
+def domain_onboarding_message(record: DomainRecord) -> dict[str, Any]:
     """A domain onboarded: how (verify or subdomain), its status and the DNS records table."""
-    name = mrkdwn(result.get("domain", ""))
+    name = mrkdwn(record.name)
     how = (
-        f"registered as a subdomain of *{mrkdwn(result['parent'])}*"
-        if result.get("parent") else "verification started"
+        f"registered as a subdomain of *{mrkdwn(record.parent)}*"
+        if record.parent else "verification started"
     )
-    status = mrkdwn(result.get("status", ""))
-    records = result.get("dns_records", [])
+    status = mrkdwn(record.status)
     return {
         "text": f"Domain {name} onboarded: {status}",
         "blocks": [
-            header(f":globe_with_meridians: Domain onboarded: {result.get('domain', '')}"),
-            section(f"*{name}*: {how} with {mrkdwn(result.get('provider', ''))}; "
+            header(f":globe_with_meridians: Domain onboarded: {record.name}"),
+            section(f"*{name}*: {how} with {mrkdwn(record.provider)}; "
                     f"status *{status}*. Outbound mail stays blocked until it is verified."),
-            section(f"*DNS records to publish*\n{dns_records_table(records)}"),
+            section(f"*DNS records to publish*\n{dns_records_table(record.dns_records)}"),
         ],
     }
 

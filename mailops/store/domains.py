@@ -30,15 +30,6 @@ class DomainRecord:
     credential_location: str | None = None
     credential_rotated_at: datetime | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name, "parent": self.parent, "provider": self.provider,
-            "dns_records": self.dns_records, "status": self.status, "verified": self.verified,
-            "onboarded_at": self.onboarded_at.isoformat(),
-            "verified_at": self.verified_at.isoformat() if self.verified_at else None,
-            "credential_location": self.credential_location,
-        }
-
 
 def _record(row: Any) -> DomainRecord:
     return DomainRecord(

@@ -118,11 +118,13 @@ def test_onboarding_a_public_suffix_is_refused_in_words_and_stores_nothing(domai
 
 def test_dns_records_in_slack_are_escaped():
     from mailops.report.slack import domain_onboarding_message
+    from mailops.store import DomainRecord
 
-    message = domain_onboarding_message({
-        "domain": "x.com", "parent": None, "provider": "mailgun", "status": "Pending",
-        "dns_records": [{"type": "TXT", "name": "<!channel>", "value": "a&b `x` @here"}],
-    })
+    message = domain_onboarding_message(DomainRecord(
+        name="x.com", parent=None, provider="mailgun",
+        dns_records=[{"type": "TXT", "name": "<!channel>", "value": "a&b `x` @here"}],
+        status="Pending", verified=False, onboarded_at=datetime(2026, 10, 4, tzinfo=UTC),
+    ))
     text = json.dumps(message)
     assert "<!channel>" not in text and "&lt;!channel&gt;" in text
     assert "a&amp;b" in text and "@here" not in text
