@@ -17,6 +17,7 @@ from prefect.states import Failed, State
 
 import tasks.contacts as contact_tasks
 from flows.ending import gated_end, notified, stopped
+from flows.resume import Resume
 from flows.run_form import run_form
 from mailops import jobs
 from mailops.contacts import JOB, ContactCleanupResult, PlanSummary, per_action
@@ -52,33 +53,20 @@ async def contact_cleanup(
     return await _cleanup(teams, apply, max_actions, as_of, "", notify, shard)
 
 
-@run_form
 @flow(name=jobs.CONTACT_CLEANUP, log_prints=False)
-async def resume_contact_cleanup(
-    resume_run_id: str,
-    teams: tuple[str, ...] = (),
-    apply: bool = True,
-    max_actions: int | None = None,
-    as_of: datetime | None = None,
-    notify: bool = True,
-    shard: str = "",
-) -> ContactCleanupResult | State:
+async def resume_contact_cleanup(resume: Resume, shard: str = "") -> ContactCleanupResult | State:
     """Apply the stored plan of an earlier contact-cleanup run, skipping what is done.
 
-    `mailops contacts cleanup --apply --resume RUN_ID` runs it; it is not deployed, so a Run
-    form never asks for a run id. Under a deployment it would pause for approval as well.
+    `mailops contacts cleanup --apply --resume RUN_ID` runs it (flows/resume.py). Under a
+    deployment it would pause for approval as well.
 
     Args:
-        resume_run_id: The earlier run whose stored plan is applied (a dry run a person
-            reviewed, or an apply to finish).
-        teams: Only these configured Cleanbox teams; empty applies every team's part.
-        apply: Apply it (off: show the stored plan again).
-        max_actions: Refuse a plan of more changes than this; by default the setting.
-        as_of: The instant the summary is stamped with; by default now.
-        notify: Post the Slack summary.
+        resume: The earlier run (a dry run a person reviewed, or an apply to finish) and how
+            to finish it.
         shard: `i/n` applies only the teams of shard i of n.
     """
-    return await _cleanup(teams, apply, max_actions, as_of, resume_run_id, notify, shard)
+    return await _cleanup(resume.teams, resume.apply, resume.max_actions, resume.as_of,
+                          resume.run_id, resume.notify, shard)
 
 
 async def _cleanup(

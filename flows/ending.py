@@ -6,22 +6,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from logging import Logger, LoggerAdapter
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from prefect.states import Completed, Failed, State
 
 from mailops.errors import ConfigError, MailopsError
 from mailops.gate import NEEDS_A_PERSON, GateDecision
 
-if TYPE_CHECKING:
-    from _typeshed import DataclassInstance
-
 # How a run's failure message starts when its configuration is wrong: the command that ran
 # it exits 2, as for any other configuration error (cli.commands.run_job).
 CONFIG_ERROR = "configuration error: "
 
 R = TypeVar("R")  # a job's result: its typed result object
-D = TypeVar("D", bound="DataclassInstance")  # a result with a `notification` field
+D = TypeVar("D")  # a result dataclass with a `notification` field
 
 
 def stopped(exc: MailopsError, job: str | None = None) -> str:
@@ -52,7 +49,7 @@ def notified(
     delivered, error = sent
     if error is not None:
         logger.warning("the summary was not sent: %s", error)
-    return replace(result, notification=delivered)
+    return replace(result, notification=delivered)  # type: ignore[type-var]
 
 
 def gated_end(

@@ -20,6 +20,7 @@ from prefect.states import Failed, State
 
 import tasks.quarantine as quarantine_tasks
 from flows.ending import gated_end, notified, stopped
+from flows.resume import Resume
 from flows.run_form import run_form
 from mailops import jobs
 from mailops.errors import ConfigError, MailopsError
@@ -59,31 +60,18 @@ async def quarantine_accept(
                          notify)
 
 
-@run_form
 @flow(name=jobs.QUARANTINE_ACCEPT, log_prints=False)
-async def resume_quarantine_accept(
-    resume_run_id: str,
-    teams: tuple[str, ...] = (),
-    apply: bool = True,
-    max_actions: int | None = None,
-    as_of: datetime | None = None,
-    notify: bool = True,
-) -> QuarantineAcceptResult | State:
+async def resume_quarantine_accept(resume: Resume) -> QuarantineAcceptResult | State:
     """Apply the stored plan of an earlier quarantine-accept run, skipping what is done.
 
-    `mailops quarantine accept --apply --resume RUN_ID` runs it; it is not deployed, so a Run
-    form never asks for a run id. The stored plan was decided by its own run's threshold
-    and spam score, so this one takes neither.
+    `mailops quarantine accept --apply --resume RUN_ID` runs it (flows/resume.py); the plan
+    was decided by its own run's threshold and spam score, so it takes neither.
 
     Args:
-        resume_run_id: The earlier run whose stored plan is applied.
-        teams: Only these configured Cleanbox teams; empty applies every team's part.
-        apply: Apply it (off: show the stored plan again).
-        max_actions: Refuse a plan of more accepts than this; by default the setting.
-        as_of: The instant the report is stamped with; by default now.
-        notify: Post the Slack summary.
+        resume: The earlier run and how to finish it.
     """
-    return await _accept(teams, apply, None, None, max_actions, as_of, resume_run_id, notify)
+    return await _accept(resume.teams, resume.apply, None, None, resume.max_actions,
+                         resume.as_of, resume.run_id, resume.notify)
 
 
 async def _accept(

@@ -19,6 +19,7 @@ from cli.commands import (
     require_stored_plan,
     run_job,
 )
+from flows.resume import Resume
 from mailops.contacts import ContactCleanupResult, ContactUndoResult
 from mailops.report.escape import terminal_text
 
@@ -57,12 +58,12 @@ def cleanup(
 
     require_stored_plan(JOB, resume)
     common = {"teams": tuple(team or ()), "apply": apply, "max_actions": max_actions,
-              "as_of": instant, "notify": not no_notify, "shard": part or ""}
+              "as_of": instant, "notify": not no_notify}
     if resume:
         outcome = run_job("flows.contact_cleanup:resume_contact_cleanup",
-                          resume_run_id=resume, **common)
+                          resume=Resume(run_id=resume, **common), shard=part or "")
     else:
-        outcome = run_job("flows.contact_cleanup:contact_cleanup", **common)
+        outcome = run_job("flows.contact_cleanup:contact_cleanup", shard=part or "", **common)
     result = outcome.result if isinstance(outcome.result, ContactCleanupResult) else None
     output.finish(_summary(result), result or {},
                   error=None if outcome.ok else outcome.message, local_json=json_output)

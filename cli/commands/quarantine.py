@@ -18,6 +18,7 @@ from cli.commands import (
     require_stored_plan,
     run_job,
 )
+from flows.resume import Resume
 from mailops.jsonable import to_jsonable
 from mailops.quarantine import QuarantineAcceptResult, TeamAccepts
 from mailops.report.escape import terminal_text
@@ -75,7 +76,7 @@ def accept(
               "as_of": instant, "notify": not no_notify}
     if resume:
         outcome = run_job("flows.quarantine_accept:resume_quarantine_accept",
-                          resume_run_id=resume, **common)
+                          resume=Resume(run_id=resume, **common))
     else:
         outcome = run_job("flows.quarantine_accept:quarantine_accept", threshold=threshold,
                           max_spam_score=max_spam_score, **common)

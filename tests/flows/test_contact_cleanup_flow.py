@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from flows.contact_cleanup import contact_cleanup
+from flows.resume import Resume
 from flows.run import run_flow
 from mailops.cleanbox import CleanboxClient
 from mailops.contacts import (
@@ -39,12 +40,14 @@ NEW_STATE = {"block": "blocked", "whitelist": "whitelisted", "mute": "muted"}
 NOW_2026 = datetime(2026, 10, 1, tzinfo=UTC)
 
 
-def run(env, **params):
+def run(env, resume_run_id: str | None = None, **params):
     """contact-cleanup, or its resume flow when `resume_run_id` is given (as the CLI does)."""
     from flows.contact_cleanup import resume_contact_cleanup
 
-    flow = resume_contact_cleanup if params.get("resume_run_id") else contact_cleanup
-    return run_flow(flow, as_of=env.sandbox.now(), notify=False, **params)
+    if resume_run_id:
+        resume = Resume(run_id=resume_run_id, as_of=env.sandbox.now(), notify=False, **params)
+        return run_flow(resume_contact_cleanup, resume=resume)
+    return run_flow(contact_cleanup, as_of=env.sandbox.now(), notify=False, **params)
 
 
 def expected_plan(env) -> dict[str, str]:

@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.quarantine_accept import quarantine_accept
+from flows.resume import Resume
 from flows.run import run_flow
 from mailops.quarantine import JOB, HeldMessage, QuarantineAcceptResult, TeamAccepts, parse_target
 from mailops.report.slack import quarantine_accept_message
@@ -25,12 +26,14 @@ ACCEPT = "POST /cleanbox/v1/quarantine/accept"
 WORLD_BACKLOG = 364
 
 
-def run(env, **params):
+def run(env, resume_run_id: str | None = None, **params):
     """quarantine-accept, or its resume flow when `resume_run_id` is given (as the CLI does)."""
     from flows.quarantine_accept import resume_quarantine_accept
 
-    flow = resume_quarantine_accept if params.get("resume_run_id") else quarantine_accept
-    return run_flow(flow, notify=False, **params)
+    if resume_run_id:
+        return run_flow(resume_quarantine_accept,
+                        resume=Resume(run_id=resume_run_id, notify=False, **params))
+    return run_flow(quarantine_accept, notify=False, **params)
 
 
 def whitelisted_mail(env, n: int, *, score: float = 1.0) -> list[str]:

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.contact_cleanup import contact_cleanup, resume_contact_cleanup
+from flows.resume import Resume
 from flows.run import run_flow
 from mailops.contacts import JOB as CLEANUP_JOB
 from mailops.contacts import parse_target
@@ -76,8 +77,8 @@ def test_the_resume_flow_refuses_an_unknown_resume_id_itself(contacts_env):
     # Given no plan stored under the id (a flow run that never passed the command's check)
     before = contacts_env.states()
     # When the resume flow is applied with it
-    outcome = run_flow(resume_contact_cleanup, apply=True, resume_run_id="typo", notify=False,
-                       as_of=contacts_env.sandbox.now())
+    resume = Resume(run_id="typo", notify=False, as_of=contacts_env.sandbox.now())
+    outcome = run_flow(resume_contact_cleanup, resume=resume)
     # Then the run failed naming it, and nothing changed
     assert not outcome.ok and not outcome.unexpected
     assert "--resume 'typo': no stored plan of contact-cleanup" in outcome.message
