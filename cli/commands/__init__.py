@@ -36,9 +36,25 @@ ResumeOption = Annotated[
 ]
 NoSummaryOption = Annotated[bool, typer.Option("--no-notify", help="Post no Slack summary.")]
 NoNotifyOption = Annotated[bool, typer.Option("--no-notify", help="Post nothing to Slack.")]
-AsOfOption = Annotated[
-    str | None, typer.Option("--as-of", help="ISO 8601 instant taken as now (default: now).")
-]
+
+
+def apply_option(does: str, otherwise: str = "plan only") -> Any:
+    """A command's `--apply`: what it `does` when given, and what it does `otherwise`."""
+    return Annotated[bool, typer.Option("--apply", help=f"{does} (default: {otherwise}).")]
+
+
+def max_actions_option(cap: str) -> Any:
+    """A gated command's `--max-actions`: the cap on a plan it applies (`cap` says which)."""
+    return Annotated[int | None, typer.Option("--max-actions", min=1, help=cap)]
+
+
+def as_of_option(instant: str) -> Any:
+    """A job's `--as-of`: the ISO 8601 `instant` it is taken as (the clock by default)."""
+    return Annotated[str | None,
+                     typer.Option("--as-of", help=f"ISO 8601 instant {instant} (default: now).")]
+
+
+AsOfOption = as_of_option("taken as now")
 
 # The simulations' options (demo, chaos).
 WeeksOption = Annotated[

@@ -14,6 +14,9 @@ from cli.commands import (
     ShardOption,
     TeamsOption,
     add_group,
+    apply_option,
+    as_of_option,
+    max_actions_option,
     parse_instant,
     parse_shard,
     require_stored_plan,
@@ -24,6 +27,9 @@ from mailops.contacts import ContactCleanupResult, ContactUndoResult
 from mailops.report.escape import terminal_text
 
 MAX_ACTION_LINES = 15
+ApplyChanges = apply_option("Change the states")
+MaxChanges = max_actions_option("Refuse to apply a plan with more changes (default 100).")
+AgesAsOf = as_of_option("contact ages are measured at")
 
 
 def register(app: typer.Typer) -> None:
@@ -33,19 +39,10 @@ def register(app: typer.Typer) -> None:
 
 def cleanup(
     team: TeamsOption = None,
-    apply: Annotated[
-        bool, typer.Option("--apply", help="Change the states (default: plan only).")
-    ] = False,
-    max_actions: Annotated[
-        int | None,
-        typer.Option("--max-actions", min=1,
-                     help="Refuse to apply a plan with more changes (default 100)."),
-    ] = None,
+    apply: ApplyChanges = False,
+    max_actions: MaxChanges = None,
     resume: ResumeOption = None,
-    as_of: Annotated[
-        str | None,
-        typer.Option("--as-of", help="ISO 8601 instant contact ages are measured at (now)."),
-    ] = None,
+    as_of: AgesAsOf = None,
     no_notify: NoSummaryOption = False,
     shard: ShardOption = None,
     json_output: JsonFlag = False,

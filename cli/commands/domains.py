@@ -7,13 +7,16 @@ from typing import Annotated
 import typer
 
 from cli.app import JsonFlag, output
-from cli.commands import AsOfOption, NoNotifyOption, add_group, job_result
+from cli.commands import AsOfOption, NoNotifyOption, add_group, apply_option, job_result
 from mailops.domains import (
     CredentialRotationResult,
     DomainOnboardingResult,
     VerificationWatchResult,
 )
 from mailops.report.escape import terminal_text
+
+StartVerification = apply_option("Start verification", "show the call")
+Rotate = apply_option("Rotate", "show what would happen")
 
 
 def register(app: typer.Typer) -> None:
@@ -23,9 +26,7 @@ def register(app: typer.Typer) -> None:
 
 def onboard(
     name: Annotated[str, typer.Argument(help="The domain or subdomain to onboard.")],
-    apply: Annotated[
-        bool, typer.Option("--apply", help="Start verification (default: show the call).")
-    ] = False,
+    apply: StartVerification = False,
     as_of: AsOfOption = None,
     no_notify: NoNotifyOption = False,
     json_output: JsonFlag = False,
@@ -88,9 +89,7 @@ def watch(
 
 def rotate_credential(
     name: Annotated[str, typer.Argument(help="The domain whose credential to rotate.")],
-    apply: Annotated[
-        bool, typer.Option("--apply", help="Rotate (default: show what would happen).")
-    ] = False,
+    apply: Rotate = False,
     as_of: AsOfOption = None,
     json_output: JsonFlag = False,
 ) -> None:

@@ -7,12 +7,24 @@ from typing import Annotated
 import typer
 
 from cli.app import JsonFlag, output
-from cli.commands import ShardOption, parse_instant, parse_shard, run_job
+from cli.commands import (
+    ShardOption,
+    apply_option,
+    as_of_option,
+    max_actions_option,
+    parse_instant,
+    parse_shard,
+    run_job,
+)
 from mailops.guard import OutboundGuardResult
 from mailops.report.escape import terminal_text
 from mailops.rules.guard import Status
 
 MAX_LINES = 15
+ApplyGuard = apply_option("Make the planned suspends and resumes", "a dry run")
+MaxGuardChanges = max_actions_option(
+    "Raise the cap on changes per run (the guard section's max_actions_per_run in mailops.toml).")
+PollAsOf = as_of_option("of the poll")
 
 
 def register(app: typer.Typer) -> None:
@@ -20,17 +32,9 @@ def register(app: typer.Typer) -> None:
 
 
 def guard(
-    apply: Annotated[
-        bool, typer.Option("--apply", help="Make the planned suspends and resumes.")
-    ] = False,
-    max_actions: Annotated[
-        int | None,
-        typer.Option("--max-actions", min=1,
-                     help="Raise the cap on changes per run ([guard] max_actions_per_run)."),
-    ] = None,
-    as_of: Annotated[
-        str | None, typer.Option("--as-of", help="ISO 8601 instant of the poll (default: now).")
-    ] = None,
+    apply: ApplyGuard = False,
+    max_actions: MaxGuardChanges = None,
+    as_of: PollAsOf = None,
     no_notify: Annotated[
         bool, typer.Option("--no-notify", help="Post no status changes to Slack.")
     ] = False,

@@ -14,6 +14,9 @@ from cli.commands import (
     ResumeOption,
     TeamsOption,
     add_group,
+    apply_option,
+    as_of_option,
+    max_actions_option,
     parse_instant,
     require_stored_plan,
     run_job,
@@ -25,6 +28,9 @@ from mailops.report.escape import terminal_text
 from mailops.secrets import redact
 
 MAX_MESSAGE_LINES = 10
+ApplyAccepts = apply_option("Accept the messages")
+MaxAccepts = max_actions_option("Refuse to apply a plan with more accepts (default 500).")
+ReportAsOf = as_of_option("the report is stamped with")
 # The documented keys of a team's --json object, then the backlog after and the run id.
 JSON_KEYS = ("team", "backlog", "threshold", "dry_run", "planned", "accepted", "kept",
              "backlog_after", "run_id")
@@ -37,9 +43,7 @@ def register(app: typer.Typer) -> None:
 
 def accept(
     team: TeamsOption = None,
-    apply: Annotated[
-        bool, typer.Option("--apply", help="Accept the messages (default: plan only).")
-    ] = False,
+    apply: ApplyAccepts = False,
     threshold: Annotated[
         int | None,
         typer.Option("--threshold", min=0,
@@ -50,15 +54,9 @@ def accept(
         typer.Option("--max-spam-score", min=0,
                      help="Keep messages scoring at least this, even whitelisted (default off)."),
     ] = None,
-    max_actions: Annotated[
-        int | None,
-        typer.Option("--max-actions", min=1,
-                     help="Refuse to apply a plan with more accepts (default 500)."),
-    ] = None,
+    max_actions: MaxAccepts = None,
     resume: ResumeOption = None,
-    as_of: Annotated[
-        str | None, typer.Option("--as-of", help="ISO 8601 instant the report is stamped with.")
-    ] = None,
+    as_of: ReportAsOf = None,
     no_notify: NoSummaryOption = False,
     json_output: JsonFlag = False,
 ) -> None:
