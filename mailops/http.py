@@ -61,6 +61,7 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 NOT_PROCESSED_STATUSES = frozenset({429, 503})
 MAX_PER_PAGE = 100
 POOL_SHARD_SIZE = 4
+DEFAULT_HEADERS = {"Accept": "application/json", "User-Agent": "mailops"}
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
@@ -146,10 +147,9 @@ class ApiClient:
         self._rng = rng or random.Random()
         self._semaphore = asyncio.Semaphore(self._limits.concurrency)
         self._rate = RateLimiter(self._limits.rate_limit_per_second, clock=clock, sleep=sleep)
-        self._pools = _connection_pools(
-            self.base_url, self._http_settings, self._limits.concurrency, transport
-        )
+        self._pools = _connection_pools(self._http_settings, self._limits.concurrency, transport)
         self._pool_load = [0] * len(self._pools)
+        self._timeout = _timeout(self._http_settings).as_dict()
         self._owns_client = True
 
     def with_credential(self, api_key: SecretStr | None, subject: str | None) -> ApiClient:
@@ -291,17 +291,18 @@ class ApiClient:
     async def _send(
         self, method: str, path: str, params: Mapping[str, Any] | None, json: JSON | None
     ) -> httpx.Response:
-        headers = {}
+        headers = dict(DEFAULT_HEADERS)
         if self._key is not None:
             headers["Authorization"] = f"Bearer {self._key.get_secret_value()}"
+        request = httpx.Request(method, self.base_url + path, params=_clean_params(params),
+                                json=json, headers=headers,
+                                extensions={"timeout": self._timeout})
         async with self._semaphore:
             await self._rate.acquire()
             shard = self._pool_load.index(min(self._pool_load))
             self._pool_load[shard] += 1
             try:
-                return await self._pools[shard].request(
-                    method, path, params=_clean_params(params), json=json, headers=headers
-                )
+                return await _exchange(self._pools[shard], request)
             finally:
                 self._pool_load[shard] -= 1
 
@@ -540,34 +541,44 @@ class ApiClient:
 
 
 def _connection_pools(
-    base_url: str,
-    settings: HttpSettings,
-    concurrency: int,
-    transport: httpx.AsyncBaseTransport | None,
-) -> list[httpx.AsyncClient]:
+    settings: HttpSettings, concurrency: int, transport: httpx.AsyncBaseTransport | None
+) -> list[httpx.AsyncBaseTransport]:
     """Connection pools of at most POOL_SHARD_SIZE connections that together allow
     `concurrency`: httpcore scans every connection of a pool (a readability check of each
     idle socket, and a quadratic idle count) twice for each request, which made one pool of
     50 connections slower than one of 20 (BENCHMARKS.md) and shards of 16 cost 10.2 s of
-    CPU on the medium collection against 5.7 s for shards of 4 (issue 22)."""
-    shards = 1 if transport is not None else math.ceil(concurrency / POOL_SHARD_SIZE)
+    CPU on the medium collection against 5.7 s for shards of 4 (issue 22). A given
+    `transport` (a test's MockTransport) is the one pool."""
+    if transport is not None:
+        return [transport]
+    shards = math.ceil(concurrency / POOL_SHARD_SIZE)
     per_shard = math.ceil(concurrency / shards)
     return [
-        httpx.AsyncClient(
-            base_url=base_url,
-            transport=transport,
-            timeout=httpx.Timeout(
-                settings.read_timeout,
-                connect=settings.connect_timeout,
-                pool=settings.read_timeout + settings.connect_timeout,
-            ),
-            limits=httpx.Limits(max_connections=per_shard, max_keepalive_connections=per_shard),
-            headers={"Accept": "application/json", "User-Agent": "mailops"},
-            follow_redirects=False,
+        httpx.AsyncHTTPTransport(
             verify=_tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")),
+            limits=httpx.Limits(max_connections=per_shard, max_keepalive_connections=per_shard),
         )
         for _ in range(shards)
     ]
+
+
+def _timeout(settings: HttpSettings) -> httpx.Timeout:
+    return httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout,
+                         pool=settings.read_timeout + settings.connect_timeout)
+
+
+async def _exchange(pool: httpx.AsyncBaseTransport, request: httpx.Request) -> httpx.Response:
+    """One request through one pool, its body read whole: what `httpx.AsyncClient.send` does
+    for us, without its per-request merging of base URL, headers and cookies, auth and
+    redirect handling (mailops follows no redirect and keeps no cookie), which cost about a
+    third of the client's CPU per request (issue 22)."""
+    response = await pool.handle_async_request(request)
+    response.request = request
+    try:
+        await response.aread()
+    finally:
+        await response.aclose()
+    return response
 
 
 @functools.cache
