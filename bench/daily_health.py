@@ -34,7 +34,6 @@ import cProfile
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -46,25 +45,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _common import bench_parser, median  # noqa: E402 (bench/ is the script's folder)
-
-CALIBRATION_STEPS = 10_000_000
-
-
-def calibration_seconds() -> float:
-    """CPU seconds of a fixed pure-Python loop: the machine's speed at this moment, to divide
-    CPU figures by so that runs on different days and machines compare (issue 22)."""
-    started = time.process_time()
-    s = 0
-    for i in range(CALIBRATION_STEPS):
-        s += i
-    return time.process_time() - started
-
-
-def cpu_seconds() -> float:
-    """User plus system CPU this process has used so far (every thread)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+from _common import (  # noqa: E402 (bench/ is the script's folder)
+    CPU_MS_PER_REQUEST_PER_CALIBRATION_S,
+    bench_parser,
+    calibration_seconds,
+    cpu_seconds,
+    median,
+    verdict,
+)
 
 
 def child(scale: str, seed: int, latency_ms: float) -> None:
@@ -258,10 +246,12 @@ def main() -> None:
         as_of = datetime.fromisoformat(info["now"])
         with tempfile.TemporaryDirectory() as folder:
             configure(info, Path(folder), args.concurrency, args.rate)
-            runs, calibrations, floors = [], [], []
+            runs, calibrations, floors, sandbox_cpu = [], [], [], []
             for _ in range(max(1, args.repeat)):
                 calibrations.append(calibration_seconds())
+                served_before = cpu_seconds(server.pid)
                 runs.append(asyncio.run(mailops_collection(as_of)))
+                sandbox_cpu.append(cpu_seconds(server.pid) - served_before)
                 if args.floor:
                     calibrations.append(calibration_seconds())
                     floors.append(asyncio.run(bare_httpx(info, as_of, args.concurrency)))
@@ -304,9 +294,17 @@ def main() -> None:
         "client_cpu_s": round(cpu, 3),
         "cpu_ms_per_request": round(1000 * cpu / requests, 3),
         "cpu_ms_per_request_per_calibration_s": round(1000 * cpu / requests / calibration, 3),
+        "sandbox_cpu_ms_per_request": round(1000 * median(sandbox_cpu) / requests, 3),
         "seed_way_s": round(baseline, 1) if baseline else None,
         "speedup": round(baseline / elapsed, 1) if baseline else None,
         "flow_s": round(flow_time, 2) if flow_time is not None else None,
+    }
+    ratio_limit = 1.3 if args.concurrency <= 20 else 1.5  # issue 22's targets
+    row |= {
+        "ratio_target": f"{ratio_limit}x: {verdict(row['ratio'], ratio_limit)}",
+        "cpu_target": f"{CPU_MS_PER_REQUEST_PER_CALIBRATION_S} ms/request per calibration s: "
+                      + verdict(row["cpu_ms_per_request_per_calibration_s"],
+                                CPU_MS_PER_REQUEST_PER_CALIBRATION_S),
     }
     if floors:
         floor_cpu = median([cpu for _, cpu in floors])

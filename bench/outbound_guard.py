@@ -24,7 +24,17 @@ import time
 from datetime import date, datetime
 from typing import Any
 
-from _common import ROOT, Child, bench_parser, median, peak_mb, record
+from _common import (
+    ROOT,
+    Child,
+    bench_parser,
+    calibration_seconds,
+    cpu_seconds,
+    median,
+    peak_mb,
+    record,
+    verdict,
+)
 
 sys.path.insert(0, str(ROOT))
 
@@ -69,10 +79,12 @@ async def read(sandbox: Child, concurrency: int) -> tuple[Any, float, int]:
                                                 rate_limit_per_second=0))
     before = sandbox.matched(info["rule"])
     async with EmbouxClient.from_settings(settings) as client:
+        cpu, served = cpu_seconds(), cpu_seconds(sandbox.process.pid)
         started = time.perf_counter()
         collected = await collect_domains(client)
         elapsed = time.perf_counter() - started
-    return collected, elapsed, sandbox.matched(info["rule"]) - before
+        cpu, served = cpu_seconds() - cpu, cpu_seconds(sandbox.process.pid) - served
+    return collected, elapsed, sandbox.matched(info["rule"]) - before, cpu, served
 
 
 def evaluate_and_store(database_url: str, collected: Any, as_of: datetime, run: str) -> int:
@@ -105,13 +117,19 @@ def main() -> None:
     reads: list[float] = []
     evaluations: list[float] = []
     polls: list[float] = []
+    client_cpu: list[float] = []
+    sandbox_cpu: list[float] = []
+    calibration = calibration_seconds()
     with Child(__file__, ["--seed", str(args.seed), "--scale", args.scale, "--latency-ms",
                           str(args.latency_ms)]) as sandbox, \
             tempfile.TemporaryDirectory() as folder:
         as_of = datetime.fromisoformat(sandbox.info["now"])
         database_url = f"sqlite:///{folder}/guard.db"
         for poll in range(args.polls):
-            collected, seconds, requests = asyncio.run(read(sandbox, args.concurrency))
+            collected, seconds, requests, cpu, served = asyncio.run(
+                read(sandbox, args.concurrency))
+            client_cpu.append(cpu)
+            sandbox_cpu.append(served)
             started = time.perf_counter()
             planned = evaluate_and_store(database_url, collected, as_of, f"bench-{poll}")
             evaluated = time.perf_counter() - started
@@ -128,7 +146,13 @@ def main() -> None:
         "bound_s": round(bound, 2), "ratio": round(median(polls) / bound, 2),
         "read_ratio": round(median(reads) / bound, 2), "planned": planned,
         "poll_runs": [round(p, 2) for p in polls], "peak_mb": round(peak_mb()),
+        "calibration_s": round(calibration, 3),
+        "cpu_ms_per_request": round(1000 * median(client_cpu) / requests, 3),
+        "sandbox_cpu_ms_per_request": round(1000 * median(sandbox_cpu) / requests, 3),
     }
+    row["cpu_ms_per_request_per_calibration_s"] = round(
+        row["cpu_ms_per_request"] / calibration, 3)
+    row["ratio_target"] = f"1.5x: {verdict(row['ratio'], 1.5)}"
     print(json.dumps(row))
     if args.record:
         record(SECTION, INTRO, HEADER, [

@@ -1,6 +1,7 @@
 """The one HTTP layer both API clients use.
 
-Async httpx with pooled connections and timeouts; retries with exponential backoff and full
+httpx requests and responses over one pool of keep-alive connections per API (aiohttp's, in
+mailops/http_transport.py), with timeouts; retries with exponential backoff and full
 jitter (the AWS and Google SDKs' practice), by RFC 9110's method semantics:
 
 - GET, HEAD, PUT, DELETE, OPTIONS (idempotent): retried on 429, 500, 502, 503, 504, a
@@ -49,6 +50,7 @@ from mailops.errors import (
     ServerError,
     UnavailableError,
 )
+from mailops.http_transport import AiohttpTransport
 from mailops.secrets import redact, register_secret
 from mailops.settings import ApiLimits, HttpSettings
 
@@ -60,7 +62,6 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # request, whatever the method (docs/assumptions.md#http-retries).
 NOT_PROCESSED_STATUSES = frozenset({429, 503})
 MAX_PER_PAGE = 100
-POOL_SHARD_SIZE = 4
 DEFAULT_HEADERS = {"Accept": "application/json", "User-Agent": "mailops"}
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -147,8 +148,7 @@ class ApiClient:
         self._rng = rng or random.Random()
         self._semaphore = asyncio.Semaphore(self._limits.concurrency)
         self._rate = RateLimiter(self._limits.rate_limit_per_second, clock=clock, sleep=sleep)
-        self._pools = _connection_pools(self._http_settings, self._limits.concurrency, transport)
-        self._pool_load = [0] * len(self._pools)
+        self._pool = transport or _connection_pool(self._limits.concurrency)
         self._timeout = _timeout(self._http_settings).as_dict()
         self._owns_client = True
 
@@ -169,8 +169,7 @@ class ApiClient:
 
     async def aclose(self) -> None:
         if self._owns_client:
-            for pool in self._pools:
-                await pool.aclose()
+            await self._pool.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -299,12 +298,7 @@ class ApiClient:
                                 extensions={"timeout": self._timeout})
         async with self._semaphore:
             await self._rate.acquire()
-            shard = self._pool_load.index(min(self._pool_load))
-            self._pool_load[shard] += 1
-            try:
-                return await _exchange(self._pools[shard], request)
-            finally:
-                self._pool_load[shard] -= 1
+            return await _exchange(self._pool, request)
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))], never under Retry-After."""
@@ -540,26 +534,12 @@ class ApiClient:
         )
 
 
-def _connection_pools(
-    settings: HttpSettings, concurrency: int, transport: httpx.AsyncBaseTransport | None
-) -> list[httpx.AsyncBaseTransport]:
-    """Connection pools of at most POOL_SHARD_SIZE connections that together allow
-    `concurrency`: httpcore scans every connection of a pool (a readability check of each
-    idle socket, and a quadratic idle count) twice for each request, which made one pool of
-    50 connections slower than one of 20 (BENCHMARKS.md) and shards of 16 cost 10.2 s of
-    CPU on the medium collection against 5.7 s for shards of 4 (issue 22). A given
-    `transport` (a test's MockTransport) is the one pool."""
-    if transport is not None:
-        return [transport]
-    shards = math.ceil(concurrency / POOL_SHARD_SIZE)
-    per_shard = math.ceil(concurrency / shards)
-    return [
-        httpx.AsyncHTTPTransport(
-            verify=_tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")),
-            limits=httpx.Limits(max_connections=per_shard, max_keepalive_connections=per_shard),
-        )
-        for _ in range(shards)
-    ]
+def _connection_pool(concurrency: int) -> httpx.AsyncBaseTransport:
+    """One pool of `concurrency` keep-alive connections per API (aiohttp's: placing a request
+    costs the same with 50 connections as with 4, where httpcore's pool scanned every
+    connection for each request and had to be sharded, issue 22)."""
+    tls = _tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    return AiohttpTransport(max_connections=concurrency, ssl_context=tls)
 
 
 def _timeout(settings: HttpSettings) -> httpx.Timeout:
