@@ -56,13 +56,14 @@ def cpu_seconds(pid: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def verdict(value: float | None, limit: float) -> str:
-    """`met` when `value` is at most `limit`, else `missed by N %` (how far over)."""
+def verdict(value: float | None, limit: float, *, at_least: bool = False) -> str:
+    """`met` when `value` is at most `limit` (at least, with `at_least`), else `missed by
+    N %`: how far past the limit, as a share of it."""
     if value is None:
         return "not measured"
-    if value <= limit:
+    if (value >= limit) if at_least else (value <= limit):
         return "met"
-    return f"missed by {round(100 * (value - limit) / limit)} %"
+    return f"missed by {max(1, round(100 * abs(value - limit) / limit))} %"
 
 
 class Child:

@@ -49,7 +49,8 @@ s" both; medians of `polls` polls in a row. "bound s" is requests x latency / co
 Command: `.venv/bin/python bench/outbound_guard.py --record`.
 """
 HEADER = ["date", "domains", "latency", "concurrency", "polls", "requests", "read s",
-          "evaluate s", "poll s", "bound s", "ratio", "failures", "planned", "peak MB"]
+          "evaluate s", "poll s", "bound s", "ratio", "failures", "planned", "peak MB",
+          "calibration s", "client CPU ms/request", "sandbox CPU ms/request", "target"]
 
 
 def child(seed: int, scale: str, latency_ms: float) -> None:
@@ -159,7 +160,8 @@ def main() -> None:
             row["date"], f"{row['domains']:,}", f"{args.latency_ms:g} ms", args.concurrency,
             args.polls, f"{requests:,}", row["read_s"], row["evaluate_s"], f"**{row['poll_s']}**",
             row["bound_s"], f"{row['ratio']} (read alone {row['read_ratio']})", row["failures"],
-            planned, row["peak_mb"],
+            planned, row["peak_mb"], row["calibration_s"], row["cpu_ms_per_request"],
+            row["sandbox_cpu_ms_per_request"], row["ratio_target"],
         ])
 
 

@@ -20,15 +20,18 @@ import platform
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
+
+from _common import CPU_MS_PER_REQUEST_PER_CALIBRATION_S, calibration_seconds, verdict
 
 BENCH = Path(__file__).resolve().parent
 
 # name: (script, full-size arguments, --quick arguments)
 SCENARIOS: dict[str, list[tuple[str, list[str], list[str]]]] = {
-    "health": [("daily_health.py", ["--concurrency", "50", "--rate", "0"],
+    "health": [("daily_health.py", ["--concurrency", "50", "--rate", "0", "--repeat", "3"],
                 ["--scale", "small", "--sample", "0.5", "--no-flow"])],
     "contacts": [("contact_cleanup.py", ["--contacts", "100000", "--compare"],
                   ["--contacts", "10000"]),
@@ -43,7 +46,57 @@ SCENARIOS: dict[str, list[tuple[str, list[str], list[str]]]] = {
     "scale-out": [("scale_out.py", ["bench"],
                    ["bench", "--scale", "medium", "--latency-ms", "10"])],
 }
-PACKAGES = ("prefect", "httpx", "httpcore", "uvicorn", "pandas", "sqlalchemy", "pydantic")
+PACKAGES = ("prefect", "httpx", "aiohttp", "uvicorn", "pandas", "sqlalchemy", "pydantic")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A target of BENCHMARKS.md's Targets table: the row it judges (its script, and the
+    arguments it ran with), the figure, and the limit it may not pass (a figure of the same
+    row with `limit_key`, e.g. the client's CPU that the sandbox's must stay under)."""
+
+    label: str
+    script: str
+    key: str
+    limit: float = 0.0
+    at_least: bool = False
+    where: tuple[tuple[str, Any], ...] = ()
+    limit_key: str | None = None
+
+    def judge(self, rows: list[dict[str, Any]]) -> str:
+        found = [r for r in rows if r.get("script") == self.script and "error" not in r
+                 and all(r.get(k) == v for k, v in self.where)]
+        if not found:
+            return f"{self.label}: not run"
+        row = found[-1]
+        limit = row.get(self.limit_key) if self.limit_key else self.limit
+        value = row.get(self.key)
+        sign = ">=" if self.at_least else "<="
+        return (f"{self.label}: {value} ({sign} {limit}): "
+                + verdict(value, float(limit or 0), at_least=self.at_least))
+
+
+TARGETS = (
+    Target("daily-health collection / bound, 50 in flight", "daily_health.py", "ratio", 1.5),
+    Target("daily-health client CPU ms/request per calibration s", "daily_health.py",
+           "cpu_ms_per_request_per_calibration_s", CPU_MS_PER_REQUEST_PER_CALIBRATION_S),
+    Target("daily-health sandbox CPU per request under the client's", "daily_health.py",
+           "sandbox_cpu_ms_per_request", limit_key="cpu_ms_per_request"),
+    Target("collection speed-up over the monitoring guide's way", "daily_health.py",
+           "speedup", 20, at_least=True),
+    Target("contact-cleanup planning contacts/s, 100k", "contact_cleanup.py", "per_second",
+           5000, at_least=True, where=(("contacts", 100_000),)),
+    Target("contact-cleanup planning peak MB, 100k", "contact_cleanup.py", "peak_mb", 300,
+           where=(("contacts", 100_000),)),
+    Target("outbound-guard poll / bound", "outbound_guard.py", "ratio", 1.5),
+    Target("outbound-guard client CPU ms/request per calibration s", "outbound_guard.py",
+           "cpu_ms_per_request_per_calibration_s", CPU_MS_PER_REQUEST_PER_CALIBRATION_S),
+    Target("outbound-guard sandbox CPU per request under the client's", "outbound_guard.py",
+           "sandbox_cpu_ms_per_request", limit_key="cpu_ms_per_request"),
+    Target("weekly-report seconds, 8 weeks of history", "weekly_report.py", "report_s", 10,
+           where=(("history_weeks", 8),)),
+    Target("Prefect overhead % of the collection", "orchestration.py", "overhead_pct", 10),
+)
 
 
 def machine() -> dict[str, Any]:
@@ -90,13 +143,17 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
 
-    print(json.dumps({"machine": machine()}), flush=True)
+    print(json.dumps({"machine": machine(), "calibration_s": round(calibration_seconds(), 3)}),
+          flush=True)
     results = []
     for name in chosen:
         for index, (script, full, quick) in enumerate(SCENARIOS[name]):
             if args.quick and index > 0:
                 continue  # the larger variants only at full size
             results.append(run(script, quick if args.quick else full, args.record, args.timeout))
+    print("Targets (issue 22: each row says met or missed by how much):")
+    for target in TARGETS:
+        print(f"  {target.judge(results)}")
     failed = [r for r in results if "error" in r]
     for row in failed:
         print(f"FAILED {row['script']}: {row['error']}", file=sys.stderr)
