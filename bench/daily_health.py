@@ -22,9 +22,9 @@ Beside the wall time, the row says what the collection cost this process in CPU
 request, and per second of a fixed calibration loop timed just before (`calibration_s`), so
 a figure from a slow or busy machine compares with one from a fast idle one (issue 22).
 `--repeat N` collects N times against the same sandbox and reports the medians; `--floor`
-adds the same requests made by a bare `httpx.AsyncClient` loop (no retries, limits,
-validation), the CPU floor the client is compared with; `--profile FILE` writes a cProfile
-of one collection.
+adds the same requests made by a bare `httpx.AsyncClient` loop and by a bare aiohttp one
+(no retries, limits, validation), the CPU floors the client is compared with; `--profile
+FILE` writes a cProfile of one collection.
 """
 
 from __future__ import annotations
@@ -173,6 +173,53 @@ async def bare_httpx(
         return time.perf_counter() - started, cpu_seconds() - cpu
 
 
+async def bare_aiohttp(
+    info: dict[str, Any], as_of: datetime, concurrency: int
+) -> tuple[float, float]:
+    """The same requests by a bare `aiohttp.ClientSession` per API (the sockets mailops's
+    transport uses, with nothing above them): wall and CPU seconds, today's floor."""
+    import aiohttp
+
+    since = (as_of - timedelta(hours=24)).isoformat()
+
+    async def bounded(session: aiohttp.ClientSession, gate: asyncio.Semaphore, url: str,
+                      key: str, params: dict[str, Any] | None = None) -> Any:
+        async with gate, session.get(url, params=params,
+                                     headers={"Authorization": f"Bearer {key}"}) as answer:
+            return await answer.json()
+
+    def session(base: str) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(base + "/", connector=aiohttp.TCPConnector(limit=concurrency))
+
+    async with session(info["cleanbox_url"]) as cb, session(info["emboux_url"]) as em:
+        cb_gate, em_gate = asyncio.Semaphore(concurrency), asyncio.Semaphore(concurrency)
+        master = info["master_token"]
+
+        async def cleanbox() -> None:
+            calls = []
+            for key in info["team_keys"].values():
+                calls += [
+                    bounded(cb, cb_gate, "team", key),
+                    bounded(cb, cb_gate, "quarantine", key, {"page": 1, "per_page": 100}),
+                    *(bounded(cb, cb_gate, "messages", key, {"status": status, "since": since,
+                                                             "page": 1, "per_page": 100})
+                      for status in ("failed", "denied")),
+                    bounded(cb, cb_gate, "contacts", key, {"sort": "emailCount", "dir": "desc",
+                                                           "page": 1, "per_page": 5}),
+                ]
+            await asyncio.gather(*calls)
+
+        async def emboux() -> None:
+            names = [d["name"] for d in await bounded(em, em_gate, "domains", master)]
+            await asyncio.gather(*(bounded(em, em_gate, f"domains/{name}/outbound", master)
+                                   for name in names))
+
+        cpu = cpu_seconds()
+        started = time.perf_counter()
+        await asyncio.gather(cleanbox(), emboux())
+        return time.perf_counter() - started, cpu_seconds() - cpu
+
+
 def seed_script_way(info: dict[str, Any], as_of: datetime, teams: int, domains: int) -> float:
     """The monitoring guide's access pattern (docs/cleanbox-api.md#monitoring-guide): one
     blocking request after another."""
@@ -246,7 +293,7 @@ def main() -> None:
         as_of = datetime.fromisoformat(info["now"])
         with tempfile.TemporaryDirectory() as folder:
             configure(info, Path(folder), args.concurrency, args.rate)
-            runs, calibrations, floors, sandbox_cpu = [], [], [], []
+            runs, calibrations, floors, sandbox_cpu, aio_floors = [], [], [], [], []
             for _ in range(max(1, args.repeat)):
                 calibrations.append(calibration_seconds())
                 served_before = cpu_seconds(server.pid)
@@ -255,6 +302,7 @@ def main() -> None:
                 if args.floor:
                     calibrations.append(calibration_seconds())
                     floors.append(asyncio.run(bare_httpx(info, as_of, args.concurrency)))
+                    aio_floors.append(asyncio.run(bare_aiohttp(info, as_of, args.concurrency)))
             if args.profile:
                 profile = cProfile.Profile(time.process_time)  # CPU, not wall
                 asyncio.run(mailops_collection(as_of, profile))
@@ -316,6 +364,9 @@ def main() -> None:
             "floor_cpu_ms_per_request": round(1000 * floor_cpu / requests, 3),
             "floor_cpu_ms_per_request_per_calibration_s": round(
                 1000 * floor_cpu / requests / calibration, 3),
+            "aiohttp_floor_wall_s": round(median([wall for wall, _ in aio_floors]), 2),
+            "aiohttp_floor_cpu_ms_per_request": round(
+                1000 * median([cpu for _, cpu in aio_floors]) / requests, 3),
         }
     print(json.dumps(row))
     if args.record:
