@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -124,100 +125,87 @@ async def mailops_collection(
     return elapsed, cpu, len(cleanbox.teams), len(emboux.domains), failures, 5 * len(teams)
 
 
+Get = Callable[[str, str, dict[str, Any] | None], Awaitable[Any]]  # (path, key, query)
+
+
+async def bare_collection(info: dict[str, Any], as_of: datetime, cleanbox: Get,
+                          emboux: Get) -> tuple[float, float]:
+    """The collection's requests, as the flow's tasks make them, through two bare `get`s
+    (one per API, paths relative to its base URL): wall and CPU seconds."""
+    since = (as_of - timedelta(hours=24)).isoformat()
+    master = info["master_token"]
+    team_calls = []
+    for key in info["team_keys"].values():
+        team_calls += [
+            cleanbox("team", key, None),
+            cleanbox("quarantine", key, {"page": 1, "per_page": 100}),
+            *(cleanbox("messages", key, {"status": status, "since": since, "page": 1,
+                                         "per_page": 100}) for status in ("failed", "denied")),
+            cleanbox("contacts", key, {"sort": "emailCount", "dir": "desc", "page": 1,
+                                       "per_page": 5}),
+        ]
+
+    async def domains() -> None:
+        names = [d["name"] for d in await emboux("domains", master, None)]
+        await asyncio.gather(*(emboux(f"domains/{name}/outbound", master, None)
+                               for name in names))
+
+    cpu = cpu_seconds()
+    started = time.perf_counter()
+    await asyncio.gather(asyncio.gather(*team_calls), domains())
+    return time.perf_counter() - started, cpu_seconds() - cpu
+
+
 async def bare_httpx(
     info: dict[str, Any], as_of: datetime, concurrency: int
 ) -> tuple[float, float]:
-    """The collection's requests made by a bare `httpx.AsyncClient` per API (the same
-    concurrency, `.json()` of each answer, nothing else): wall and CPU seconds, the floor."""
+    """The collection by a bare `httpx.AsyncClient` per API (the same concurrency, `.json()`
+    of each answer, nothing else): the floor of httpx's own pool."""
     import httpx
 
-    since = (as_of - timedelta(hours=24)).isoformat()
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
-    async def bounded(client: httpx.AsyncClient, gate: asyncio.Semaphore, url: str,
-                      key: str, params: dict[str, Any] | None = None) -> Any:
-        async with gate:
-            response = await client.get(url, params=params,
-                                        headers={"Authorization": f"Bearer {key}"})
-            return response.json()
+    def bare(client: httpx.AsyncClient) -> Get:
+        gate = asyncio.Semaphore(concurrency)
+
+        async def get(path: str, key: str, params: dict[str, Any] | None) -> Any:
+            async with gate:
+                answer = await client.get(path, params=params,
+                                          headers={"Authorization": f"Bearer {key}"})
+                return answer.raise_for_status().json()
+
+        return get
 
     async with httpx.AsyncClient(base_url=info["cleanbox_url"], limits=limits,
                                  trust_env=False) as cb, \
             httpx.AsyncClient(base_url=info["emboux_url"], limits=limits,
                               trust_env=False) as em:
-        cb_gate, em_gate = asyncio.Semaphore(concurrency), asyncio.Semaphore(concurrency)
-        master = info["master_token"]
-
-        async def cleanbox() -> None:
-            calls = []
-            for key in info["team_keys"].values():
-                calls += [
-                    bounded(cb, cb_gate, "/team", key),
-                    bounded(cb, cb_gate, "/quarantine", key, {"page": 1, "per_page": 100}),
-                    *(bounded(cb, cb_gate, "/messages", key, {"status": status, "since": since,
-                                                              "page": 1, "per_page": 100})
-                      for status in ("failed", "denied")),
-                    bounded(cb, cb_gate, "/contacts", key, {"sort": "emailCount", "dir": "desc",
-                                                            "page": 1, "per_page": 5}),
-                ]
-            await asyncio.gather(*calls)
-
-        async def emboux() -> None:
-            names = [d["name"] for d in await bounded(em, em_gate, "/domains", master)]
-            await asyncio.gather(*(bounded(em, em_gate, f"/domains/{name}/outbound", master)
-                                   for name in names))
-
-        cpu = cpu_seconds()
-        started = time.perf_counter()
-        await asyncio.gather(cleanbox(), emboux())
-        return time.perf_counter() - started, cpu_seconds() - cpu
+        return await bare_collection(info, as_of, bare(cb), bare(em))
 
 
 async def bare_aiohttp(
     info: dict[str, Any], as_of: datetime, concurrency: int
 ) -> tuple[float, float]:
     """The same requests by a bare `aiohttp.ClientSession` per API (the sockets mailops's
-    transport uses, with nothing above them): wall and CPU seconds, today's floor."""
+    transport uses, with nothing above them): today's floor."""
     import aiohttp
 
-    since = (as_of - timedelta(hours=24)).isoformat()
+    def bare(session: aiohttp.ClientSession) -> Get:
+        gate = asyncio.Semaphore(concurrency)
 
-    async def bounded(session: aiohttp.ClientSession, gate: asyncio.Semaphore, url: str,
-                      key: str, params: dict[str, Any] | None = None) -> Any:
-        async with gate, session.get(url, params=params,
-                                     headers={"Authorization": f"Bearer {key}"}) as answer:
-            return await answer.json()
+        async def get(path: str, key: str, params: dict[str, Any] | None) -> Any:
+            async with gate, session.get(path, params=params,
+                                         headers={"Authorization": f"Bearer {key}"}) as answer:
+                answer.raise_for_status()
+                return await answer.json()
+
+        return get
 
     def session(base: str) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(base + "/", connector=aiohttp.TCPConnector(limit=concurrency))
 
     async with session(info["cleanbox_url"]) as cb, session(info["emboux_url"]) as em:
-        cb_gate, em_gate = asyncio.Semaphore(concurrency), asyncio.Semaphore(concurrency)
-        master = info["master_token"]
-
-        async def cleanbox() -> None:
-            calls = []
-            for key in info["team_keys"].values():
-                calls += [
-                    bounded(cb, cb_gate, "team", key),
-                    bounded(cb, cb_gate, "quarantine", key, {"page": 1, "per_page": 100}),
-                    *(bounded(cb, cb_gate, "messages", key, {"status": status, "since": since,
-                                                             "page": 1, "per_page": 100})
-                      for status in ("failed", "denied")),
-                    bounded(cb, cb_gate, "contacts", key, {"sort": "emailCount", "dir": "desc",
-                                                           "page": 1, "per_page": 5}),
-                ]
-            await asyncio.gather(*calls)
-
-        async def emboux() -> None:
-            names = [d["name"] for d in await bounded(em, em_gate, "domains", master)]
-            await asyncio.gather(*(bounded(em, em_gate, f"domains/{name}/outbound", master)
-                                   for name in names))
-
-        cpu = cpu_seconds()
-        started = time.perf_counter()
-        await asyncio.gather(cleanbox(), emboux())
-        return time.perf_counter() - started, cpu_seconds() - cpu
+        return await bare_collection(info, as_of, bare(cb), bare(em))
 
 
 def seed_script_way(info: dict[str, Any], as_of: datetime, teams: int, domains: int) -> float:
