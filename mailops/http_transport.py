@@ -11,7 +11,8 @@ mailops/http.py): a connection that could not be made or a pool that had no room
 (`ConnectError`, `ConnectTimeout`) means the request was never sent; anything after that (a
 read timeout, a dropped or reset connection, an answer that is not HTTP) means it may have
 been, so a POST is not retried. No cookie is kept, no redirect followed, nothing decoded
-here: the body is handed to httpx as it came, and httpx decodes it by its headers.
+here: the body is handed to httpx as it came, and httpx decodes it by its headers. A proxy
+named by HTTP_PROXY or HTTPS_PROXY is used, except for the hosts NO_PROXY names.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                                                ssl=self._ssl_context or True),
                 cookie_jar=aiohttp.DummyCookieJar(),
                 auto_decompress=False,
-                trust_env=False,
+                trust_env=True,  # HTTP(S)_PROXY and NO_PROXY, as httpx's own client honours
                 skip_auto_headers=("User-Agent", "Accept-Encoding"),
             )
         return self._session

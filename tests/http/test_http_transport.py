@@ -3,6 +3,7 @@ and which failures count as never sent, over a real server on 127.0.0.1."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 
 import httpx
@@ -60,3 +61,33 @@ async def test_a_dropped_answer_is_a_transport_error_that_may_have_been_sent(ser
         await transport.handle_async_request(request)
     assert not isinstance(caught.value, httpx.ConnectError | httpx.ConnectTimeout)
     await transport.aclose()
+
+
+async def test_a_proxy_named_in_the_environment_carries_the_request(monkeypatch):
+    # Given a proxy stand-in on 127.0.0.1 that answers every request it is handed
+    seen: list[bytes] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await reader.readline())
+        while (await reader.readline()).strip():
+            pass
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
+        await writer.drain()
+        writer.close()
+
+    proxy = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = proxy.sockets[0].getsockname()[1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    transport = AiohttpTransport(max_connections=1)
+    # When a request goes to a host only the proxy can reach
+    request = httpx.Request("GET", "http://cleanbox.example/v1/team",
+                            extensions={"timeout": {"connect": 2, "read": 2, "pool": 4}})
+    answered = await transport.handle_async_request(request)
+    await transport.aclose()
+    proxy.close()
+    # Then the proxy was handed it, in absolute form, and its answer came back
+    assert answered.status_code == 200
+    assert seen == [b"GET http://cleanbox.example/v1/team HTTP/1.1\r\n"]
