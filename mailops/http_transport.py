@@ -48,6 +48,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 trust_env=True,  # HTTP(S)_PROXY and NO_PROXY, as httpx's own client honours
                 skip_auto_headers=("User-Agent", "Accept-Encoding"),
             )
+            # aiohttp resends an idempotent request once, at once, when its connection drops
+            # (RFC 9112 section 9.3.1 allows it); mailops/http.py is the one retry policy, with
+            # its backoff, budget and count of attempts. No public switch exists
+            # (aio-libs/aiohttp#10790); aiohttp's own test client sets the same attribute.
+            self._session._retry_connection = False
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

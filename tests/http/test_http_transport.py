@@ -10,6 +10,7 @@ import httpx
 import pytest
 from scripted_server import Reply
 
+from mailops.errors import UnavailableError
 from mailops.http_transport import AiohttpTransport
 from mailops.ports import free_port
 
@@ -91,3 +92,14 @@ async def test_a_proxy_named_in_the_environment_carries_the_request(monkeypatch)
     # Then the proxy was handed it, in absolute form, and its answer came back
     assert answered.status_code == 200
     assert seen == [b"GET http://cleanbox.example/v1/team HTTP/1.1\r\n"]
+
+
+async def test_a_dropped_get_is_sent_once_per_attempt_of_the_one_retry_policy(server, make_client):
+    # Given a server that reads every GET, then closes the connection without answering
+    server.script("GET", "/team", Reply(drop=True))
+    # When the client tries its three attempts
+    with pytest.raises(UnavailableError, match="gave up after 3 attempts"):
+        await make_client().get("/team")
+    # Then the server saw three requests: aiohttp resent none on its own (RFC 9112 9.3.1
+    # allows it, but then the backoff, the budget and the count would not be ours)
+    assert len(server.requests_to("GET", "/team")) == 3
